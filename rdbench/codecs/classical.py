@@ -1,0 +1,112 @@
+"""In-process classical codecs through real libraries: imagecodecs and Pillow.
+
+Both adapters are declarative: a TOML file picks the format, which encoder argument the
+quality point feeds (``quality_arg``), and fixed encoder options (``options``)::
+
+    adapter = "imagecodecs"
+    qualities = [10, 30, 50, 70, 90]
+    [params]
+    format = "jpeg8"              # imagecodecs' <format>_encode / <format>_decode
+    quality_arg = "level"         # default
+    options = { subsampling = "444" }
+
+The bitstream is exactly what the library returns (a complete file: JFIF, RIFF/WebP,
+J2K codestream, JXL, AVIF), so bpp counts every byte a decoder needs.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+from rdbench.codecs.base import Codec, CodecConfig, CodecContext, Quality
+
+
+class ImagecodecsCodec(Codec):
+    """A format of the imagecodecs package (libjpeg-turbo, libwebp, OpenJPEG, libjxl, libavif)."""
+
+    @classmethod
+    def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
+        fmt = config.params.get("format")
+        if not fmt:
+            return f"{config.source or config.name}: [params] needs format = \"jpeg8\" (or webp, jpeg2k, jpegxl, avif)"
+        try:
+            import imagecodecs
+        except ImportError:
+            return "imagecodecs is not installed (pip install imagecodecs)"
+        codec_class = getattr(imagecodecs, fmt.upper(), None)
+        if codec_class is None or not hasattr(imagecodecs, f"{fmt}_encode"):
+            return f"imagecodecs has no format {fmt!r}"
+        if not getattr(codec_class, "available", False):
+            return f"this build of imagecodecs lacks {fmt} support"
+        return None
+
+    def __init__(self, config: CodecConfig, context: CodecContext) -> None:
+        super().__init__(config, context)
+        import imagecodecs
+
+        fmt = config.params["format"]
+        self._encode = getattr(imagecodecs, f"{fmt}_encode")
+        self._decode = getattr(imagecodecs, f"{fmt}_decode")
+        self._quality_arg: str = config.params.get("quality_arg", "level")
+        self._options: dict[str, Any] = dict(config.params.get("options", {}))
+        self._version = imagecodecs.__version__
+        self._format = fmt
+
+    def encode(self, image: np.ndarray, quality: Quality) -> bytes:
+        return bytes(self._encode(image, **{self._quality_arg: quality}, **self._options))
+
+    def decode(self, data: bytes, quality: Quality) -> np.ndarray:
+        out = np.asarray(self._decode(data))
+        if out.ndim == 3 and out.shape[2] == 4:
+            out = out[:, :, :3]
+        return np.ascontiguousarray(out, dtype=np.uint8)
+
+    def library(self) -> tuple[str, str]:
+        return (f"imagecodecs.{self._format}", self._version)
+
+
+class PillowCodec(Codec):
+    """A format Pillow writes (JPEG, WEBP, JPEG2000, AVIF where Pillow was built with it)."""
+
+    @classmethod
+    def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
+        fmt = config.params.get("format")
+        if not fmt:
+            return f"{config.source or config.name}: [params] needs format = \"JPEG\" (or WEBP, JPEG2000, AVIF)"
+        from PIL import Image, features
+
+        Image.init()
+        if fmt.upper() not in Image.SAVE:
+            return f"this Pillow build cannot write {fmt}"
+        module = {"WEBP": "webp", "JPEG2000": "jpg_2000", "AVIF": "avif"}.get(fmt.upper())
+        if module and not features.check(module):
+            return f"this Pillow build lacks {module} support"
+        return None
+
+    def __init__(self, config: CodecConfig, context: CodecContext) -> None:
+        super().__init__(config, context)
+        import PIL
+
+        self._format = config.params["format"].upper()
+        self._quality_arg: str = config.params.get("quality_arg", "quality")
+        self._options: dict[str, Any] = dict(config.params.get("options", {}))
+        self._version = PIL.__version__
+
+    def encode(self, image: np.ndarray, quality: Quality) -> bytes:
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format=self._format, **{self._quality_arg: quality}, **self._options)
+        return buffer.getvalue()
+
+    def decode(self, data: bytes, quality: Quality) -> np.ndarray:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as img:
+            return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+    def library(self) -> tuple[str, str]:
+        return (f"Pillow.{self._format}", self._version)
