@@ -111,3 +111,21 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     result = rdbench("results", "--db", str(db), check=False)
     assert result.returncode == 1 and "newer than this rdbench understands" in result.stderr
+
+
+def test_two_runs_on_one_database_at_once(three_kodak: Path, tmp_path: Path) -> None:
+    """Two processes writing the same SQLite file concurrently: every record lands exactly once."""
+    db = tmp_path / "shared.sqlite"
+    args = ["run", "--dataset", str(three_kodak), "--db", str(db), "-q"]
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "rdbench.cli", *args, "--codec", codec, "--quality", "20,40,60,80"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for codec in ("jpeg", "webp")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT codec, COUNT(*) FROM records WHERE status='ok' GROUP BY codec ORDER BY codec").fetchall() == [
+        ("jpeg", 12), ("webp", 12)]

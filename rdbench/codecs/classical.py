@@ -52,7 +52,10 @@ class ImagecodecsCodec(Codec):
         self._decode = getattr(imagecodecs, f"{fmt}_decode")
         self._quality_arg: str = config.params.get("quality_arg", "level")
         self._options: dict[str, Any] = dict(config.params.get("options", {}))
-        self._version = imagecodecs.__version__
+        # The version that decides the bitstream is the wrapped C library's (libjpeg-turbo 3.1.3,
+        # libjxl 0.11.2, ...), so record it next to imagecodecs' own.
+        library_version = getattr(imagecodecs, f"{fmt}_version", lambda: "")()
+        self._version = f"{imagecodecs.__version__} ({library_version})" if library_version else imagecodecs.__version__
         self._format = fmt
 
     def encode(self, image: np.ndarray, quality: Quality) -> bytes:
