@@ -13,7 +13,14 @@ A manifest names a dataset's official source and, per image, the file name and S
     [[archives]]               # ... and/or archives whose members are the images
     url = "https://..."
     sha256 = "..."             # optional where no official hash is published
-    strip = "RGB_OR_1200x1200/"  # member prefix removed when extracting
+    members = "*/RGB_OR_1200x1200_*.png"  # glob of the members to extract (flat, by base name)
+
+A ``[[files]]`` entry without ``url`` pins the hash of an image that comes from an archive.
+When the ``[[files]]`` list is complete (``count`` entries) it is the dataset's image list;
+otherwise (no published file list, e.g. CLIC) the images are the image files of the folder.
+Manifests are read from the repository's ``datasets/`` folder and from every folder in
+``RDBENCH_DATASETS_PATH`` (``os.pathsep``-separated; later folders win), so a lab can add its
+own datasets without editing rdbench.
 
 A registered dataset lives in ``<data root>/<name>/`` (``--data-root``, else ``RDBENCH_DATA``,
 else ``~/.local/share/rdbench/data``), or wherever ``rdbench datasets add NAME PATH`` pointed it
@@ -47,7 +54,7 @@ class ManifestFile:
 class ManifestArchive:
     url: str
     sha256: str | None = None
-    strip: str = ""
+    members: str = "*"
     filename: str | None = None
 
 
@@ -65,6 +72,11 @@ class Manifest:
     @property
     def checksums(self) -> dict[str, str]:
         return {f.name: f.sha256 for f in self.files if f.sha256}
+
+    @property
+    def lists_all_files(self) -> bool:
+        """Whether ``files`` is the complete image list (else the folder's images are)."""
+        return bool(self.files) and (self.count is None or len(self.files) == self.count)
 
 
 @dataclass(frozen=True)
@@ -95,8 +107,12 @@ def data_root(explicit: str | Path | None = None) -> Path:
 def load_manifest(path: Path) -> Manifest:
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
+        return _manifest_from(data, path)
+    except (tomllib.TOMLDecodeError, TypeError) as exc:
         raise DatasetError(f"{path}: malformed dataset manifest ({exc})") from exc
+
+
+def _manifest_from(data: dict[str, Any], path: Path) -> Manifest:
     return Manifest(
         name=data.get("name", path.stem),
         description=data.get("description", ""),
@@ -109,12 +125,18 @@ def load_manifest(path: Path) -> Manifest:
     )
 
 
+def manifest_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("RDBENCH_DATASETS_PATH", "").split(os.pathsep) if p]
+    return [REPO_DATASETS_DIR, *extra]
+
+
 def manifests() -> dict[str, Manifest]:
-    """Every dataset manifest shipped in ``datasets/``, by name."""
+    """Every dataset manifest (``datasets/`` and ``RDBENCH_DATASETS_PATH``), by name."""
     found = {}
-    for path in sorted(REPO_DATASETS_DIR.glob("*.toml")):
-        manifest = load_manifest(path)
-        found[manifest.name] = manifest
+    for folder in manifest_dirs():
+        for path in sorted(folder.glob("*.toml")):
+            manifest = load_manifest(path)
+            found[manifest.name] = manifest
     return found
 
 
@@ -179,7 +201,7 @@ def resolve_dataset(spec: str, root: str | Path | None = None) -> Dataset:
                 f"dataset {spec!r} is not on this machine (looked in {folder})",
                 hint=f"run `rdbench datasets download {spec}` or `rdbench datasets add {spec} PATH`",
             )
-        if manifest.files:
+        if manifest.lists_all_files:
             images = [ImageRef(f.name, folder / f.name) for f in manifest.files]
             missing = [ref.name for ref in images if not ref.path.is_file()]
             if missing:
@@ -190,6 +212,11 @@ def resolve_dataset(spec: str, root: str | Path | None = None) -> Dataset:
                 )
         else:
             images = list_images(folder)
+            if manifest.count is not None and len(images) != manifest.count:
+                raise DatasetError(
+                    f"dataset {spec!r} in {folder} has {len(images)} images, expected {manifest.count}",
+                    hint=f"run `rdbench datasets verify {spec}`, then `rdbench datasets download {spec}`",
+                )
         return Dataset(name=spec, root=folder, images=images, manifest=manifest)
     folder = Path(spec).expanduser()
     if folder.is_dir():
