@@ -1,0 +1,47 @@
+"""The default sweeps of the classical codecs on a dataset: does each span ~0.1-2 bpp, and how fast is it?
+
+Runs `rdbench run` (the real CLI, a throw-away database) for every classical codec and prints
+the per-quality dataset means (CompressAI's convention) as Markdown, with encode/decode times.
+
+    python bench/bench_classical.py [--dataset kodak|FOLDER] [--codec jpeg,webp,...] [--jobs 2] \
+        [--out bench/results/classical_kodak.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSICAL = "jpeg,jpeg444,webp,jpeg2000,jpegxl,avif"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default=str(REPO.parent / "shared" / "datasets" / "kodak"))
+    parser.add_argument("--codec", default=CLASSICAL)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    cli = [sys.executable, "-m", "rdbench.cli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"{tmp}/classical.sqlite"
+        subprocess.run([*cli, "run", "--codec", args.codec, "--dataset", args.dataset, "--jobs", str(args.jobs),
+                        "--db", db, "-q"], check=True)
+        table = subprocess.run([*cli, "results", "--db", db, "--format", "markdown"], check=True,
+                               capture_output=True, text=True).stdout
+    text = (f"# Classical codecs, default sweeps, on {Path(args.dataset).name}\n\n"
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores; `--jobs {args.jobs}`; means over images "
+            "(CompressAI's convention); times in seconds per image.\n\n" + table)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Harness overhead: `rdbench run` for JPEG on Kodak versus the bare loop a researcher would write.
+
+The bare loop does the same work rdbench does per image and quality — read the PNG, encode
+with imagecodecs' libjpeg-turbo at the same settings, decode, PSNR and MS-SSIM (pytorch-msssim)
+— and nothing else: no store, no progress bar, no memory high-water mark, no process pool.
+Both are timed as a user runs them, as fresh processes (`rdbench run` into a new database, and
+this script with `--bare`), so both include interpreter start-up and the torch import.
+
+Prints absolute seconds and the ratios; target: --jobs 1 / bare < 1.15, and --jobs 2 close to
+twice as fast as --jobs 1 on a 2-core machine.
+
+    python bench/bench_harness.py [--dataset PATH_OR_NAME] [--repeat 3] [--out bench/results/harness.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATASET = REPO.parent / "shared" / "datasets" / "kodak"
+
+
+def bare_loop(folder: Path, qualities: list[int]) -> None:
+    import imagecodecs
+    import torch
+
+    from rdbench.images import load_image
+    from rdbench.metrics import ms_ssim, psnr
+
+    torch.set_num_threads(1)  # one core, like each `rdbench run` worker
+    for path in sorted(folder.glob("*.png")):
+        image = load_image(path)
+        for q in qualities:
+            data = imagecodecs.jpeg8_encode(image, level=q, subsampling="420", optimize=True)
+            decoded = imagecodecs.jpeg8_decode(data)
+            psnr(image, decoded)
+            ms_ssim(image, decoded)
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return time.perf_counter() - start
+
+
+def bare_process(folder: Path, qualities: list[int]) -> float:
+    return timed([sys.executable, __file__, "--bare", "--dataset", str(folder),
+                  "--qualities", ",".join(map(str, qualities))])
+
+
+def rdbench_run(folder: Path, qualities: list[int], jobs: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "rdbench.cli", "run", "--codec", "jpeg", "--dataset", str(folder),
+                   "--quality", ",".join(map(str, qualities)), "--jobs", str(jobs), "--db", f"{tmp}/b.sqlite", "-q"]
+        return timed(command)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="folder of images (default: Kodak)")
+    parser.add_argument("--qualities", default="10,30,50,70,87")
+    parser.add_argument("--repeat", type=int, default=3, help="timings per variant; the median is reported")
+    parser.add_argument("--out", type=Path, default=None, help="also write the figures as Markdown here")
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)  # the timed bare process
+    args = parser.parse_args()
+    if not args.dataset.is_dir():
+        sys.exit(f"{args.dataset} is not a folder of images (pass --dataset)")
+    qualities = [int(q) for q in args.qualities.split(",")]
+    if args.bare:
+        bare_loop(args.dataset, qualities)
+        return
+    bare_process(args.dataset, qualities[:1])  # warm the page cache
+    bare = statistics.median(bare_process(args.dataset, qualities) for _ in range(args.repeat))
+    one = statistics.median(rdbench_run(args.dataset, qualities, 1) for _ in range(args.repeat))
+    two = statistics.median(rdbench_run(args.dataset, qualities, 2) for _ in range(args.repeat))
+    n = len(list(args.dataset.glob("*.png"))) * len(qualities)
+    lines = [
+        f"# Harness overhead: JPEG on {args.dataset.name} ({n} encode+decode+metrics jobs)",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"median of {args.repeat}.",
+        "",
+        "| variant | seconds | per job (ms) | ratio |",
+        "|---|---|---|---|",
+        f"| bare loop (imagecodecs + PSNR + MS-SSIM; whole process) | {bare:.2f} | {1000 * bare / n:.1f} | 1.00 |",
+        f"| `rdbench run --jobs 1` (whole process) | {one:.2f} | {1000 * one / n:.1f} | {one / bare:.2f} |",
+        f"| `rdbench run --jobs 2` (whole process) | {two:.2f} | {1000 * two / n:.1f} | {two / bare:.2f} |",
+        "",
+        f"Speed-up of --jobs 2 over --jobs 1: {one / two:.2f}x.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
