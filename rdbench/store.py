@@ -47,6 +47,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (codec, config_hash)
     );
     """,
+    # complexity points (rdbench.complexity): one row per codec configuration, quality, device,
+    # machine and image size; status 'ok', 'oom' (out of memory at that size) or 'failed'
+    """
+    CREATE TABLE complexity (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        codec TEXT NOT NULL, config_hash TEXT NOT NULL, quality TEXT NOT NULL,
+        device TEXT NOT NULL, machine TEXT NOT NULL, height INTEGER NOT NULL, width INTEGER NOT NULL,
+        pixels INTEGER NOT NULL, image TEXT NOT NULL, repeat INTEGER,
+        encode_s REAL, decode_s REAL, forward_s REAL, peak_mem_bytes INTEGER, forward_peak_mem_bytes INTEGER,
+        flops REAL, num_bytes INTEGER, bpp REAL, status TEXT NOT NULL, error TEXT,
+        gpu TEXT, rdbench_version TEXT, created_at TEXT, extra TEXT,
+        UNIQUE (codec, config_hash, quality, device, machine, height, width, image)
+    );
+    CREATE INDEX complexity_codec ON complexity (codec, device, pixels);
+    """,
 ]
 
 

@@ -34,6 +34,8 @@ ENTRY_POINT_GROUP = "rdbench.codecs"
 BUILTIN_ADAPTERS: dict[str, str] = {
     "imagecodecs": "rdbench.codecs.classical:ImagecodecsCodec",
     "pillow": "rdbench.codecs.classical:PillowCodec",
+    "mlic": "rdbench.codecs.mlic:MLICCodec",
+    "mlicplus": "rdbench.codecs.mlic:MLICPlusCodec",
 }
 
 #: The ``codecs/`` folder next to the package in a source checkout.
