@@ -21,6 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "results": ("results", "Print stored results (per image or per quality), or list failures."),
     "codecs": ("codecs_cmd", "List codecs: available here, or why not."),
     "datasets": ("datasets_cmd", "List, download, add and verify datasets."),
+    "bdrate": ("bdrate", "BD-rate / BD-PSNR table of codecs against an anchor (measured or published)."),
+    "plot": ("plot", "RD curve figures (PNG/SVG/PDF) of measured and published codecs per dataset."),
+    "complexity": ("complexity", "Time, memory and FLOPs of codecs against resolution, with scaling exponents."),
 }
 
 

@@ -1,0 +1,58 @@
+"""RD curve figures (bpp vs PSNR or MS-SSIM dB) for measured and published codecs.
+
+WHY stable styles: a codec keeps the same colour and marker in every figure (hash of its name),
+so figures from different runs and papers can be compared side by side. Published curves are
+dashed, the anchor is drawn thicker. Sized for one paper column (3.5 in wide).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from rdbench.errors import RdbenchError  # noqa: E402
+
+MARKERS = "osD^v<>ph*X"
+FORMATS = (".png", ".svg", ".pdf")
+YLABELS = {"psnr": "PSNR (dB)", "ms-ssim": "MS-SSIM (dB)"}
+
+
+def style(name: str) -> tuple[str, str]:
+    """Colour and marker fixed by the codec name."""
+    digest = int(hashlib.sha1(name.encode()).hexdigest(), 16)
+    colours = plt.get_cmap("tab20").colors
+    return matplotlib.colors.to_hex(colours[digest % len(colours)]), MARKERS[(digest // 20) % len(MARKERS)]
+
+
+def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "", metric: str = "psnr",
+            published: set[str] = frozenset(), anchor: str | None = None) -> Path:
+    """Write one RD figure; ``curves`` maps codec name to (bpp, quality) points."""
+    out = Path(out)
+    if out.suffix.lower() not in FORMATS:
+        raise RdbenchError(f"cannot write a figure as {out.suffix or 'no extension'!r}",
+                           hint=f"use one of {', '.join(FORMATS)}")
+    if not curves:
+        raise RdbenchError("nothing to plot: no codec has a curve for this dataset and metric")
+    fig, ax = plt.subplots(figsize=(3.5, 2.8), dpi=200)
+    for name, points in sorted(curves.items()):
+        pts = sorted(points)
+        colour, marker = style(name)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colour, marker=marker, markersize=3,
+                linestyle="--" if name in published else "-", linewidth=2.2 if name == anchor else 1.0,
+                label=f"{name} (anchor)" if name == anchor else name, zorder=3 if name == anchor else 2)
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel(YLABELS[metric])
+    ax.set_title(title, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=5, loc="lower right")
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
