@@ -36,6 +36,7 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "pillow": "rdbench.codecs.classical:PillowCodec",
     "mlic": "rdbench.codecs.mlic:MLICCodec",
     "mlicplus": "rdbench.codecs.mlic:MLICPlusCodec",
+    "compressai": "rdbench.codecs.compressai_zoo:CompressAIZooCodec",
 }
 
 #: The ``codecs/`` folder next to the package in a source checkout.
