@@ -37,6 +37,10 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "mlic": "rdbench.codecs.mlic:MLICCodec",
     "mlicplus": "rdbench.codecs.mlic:MLICPlusCodec",
     "compressai": "rdbench.codecs.compressai_zoo:CompressAIZooCodec",
+    "x265": "rdbench.codecs.tools:X265Codec",
+    "avifenc": "rdbench.codecs.tools:AvifencCodec",
+    "cjxl": "rdbench.codecs.tools:CjxlCodec",
+    "vtm": "rdbench.codecs.vtm:VTMCodec",
 }
 
 #: The ``codecs/`` folder next to the package in a source checkout.

@@ -20,11 +20,12 @@ from rdbench.commands.options import data_root_option, db_option, split_csv
 @click.option("--retry-failed", is_flag=True, help="Rerun jobs whose stored record failed.")
 @click.option("--force", is_flag=True, help="Recompute jobs that are already stored.")
 @click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream under DIR/codec/quality/image.bin.")
+@click.option("--vtm-dir", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="VTM source tree built with CMake (bin/ and cfg/); else RDBENCH_VTM_DIR. See the README's VTM-17.0 section.")
 @db_option
 @data_root_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkpoint_dir, retry_failed,
-            force, keep_bitstreams, db, data_root, quiet) -> None:
+            force, keep_bitstreams, vtm_dir, db, data_root, quiet) -> None:
     """Benchmark codecs on a dataset: encode, decode and measure every image at every quality.
 
     Each record is committed as soon as it is measured; rerunning the same command resumes,
@@ -48,7 +49,8 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
     qualities = split_csv(quality) or None
     if checkpoint and (not qualities or len(qualities) != 1):
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
-    context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir)
+    context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
+                           tool_dirs=(("vtm", vtm_dir),) if vtm_dir else ())
     dataset = resolve_dataset(dataset_spec, data_root)
     configs = []
     for config in resolve_codecs(codec_names):
