@@ -36,6 +36,7 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "pillow": "rdbench.codecs.classical:PillowCodec",
     "mlic": "rdbench.codecs.mlic:MLICCodec",
     "mlicplus": "rdbench.codecs.mlic:MLICPlusCodec",
+    "mlicpp": "rdbench.codecs.mlicpp:MLICPlusPlusCodec",
     "compressai": "rdbench.codecs.compressai_zoo:CompressAIZooCodec",
     "x265": "rdbench.codecs.tools:X265Codec",
     "avifenc": "rdbench.codecs.tools:AvifencCodec",
