@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bdrate": ("bdrate", "BD-rate / BD-PSNR table of codecs against an anchor (measured or published)."),
     "plot": ("plot", "RD curve figures (PNG/SVG/PDF) of measured and published codecs per dataset."),
     "complexity": ("complexity", "Time, memory and FLOPs of codecs against resolution, with scaling exponents."),
+    "import": ("import_cmd", "Import published RD curves (CompressAI or {bpp, psnr} JSON) for bdrate and plot."),
+    "export": ("export_cmd", "Write measured runs as CompressAI result JSON."),
 }
 
 

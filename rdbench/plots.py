@@ -56,3 +56,41 @@ def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: s
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def plot_per_image(per_image: dict[str, dict[str, list[tuple[float, float]]]],
+                   means: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "",
+                   metric: str = "psnr") -> Path:
+    """Per-image RD curves: a thin line per image in the codec's colour, the dataset mean on top.
+
+    ``per_image`` maps codec -> image -> (bpp, quality) points and ``means`` codec -> its mean
+    curve. The spread of the thin lines shows what a dataset mean hides (content-dependent
+    gains, outlier images).
+    """
+    out = Path(out)
+    if out.suffix.lower() not in FORMATS:
+        raise RdbenchError(f"cannot write a figure as {out.suffix or 'no extension'!r}",
+                           hint=f"use one of {', '.join(FORMATS)}")
+    if not any(per_image.values()):
+        raise RdbenchError("nothing to plot: no measured codec has per-image records for this dataset",
+                           hint="per-image plots need codecs measured with `rdbench run`")
+    fig, ax = plt.subplots(figsize=(3.5, 2.8), dpi=200)
+    for name, images in sorted(per_image.items()):
+        colour, marker = style(name)
+        for points in images.values():
+            pts = sorted(points)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colour, linewidth=0.6, alpha=0.5, zorder=1)
+        mean = sorted(means.get(name, []))
+        ax.plot([m[0] for m in mean], [m[1] for m in mean], color=colour, marker=marker, markersize=3,
+                linewidth=1.4, label=f"{name} (mean of {len(images)} images)", zorder=2)
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel(YLABELS[metric])
+    ax.set_title(title, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=5, loc="lower right")
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

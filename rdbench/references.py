@@ -19,6 +19,8 @@ MLIC_COMMIT = "JiangWeibeta/MLIC @ 4aa9d2a512eb9db382172058e6c278fb0d376e17"
 LOSSY_VAE_COMMIT = "duanzhiihao/lossy-vae @ 005c3c22e0087c4dc1c65916e27831411b9c41cd"
 MLIC_DATASETS = {"kodak": "kodak", "tecnick": "tecnick", "clic_pro_val": "clic-pro-valid"}
 MLIC_MODELS = {"mlic": "mlic-paper", "mlicplus": "mlicplus-paper", "mlicplusplus": "mlicpp-paper"}
+LIC_TCM_COMMIT = "jmliu206/LIC_TCM @ 6c6d7a364817a4c372bd210dbbcb175f9172caa0"
+LIC_TCM_DATASETS = {"Kodak": "kodak", "CLIC Pro": "clic-pro-valid", "Tecnick": "tecnick"}
 VTM18_FILES = {"kodak": "kodak/kodak-vtm18.0.json", "tecnick": "tecnick-rgb-1200/tecnick-rgb-1200-vtm18.0.json"}
 
 
@@ -54,6 +56,8 @@ def build_from_shared(shared_reference: Path, out: Path = REFERENCE_DIR) -> list
             "source_repository": LOSSY_VAE_COMMIT, "source_file": f"results/{rel}",
             "description": "VTM-18.0 intra, QP 15..50, RGB PSNR, per-image mean",
         }))
+    for curve in parse_lic_tcm((rd / "jmliu206_LIC_TCM" / "RD_data.md").read_text()):
+        written.append(_write(out, curve))
     kodak = shared_reference / "compressai_results" / "kodak"
     for src in sorted(kodak.glob("*.json")):
         stem = src.stem
@@ -74,6 +78,30 @@ def build_from_shared(shared_reference: Path, out: Path = REFERENCE_DIR) -> list
             curve["ms_ssim_db"] = _ms_ssim_db(data["ms-ssim-rgb"])
         written.append(_write(out, curve))
     return written
+
+
+def parse_lic_tcm(text: str) -> list[dict]:
+    """Curves from LIC-TCM's RD_data.md: ``# Large`` / ``## Kodak`` headings, ``PSNR = [...]``, ``Bitrate = [...]``."""
+    curves, size, dataset, values = [], None, None, {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("## "):
+            dataset, values = LIC_TCM_DATASETS[line[3:].strip()], {}
+        elif line.startswith("# "):
+            size = line[2:].strip().lower()
+        elif "=" in line:
+            key, _, rhs = line.partition("=")
+            values[key.strip()] = json.loads(rhs)
+            if {"PSNR", "Bitrate"} <= set(values):
+                curves.append({
+                    "name": f"lic-tcm-{size}-paper", "dataset": dataset,
+                    "bpp": values["Bitrate"], "psnr": values["PSNR"],
+                    "source_repository": LIC_TCM_COMMIT, "source_file": "RD_data.md",
+                    "description": f"LIC-TCM {size} (MSE-optimised) RD points published by the authors; "
+                                   "RGB PSNR, mean bpp",
+                })
+                values = {}
+    return curves
 
 
 def list_references(folder: Path = REFERENCE_DIR) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,35 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX complexity_codec ON complexity (codec, device, pixels);
     """,
+    # imported published curves (rdbench.curve_import): one row per (name, dataset); points as
+    # JSON lists, provenance = source file, its sha256, when it was imported, the file's description
+    """
+    CREATE TABLE imported_curves (
+        name TEXT NOT NULL, dataset TEXT NOT NULL, bpp TEXT NOT NULL, psnr TEXT, ms_ssim_db TEXT,
+        description TEXT, source_file TEXT NOT NULL, sha256 TEXT NOT NULL, imported_at TEXT NOT NULL,
+        extra TEXT,
+        PRIMARY KEY (name, dataset)
+    );
+    """,
 ]
+
+
+def _enable_wal(conn: sqlite3.Connection, patience_s: float = 60.0) -> None:
+    """Switch to WAL, waiting while another process holds the lock.
+
+    Why a loop: while a second ``rdbench run`` is creating the same database, SQLite answers
+    ``journal_mode`` changes with "database is locked" at once, without calling the busy
+    handler, so ``busy_timeout`` alone does not make two simultaneous first runs wait.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class Store:
@@ -76,6 +105,11 @@ class Store:
                 raise StoreError(f"no results database at {self.path}; run `rdbench run ...` first or pass --db")
             uri = f"file:{self.path.resolve()}?mode=ro"
             self.conn = self._connect(uri, uri=True)
+            if not self._can_open_wal_index():
+                # a WAL database in a read-only folder, with no -shm there and none creatable:
+                # nothing can be writing it, so it is read as an immutable snapshot
+                self.conn.close()
+                self.conn = self._connect(uri + "&immutable=1", uri=True)
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,17 +124,28 @@ class Store:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 60000")
             if not self.readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
             return conn
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open results database {self.path}: {exc}") from exc
+            raise StoreError(f"cannot open results database {self.path}: {exc}"
+                             + ("" if self.readonly else "; check that it and its folder are writable "
+                                "(records stored so far are intact)")) from exc
+
+    def _can_open_wal_index(self) -> bool:
+        try:
+            self.conn.execute("PRAGMA user_version").fetchone()
+            return True
+        except sqlite3.OperationalError as exc:
+            return "unable to open" not in str(exc)  # other errors ("locked") are reported later
 
     def _migrate(self) -> None:
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not an rdbench results database ({exc})") from exc
+            if "not a database" in str(exc) or "malformed" in str(exc):
+                raise StoreError(f"{self.path} is not an rdbench results database ({exc})") from exc
+            raise StoreError(f"cannot read results database {self.path}: {exc}") from exc
         if version > len(MIGRATIONS):
             raise StoreError(
                 f"{self.path} has schema version {version}, newer than this rdbench understands "

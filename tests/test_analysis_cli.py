@@ -71,24 +71,10 @@ def test_plot_styles_are_stable():
 
 @pytest.fixture(scope="module")
 def measured_db(tmp_path_factory):
-    """A real store: jpeg and webp on three 96x64 Kodak crops at four qualities."""
-    from tests.conftest import SHARED
+    """A real store: jpeg and webp on three Kodak crops at four qualities."""
+    from tests.measured_store import build_store
 
-    kodak = SHARED / "datasets" / "kodak"
-    if not kodak.is_dir():
-        pytest.skip("shared Kodak images absent")
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("analysis")
-    crops = root / "crops"
-    crops.mkdir()
-    for path in sorted(kodak.glob("*.png"))[:3]:
-        Image.open(path).crop((0, 0, 96, 64)).save(crops / path.name)
-    db = root / "rd.sqlite"
-    result = CliRunner().invoke(cli, ["run", "--codec", "jpeg,webp", "--dataset", str(crops),
-                                      "--quality", "20,40,60,80", "--db", str(db)])
-    assert result.exit_code == 0, result.output
-    return db
+    return build_store(tmp_path_factory.mktemp("analysis"))
 
 
 def test_bdrate_on_measured_codecs_matches_bjontegaard(measured_db):

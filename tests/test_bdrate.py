@@ -112,3 +112,32 @@ def test_shipped_references_match_a_fresh_conversion(reference_dir, tmp_path):
 
     for path in build_from_shared(reference_dir, tmp_path):
         assert json.loads(path.read_text()) == json.loads((REFERENCE_DIR / path.name).read_text()), path.name
+
+
+@pytest.mark.parametrize("method", ["pchip", "akima", "cubic"])
+@pytest.mark.parametrize("anchor", ["vtm18-published", "compressai-vtm"])
+def test_published_table_matches_bjontegaard_cell_by_cell(reference_dir, tmp_path, method, anchor):
+    """Acceptance: `rdbench bdrate` over every shipped published curve equals the bjontegaard package."""
+    from click.testing import CliRunner
+
+    from rdbench.cli import cli
+    from rdbench.references import load_reference
+
+    datasets = ["kodak", "tecnick", "clic-pro-valid"]
+    result = CliRunner().invoke(cli, ["bdrate", "--anchor", anchor, "--dataset", ",".join(datasets), "--method",
+                                      method, "--format", "json", "--db", str(tmp_path / "none.sqlite")])
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.output)
+    checked = 0
+    for row in table["rows"]:
+        for dataset in datasets:
+            value = row[dataset]
+            if value is None:  # a NaN cell always carries its reason
+                assert any(row["codec"] in n or f"anchor {anchor}" in n for n in table["notes"]), row
+                continue
+            a, t = load_reference(anchor, dataset), load_reference(row["codec"], dataset)
+            expected = _reference(bjontegaard.bd_rate, list(zip(a["bpp"], a["psnr"])),
+                                  list(zip(t["bpp"], t["psnr"])), method)
+            assert value == pytest.approx(expected, abs=1e-6), (row["codec"], dataset)
+            checked += 1
+    assert checked >= 30

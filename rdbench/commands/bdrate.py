@@ -33,10 +33,11 @@ def command(anchor, codecs, datasets, metric, method, psnr_delta, fmt, db):
     unit = "BD-PSNR (dB)" if psnr_delta else "BD-rate (%)"
     if fmt == "json":
         rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in table.rows]
-        click.echo(json.dumps({"anchor": anchor, "metric": metric, "method": method, "unit": unit,
-                               "rows": rows, "notes": table.notes}, indent=1))
+        click.echo(json.dumps({"anchor": anchor, "anchor_info": table.anchor_info, "metric": metric,
+                               "method": method, "unit": unit, "rows": rows, "notes": table.notes}, indent=1))
         return
     click.echo(render(table.rows, table.columns, fmt, title=f"{unit} vs {anchor} ({metric}, {method})", digits=3))
     if fmt != "csv":
+        click.echo(table.anchor_info)
         for note in table.notes:
             click.echo(note)
