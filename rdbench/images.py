@@ -14,6 +14,7 @@ truncated or corrupt files, empty files, and images above :data:`MAX_PIXELS`.
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from pathlib import Path
 
@@ -37,13 +38,27 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _png_bit_depth(path: Path) -> int | None:
-    """Bit depth from a PNG's IHDR chunk (Pillow silently reduces 16-bit RGB to 8 bits)."""
+def _png_header(path: Path) -> tuple[int, int, int] | None:
+    """(width, height, bit depth) from a PNG's IHDR chunk, read before Pillow decodes anything.
+
+    Why: Pillow silently reduces 16-bit RGB to 8 bits, and the declared size must be checked
+    before any pixel memory is allocated. None when the file does not start with a
+    well-formed IHDR (Pillow then reports the corruption).
+    """
     with open(path, "rb") as fh:
         head = fh.read(26)
-    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n":
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR" or head[24] not in (1, 2, 4, 8, 16):
         return None
-    return head[24]
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height, head[24]
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{path}: declared size {width}x{height} exceeds the {MAX_PIXELS // 2**20} "
+            "Mpixel limit; crop or resize it first"
+        )
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -61,7 +76,10 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{path}: cannot read ({exc.strerror})") from exc
     if size == 0:
         raise ImageError(f"{path}: empty file (0 bytes); re-download or remove it")
-    depth = _png_bit_depth(path)
+    header = _png_header(path)
+    if header is not None:
+        _check_size(path, header[0], header[1])
+    depth = header[2] if header else None
     if depth is not None and depth > 8:
         raise ImageError(
             f"{path}: {depth}-bit PNG; rdbench measures 8-bit RGB, convert it explicitly "
@@ -69,12 +87,7 @@ def load_image(path: str | Path) -> np.ndarray:
         )
     try:
         with Image.open(path) as img:
-            width, height = img.size
-            if width * height > MAX_PIXELS:
-                raise ImageError(
-                    f"{path}: declared size {width}x{height} exceeds the {MAX_PIXELS // 2**20} "
-                    "Mpixel limit; crop or resize it first"
-                )
+            _check_size(path, *img.size)
             mode = img.mode
             img.load()
             array = _to_rgb(path, img, mode)
@@ -82,8 +95,11 @@ def load_image(path: str | Path) -> np.ndarray:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path}: refused, too many pixels ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, hit first for some formats
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        declared = f"{int(pixels.group(1)) / 2**20:.0f} Mpixels" if pixels else "too many pixels"
+        raise ImageError(f"{path}: declared size ({declared}) exceeds the {MAX_PIXELS // 2**20} "
+                         "Mpixel limit; crop or resize it first") from exc
     return np.ascontiguousarray(array)
 
 

@@ -2,7 +2,9 @@
 
 ``run_job`` is what every executor calls, in-process or in a worker: it never raises for a
 codec's failure; it returns a failed :class:`~rdbench.record.Record` carrying the one-line error
-(and the traceback's last lines in ``extra``), so one bad image never stops a run.
+(and the traceback's last lines in ``extra``), so one bad image never stops a run. Running out
+of memory (``MemoryError``, torch's CPU or CUDA out-of-memory errors) is named as such in that
+error ("out of memory: ..."), so ``rdbench results --failed`` tells it apart from a codec bug.
 """
 
 from __future__ import annotations
@@ -54,6 +56,34 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if not text.startswith(type(exc).__name__) else text
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, torch's (CUDA) OutOfMemoryError, or a RuntimeError saying so: torch's CPU
+    allocator ("can't allocate memory"), older torch and other devices ("out of memory")."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(s in text for s in ("out of memory", "can't allocate memory"))
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The record's one-line error; out-of-memory is named as such and the GPU cache is freed."""
+    if not is_out_of_memory(exc):
+        return one_line(exc)
+    _release_gpu_memory()
+    text = one_line(exc)
+    return text if text.lower().startswith("out of memory") else f"out of memory: {text}"
+
+
+def _release_gpu_memory() -> None:
+    """After a CUDA OOM the caching allocator still holds the failed attempt's blocks: free them
+    so the next image starts clean (torch is only consulted if the codec already imported it)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def run_job(job: Job) -> Record:
     """Measure one job; any exception becomes a failed record."""
     from rdbench.images import load_image
@@ -71,7 +101,7 @@ def run_job(job: Job) -> Record:
         result = measure(codec, image, parse_quality(job.quality))
     except Exception as exc:  # noqa: BLE001 - every codec failure is data, not a crash
         record.status = STATUS_FAILED
-        record.error = one_line(exc)
+        record.error = describe_failure(exc)
         record.extra = {"traceback": traceback.format_exc(limit=-4)[-2000:]}
     else:
         record.status = STATUS_OK

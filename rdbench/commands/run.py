@@ -23,9 +23,12 @@ from rdbench.commands.options import data_root_option, db_option, split_csv
 @click.option("--vtm-dir", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="VTM source tree built with CMake (bin/ and cfg/); else RDBENCH_VTM_DIR. See the README's VTM-17.0 section.")
 @db_option
 @data_root_option
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds one job may take; a job over time is killed and recorded as failed (jobs then run in worker processes).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="local: this machine (--jobs processes); dask: a Dask cluster (--scheduler).")
+@click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 (see docs/cluster.md).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkpoint_dir, retry_failed,
-            force, keep_bitstreams, vtm_dir, db, data_root, quiet) -> None:
+            force, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root, quiet) -> None:
     """Benchmark codecs on a dataset: encode, decode and measure every image at every quality.
 
     Each record is committed as soon as it is measured; rerunning the same command resumes,
@@ -37,12 +40,13 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
       rdbench run --codec jpeg,webp --dataset kodak --jobs 2
       rdbench run --codec jpeg --dataset ~/pictures --quality 50,75,90
       rdbench run --codec mlicpp --dataset kodak --checkpoint-dir ckpt/ --device cuda
+      rdbench run --codec vtm17 --dataset tecnick --timeout 7200 --executor dask --scheduler tcp://HEAD:8786
     """
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import load_adapter, resolve_codecs
     from rdbench.datasets import resolve_dataset
     from rdbench.errors import RdbenchError, UsageError
-    from rdbench.executors import LocalExecutor
+    from rdbench.executors import make_executor
     from rdbench.runner import plan_jobs
     from rdbench.store import Store
 
@@ -50,7 +54,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
     if checkpoint and (not qualities or len(qualities) != 1):
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
     context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
-                           tool_dirs=(("vtm", vtm_dir),) if vtm_dir else ())
+                           tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (), timeout_s=timeout_s)
     dataset = resolve_dataset(dataset_spec, data_root)
     configs = []
     for config in resolve_codecs(codec_names):
@@ -62,6 +66,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
     if not configs:
         raise RdbenchError("no codec can run on this machine", hint="`rdbench codecs` says what each one needs")
 
+    runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler)
     with Store(db) as store:
         plan = plan_jobs(store, configs, dataset, context, qualities=qualities, retry_failed=retry_failed,
                          force=force, keep_bitstreams=keep_bitstreams)
@@ -70,9 +75,8 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
                        + (f", {plan.skipped_failed} failed ones skipped (--retry-failed reruns them)" if plan.skipped_failed else ""),
                        err=True)
         failures = []
-        executor = LocalExecutor(jobs)
         if plan.jobs:
-            ok, failed = _run_with_progress(store, plan.jobs, executor, failures, quiet)
+            ok, failed = _run_with_progress(store, plan.jobs, runner, failures, quiet)
         else:
             ok = failed = 0
             click.echo("nothing to do: every job is already stored (--force recomputes)", err=True)

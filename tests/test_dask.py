@@ -1,0 +1,140 @@
+"""`rdbench run --executor dask` against a real distributed.LocalCluster on 127.0.0.1.
+
+Two worker processes, one thread each. The client is a real `rdbench run` subprocess; the
+codecs are real (JPEG through imagecodecs), including a user adapter registered by TOML that
+SIGKILLs its own worker once mid-run, to prove lost jobs are re-run elsewhere and land exactly
+once in the store.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fault_codecs import make_images, write_codec
+
+distributed = pytest.importorskip("distributed", reason="the 'distributed' package is needed for Dask runs")
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict[str, str]:
+    """Environment for the cluster's workers and the client: the fault codec importable."""
+    codecs = tmp_path_factory.mktemp("codecs")
+    env = dict(os.environ, OMP_NUM_THREADS="1", RDBENCH_CODECS_PATH=str(codecs),
+               PYTHONPATH=os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p))
+    return env
+
+
+@pytest.fixture(scope="module")
+def cluster(env):
+    old = dict(os.environ)
+    os.environ.update(env)  # the nanny starts workers with this process's environment
+    try:
+        with distributed.LocalCluster(n_workers=2, processes=True, host="127.0.0.1", threads_per_worker=1,
+                                      dashboard_address=None) as local:
+            yield local
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def rdbench(env, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "rdbench.cli", *args], capture_output=True, text=True,
+                            env=env, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def rows(db: Path) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT codec, quality, image, status, bpp, psnr FROM records ORDER BY codec, quality, image").fetchall()
+    finally:
+        conn.close()
+
+
+def test_jpeg_on_dask_matches_a_local_run(cluster, env, tmp_path: Path) -> None:
+    images = make_images(tmp_path / "imgs")
+    dask_db, local_db = tmp_path / "dask.sqlite", tmp_path / "local.sqlite"
+    common = ["run", "--codec", "jpeg", "--dataset", str(images), "--quality", "30,70", "-q"]
+    rdbench(env, *common, "--db", str(dask_db), "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    rdbench(env, *common, "--db", str(local_db))
+    got = rows(dask_db)
+    assert len(got) == 8 and all(r[3] == "ok" for r in got)
+    assert got == rows(local_db)  # same bytes, same metrics: the cluster changes nothing measured
+
+    again = rdbench(env, *common, "--db", str(dask_db), "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    assert "nothing to do" in again.stderr and rows(dask_db) == got
+
+
+def test_worker_killed_mid_run_loses_and_duplicates_nothing(cluster, env, tmp_path: Path) -> None:
+    images = make_images(tmp_path / "imgs")
+    marker = tmp_path / "killed-once"
+    write_codec(Path(env["RDBENCH_CODECS_PATH"]), "killer", qualities=(30, 60, 90), sleep_s=0.2,
+                kill_once_marker=str(marker))
+    db = tmp_path / "r.sqlite"
+    rdbench(env, "run", "--codec", "killer", "--dataset", str(images), "--db", str(db), "-q",
+            "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    assert marker.exists(), "the codec never killed its worker: the test proved nothing"
+    got = rows(db)
+    keys = [(r[0], r[1], r[2]) for r in got]
+    assert len(keys) == 12 and len(set(keys)) == 12  # 3 qualities x 4 images, each exactly once
+    assert all(r[3] == "ok" for r in got), got
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+
+
+def test_timeout_is_enforced_on_dask_workers(cluster, env, tmp_path: Path) -> None:
+    images = make_images(tmp_path / "imgs", widths=(40, 42))
+    write_codec(Path(env["RDBENCH_CODECS_PATH"]), "hangs", hang_width=42)
+    db = tmp_path / "r.sqlite"
+    result = rdbench(env, "run", "--codec", "hangs", "--dataset", str(images), "--db", str(db), "-q",
+                     "--timeout", "3", "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    assert "w42.png: timed out after 3 s" in result.stderr
+    assert [(r[2], r[3]) for r in rows(db)] == [("w40.png", "ok"), ("w42.png", "failed")]
+
+
+def test_unreachable_scheduler_is_one_clear_error(env, tmp_path: Path) -> None:
+    images = make_images(tmp_path / "imgs", widths=(40,))
+    result = subprocess.run([sys.executable, "-m", "rdbench.cli", "run", "--codec", "jpeg", "--dataset", str(images),
+                             "--db", str(tmp_path / "r.sqlite"), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"],
+                            capture_output=True, text=True, env=dict(env, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s"),
+                            timeout=120)
+    assert result.returncode == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_gpu_codecs_ask_for_a_gpu_resource_and_cpu_codecs_do_not(cluster, env, tmp_path: Path) -> None:
+    from rdbench.codecs.base import CodecContext
+    from rdbench.codecs.registry import resolve_codecs
+    from rdbench.dask_executor import DaskExecutor, wants_gpu_resource
+    from rdbench.datasets import resolve_dataset
+    from rdbench.errors import UsageError
+    from rdbench.runner import plan_jobs
+    from rdbench.store import Store
+
+    images = make_images(tmp_path / "imgs", widths=(40, 41))
+    write_codec(Path(env["RDBENCH_CODECS_PATH"]), "gpujpeg", adapter="GpuFlaggedJpeg")
+    with Store(tmp_path / "r.sqlite") as store:
+        dataset = resolve_dataset(str(images))
+        gpu_jobs = plan_jobs(store, resolve_codecs("gpujpeg"), dataset, CodecContext(device="cuda")).jobs
+        cpu_jobs = plan_jobs(store, resolve_codecs("gpujpeg,jpeg"), dataset, CodecContext(device="cpu")).jobs
+    assert all(map(wants_gpu_resource, gpu_jobs)) and not any(map(wants_gpu_resource, cpu_jobs))
+
+    # The two-worker cluster offers no GPU: refused up front, not left waiting forever.
+    with pytest.raises(UsageError, match="no Dask worker offers one"):
+        list(DaskExecutor(cluster.scheduler_address).run(gpu_jobs))
+    # A cluster whose worker declares GPU=1 runs them (one at a time on that worker).
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=2,
+                                  dashboard_address=None, resources={"GPU": 1}) as gpu_cluster:
+        records = list(DaskExecutor(gpu_cluster.scheduler_address).run(gpu_jobs))
+    assert sorted((r.image, r.status, r.device) for r in records) == [("w40.png", "ok", "cuda"), ("w41.png", "ok", "cuda")]
