@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from fault_codecs import make_images
+from rdbench import checkpoints, external
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "rdbench"
@@ -33,8 +35,6 @@ class _RunsCode:
 
 
 def test_checkpoint_that_runs_code_is_refused_not_executed(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch", reason="torch is needed to write a checkpoint")
-    checkpoints = pytest.importorskip("rdbench.checkpoints", reason="rdbench.checkpoints is not in this checkout")
     from rdbench.errors import RdbenchError
 
     marker = tmp_path / "pwned"
@@ -83,7 +83,6 @@ def test_no_shell_and_no_unguarded_unpickling_anywhere_in_rdbench() -> None:
 
 
 def test_tool_arguments_never_reach_a_shell(tmp_path: Path) -> None:
-    external = pytest.importorskip("rdbench.external", reason="rdbench.external (subprocess codecs) is not in this checkout")
     marker = tmp_path / "injected"
     hostile = f"image; touch {marker} $(touch {marker}) `touch {marker}`.png"
     output = external.run_tool(["/bin/echo", hostile], timeout_s=30, cwd=tmp_path)
