@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 import click
 
@@ -66,12 +67,17 @@ def cli() -> None:
       rdbench codecs                           # what can run on this machine
       rdbench run --codec jpeg,webp --dataset kodak --jobs 2
       rdbench results --dataset kodak          # per-quality means, stored in results/rdbench.sqlite
+      rdbench bdrate --anchor vtm18-published --codec jpeg,webp,mlicpp-paper --dataset kodak
+      rdbench plot --codec jpeg,webp --anchor vtm18-published --dataset kodak
 
     Run `rdbench COMMAND --help` for each command's options.
     """
 
 
 def main() -> None:
+    # compressai's modules call torch.jit.script at import, which torch 2.10+ deprecates: a warning
+    # about a dependency's internals that a user of the command line can do nothing about.
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
     try:
         cli.main(standalone_mode=False)
     except RdbenchError as exc:

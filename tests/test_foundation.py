@@ -129,3 +129,15 @@ def test_two_runs_on_one_database_at_once(three_kodak: Path, tmp_path: Path) -> 
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT codec, COUNT(*) FROM records WHERE status='ok' GROUP BY codec ORDER BY codec").fetchall() == [
         ("jpeg", 12), ("webp", 12)]
+
+
+def test_codecs_lists_what_runs_here_and_why_the_rest_cannot(monkeypatch) -> None:
+    monkeypatch.delenv("RDBENCH_VTM_DIR", raising=False)
+    listed = {row["codec"]: row for row in json.loads(rdbench("codecs", "--format", "json").stdout)}
+    assert listed["jpeg"]["available"] == "yes" and listed["jpeg"]["why_not"] == ""
+    assert listed["vtm17"]["available"] == "no" and "VTM-17.0 anchor" in listed["vtm17"]["why_not"]
+    table = rdbench("codecs").stdout
+    head, _, reasons = table.partition("Not available here")
+    assert "vtm17" in head and "VTM-17.0 anchor" not in head  # the table stays narrow
+    assert "  vtm17: VTM EncoderApp" in reasons
+    assert "FutureWarning" not in rdbench("codecs").stderr

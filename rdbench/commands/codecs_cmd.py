@@ -33,11 +33,23 @@ def command(show_all, fmt) -> None:
             "available": "yes" if reason is None else "no",
             "qualities": ",".join(str(q) for q in config.qualities),
             "quality_label": config.quality_label,
-            "description": config.description if reason is None else f"{config.description} -- {reason}",
+            "description": config.description,
+            "why_not": reason or "",
             "adapter": config.adapter,
             "source": config.source or "entry point",
         })
+    if fmt in ("json", "csv"):
+        columns = ["codec", "available", "adapter", "quality_label", "qualities", "description", "why_not", "source"]
+        click.echo(render(rows, columns, fmt))
+        return
     columns = ["codec", "available", "qualities", "description"]
-    if show_all or fmt in ("json", "csv"):
+    if show_all:
         columns = ["codec", "available", "adapter", "quality_label", "qualities", "description", "source"]
     click.echo(render(rows, columns, fmt))
+    # The reasons are long (what to install, where to put weights): below the table, one per
+    # codec, so the table stays readable on a terminal.
+    missing = [row for row in rows if row["why_not"]]
+    if missing:
+        click.echo(f"\nNot available here ({len(missing)}):")
+        for row in missing:
+            click.echo(f"  {row['codec']}: {row['why_not']}")
