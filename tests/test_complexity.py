@@ -149,6 +149,26 @@ def test_cli_sweep_stores_points_and_prints_exponents(tmp_path):
         assert len(complexity.load_points(store)) == 6
 
 
+def test_interrupted_sweep_keeps_the_points_it_finished(tmp_path):
+    """Points are committed one by one: killing a sweep after its first point keeps that point."""
+    import signal
+
+    db = tmp_path / "r.sqlite"
+    sizes = ",".join(str(s) for s in range(64, 64 * 40, 64))  # far more than finishes before the kill
+    proc = subprocess.Popen([sys.executable, "-m", "rdbench.cli", "complexity", "--codec", "webp", "--sizes", sizes,
+                             "--repeat", "3", "--in-process", "--db", str(db)],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        first = proc.stderr.readline()
+        assert first.startswith("webp 64x64: encode"), first
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    with Store(db) as store:
+        stored = complexity.load_points(store)
+    assert 1 <= len(stored) < 39 and stored[0].width == 64 and stored[0].encode_s > 0
+
+
 def test_cli_flops_only_reaches_sizes_beyond_memory(tmp_path):
     result = rdbench("complexity", "--codec", "mlic-random", "--sizes", "128,1024", "--flops-only", "--in-process",
                      "--format", "markdown", "--plot", str(tmp_path / "f.png"))

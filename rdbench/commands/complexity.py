@@ -88,18 +88,21 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
         raise RdbenchError("no codec can run on this machine", hint="`rdbench codecs` says what each one needs")
 
     measure = complexity.measure_point if in_process else complexity.measure_point_fresh
+    # Each point is stored as soon as it is measured: a large sweep takes hours, and an
+    # interrupted one keeps every point it finished.
+    store = Store(db) if not no_store and not flops_only else None
     points = []
-    for config, q in jobs:
-        for side in sorted(set(side_list)):
-            point = measure(config, context, q, side, repeat, image_path, flops_only, forward_only)
-            points.append(point)
-            timings = [f"{name} {getattr(point, name + '_s'):.3f}s" for name in ("encode", "decode", "forward")
-                       if getattr(point, name + "_s") is not None]
-            state = " ".join(timings) if point.status == "ok" and timings else point.status
-            click.echo(f"{config.name} {side}x{side}: {state}", err=True)
-    if not no_store and not flops_only:
-        with Store(db) as store:
-            complexity.store_points(store, points)
+    try:
+        for config, q in jobs:
+            for side in sorted(set(side_list)):
+                point = measure(config, context, q, side, repeat, image_path, flops_only, forward_only)
+                points.append(point)
+                if store is not None:
+                    complexity.store_points(store, [point])
+                click.echo(f"{config.name} {side}x{side}: {_progress_line(point)}", err=True)
+    finally:
+        if store is not None:
+            store.close()
 
     columns = ["codec", "size", "status", "encode_ms", "decode_ms", "forward_ms", "peak_mem_mib", "fwd_mem_mib",
                "kflops_per_px", "bpp"]
@@ -121,3 +124,15 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
             click.echo(f"{p.status}: {p.codec} {p.width}x{p.height}: {p.error}", err=True)
     if plot_path:
         click.echo(f"plot: {complexity.plot_complexity(points, plot_path)}", err=True)
+
+
+def _progress_line(point) -> str:
+    """What a finished point measured, in one line (times, then peak memory)."""
+    if point.status != "ok":
+        return point.status
+    parts = [f"{name} {getattr(point, name + '_s'):.3f}s" for name in ("encode", "decode", "forward")
+             if getattr(point, name + "_s") is not None]
+    for label, value in (("peak", point.peak_mem_bytes), ("forward peak", point.forward_peak_mem_bytes)):
+        if value is not None:
+            parts.append(f"{label} {value / 2**20:.0f} MiB")
+    return " ".join(parts) or "ok"
