@@ -116,6 +116,7 @@ def test_codec_round_trip_on_odd_size(adapter):
     assert data == codec.encode(image, 1)  # deterministic
     decoded = codec.decode(data, 1)
     assert decoded.shape == image.shape and decoded.dtype == np.uint8
+    assert codec.notes["decoder_matches_encoder"] is True  # the decoder rebuilt the encoder's latent
     model = codec.torch_model(1)
     with torch.no_grad():
         reference = model(codec.forward_input(image))["x_hat"].clamp(0, 1)

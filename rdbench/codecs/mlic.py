@@ -5,9 +5,13 @@ checkpoints (``--checkpoint FILE`` for one quality, or ``--checkpoint-dir DIR`` 
 by ``params.checkpoint_pattern``) or sets ``params.random_seed`` for seeded random weights
 (the ``*-random`` configurations: real bitstreams and real complexity, meaningless quality).
 
-Bitstream: a 12-byte header (height, width as uint16; latent-hyperprior size as two uint16;
-length of the latent string as uint32), the latent string, then the hyperprior string. The
-decoder crops the replicate-padded reconstruction back to height x width.
+Bitstream (the whole MLIC family, MLIC++ included): a 12-byte header (height, width as uint16;
+latent-hyperprior size as two uint16; length of the latent string as uint32), the latent string,
+then the hyperprior string. The decoder crops the padded reconstruction back to height x width.
+
+After decoding, the decoder's quantised latent is compared with the encoder's and the result is
+stored in ``notes`` (``decoder_matches_encoder``), so a mismatch (e.g. GPU non-determinism between
+the two passes) shows up in the record's ``extra`` instead of as a silently worse PSNR.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class _MultiReferenceCodec(Codec):
     """Shared driver of MLIC-family models: checkpoint or seeded weights, padding, header."""
 
     model_class: ClassVar[str]  # "module:Class" of the nn.Module
+    library_name: ClassVar[str] = "rdbench.models+compressai"
     wants_gpu: ClassVar[bool] = True
     quality_label: ClassVar[str] = "model index (higher = more bits)"
     default_qualities = (1, 2, 3, 4, 5, 6)
@@ -36,6 +41,7 @@ class _MultiReferenceCodec(Codec):
     def __init__(self, config: CodecConfig, context: CodecContext) -> None:
         super().__init__(config, context)
         self._models: dict[str, Any] = {}
+        self._last_encode: tuple[bytes, Any] | None = None  # (bitstream, encoder's y_hat)
 
     # -- availability and weights -------------------------------------------------------
 
@@ -128,11 +134,13 @@ class _MultiReferenceCodec(Codec):
         if max(height, width) > 0xFFFF:
             raise RdbenchError(f"{width}x{height} is too large for the {self.name} header (65535 px a side)")
         model = self.torch_model(quality)
-        with torch.no_grad():
+        with torch.inference_mode():
             out = model.compress(self._to_tensor(image))
         y_string, z_string = out["strings"][0][0], out["strings"][1][0]
         header = _HEADER.pack(height, width, int(out["shape"][0]), int(out["shape"][1]), len(y_string))
-        return header + y_string + z_string
+        data = header + y_string + z_string
+        self._last_encode = (data, out["y_hat"])
+        return data
 
     def decode(self, data: bytes, quality: Quality) -> np.ndarray:
         import torch
@@ -145,10 +153,23 @@ class _MultiReferenceCodec(Codec):
             raise RdbenchError(f"{self.name} bitstream is truncated ({len(body)} bytes after the header, "
                                f"latent alone needs {y_len})")
         model = self.torch_model(quality)
-        with torch.no_grad():
-            x_hat = model.decompress([[body[:y_len]], [body[y_len:]]], (zh, zw))["x_hat"]
-        pixels = (x_hat[0, :, :height, :width] * 255.0).round().clamp(0, 255).byte()
+        with torch.inference_mode():
+            out = model.decompress([[body[:y_len]], [body[y_len:]]], (zh, zw))
+            self._check_against_encoder(data, out["y_hat"])
+            pixels = (out["x_hat"][0, :, :height, :width] * 255.0).round().clamp(0, 255).byte()
         return pixels.permute(1, 2, 0).cpu().numpy()
+
+    def _check_against_encoder(self, data: bytes, y_hat: Any) -> None:
+        """Record whether the decoder rebuilt exactly the encoder's quantised latent."""
+        if self._last_encode is None or self._last_encode[0] != data:
+            return  # decoding a bitstream this object did not just encode: nothing to compare
+        reference = self._last_encode[1]
+        self._last_encode = None
+        same = bool(reference.shape == y_hat.shape and (reference == y_hat).all())
+        self.notes["decoder_matches_encoder"] = same
+        if not same:
+            self.notes["decoder_max_abs_diff"] = float((reference - y_hat).abs().max()) \
+                if reference.shape == y_hat.shape else "shape differs"
 
     def synchronize(self) -> None:
         if str(self.context.device).startswith("cuda"):
@@ -159,7 +180,7 @@ class _MultiReferenceCodec(Codec):
     def library(self) -> tuple[str, str]:
         from importlib.metadata import version
 
-        return ("rdbench.models+compressai", version("compressai"))
+        return (self.library_name, version("compressai"))
 
     def close(self) -> None:
         self._models.clear()

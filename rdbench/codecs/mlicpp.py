@@ -8,13 +8,10 @@ current/"Old" variant is chosen from each checkpoint's keys (:mod:`rdbench.check
 ``params.latent_gain`` scaling the analysis output so random latents do not all round to zero.
 
 Coding follows the official evaluation: the image is zero-padded on the right and bottom to a
-multiple of 64, and the reconstruction cropped back. The bitstream is the MLIC family's
-(:mod:`rdbench.codecs.mlic`): a 12-byte header (height, width, hyperprior size, latent string
-length), the latent string, the hyperprior string; bpp counts all of it.
-
-After decoding, the decoder's quantised latent is compared with the encoder's; the result is
-stored in ``notes`` (``decoder_matches_encoder``) so a mismatch (e.g. GPU non-determinism
-between the two passes) shows up in the record's ``extra`` instead of as a silently worse PSNR.
+multiple of 64, and the reconstruction cropped back. The bitstream, and the check that the
+decoder rebuilt the encoder's latent, are the MLIC family's (:mod:`rdbench.codecs.mlic`): a
+12-byte header (height, width, hyperprior size, latent string length), the latent string, the
+hyperprior string; bpp counts all of it.
 """
 
 from __future__ import annotations
@@ -24,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rdbench.codecs.base import CodecConfig, CodecContext, Quality, format_quality
-from rdbench.codecs.mlic import _HEADER, _MultiReferenceCodec
-from rdbench.errors import CodecUnavailable, RdbenchError
+from rdbench.codecs.mlic import _MultiReferenceCodec
+from rdbench.errors import CodecUnavailable
 
 DOWNLOAD_URL = "https://github.com/JiangWeibeta/MLIC#pretrained-models"
 _ARCH_KEYS = ("N", "M", "slices")
@@ -35,11 +32,8 @@ class MLICPlusPlusCodec(_MultiReferenceCodec):
     """MLIC++ (linear-complexity multi-reference entropy model), official checkpoints or seeded weights."""
 
     model_class = "rdbench.models.mlicpp:MLICPlusPlus"
+    library_name = "rdbench.models.mlicpp+compressai"
     default_params: ClassVar[dict[str, Any]] = {"N": 192, "M": 320, "slices": 10}
-
-    def __init__(self, config: CodecConfig, context: CodecContext) -> None:
-        super().__init__(config, context)
-        self._last_encode: tuple[bytes, Any] | None = None
 
     # -- availability and weights -------------------------------------------------------
 
@@ -121,53 +115,3 @@ class MLICPlusPlusCodec(_MultiReferenceCodec):
         pad = (0, (-w) % STRIDE, 0, (-h) % STRIDE)
         x = F.pad(x, pad, mode="constant", value=0.0) if any(pad) else x
         return x.to(self.context.device)
-
-    def encode(self, image: np.ndarray, quality: Quality) -> bytes:
-        import torch
-
-        height, width = image.shape[:2]
-        if max(height, width) > 0xFFFF:
-            raise RdbenchError(f"{width}x{height} is too large for the {self.name} header (65535 px a side)")
-        model = self.torch_model(quality)
-        with torch.inference_mode():
-            out = model.compress(self._to_tensor(image))
-        y_string, z_string = out["strings"][0][0], out["strings"][1][0]
-        header = _HEADER.pack(height, width, int(out["shape"][0]), int(out["shape"][1]), len(y_string))
-        data = header + y_string + z_string
-        self._last_encode = (data, out["y_hat"])
-        return data
-
-    def decode(self, data: bytes, quality: Quality) -> np.ndarray:
-        import torch
-
-        if len(data) < _HEADER.size:
-            raise RdbenchError(f"{self.name} bitstream of {len(data)} bytes is shorter than its header")
-        height, width, zh, zw, y_len = _HEADER.unpack_from(data)
-        body = data[_HEADER.size:]
-        if y_len > len(body):
-            raise RdbenchError(f"{self.name} bitstream is truncated ({len(body)} bytes after the header, "
-                               f"latent alone needs {y_len})")
-        model = self.torch_model(quality)
-        with torch.inference_mode():
-            out = model.decompress([[body[:y_len]], [body[y_len:]]], (zh, zw))
-            self._check_against_encoder(data, out["y_hat"])
-            pixels = (out["x_hat"][0, :, :height, :width] * 255.0).round().clamp(0, 255).byte()
-        return pixels.permute(1, 2, 0).cpu().numpy()
-
-    def _check_against_encoder(self, data: bytes, y_hat: Any) -> None:
-        """Record whether the decoder rebuilt exactly the encoder's quantised latent."""
-        if self._last_encode is None or self._last_encode[0] != data:
-            return  # decoding a bitstream this object did not just encode: nothing to compare
-        reference = self._last_encode[1]
-        self._last_encode = None
-        same = bool(reference.shape == y_hat.shape and (reference == y_hat).all())
-        self.notes["decoder_matches_encoder"] = same
-        if not same:
-            self.notes["decoder_max_abs_diff"] = float((reference - y_hat).abs().max()) \
-                if reference.shape == y_hat.shape else "shape differs"
-
-    def library(self) -> tuple[str, str]:
-        from importlib.metadata import version
-
-        return ("rdbench.models.mlicpp+compressai", version("compressai"))
-

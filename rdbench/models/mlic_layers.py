@@ -309,7 +309,10 @@ class MultiReferenceModel(CompressionModel):
         return gc.quantized_cdf.tolist(), gc.cdf_length.reshape(-1).int().tolist(), gc.offset.reshape(-1).int().tolist()
 
     def compress(self, x: Tensor) -> dict:
-        """Code one image (batch of 1): {"strings": [[y_string], [z_string]], "shape": z size}."""
+        """Code one image (batch of 1): {"strings": [[y_string], [z_string]], "shape": z size, "y_hat"}.
+
+        ``y_hat`` is the encoder's quantised latent, so a caller can check that the decoder rebuilt it.
+        """
         if x.shape[0] != 1:
             raise ValueError("compress codes one image at a time (batch size 1)")
         y = self.g_a(x)
@@ -337,10 +340,10 @@ class MultiReferenceModel(CompressionModel):
             indexes += gc.build_indexes(scales_n)[~mask].int().tolist()
             decoded.append(torch.where(mask, anchors_hat, q_n + means_n))
         encoder.encode_with_indexes(symbols, indexes, cdf, lengths, offsets)
-        return {"strings": [[encoder.flush()], z_strings], "shape": z.shape[-2:]}
+        return {"strings": [[encoder.flush()], z_strings], "shape": z.shape[-2:], "y_hat": torch.cat(decoded, dim=1)}
 
     def decompress(self, strings: list, shape: tuple[int, int]) -> dict:
-        """Inverse of :meth:`compress`: {"x_hat": (1, 3, H, W) in [0, 1]}."""
+        """Inverse of :meth:`compress`: {"x_hat": (1, 3, H, W) in [0, 1], "y_hat"}."""
         z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
         hyper = self.h_s(z_hat)
         h, w = z_hat.shape[2] * 4, z_hat.shape[3] * 4
@@ -362,8 +365,8 @@ class MultiReferenceModel(CompressionModel):
             values = decoder.decode_stream(gc.build_indexes(scales_n)[~mask].int().tolist(), cdf, lengths, offsets)
             q_n[~mask] = torch.tensor(values, dtype=q_n.dtype, device=q_n.device)
             decoded.append(torch.where(mask, anchors_hat, q_n + means_n))
-        x_hat = self.g_s(torch.cat(decoded, dim=1)).clamp_(0, 1)
-        return {"x_hat": x_hat}
+        y_hat = torch.cat(decoded, dim=1)
+        return {"x_hat": self.g_s(y_hat).clamp_(0, 1), "y_hat": y_hat}
 
 
 def pad_to_stride(x: Tensor, stride: int = STRIDE) -> tuple[Tensor, tuple[int, int, int, int]]:
