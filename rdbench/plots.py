@@ -29,22 +29,16 @@ def style(name: str) -> tuple[str, str]:
     return matplotlib.colors.to_hex(colours[digest % len(colours)]), MARKERS[(digest // 20) % len(MARKERS)]
 
 
-def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "", metric: str = "psnr",
-            published: set[str] = frozenset(), anchor: str | None = None) -> Path:
-    """Write one RD figure; ``curves`` maps codec name to (bpp, quality) points."""
+def _check_target(out: Path) -> Path:
     out = Path(out)
     if out.suffix.lower() not in FORMATS:
         raise RdbenchError(f"cannot write a figure as {out.suffix or 'no extension'!r}",
                            hint=f"use one of {', '.join(FORMATS)}")
-    if not curves:
-        raise RdbenchError("nothing to plot: no codec has a curve for this dataset and metric")
-    fig, ax = plt.subplots(figsize=(3.5, 2.8), dpi=200)
-    for name, points in sorted(curves.items()):
-        pts = sorted(points)
-        colour, marker = style(name)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colour, marker=marker, markersize=3,
-                linestyle="--" if name in published else "-", linewidth=2.2 if name == anchor else 1.0,
-                label=f"{name} (anchor)" if name == anchor else name, zorder=3 if name == anchor else 2)
+    return out
+
+
+def _finish(fig, ax, out: Path, *, title: str, metric: str) -> Path:
+    """Axes, legend and size every RD figure shares (readable at a paper's column width), then save."""
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel(YLABELS[metric])
     ax.set_title(title, fontsize=8)
@@ -58,6 +52,22 @@ def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: s
     return out
 
 
+def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "", metric: str = "psnr",
+            published: set[str] = frozenset(), anchor: str | None = None) -> Path:
+    """Write one RD figure; ``curves`` maps codec name to (bpp, quality) points."""
+    out = _check_target(out)
+    if not curves:
+        raise RdbenchError("nothing to plot: no codec has a curve for this dataset and metric")
+    fig, ax = plt.subplots(figsize=(3.5, 2.8), dpi=200)
+    for name, points in sorted(curves.items()):
+        pts = sorted(points)
+        colour, marker = style(name)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colour, marker=marker, markersize=3,
+                linestyle="--" if name in published else "-", linewidth=2.2 if name == anchor else 1.0,
+                label=f"{name} (anchor)" if name == anchor else name, zorder=3 if name == anchor else 2)
+    return _finish(fig, ax, out, title=title, metric=metric)
+
+
 def plot_per_image(per_image: dict[str, dict[str, list[tuple[float, float]]]],
                    means: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "",
                    metric: str = "psnr") -> Path:
@@ -67,10 +77,7 @@ def plot_per_image(per_image: dict[str, dict[str, list[tuple[float, float]]]],
     curve. The spread of the thin lines shows what a dataset mean hides (content-dependent
     gains, outlier images).
     """
-    out = Path(out)
-    if out.suffix.lower() not in FORMATS:
-        raise RdbenchError(f"cannot write a figure as {out.suffix or 'no extension'!r}",
-                           hint=f"use one of {', '.join(FORMATS)}")
+    out = _check_target(out)
     if not any(per_image.values()):
         raise RdbenchError("nothing to plot: no measured codec has per-image records for this dataset",
                            hint="per-image plots need codecs measured with `rdbench run`")
@@ -83,14 +90,4 @@ def plot_per_image(per_image: dict[str, dict[str, list[tuple[float, float]]]],
         mean = sorted(means.get(name, []))
         ax.plot([m[0] for m in mean], [m[1] for m in mean], color=colour, marker=marker, markersize=3,
                 linewidth=1.4, label=f"{name} (mean of {len(images)} images)", zorder=2)
-    ax.set_xlabel("bits per pixel")
-    ax.set_ylabel(YLABELS[metric])
-    ax.set_title(title, fontsize=8)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=5, loc="lower right")
-    ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _finish(fig, ax, out, title=title, metric=metric)
