@@ -48,6 +48,19 @@ def parse_quality(text: str) -> Quality:
     return text
 
 
+def missing_packages(*packages: str) -> str | None:
+    """The availability message for adapters that need Python packages, or None when all import.
+
+    Checked with ``find_spec`` (nothing is imported), so `rdbench codecs` stays fast.
+    """
+    import importlib.util
+
+    for package in packages:
+        if importlib.util.find_spec(package) is None:
+            return f"needs {' and '.join(packages)} ({package} is not installed: pip install {package})"
+    return None
+
+
 @dataclass(frozen=True)
 class CodecConfig:
     """A named codec variant: adapter + parameters + default quality sweep."""

@@ -35,7 +35,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from rdbench.codecs.base import Codec, CodecConfig, CodecContext, Quality, format_quality
+from rdbench.codecs.base import Codec, CodecConfig, CodecContext, Quality, format_quality, missing_packages
 from rdbench.errors import CodecUnavailable, RdbenchError
 
 ARCHS = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "mbt2018",
@@ -189,11 +189,9 @@ class CompressAIZooCodec(Codec):
 
     @classmethod
     def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
-        import importlib.util
-
-        for package in ("torch", "compressai"):
-            if importlib.util.find_spec(package) is None:
-                return f"needs torch and compressai ({package} is not installed: pip install {package})"
+        missing = missing_packages("torch", "compressai")
+        if missing:
+            return missing
         arch, metric = config.params.get("arch"), config.params.get("metric", "mse")
         where = config.source or config.name
         if arch not in ARCHS:

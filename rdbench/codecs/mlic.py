@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rdbench.codecs.base import Codec, CodecConfig, CodecContext, Quality, format_quality
+from rdbench.codecs.base import Codec, CodecConfig, CodecContext, Quality, format_quality, missing_packages
 from rdbench.errors import CodecUnavailable, RdbenchError
 
 _HEADER = struct.Struct(">HHHHI")
@@ -56,11 +56,9 @@ class _MultiReferenceCodec(Codec):
 
     @classmethod
     def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
-        import importlib.util
-
-        for package in ("torch", "compressai"):
-            if importlib.util.find_spec(package) is None:
-                return f"needs torch and compressai ({package} is not installed: pip install {package})"
+        missing = missing_packages("torch", "compressai")
+        if missing:
+            return missing
         if "random_seed" in config.params:
             return None
         if not (context.checkpoint or context.checkpoint_dir):

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rdbench.codecs.base import CodecConfig, CodecContext, Quality, format_quality
+from rdbench.codecs.base import CodecConfig, CodecContext, Quality, format_quality, missing_packages
 from rdbench.codecs.mlic import _MultiReferenceCodec
 from rdbench.errors import CodecUnavailable
 
@@ -44,11 +44,9 @@ class MLICPlusPlusCodec(_MultiReferenceCodec):
 
     @classmethod
     def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
-        import importlib.util
-
-        for package in ("torch", "compressai"):
-            if importlib.util.find_spec(package) is None:
-                return f"needs torch and compressai ({package} is not installed: pip install {package})"
+        missing = missing_packages("torch", "compressai")
+        if missing:
+            return missing
         if "random_seed" in config.params:
             return None
         pattern = config.params.get("checkpoint_pattern", config.name + "_q{quality}.pth.tar")
