@@ -104,7 +104,8 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
         hint = (f"measure it with `rdbench run --codec {anchor} --dataset {','.join(datasets)}`, "
                 f"or use a published anchor such as {alternatives}")
         if anchor.startswith("vtm17"):
-            hint += " (no public VTM-17.0 points exist; VTM-18.0 intra is the closest published anchor)"
+            hint += (" (the MLIC authors published no VTM-17.0 points; vtm17-rdbench is rdbench's own VTM-17.0 "
+                     "measurement on Kodak, vtm18-published the closest published anchor)")
         raise RdbenchError(f"anchor {anchor!r} has no measured runs in {where} and is not a published or imported "
                            "curve", hint=hint)
     fn = bd_psnr if psnr_delta else bd_rate

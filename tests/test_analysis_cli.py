@@ -46,6 +46,7 @@ def test_missing_vtm17_anchor_names_an_alternative(tmp_path):
     result = CliRunner().invoke(cli, ["bdrate", "--anchor", "vtm17", "--db", str(tmp_path / "none.sqlite")])
     assert isinstance(result.exception, RdbenchError)
     assert "vtm17" in str(result.exception) and "vtm18-published" in result.exception.hint
+    assert "vtm17-rdbench" in result.exception.hint  # the shipped measured VTM-17.0 curve (Kodak)
 
 
 @pytest.mark.parametrize("ext,magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")])

@@ -141,3 +141,19 @@ def test_published_table_matches_bjontegaard_cell_by_cell(reference_dir, tmp_pat
             assert value == pytest.approx(expected, abs=1e-6), (row["codec"], dataset)
             checked += 1
     assert checked >= 30
+
+
+@pytest.mark.parametrize("curve", ["mlic-paper", "mlicplus-paper", "mlicpp-paper"])
+def test_measured_vtm17_anchor_agrees_with_published_vtm18(curve):
+    """rdbench's own VTM-17.0 Kodak run (shipped as vtm17-rdbench, bench/results/vtm17_kodak.md) and the
+    independently published VTM-18.0 intra curve give the MLIC curves the same BD-rate to 0.1 pp:
+    the VTM adapter's colour conversion, cfg and QPs are set up as the field's anchors are."""
+    from rdbench.references import load_reference
+
+    def points(name):
+        ref = load_reference(name, "kodak")
+        return list(zip(ref["bpp"], ref["psnr"]))
+
+    ours = bd_rate(points("vtm17-rdbench"), points(curve)).value
+    published = bd_rate(points("vtm18-published"), points(curve)).value
+    assert ours == pytest.approx(published, abs=0.1) and ours < -8
