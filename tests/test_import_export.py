@@ -172,7 +172,7 @@ def test_anchor_line_says_where_the_anchor_comes_from_and_what_is_missing(measur
     table = _bdrate(measured_db, "jpeg", "webp", "crops,kodak")
     info = table["anchor_info"]
     assert info.startswith(f"anchor jpeg: crops: measured in {measured_db} (3 images, 4 qualities")
-    assert "MISSING on kodak (psnr); published alternative: compressai-vtm, vtm18-published" in info
+    assert "MISSING on kodak (psnr); published alternative: compressai-vtm, vtm17-rdbench, vtm18-published" in info
     assert "[1] anchor jpeg has no psnr curve on kodak" in table["notes"]
 
 
