@@ -54,6 +54,8 @@ import time
 import warnings
 from pathlib import Path
 
+from rdbench import environment
+
 REPO = Path(__file__).resolve().parents[1]
 KODAK = REPO.parent / "shared" / "datasets" / "kodak"
 REFERENCE = REPO.parent / "shared" / "reference" / "mlicpp"
@@ -350,16 +352,6 @@ def versions() -> str:
     return ", ".join(parts)
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--official-dir", required=True, type=Path, help="the official repository's MLIC++ folder")
@@ -434,7 +426,7 @@ def main() -> None:
         f"({'top-left ' + args.crop + ' crops' if crop else 'full size'}, zero-padded right/bottom to a "
         "multiple of 64 where needed, as the official evaluation does); all calls under `torch.no_grad()`, eval mode, "
         "batch 1.",
-        f"- Machine: {cpu_name()}, {os.cpu_count()} cores shared with other jobs (load average "
+        f"- Machine: {environment.cpu_name()}, {os.cpu_count()} cores shared with other jobs (load average "
         f"{load_start[0]:.2f} at the start, {load_end[0]:.2f} / {load_end[1]:.2f} / {load_end[2]:.2f} at the end), "
         f"{torch.get_num_threads()} torch thread(s), no GPU used; {versions()}; {platform.platform()}.",
         f"- Run took {time.time() - started:.0f} s. Overall: **{'all comparisons equal' if ok else 'DIFFERENCES FOUND'}**; "
