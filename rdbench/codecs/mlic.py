@@ -61,6 +61,11 @@ class _MultiReferenceCodec(Codec):
             return missing
         if "random_seed" in config.params:
             return None
+        return cls._weights_missing(config, context)
+
+    @classmethod
+    def _weights_missing(cls, config: CodecConfig, context: CodecContext) -> str | None:
+        """Why the checkpoints this run names cannot be used (each model family words its own)."""
         if not (context.checkpoint or context.checkpoint_dir):
             return (f"no weights: {config.name} has no published checkpoints; pass --checkpoint or "
                     f"--checkpoint-dir with trained ones, or use {config.name}-random (seeded random weights)")

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rdbench.codecs.base import CodecConfig, CodecContext, Quality, format_quality, missing_packages
+from rdbench.codecs.base import CodecConfig, CodecContext, Quality, format_quality
 from rdbench.codecs.mlic import _MultiReferenceCodec
 from rdbench.errors import CodecUnavailable
 
@@ -43,12 +43,7 @@ class MLICPlusPlusCodec(_MultiReferenceCodec):
         return f" (lambda {lam})" if lam is not None else ""
 
     @classmethod
-    def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
-        missing = missing_packages("torch", "compressai")
-        if missing:
-            return missing
-        if "random_seed" in config.params:
-            return None
+    def _weights_missing(cls, config: CodecConfig, context: CodecContext) -> str | None:
         pattern = config.params.get("checkpoint_pattern", config.name + "_q{quality}.pth.tar")
         where = (f"download the MLIC++ checkpoints linked from {DOWNLOAD_URL} (PKU Disk or Google Drive), "
                  f"save them as {pattern.format(quality='N')} (N = quality, see codecs/{config.name}.toml) "
