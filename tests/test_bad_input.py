@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from rdbench.errors import ImageError
 from rdbench.images import MAX_PIXELS, load_image
 from rdbench.measure import measure
 from rdbench.store import Store
+from tests.conftest import newer_schema_db
 
 
 def rdbench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -179,13 +179,7 @@ def test_results_database_from_a_newer_rdbench_is_refused_by_run(tmp_path: Path)
     folder = tmp_path / "imgs"
     folder.mkdir()
     Image.fromarray(rgb()).save(folder / "a.png")
-    db = tmp_path / "future.sqlite"
-    with Store(db):
-        pass
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA user_version = 999")
-    conn.commit()
-    conn.close()
+    db = newer_schema_db(tmp_path / "future.sqlite")
     result = rdbench("run", "--codec", "jpeg", "--dataset", str(folder), "--db", str(db))
     assert result.returncode == 1 and "schema version 999" in result.stderr and "upgrade rdbench" in result.stderr
     assert "Traceback" not in result.stderr

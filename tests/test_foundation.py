@@ -17,6 +17,7 @@ from rdbench.codecs.base import CodecContext
 from rdbench.codecs.registry import load_adapter, resolve_codecs
 from rdbench.images import load_image
 from rdbench.store import Store
+from tests.conftest import newer_schema_db
 
 
 def rdbench(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -102,13 +103,7 @@ def test_unknown_codec_is_a_usage_error(three_kodak: Path, tmp_path: Path) -> No
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    db = tmp_path / "future.sqlite"
-    with Store(db):
-        pass
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA user_version = 999")
-    conn.commit()
-    conn.close()
+    db = newer_schema_db(tmp_path / "future.sqlite")
     result = rdbench("results", "--db", str(db), check=False)
     assert result.returncode == 1 and "newer than this rdbench understands" in result.stderr
 
