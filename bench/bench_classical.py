@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    cli = [sys.executable, "-m", "rdbench.cli"]
+    cli = [sys.executable, "-m", "rdbench.cli.main"]
     with tempfile.TemporaryDirectory() as tmp:
         db = f"{tmp}/classical.sqlite"
         subprocess.run([*cli, "run", "--codec", args.codec, "--dataset", args.dataset, "--jobs", str(args.jobs),

@@ -24,10 +24,10 @@ import platform
 import time
 from pathlib import Path
 
-from rdbench import complexity
+from rdbench.run import complexity
 from rdbench.codecs.base import CodecContext
 from rdbench.codecs.registry import load_adapter, load_configs
-from rdbench.formatting import render
+from rdbench.cli.formatting import render
 
 REPO = Path(__file__).resolve().parents[1]
 

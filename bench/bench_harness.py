@@ -34,8 +34,8 @@ def bare_loop(folder: Path, qualities: list[int], shard: tuple[int, int] = (0, 1
     import imagecodecs
     import torch
 
-    from rdbench.images import load_image
-    from rdbench.metrics import ms_ssim, psnr
+    from rdbench.data.images import load_image
+    from rdbench.run.metrics import ms_ssim, psnr
 
     torch.set_num_threads(1)  # one core, like each `rdbench run` worker
     index, count = shard
@@ -78,7 +78,7 @@ def rdbench_run(folder: Path, qualities: list[int], jobs: int) -> tuple[float, f
     """Seconds of a run into a fresh database, and of the same command rerun (nothing left to do:
     start-up, imports, planning and the resume check, i.e. the fixed cost)."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "rdbench.cli", "run", "--codec", "jpeg", "--dataset", str(folder),
+        command = [sys.executable, "-m", "rdbench.cli.main", "run", "--codec", "jpeg", "--dataset", str(folder),
                    "--quality", ",".join(map(str, qualities)), "--jobs", str(jobs), "--db", f"{tmp}/b.sqlite", "-q"]
         return timed(command), timed(command)
 

@@ -43,10 +43,10 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from rdbench.codecs.base import CodecContext
-    from rdbench.codecs.mlicpp import MLICPlusPlusCodec
+    from rdbench.codecs.learned.mlicpp import MLICPlusPlusCodec
     from rdbench.codecs.registry import resolve_codecs
-    from rdbench.images import load_image
-    from rdbench.measure import PeakRSS
+    from rdbench.data.images import load_image
+    from rdbench.run.measure import PeakRSS
 
     cuda = args.device.startswith("cuda")
     codec = MLICPlusPlusCodec(resolve_codecs("mlicpp-random")[0], CodecContext(device=args.device))

@@ -65,7 +65,7 @@ def main() -> None:
 
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import load_adapter, resolve_codecs
-    from rdbench.images import load_image
+    from rdbench.data.images import load_image
 
     torch.set_num_threads(args.threads)
     (config,) = resolve_codecs("mlicpp-random")

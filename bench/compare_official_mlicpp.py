@@ -54,7 +54,7 @@ import time
 import warnings
 from pathlib import Path
 
-from rdbench import environment
+from rdbench.run import environment
 
 REPO = Path(__file__).resolve().parents[1]
 KODAK = REPO.parent / "shared" / "datasets" / "kodak"
@@ -241,8 +241,8 @@ def build_pair(official: Official, variant: str, seed: int, gain: float):
     facts["same_cdf_tables"] = all(same(a[k], b[k]) for k in tables)
     facts["same_weights_after_update"] = list(a) == list(b) and all(same(a[k], b[k]) for k in a)
     # the path real checkpoints take: an official-style file {"epoch", "state_dict"} (saved after
-    # update(), as the official training script does) read by rdbench.checkpoints, variant from the keys
-    from rdbench.checkpoints import load_checkpoint
+    # update(), as the official training script does) read by rdbench.codecs.learned.checkpoints, variant from the keys
+    from rdbench.codecs.learned.checkpoints import load_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "checkpoint.pth.tar"
@@ -457,7 +457,7 @@ def main() -> None:
                if "official_matches_key_list" in facts else "")
             + f"; CDF tables after update() identical: {yes(facts['same_cdf_tables'])}; whole state_dicts identical "
               f"after update(): {yes(facts['same_weights_after_update'])}; the official state_dict saved as "
-              "`{\"epoch\", \"state_dict\"}` and read by `rdbench.checkpoints.load_checkpoint` (variant picked "
+              "`{\"epoch\", \"state_dict\"}` and read by `rdbench.codecs.learned.checkpoints.load_checkpoint` (variant picked "
               f"from the keys) gives the identical state_dict: {yes(facts['checkpoint_loader'])}.",
             "",
             "| image | size WxH (padded) | fwd x_hat | fwd y lik | fwd z lik | fwd equal | y bytes off / rd | same y | "
@@ -518,7 +518,7 @@ def main() -> None:
         "The compared strings are the model's entropy-coded payloads (`compress()[\"strings\"]`). The files "
         "around them differ by design: the official test code writes height, width, z shape, string count and "
         "a length per string (28 bytes of framing), rdbench's `mlicpp` codec a 12-byte header "
-        "(`rdbench.codecs.mlic`), so rdbench's files are 16 bytes shorter for the same payload.",
+        "(`rdbench.codecs.learned.mlic`), so rdbench's files are 16 bytes shorter for the same payload.",
         "",
         f"The CPU is shared with other jobs ({os.cpu_count()} cores): the timings are upper bounds and the "
         "ratios, taken from interleaved runs, are the more reliable figure.",

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rdbench.aggregate import aggregate
-from rdbench.store import Store
-from rdbench.tables import bd_table
+from rdbench.analysis.aggregate import aggregate
+from rdbench.store.sqlite import Store
+from rdbench.analysis.tables import bd_table
 
 #: BD-rate (%) against VTM-17.0 Intra on Kodak published in the JiangWeibeta/MLIC README
 #: (benchmark table; also quoted in ../shared/README.md).

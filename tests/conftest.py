@@ -42,7 +42,7 @@ def reference_dir() -> Path:
 @pytest.fixture()
 def kodak_crop(kodak_dir: Path):
     """A small real crop (kodim23, 128x192) for fast learned-codec tests."""
-    from rdbench.images import load_image
+    from rdbench.data.images import load_image
 
     return load_image(kodak_dir / "kodim23.png")[200:328, 300:492].copy()
 
@@ -51,7 +51,7 @@ def newer_schema_db(path: Path) -> Path:
     """A real results database whose schema version is beyond what this rdbench knows."""
     import sqlite3
 
-    from rdbench.store import Store
+    from rdbench.store.sqlite import Store
 
     with Store(path):
         pass

@@ -88,7 +88,7 @@ def write_codec(folder: Path, name: str, qualities=(50,), adapter: str = "Faulty
 
 def make_images(folder: Path, widths=(40, 41, 42, 43), height: int = 32, seed: int = 0) -> Path:
     """Small deterministic RGB PNGs, one per width (the width picks which one misbehaves)."""
-    from rdbench.images import save_png
+    from rdbench.data.images import save_png
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rdbench.cli import cli
+from rdbench.cli.main import cli
 from tests.conftest import SHARED
 
 QUALITIES = "20,40,60,80"

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from rdbench.cli import cli
+from rdbench.cli.main import cli
 from rdbench.errors import RdbenchError
 
 ARGS = ["bdrate", "--anchor", "vtm18-published", "--codec", "mlicpp-paper,compressai-vtm",
@@ -61,7 +61,7 @@ def test_plot_writes_valid_figures(tmp_path, ext, magic):
 
 
 def test_plot_styles_are_stable():
-    from rdbench.plots import style
+    from rdbench.analysis.plots import style
 
     import hashlib
 
@@ -81,8 +81,8 @@ def measured_db(tmp_path_factory):
 def test_bdrate_on_measured_codecs_matches_bjontegaard(measured_db):
     import bjontegaard
 
-    from rdbench.store import Store
-    from rdbench.tables import measured_curve
+    from rdbench.store.sqlite import Store
+    from rdbench.analysis.tables import measured_curve
 
     result = CliRunner().invoke(cli, ["bdrate", "--anchor", "jpeg", "--dataset", "crops", "--format", "json",
                                       "--db", str(measured_db)])

@@ -3,7 +3,7 @@
 The conversions rdbench makes are exactly the lossless ones documented in rdbench/images.py
 (grayscale and palette -> RGB, opaque alpha dropped); everything else is refused per file,
 and the run goes on with the other images. A hypothesis property test drives random shapes
-and contents through real JPEG encoders (imagecodecs and Pillow) and rdbench.metrics.
+and contents through real JPEG encoders (imagecodecs and Pillow) and rdbench.run.metrics.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from rdbench import metrics
+from rdbench.run import metrics
 from rdbench.codecs.base import CodecContext
 from rdbench.codecs.registry import load_adapter, resolve_codecs
 from rdbench.errors import ImageError
-from rdbench.images import MAX_PIXELS, load_image
-from rdbench.measure import measure
-from rdbench.store import Store
+from rdbench.data.images import MAX_PIXELS, load_image
+from rdbench.run.measure import measure
+from rdbench.store.sqlite import Store
 from tests.conftest import newer_schema_db
 
 
 def rdbench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rdbench.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True,
                           env=env, timeout=300)
 
 
@@ -155,7 +155,7 @@ def test_empty_dataset_folder(tmp_path: Path) -> None:
 ])
 def test_unknown_names_suggest_the_closest(tmp_path: Path, args: list[str], suggestion: str) -> None:
     Image.fromarray(rgb()).save(tmp_path / "a.png")
-    result = subprocess.run([sys.executable, "-m", "rdbench.cli", "run", *args, "--db", str(tmp_path / "r.sqlite"),
+    result = subprocess.run([sys.executable, "-m", "rdbench", "run", *args, "--db", str(tmp_path / "r.sqlite"),
                              "--data-root", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 2 and suggestion in result.stderr and "Traceback" not in result.stderr
 

@@ -9,7 +9,7 @@ import bjontegaard
 import numpy as np
 import pytest
 
-from rdbench.bdrate import BdRateError, bd_psnr, bd_rate
+from rdbench.analysis.bdrate import BdRateError, bd_psnr, bd_rate
 
 ANCHOR = [(0.1, 28.0), (0.25, 31.0), (0.5, 33.5), (1.0, 36.2), (1.6, 38.0)]
 TEST = [(0.08, 28.4), (0.2, 31.5), (0.42, 34.0), (0.85, 36.9), (1.4, 38.9)]
@@ -93,7 +93,7 @@ def test_mlicpp_vs_vtm18_on_kodak_matches_published_figure(reference_dir):
 
 
 def test_shipped_references_load_and_carry_provenance():
-    from rdbench.references import list_references, load_reference
+    from rdbench.analysis.references import list_references, load_reference
 
     known = list_references()
     assert {"mlicpp-paper", "vtm18-published", "compressai-vtm", "compressai-mbt2018-mean"} <= set(known)
@@ -108,7 +108,7 @@ def test_shipped_references_load_and_carry_provenance():
 
 
 def test_shipped_references_match_a_fresh_conversion(reference_dir, tmp_path):
-    from rdbench.references import REFERENCE_DIR, build_from_shared
+    from rdbench.analysis.references import REFERENCE_DIR, build_from_shared
 
     for path in build_from_shared(reference_dir, tmp_path):
         assert json.loads(path.read_text()) == json.loads((REFERENCE_DIR / path.name).read_text()), path.name
@@ -120,8 +120,8 @@ def test_published_table_matches_bjontegaard_cell_by_cell(reference_dir, tmp_pat
     """Acceptance: `rdbench bdrate` over every shipped published curve equals the bjontegaard package."""
     from click.testing import CliRunner
 
-    from rdbench.cli import cli
-    from rdbench.references import load_reference
+    from rdbench.cli.main import cli
+    from rdbench.analysis.references import load_reference
 
     datasets = ["kodak", "tecnick", "clic-pro-valid"]
     result = CliRunner().invoke(cli, ["bdrate", "--anchor", anchor, "--dataset", ",".join(datasets), "--method",
@@ -148,7 +148,7 @@ def test_measured_vtm17_anchor_agrees_with_published_vtm18(curve):
     """rdbench's own VTM-17.0 Kodak run (shipped as vtm17-rdbench, bench/results/vtm17_kodak.md) and the
     independently published VTM-18.0 intra curve give the MLIC curves the same BD-rate to 0.1 pp:
     the VTM adapter's colour conversion, cfg and QPs are set up as the field's anchors are."""
-    from rdbench.references import load_reference
+    from rdbench.analysis.references import load_reference
 
     def points(name):
         ref = load_reference(name, "kodak")

@@ -1,4 +1,4 @@
-"""rdbench.checkpoints: real checkpoint files in the forms the official MLIC++ ones take.
+"""rdbench.codecs.learned.checkpoints: real checkpoint files in the forms the official MLIC++ ones take.
 
 Seeded random MLIC++ weights (narrow: N=M=64, two slices, so files stay small) are saved as the
 official training script saves them, with DDP/torch.compile prefixes and compressai<=1.2.6
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from rdbench.checkpoints import load_checkpoint, normalise_state_dict, read_checkpoint
+from rdbench.codecs.learned.checkpoints import load_checkpoint, normalise_state_dict, read_checkpoint
 from rdbench.codecs.base import CodecConfig, CodecContext
-from rdbench.codecs.mlicpp import MLICPlusPlusCodec
+from rdbench.codecs.learned.mlicpp import MLICPlusPlusCodec
 from rdbench.errors import RdbenchError
 from rdbench.models.mlicpp import MLICPlusPlus
 

@@ -16,9 +16,9 @@ import pytest
 
 from rdbench.codecs.base import CodecConfig, CodecContext
 from rdbench.codecs.registry import load_adapter, resolve_codecs
-from rdbench.images import load_image
-from rdbench.measure import measure
-from rdbench.metrics import bpp, psnr
+from rdbench.data.images import load_image
+from rdbench.run.measure import measure
+from rdbench.run.metrics import bpp, psnr
 
 
 def _is_jpeg(b: bytes) -> bool:

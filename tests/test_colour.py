@@ -1,4 +1,4 @@
-"""RGB <-> Y'CbCr BT.709 full range and YUV files: the exactness claims of rdbench.colour, checked.
+"""RGB <-> Y'CbCr BT.709 full range and YUV files: the exactness claims of rdbench.codecs.external.colour, checked.
 
 The 10-bit claim (exact round trip) and the 8-bit loss bound are checked on all 2^24 colours,
 in chunks so memory stays small (~3 s).
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rdbench.colour import read_y4m444, read_yuv444, rgb_to_ycbcr, write_yuv444, ycbcr_to_rgb
+from rdbench.codecs.external.colour import read_y4m444, read_yuv444, rgb_to_ycbcr, write_yuv444, ycbcr_to_rgb
 
 
 def _all_colours_in_chunks():
@@ -23,7 +23,7 @@ def _all_colours_in_chunks():
 
 def test_round_trip_over_all_colours() -> None:
     """10-bit: every colour comes back exactly. 8-bit: at most 1 level per channel off,
-    53.0 dB over all colours (the loss documented in rdbench.colour)."""
+    53.0 dB over all colours (the loss documented in rdbench.codecs.external.colour)."""
     worst8, squared8 = 0, 0.0
     for rgb in _all_colours_in_chunks():
         assert np.array_equal(ycbcr_to_rgb(rgb_to_ycbcr(rgb, 10), 10), rgb)

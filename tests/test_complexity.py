@@ -1,4 +1,4 @@
-"""rdbench.complexity and `rdbench complexity`: points, exponents, storage, plots, OOM handling."""
+"""rdbench.run.complexity and `rdbench complexity`: points, exponents, storage, plots, OOM handling."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from rdbench import complexity
+from rdbench.run import complexity
 from rdbench.codecs.base import Codec, CodecConfig, CodecContext
 from rdbench.codecs.registry import resolve_codecs
-from rdbench.complexity import ComplexityPoint, fit_exponent, scaling_exponents
-from rdbench.store import MIGRATIONS, Store
+from rdbench.run.complexity import ComplexityPoint, fit_exponent, scaling_exponents
+from rdbench.store.sqlite import MIGRATIONS, Store
 
 TINY_MLIC = CodecConfig(name="mlic-tiny", adapter="mlic", qualities=(1,),
                         params={"N": 32, "M": 40, "slices": 4, "attn_dim": 16, "random_seed": 0})
@@ -30,7 +30,7 @@ class HugeAllocationCodec(Codec):
 
 
 def rdbench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rdbench.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True)
 
 
 def point(codec: str, side: int, **values) -> ComplexityPoint:
@@ -73,8 +73,8 @@ def test_learned_codec_point_counts_flops_deterministically():
     assert p.status == "ok", p.error
     assert p.flops > 0 and p.forward_s > 0 and p.extra["flops_method"] == "meta"
     # the meta-device count equals a count over a real forward, less the entropy bottleneck's
-    # small matrices (replaced by the identity on meta, see rdbench.complexity)
-    from rdbench.codecs.mlic import MLICCodec
+    # small matrices (replaced by the identity on meta, see rdbench.run.complexity)
+    from rdbench.codecs.learned.mlic import MLICCodec
 
     codec = MLICCodec(TINY_MLIC, CodecContext())
     model = codec.torch_model(1)
@@ -155,7 +155,7 @@ def test_interrupted_sweep_keeps_the_points_it_finished(tmp_path):
 
     db = tmp_path / "r.sqlite"
     sizes = ",".join(str(s) for s in range(64, 64 * 40, 64))  # far more than finishes before the kill
-    proc = subprocess.Popen([sys.executable, "-m", "rdbench.cli", "complexity", "--codec", "webp", "--sizes", sizes,
+    proc = subprocess.Popen([sys.executable, "-m", "rdbench", "complexity", "--codec", "webp", "--sizes", sizes,
                              "--repeat", "3", "--in-process", "--db", str(db)],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:

@@ -18,10 +18,10 @@ import pytest
 import torch
 
 from rdbench.codecs.base import CodecConfig, CodecContext
-from rdbench.codecs.compressai_zoo import ARCHS, METRICS, CompressAIZooCodec, apply_latent_gain, zoo_qualities
-from rdbench.codecs.registry import REPO_CODECS_DIR, load_adapter, load_configs, resolve_codecs
+from rdbench.codecs.learned.compressai_zoo import ARCHS, METRICS, CompressAIZooCodec, apply_latent_gain, zoo_qualities
+from rdbench.codecs.registry import SHIPPED_CODECS_DIR, load_adapter, load_configs, resolve_codecs
 from rdbench.errors import CodecUnavailable, RdbenchError
-from rdbench.measure import measure
+from rdbench.run.measure import measure
 
 SMALL_ARCHS = ["bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean"]
 
@@ -69,7 +69,7 @@ def test_every_toml_loads_and_resolves():
     assert expected | {"bmshj2018-hyperprior-random", "mbt2018-mean-random"} <= set(configs)
     for name in expected:
         config = resolve_codecs(name)[0]
-        assert Path(config.source).parent == REPO_CODECS_DIR and load_adapter(config.adapter) is CompressAIZooCodec
+        assert Path(config.source).parent == SHIPPED_CODECS_DIR and load_adapter(config.adapter) is CompressAIZooCodec
         arch, metric = config.params["arch"], config.params["metric"]
         assert name == f"{arch}-{metric}"
         assert list(config.qualities) == list(zoo_qualities(arch, metric))
@@ -102,7 +102,7 @@ def test_round_trip_on_generated_image(arch, size):
 
 @pytest.mark.parametrize("arch", ["bmshj2018-hyperprior", "mbt2018-mean"])
 def test_round_trip_on_kodak_crops(kodak_dir, arch):
-    from rdbench.images import load_image
+    from rdbench.data.images import load_image
 
     codec = CompressAIZooCodec(random_config(arch, seed=1), CodecContext())
     landscape = load_image(kodak_dir / "kodim23.png")[201:300, 301:446]  # 99 x 145
@@ -188,7 +188,7 @@ def test_local_checkpoint_gives_the_same_bitstream(tmp_path, updated):
 def test_checkpoint_dir_accepts_the_zoo_file_names(tmp_path):
     from compressai.zoo.image import cfgs, model_architectures
 
-    from rdbench.codecs.compressai_zoo import cached_weights
+    from rdbench.codecs.learned.compressai_zoo import cached_weights
 
     arch = "bmshj2018-factorized"
     torch.manual_seed(2)
@@ -231,7 +231,7 @@ def test_pretrained_weights_are_read_from_the_torch_hub_cache(tmp_path, monkeypa
     """A file in the hub cache under the zoo's name is loaded by compressai's zoo loader, no network."""
     from compressai.zoo.image import cfgs, model_architectures
 
-    from rdbench.codecs.compressai_zoo import cached_weights
+    from rdbench.codecs.learned.compressai_zoo import cached_weights
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("RDBENCH_OFFLINE", "1")
@@ -257,7 +257,7 @@ def rdbench(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.C
     import os
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "rdbench.cli", *args], capture_output=True, text=True, env=env)
+    return subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True, env=env)
 
 
 def test_rdbench_run_end_to_end(tmp_path):

@@ -46,7 +46,7 @@ def cluster(env):
 
 
 def rdbench(env, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "rdbench.cli", *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True,
                             env=env, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -104,7 +104,7 @@ def test_timeout_is_enforced_on_dask_workers(cluster, env, tmp_path: Path) -> No
 
 def test_unreachable_scheduler_is_one_clear_error(env, tmp_path: Path) -> None:
     images = make_images(tmp_path / "imgs", widths=(40,))
-    result = subprocess.run([sys.executable, "-m", "rdbench.cli", "run", "--codec", "jpeg", "--dataset", str(images),
+    result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "jpeg", "--dataset", str(images),
                              "--db", str(tmp_path / "r.sqlite"), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"],
                             capture_output=True, text=True, env=dict(env, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s"),
                             timeout=120)
@@ -116,11 +116,11 @@ def test_unreachable_scheduler_is_one_clear_error(env, tmp_path: Path) -> None:
 def test_gpu_codecs_ask_for_a_gpu_resource_and_cpu_codecs_do_not(cluster, env, tmp_path: Path) -> None:
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import resolve_codecs
-    from rdbench.dask_executor import DaskExecutor, wants_gpu_resource
-    from rdbench.datasets import resolve_dataset
+    from rdbench.run.executors.dask import DaskExecutor, wants_gpu_resource
+    from rdbench.data.datasets import resolve_dataset
     from rdbench.errors import UsageError
-    from rdbench.runner import plan_jobs
-    from rdbench.store import Store
+    from rdbench.run.runner import plan_jobs
+    from rdbench.store.sqlite import Store
 
     images = make_images(tmp_path / "imgs", widths=(40, 41))
     write_codec(Path(env["RDBENCH_CODECS_PATH"]), "gpujpeg", adapter="GpuFlaggedJpeg")

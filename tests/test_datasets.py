@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rdbench.dataset_install import download_dataset, verify_dataset
-from rdbench.datasets import data_root, resolve_dataset
-from rdbench.download import download, extract
+from rdbench.data.install import download_dataset, verify_dataset
+from rdbench.data.datasets import data_root, resolve_dataset
+from rdbench.data.download import download, extract
 from rdbench.errors import DatasetError
 
 
@@ -101,7 +101,7 @@ def _manifest(env: dict[str, str], name: str, body: str) -> None:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rdbench.cli", *args], capture_output=True, text=True, env=env)
+    return subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True, env=env)
 
 
 def test_download_files_verify_and_use(server, env) -> None:

@@ -1,6 +1,6 @@
 """Subprocess codecs with the real Debian binaries (ffmpeg/libx265, avifenc/avifdec, cjxl/djxl).
 
-Covers the machinery of :mod:`rdbench.external` through real tools: no shell (hostile file and
+Covers the machinery of :mod:`rdbench.codecs.external.process` through real tools: no shell (hostile file and
 folder names stay inert), per-call time limits that kill the tool, private temporary folders
 that vanish on success, failure and timeout, versions read from banners, command lines noted,
 and a failing tool becoming a failed record while the run goes on. Each codec test skips with
@@ -23,12 +23,12 @@ import pytest
 
 from rdbench.codecs.base import CodecContext
 from rdbench.codecs.registry import load_adapter, resolve_codecs
-from rdbench.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from rdbench.codecs.external.colour import rgb_to_ycbcr, ycbcr_to_rgb
 from rdbench.errors import CodecUnavailable
-from rdbench.external import ToolError, ToolTimeout, run_tool
-from rdbench.images import load_image
-from rdbench.metrics import bpp, psnr
-from rdbench.store import Store
+from rdbench.codecs.external.process import ToolError, ToolTimeout, run_tool
+from rdbench.data.images import load_image
+from rdbench.run.metrics import bpp, psnr
+from rdbench.store.sqlite import Store
 
 #: codec -> "is this a complete bitstream of the format"
 MAGIC = {
@@ -189,7 +189,7 @@ def test_failing_tool_is_a_failed_record_and_the_run_goes_on(kodak_dir: Path, tm
         'adapter = "cjxl"\nqualities = [2]\n[params]\noptions = ["--effort=42"]\n')
     db, kept = tmp_path / "r.sqlite", tmp_path / "kept"
     env = {**os.environ, "RDBENCH_CODECS_PATH": str(configs)}
-    result = subprocess.run([sys.executable, "-m", "rdbench.cli", "run", "--codec", "cjxl-broken,cjxl",
+    result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "cjxl-broken,cjxl",
                              "--dataset", str(data), "--quality", "2", "--db", str(db), "-q",
                              "--keep-bitstreams", str(kept)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
@@ -222,7 +222,7 @@ def test_tool_dies_with_a_killed_rdbench(tmp_path: Path) -> None:
     pid_file = tmp_path / "tool.pid"
     tool = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
     parent = subprocess.Popen([sys.executable, "-c",
-                               f"from rdbench.external import run_tool; import sys; run_tool([sys.executable, '-c', {tool!r}], timeout_s=120)"])
+                               f"from rdbench.codecs.external.process import run_tool; import sys; run_tool([sys.executable, '-c', {tool!r}], timeout_s=120)"])
     try:
         for _ in range(200):
             if pid_file.exists() and pid_file.read_text():

@@ -35,7 +35,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "rdbench.cli", *args]
+    return [sys.executable, "-m", "rdbench", *args]
 
 
 def rdbench(env, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:

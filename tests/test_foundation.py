@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rdbench import metrics
+from rdbench.run import metrics
 from rdbench.codecs.base import CodecContext
 from rdbench.codecs.registry import load_adapter, resolve_codecs
-from rdbench.images import load_image
-from rdbench.store import Store
+from rdbench.data.images import load_image
+from rdbench.store.sqlite import Store
 from tests.conftest import newer_schema_db
 
 
 def rdbench(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "rdbench.cli", *args], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"rdbench {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result
@@ -113,7 +113,7 @@ def test_two_runs_on_one_database_at_once(three_kodak: Path, tmp_path: Path) -> 
     db = tmp_path / "shared.sqlite"
     args = ["run", "--dataset", str(three_kodak), "--db", str(db), "-q"]
     procs = [
-        subprocess.Popen([sys.executable, "-m", "rdbench.cli", *args, "--codec", codec, "--quality", "20,40,60,80"],
+        subprocess.Popen([sys.executable, "-m", "rdbench", *args, "--codec", codec, "--quality", "20,40,60,80"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for codec in ("jpeg", "webp")
     ]

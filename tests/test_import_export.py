@@ -10,7 +10,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from rdbench.cli import cli
+from rdbench.cli.main import cli
 from rdbench.errors import RdbenchError
 from tests.measured_store import build_store
 
@@ -43,8 +43,8 @@ def test_compressai_file_imports_and_works_like_the_shipped_reference(reference_
         assert a["kodak"] == pytest.approx(b["kodak"], abs=1e-12)
     assert "imported from" in imported["anchor_info"] and str(src) in imported["anchor_info"]
 
-    from rdbench.curve_import import load_imported
-    from rdbench.store import Store
+    from rdbench.analysis.import_curves import load_imported
+    from rdbench.store.sqlite import Store
 
     with Store(db, readonly=True) as store:
         curve = load_imported(store, "my-vtm", "kodak")
@@ -101,8 +101,8 @@ def test_reimport_is_idempotent_and_a_different_file_needs_replace(tmp_path):
     result = _cli("import", second, "--name", "x", "--dataset", "kodak", "--db", db)
     assert "already imported" in str(result.exception) and "--replace" in result.exception.hint
     assert _cli("import", second, "--name", "x", "--dataset", "kodak", "--replace", "--db", db).exit_code == 0
-    from rdbench.curve_import import load_imported
-    from rdbench.store import Store
+    from rdbench.analysis.import_curves import load_imported
+    from rdbench.store.sqlite import Store
 
     with Store(db, readonly=True) as store:
         assert load_imported(store, "x", "kodak")["psnr"] == [31, 33, 35]
@@ -120,8 +120,8 @@ def test_export_round_trips_through_import(measured_db, tmp_path):
     assert {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"} <= set(doc["results"])
     assert len(doc["results"]["bpp"]) == 4
 
-    from rdbench.aggregate import aggregate
-    from rdbench.store import Store
+    from rdbench.analysis.aggregate import aggregate
+    from rdbench.store.sqlite import Store
 
     with Store(db, readonly=True) as store:
         rows = aggregate(store.records(codecs=["webp"]))

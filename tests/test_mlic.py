@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from rdbench.codecs.base import CodecConfig, CodecContext
-from rdbench.codecs.mlic import MLICCodec, MLICPlusCodec
+from rdbench.codecs.learned.mlic import MLICCodec, MLICPlusCodec
 from rdbench.codecs.registry import load_adapter, resolve_codecs
 from rdbench.errors import RdbenchError
-from rdbench.measure import measure
+from rdbench.run.measure import measure
 from rdbench.models.mlic import MLIC, CheckerboardMaskedConv2d, StackedCheckerboardContext
 from rdbench.models.mlic_layers import anchor_mask, pad_to_stride
 from rdbench.models.mlicplus import CheckerboardAttention, MLICPlus
@@ -90,7 +90,7 @@ def test_checkerboard_attention_is_local_and_handles_padding():
 
 def test_global_context_flops_grow_with_resolution():
     """FLOPs per pixel: MLIC/MLIC+ grow with the number of latent positions (quadratic attention)."""
-    from rdbench.complexity import count_flops
+    from rdbench.run.complexity import count_flops
 
     def flops_per_pixel(model, side):
         flops, where = count_flops(model, torch.empty(1, 3, side, side, device="meta"))

@@ -19,10 +19,10 @@ import pytest
 import torch
 
 from rdbench.codecs.base import CodecConfig, CodecContext
-from rdbench.codecs.mlicpp import MLICPlusPlusCodec
+from rdbench.codecs.learned.mlicpp import MLICPlusPlusCodec
 from rdbench.codecs.registry import load_adapter, resolve_codecs
 from rdbench.errors import CodecUnavailable, RdbenchError
-from rdbench.measure import measure
+from rdbench.run.measure import measure
 from rdbench.models.mlicpp import MLICPlusPlus
 from rdbench.models.mlicpp_layers import (
     CheckerboardAttentionContext,
@@ -112,7 +112,7 @@ def test_forward_is_trainable():
 
 def test_flops_per_pixel_are_constant():
     """The linear global contexts: FLOPs grow with the pixel count, not its square."""
-    from rdbench.complexity import count_flops
+    from rdbench.run.complexity import count_flops
 
     model = MLICPlusPlus(**NARROW).eval()
     per_pixel = []
@@ -126,7 +126,7 @@ def test_flops_per_pixel_are_constant():
 @pytest.mark.parametrize("size", [(64, 64), (96, 128), (128, 96), (75, 50)])
 def test_round_trip_is_exact_on_kodak_crops(random_codec, kodak_dir, size):
     """Landscape, portrait and odd sizes: the decoder reproduces the eval forward bit for bit."""
-    from rdbench.images import load_image
+    from rdbench.data.images import load_image
 
     h, w = size
     image = load_image(kodak_dir / "kodim04.png")[300:300 + h, 200:200 + w].copy()  # kodim04 is portrait
@@ -200,7 +200,7 @@ def test_cuda_round_trip(kodak_crop):
 def test_rdbench_run_end_to_end(tmp_path, kodak_dir):
     from PIL import Image
 
-    from rdbench.images import load_image
+    from rdbench.data.images import load_image
 
     crops = tmp_path / "crops"
     crops.mkdir()
@@ -209,7 +209,7 @@ def test_rdbench_run_end_to_end(tmp_path, kodak_dir):
     Image.fromarray(image[100:196, 300:364]).save(crops / "b.png")  # portrait
     db = tmp_path / "results.sqlite"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "rdbench.cli", "run", "--codec", "mlicpp-random",
+    result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "mlicpp-random",
                              "--dataset", str(crops), "--db", str(db)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(db) as conn:

@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from fault_codecs import make_images
-from rdbench import checkpoints, external
+from rdbench.codecs.external import process as external
+from rdbench.codecs.learned import checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "rdbench"
@@ -113,7 +114,7 @@ def test_a_run_writes_only_to_its_results_path_and_temp_dir(tmp_path: Path) -> N
 
     db = results / "r.sqlite"
     for extra in ([], ["--jobs", "2", "--timeout", "60"]):  # in-process, then supervised workers
-        result = subprocess.run([sys.executable, "-m", "rdbench.cli", "run", "--codec", "jpeg,webp", "--dataset",
+        result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "jpeg,webp", "--dataset",
                                  str(images), "--quality", "50", "--db", str(db), "--force", *extra],
                                 capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]

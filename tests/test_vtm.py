@@ -20,11 +20,11 @@ import pytest
 
 from rdbench.codecs.base import CodecContext
 from rdbench.codecs.registry import load_adapter, resolve_codecs
-from rdbench.codecs.vvc_sps import sps_size
+from rdbench.codecs.external.vvc_sps import sps_size
 from rdbench.errors import CodecUnavailable
-from rdbench.external import ToolError
-from rdbench.images import load_image
-from rdbench.metrics import bpp, psnr
+from rdbench.codecs.external.process import ToolError
+from rdbench.data.images import load_image
+from rdbench.run.metrics import bpp, psnr
 
 VTM17_60x44_QP37 = bytes.fromhex(
     "000000010079001d4200800040410639653501f446f21488852646fd7855c7f07cc40800000001008100004106229080167b"
@@ -137,14 +137,14 @@ def test_cli_run_with_vtm_dir_and_kept_bitstreams(vtm_dir: str, crop: np.ndarray
 
     from PIL import Image
 
-    from rdbench.store import Store
+    from rdbench.store.sqlite import Store
 
     data = tmp_path / "crops"
     data.mkdir()
     Image.fromarray(crop).save(data / "parrots.png")
     db, kept = tmp_path / "r.sqlite", tmp_path / "kept"
     env = {k: v for k, v in os.environ.items() if k != "RDBENCH_VTM_DIR"}  # the option alone must do
-    result = subprocess.run([sys.executable, "-m", "rdbench.cli", "run", "--codec", "vtm17", "--dataset", str(data),
+    result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "vtm17", "--dataset", str(data),
                              "--quality", "37", "--vtm-dir", vtm_dir, "--db", str(db), "-q",
                              "--keep-bitstreams", str(kept)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ Adapters (classes implementing :class:`~rdbench.codecs.base.Codec`) are found, i
 3. a TOML file's ``adapter = "package.module:Class"`` import path.
 
 Configurations (named variants with parameters and quality sweeps) are read from the
-``codecs/`` folder of the rdbench checkout and from every folder in ``RDBENCH_CODECS_PATH``
+``configs/`` folder shipped inside this package and from every folder in ``RDBENCH_CODECS_PATH``
 (``os.pathsep``-separated; later folders override earlier ones by name). An entry-point
 adapter with no TOML file of its own name is listed under its entry-point name, with the
 class's ``default_params`` and ``default_qualities``.
@@ -34,23 +34,23 @@ ENTRY_POINT_GROUP = "rdbench.codecs"
 BUILTIN_ADAPTERS: dict[str, str] = {
     "imagecodecs": "rdbench.codecs.classical:ImagecodecsCodec",
     "pillow": "rdbench.codecs.classical:PillowCodec",
-    "mlic": "rdbench.codecs.mlic:MLICCodec",
-    "mlicplus": "rdbench.codecs.mlic:MLICPlusCodec",
-    "mlicpp": "rdbench.codecs.mlicpp:MLICPlusPlusCodec",
-    "compressai": "rdbench.codecs.compressai_zoo:CompressAIZooCodec",
-    "x265": "rdbench.codecs.tools:X265Codec",
-    "avifenc": "rdbench.codecs.tools:AvifencCodec",
-    "cjxl": "rdbench.codecs.tools:CjxlCodec",
-    "vtm": "rdbench.codecs.vtm:VTMCodec",
+    "mlic": "rdbench.codecs.learned.mlic:MLICCodec",
+    "mlicplus": "rdbench.codecs.learned.mlic:MLICPlusCodec",
+    "mlicpp": "rdbench.codecs.learned.mlicpp:MLICPlusPlusCodec",
+    "compressai": "rdbench.codecs.learned.compressai_zoo:CompressAIZooCodec",
+    "x265": "rdbench.codecs.external.debian:X265Codec",
+    "avifenc": "rdbench.codecs.external.debian:AvifencCodec",
+    "cjxl": "rdbench.codecs.external.debian:CjxlCodec",
+    "vtm": "rdbench.codecs.external.vtm:VTMCodec",
 }
 
-#: The ``codecs/`` folder next to the package in a source checkout.
-REPO_CODECS_DIR = Path(__file__).resolve().parents[2] / "codecs"
+#: rdbench's own configurations: package data, installed with the wheel.
+SHIPPED_CODECS_DIR = Path(__file__).resolve().parent / "configs"
 
 
 def config_dirs() -> list[Path]:
     """Folders searched for ``*.toml`` codec configurations, lowest priority first."""
-    dirs = [REPO_CODECS_DIR]
+    dirs = [SHIPPED_CODECS_DIR]
     extra = os.environ.get("RDBENCH_CODECS_PATH", "")
     dirs += [Path(p) for p in extra.split(os.pathsep) if p]
     return [d for d in dirs if d.is_dir()]

@@ -1,0 +1,5 @@
+"""``python -m rdbench``: the same as the ``rdbench`` command."""
+
+from rdbench.cli import main
+
+main()

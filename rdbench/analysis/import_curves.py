@@ -1,0 +1,207 @@
+"""Import published RD curves (CompressAI result JSON or simple ``{bpp, psnr}`` JSON) into a store.
+
+WHY in the results database (table ``imported_curves``) rather than beside the shipped files:
+an imported curve belongs to the user's study, travels with the ``--db`` it was imported into,
+and never mixes with the curves rdbench ships in ``results/reference``. Each row keeps its
+provenance (source file, SHA-256 of its bytes, import time, the file's own description) so a
+table can always say where a figure came from. Once imported, the name works in ``bdrate`` and
+``plot`` exactly like a shipped reference.
+
+Accepted shapes (MS-SSIM given linear in 0..1 is stored in dB, -10 log10(1 - x)):
+
+* CompressAI: ``{"name", "description", "results": {"bpp", "psnr-rgb", "ms-ssim-rgb", ...}}``
+* simple: ``{"bpp": [...], "psnr": [...]}`` or ``[{"bpp": b, "psnr": p}, ...]``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rdbench.errors import RdbenchError, UsageError, did_you_mean
+
+#: accepted keys -> (stored metric, True when the values are linear MS-SSIM to convert to dB)
+METRIC_ALIASES: dict[str, tuple[str, bool]] = {
+    "psnr-rgb": ("psnr", False), "psnr": ("psnr", False), "psnr_rgb": ("psnr", False),
+    "ms-ssim-rgb": ("ms-ssim", True), "ms-ssim": ("ms-ssim", True), "ms_ssim": ("ms-ssim", True),
+    "ms_ssim_rgb": ("ms-ssim", True), "ms-ssim-db": ("ms-ssim", False), "ms_ssim_db": ("ms-ssim", False),
+}
+METRICS = ("psnr", "ms-ssim")
+COLUMNS = {"psnr": "psnr", "ms-ssim": "ms_ssim_db"}
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.+_-]*$")
+
+
+@dataclass
+class ParsedCurve:
+    """What one file holds: points per metric plus the name, dataset and description it declares."""
+
+    bpp: list[float]
+    metrics: dict[str, list[float]]
+    name: str | None
+    dataset: str | None
+    description: str
+
+
+def _columns(data: Any, path: Path) -> dict[str, list[Any]]:
+    """Column lists from either a dict of lists or a list of point dicts."""
+    if isinstance(data, list):
+        if not data or not all(isinstance(p, dict) for p in data):
+            raise RdbenchError(f"{path}: a list must hold point objects like {{\"bpp\": 0.2, \"psnr\": 30.1}}")
+        keys = set().union(*data)
+        return {k: [p.get(k) for p in data] for k in keys}
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if isinstance(v, list)}
+    raise RdbenchError(f"{path}: expected a JSON object or list, found {type(data).__name__}")
+
+
+def _numbers(values: list[Any], key: str, path: Path) -> list[float]:
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise RdbenchError(f"{path}: {key!r} holds a value that is not a number") from None
+    if not all(math.isfinite(v) for v in out):
+        raise RdbenchError(f"{path}: {key!r} holds a non-finite value")
+    return out
+
+
+def parse_curve_file(path: str | Path) -> ParsedCurve:
+    """Read one CompressAI or simple JSON file; every metric found is returned (MS-SSIM in dB)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RdbenchError(f"{path} is not valid JSON ({exc})",
+                           hint="import takes CompressAI or {bpp, psnr} JSON") from None
+    meta = data if isinstance(data, dict) else {}
+    body = meta["results"] if isinstance(meta.get("results"), (dict, list)) else data
+    columns = _columns(body, path)
+    if "bpp" not in columns:
+        raise RdbenchError(f"{path} has no 'bpp' values",
+                           hint="expected CompressAI JSON or {\"bpp\": [...], \"psnr\": [...]}")
+    bpp = _numbers(columns["bpp"], "bpp", path)
+    if not bpp or any(v <= 0 for v in bpp):
+        raise RdbenchError(f"{path}: 'bpp' must be a non-empty list of positive rates")
+    metrics: dict[str, list[float]] = {}
+    for key, (metric, linear) in METRIC_ALIASES.items():
+        if key not in columns or metric in metrics:
+            continue
+        values = _numbers(columns[key], key, path)
+        if len(values) != len(bpp):
+            raise RdbenchError(f"{path}: {len(bpp)} bpp values but {len(values)} {key!r} values")
+        if linear:
+            if not all(0 < v < 1 for v in values):
+                raise RdbenchError(f"{path}: {key!r} must lie in (0, 1) (linear MS-SSIM); use 'ms_ssim_db' for dB")
+            values = [-10.0 * math.log10(1.0 - v) for v in values]
+        metrics[metric] = values
+    if not metrics:
+        raise RdbenchError(f"{path} has bpp but no quality values",
+                           hint=f"name them one of: {', '.join(METRIC_ALIASES)}")
+    name = meta.get("name") if isinstance(meta.get("name"), str) else None
+    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), str) else None
+    return ParsedCurve(bpp, metrics, name, dataset, str(meta.get("description") or ""))
+
+
+def normalise_name(raw: str) -> str:
+    """A curve name usable on the command line: lower case, spaces as dashes."""
+    name = "-".join(raw.strip().lower().split())
+    if not NAME_RE.match(name) or "__" in name:
+        raise UsageError(f"{raw!r} is not a usable curve name",
+                         hint="pass --name with letters, digits and . + _ - (no double underscore)")
+    return name
+
+
+def imported_names(store: Any) -> dict[str, list[str]]:
+    """Imported curve name -> datasets it has a curve for."""
+    found: dict[str, list[str]] = {}
+    for row in store.conn.execute("SELECT name, dataset FROM imported_curves ORDER BY name, dataset"):
+        found.setdefault(row["name"], []).append(row["dataset"])
+    return found
+
+
+def load_imported(store: Any, name: str, dataset: str) -> dict[str, Any] | None:
+    """The imported curve as a reference-shaped dict (bpp, psnr, ms_ssim_db, provenance), or None."""
+    row = store.conn.execute("SELECT * FROM imported_curves WHERE name = ? AND dataset = ?", (name, dataset)).fetchone()
+    if row is None:
+        return None
+    curve = {"name": name, "dataset": dataset, "bpp": json.loads(row["bpp"]), "description": row["description"],
+             "source_file": row["source_file"], "sha256": row["sha256"], "imported_at": row["imported_at"]}
+    for column in ("psnr", "ms_ssim_db"):
+        if row[column] is not None:
+            curve[column] = json.loads(row[column])
+    return curve
+
+
+def _taken(store: Any, name: str) -> str | None:
+    """Why ``name`` cannot be used for an imported curve, or None."""
+    from rdbench.analysis.references import list_references
+
+    if name in list_references():
+        return "is a curve shipped with rdbench"
+    if any(codec == name for codec, _, _ in store.iter_codecs()):
+        return "is a codec measured in this database"
+    return None
+
+
+def import_curves(store: Any, paths: list[str | Path], *, name: str | None = None, dataset: str | None = None,
+                  metrics: list[str] | None = None, replace: bool = False) -> list[dict[str, Any]]:
+    """Parse every file first, then store them all in one transaction; returns one summary per file.
+
+    A curve is named ``name``, else the file's ``name`` field, else (also when several of the files
+    declare the same name) the file's stem.
+    """
+    if name and len(paths) > 1:
+        raise UsageError("--name applies to a single file", hint="import the files one at a time to name each")
+    for metric in metrics or []:
+        if metric not in METRICS:
+            raise UsageError(f"unknown metric {metric!r}{did_you_mean(metric, list(METRICS))}")
+    parsed_files = [parse_curve_file(path) for path in paths]
+    declared = [p.name for p in parsed_files]
+    rows, seen = [], set()
+    for path, parsed in zip(paths, parsed_files):
+        # several files declaring one name (CompressAI's cpu/cuda, mse/ms-ssim variants): their stems tell them apart
+        own = parsed.name if parsed.name and declared.count(parsed.name) == 1 else None
+        curve_name = normalise_name(name or own or Path(path).stem)
+        curve_dataset = dataset or parsed.dataset
+        if not curve_dataset:
+            raise UsageError(f"{path} does not say which dataset its points are for",
+                             hint="pass --dataset kodak (or the right one)")
+        wanted = metrics or list(parsed.metrics)
+        missing = [m for m in wanted if m not in parsed.metrics]
+        if missing:
+            raise RdbenchError(f"{path} has no {', '.join(missing)} values",
+                               hint=f"it has: {', '.join(parsed.metrics)}")
+        if why := _taken(store, curve_name):
+            raise UsageError(f"{curve_name!r} {why}", hint="choose another name with --name")
+        key = (curve_name, curve_dataset)
+        if key in seen:
+            raise UsageError(f"two files would both be imported as {curve_name!r} on {curve_dataset!r}")
+        seen.add(key)
+        existing = load_imported(store, *key)
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        if existing and existing["sha256"] != digest and not replace:
+            raise UsageError(f"{curve_name!r} on {curve_dataset!r} was already imported from {existing['source_file']}",
+                             hint="pass --replace to overwrite it, or --name to keep both")
+        rows.append({
+            "name": curve_name, "dataset": curve_dataset, "bpp": json.dumps(parsed.bpp),
+            "psnr": json.dumps(parsed.metrics["psnr"]) if "psnr" in wanted else None,
+            "ms_ssim_db": json.dumps(parsed.metrics["ms-ssim"]) if "ms-ssim" in wanted else None,
+            "description": parsed.description, "source_file": str(Path(path).resolve()), "sha256": digest,
+            "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "extra": None,
+            "points": len(parsed.bpp), "metrics": wanted,
+        })
+    columns = ["name", "dataset", "bpp", "psnr", "ms_ssim_db", "description", "source_file", "sha256",
+               "imported_at", "extra"]
+    with store.conn:
+        store.conn.execute("BEGIN IMMEDIATE")
+        store.conn.executemany(
+            f"INSERT OR REPLACE INTO imported_curves ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [[row[c] for c in columns] for row in rows])
+    return [{k: row[k] for k in ("name", "dataset", "points", "metrics", "source_file", "sha256")} for row in rows]

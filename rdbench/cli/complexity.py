@@ -1,0 +1,138 @@
+"""`rdbench complexity`: time, memory and FLOPs of codecs against resolution."""
+
+from __future__ import annotations
+
+import click
+
+from rdbench.cli.options import data_root_option, db_option, format_option, split_csv
+
+
+@click.command(name="complexity")
+@click.option("--codec", "codec_names", required=True, help="Comma-separated codec names (see `rdbench codecs`).")
+@click.option("--sizes", default="256,512,768,1024", show_default=True,
+              help="Comma-separated sides of the square test images, in pixels.")
+@click.option("--quality", default=None, help="One quality point per codec [default: the first of its sweep].")
+@click.option("--dataset", "dataset_spec", default=None,
+              help="Resize the first image of this dataset (or folder) to each size [default: a synthetic image].")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N for learned codecs.")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Timed runs per measure (median).")
+@click.option("--threads", type=click.IntRange(1), default=None, help="torch threads in each worker.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help="Learned codecs: one checkpoint.")
+@click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Learned codecs: folder of checkpoints, mapped to qualities by codecs/NAME.toml.")
+@click.option("--flops-only", is_flag=True, help="Count FLOPs only (shapes on the meta device): no timing, any size.")
+@click.option("--forward-only", is_flag=True,
+              help="Learned codecs: time, memory and FLOPs of the model forward only (no entropy coding).")
+@click.option("--in-process", is_flag=True,
+              help="Measure in this process instead of a fresh worker per point (faster; CPU peak memory then less clean).")
+@click.option("--fit-min-size", type=click.IntRange(1), default=None,
+              help="Fit exponents over sizes >= this side [default: the upper half of the sizes].")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Also write the plot (PNG/PDF/SVG).")
+@click.option("--no-store", is_flag=True, help="Print only; do not write the points to the database.")
+@db_option
+@data_root_option
+@format_option()
+def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, checkpoint, checkpoint_dir,
+            flops_only, forward_only, in_process, fit_min_size, plot_path, no_store, db, data_root, fmt) -> None:
+    """Measure encode, decode and forward time, peak memory and FLOPs at each image size.
+
+    Each point runs in a fresh worker process (so peak memory is that point's own), is stored
+    in the `complexity` table of the results database, and a point that runs out of memory is
+    recorded as `oom` while the sweep goes on. The scaling exponent of each measure against the
+    pixel count (log-log slope over the larger sizes) is printed after the points: ~1 is linear,
+    ~2 quadratic; for FLOPs/pixel 0 means constant.
+
+    \b
+    Examples:
+      rdbench complexity --codec mlic-random,mlicplus-random,mlicpp-random --sizes 128,256,512,768
+      rdbench complexity --codec mlic-random --sizes 512,1024,2048,4096 --flops-only
+      rdbench complexity --codec jpeg,webp --sizes 256,512,1024,2048 --repeat 5 --format markdown
+    """
+    from rdbench.run import complexity
+    from rdbench.codecs.base import CodecContext, parse_quality
+    from rdbench.codecs.registry import load_adapter, resolve_codecs
+    from rdbench.errors import RdbenchError, UsageError
+    from rdbench.cli.formatting import render
+    from rdbench.store.sqlite import Store
+
+    try:
+        side_list = [int(s) for s in split_csv(sizes)]
+    except ValueError:
+        raise UsageError(f"--sizes must be whole numbers of pixels, got {sizes!r}") from None
+    if not side_list or min(side_list) < 16:
+        raise UsageError("--sizes needs at least one side of 16 px or more, e.g. --sizes 256,512")
+    if checkpoint and not quality:
+        raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RdbenchError(f"--device {device}: no CUDA device is available here", hint="use --device cpu")
+    image_path = None
+    if dataset_spec:
+        from rdbench.data.datasets import resolve_dataset
+
+        image_path = str(resolve_dataset(dataset_spec, data_root).images[0].path)
+    context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir, threads=threads)
+    jobs = []
+    for config in resolve_codecs(codec_names):
+        reason = load_adapter(config.adapter).unavailable_reason(config, context)
+        if reason:
+            click.echo(f"skipping {config.name}: {reason}", err=True)
+            continue
+        q = parse_quality(quality) if quality else (config.qualities[0] if config.qualities else None)
+        if q is None:
+            raise UsageError(f"{config.name} has no default quality; pass --quality")
+        jobs.append((config, q))
+    if not jobs:
+        raise RdbenchError("no codec can run on this machine", hint="`rdbench codecs` says what each one needs")
+
+    measure = complexity.measure_point if in_process else complexity.measure_point_fresh
+    # Each point is stored as soon as it is measured: a large sweep takes hours, and an
+    # interrupted one keeps every point it finished.
+    store = Store(db) if not no_store and not flops_only else None
+    points = []
+    try:
+        for config, q in jobs:
+            for side in sorted(set(side_list)):
+                point = measure(config, context, q, side, repeat, image_path, flops_only, forward_only)
+                points.append(point)
+                if store is not None:
+                    complexity.store_points(store, [point])
+                click.echo(f"{config.name} {side}x{side}: {_progress_line(point)}", err=True)
+    finally:
+        if store is not None:
+            store.close()
+
+    columns = ["codec", "size", "status", "encode_ms", "decode_ms", "forward_ms", "peak_mem_mib", "fwd_mem_mib",
+               "kflops_per_px", "bpp"]
+    rows = complexity.point_rows(points)
+    exponents = complexity.scaling_exponents([p for p in points if p.status == "ok" or p.flops],
+                                             fit_min_size * fit_min_size if fit_min_size else None)
+    exp_columns = ["codec", "device", "fit_sizes", "encode_s", "decode_s", "forward_s", "peak_mem_bytes",
+                   "forward_peak_mem_bytes", "flops", "flops_per_pixel", "fpp_growth"]
+    if fmt in ("json", "csv"):
+        click.echo(render(rows, None if fmt == "json" else columns + ["pixels", "flops", "error"], fmt))
+        click.echo(render(exponents, exp_columns, "table", title="scaling exponents vs pixels"), err=True)
+    else:
+        click.echo(render(rows, columns, fmt, title="complexity points", digits=2))
+        click.echo()
+        click.echo(render(exponents, exp_columns, fmt, title="scaling exponents vs pixel count (log-log slope)",
+                          digits=2))
+    for p in points:
+        if p.error:
+            click.echo(f"{p.status}: {p.codec} {p.width}x{p.height}: {p.error}", err=True)
+    if plot_path:
+        click.echo(f"plot: {complexity.plot_complexity(points, plot_path)}", err=True)
+
+
+def _progress_line(point) -> str:
+    """What a finished point measured, in one line (times, then peak memory)."""
+    if point.status != "ok":
+        return point.status
+    parts = [f"{name} {getattr(point, name + '_s'):.3f}s" for name in ("encode", "decode", "forward")
+             if getattr(point, name + "_s") is not None]
+    for label, value in (("peak", point.peak_mem_bytes), ("forward peak", point.forward_peak_mem_bytes)):
+        if value is not None:
+            parts.append(f"{label} {value / 2**20:.0f} MiB")
+    return " ".join(parts) or "ok"

@@ -1,0 +1,122 @@
+"""`rdbench run`: benchmark codecs on a dataset into the results database."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from rdbench.cli.options import data_root_option, db_option, split_csv
+
+
+@click.command(name="run")
+@click.option("--codec", "codec_names", required=True, help="Comma-separated codec names (see `rdbench codecs`).")
+@click.option("--dataset", "dataset_spec", required=True, help="Registered dataset (kodak, tecnick, clic-pro-valid) or a folder of images.")
+@click.option("--quality", default=None, help="Comma-separated quality points (JPEG quality, VTM QP, model index); default: each codec's sweep.")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes for CPU codecs.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N for learned codecs.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help="Learned codecs: one checkpoint (needs a single --quality).")
+@click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by codecs/NAME.toml.")
+@click.option("--retry-failed", is_flag=True, help="Rerun jobs whose stored record failed.")
+@click.option("--force", is_flag=True, help="Recompute jobs that are already stored.")
+@click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream under DIR/codec/quality/image.bin.")
+@click.option("--vtm-dir", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="VTM source tree built with CMake (bin/ and cfg/); else RDBENCH_VTM_DIR. See the README's VTM-17.0 section.")
+@db_option
+@data_root_option
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds one job may take; a job over time is killed and recorded as failed (jobs then run in worker processes).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="local: this machine (--jobs processes); dask: a Dask cluster (--scheduler).")
+@click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 (see docs/cluster.md).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkpoint_dir, retry_failed,
+            force, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root, quiet) -> None:
+    """Benchmark codecs on a dataset: encode, decode and measure every image at every quality.
+
+    Each record is committed as soon as it is measured; rerunning the same command resumes,
+    skipping what is stored. Exit status 0 when anything ran (failed images are recorded and
+    listed), 1 when nothing could run, 2 on a usage error.
+
+    \b
+    Examples:
+      rdbench run --codec jpeg,webp --dataset kodak --jobs 2
+      rdbench run --codec jpeg --dataset ~/pictures --quality 50,75,90
+      rdbench run --codec mlicpp --dataset kodak --checkpoint-dir ckpt/ --device cuda
+      rdbench run --codec vtm17 --dataset tecnick --timeout 7200 --executor dask --scheduler tcp://HEAD:8786
+    """
+    from rdbench.codecs.base import CodecContext
+    from rdbench.codecs.registry import load_adapter, resolve_codecs
+    from rdbench.data.datasets import resolve_dataset
+    from rdbench.errors import RdbenchError, UsageError
+    from rdbench.run.executors.local import make_executor
+    from rdbench.run.runner import plan_jobs
+    from rdbench.store.sqlite import Store
+
+    qualities = split_csv(quality) or None
+    if checkpoint and (not qualities or len(qualities) != 1):
+        raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
+    context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
+                           tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (), timeout_s=timeout_s)
+    dataset = resolve_dataset(dataset_spec, data_root)
+    configs = []
+    for config in resolve_codecs(codec_names):
+        reason = load_adapter(config.adapter).unavailable_reason(config, context)
+        if reason:
+            click.echo(f"skipping {config.name}: {reason}", err=True)
+        else:
+            configs.append(config)
+    if not configs:
+        raise RdbenchError("no codec can run on this machine", hint="`rdbench codecs` says what each one needs")
+
+    runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler)
+    with Store(db) as store:
+        plan = plan_jobs(store, configs, dataset, context, qualities=qualities, retry_failed=retry_failed,
+                         force=force, keep_bitstreams=keep_bitstreams)
+        if plan.skipped_ok or plan.skipped_failed:
+            click.echo(f"resuming: {plan.skipped_ok} records already stored"
+                       + (f", {plan.skipped_failed} failed ones skipped (--retry-failed reruns them)" if plan.skipped_failed else ""),
+                       err=True)
+        failures = []
+        if plan.jobs:
+            ok, failed = _run_with_progress(store, plan.jobs, runner, failures, quiet)
+        else:
+            ok = failed = 0
+            click.echo("nothing to do: every job is already stored (--force recomputes)", err=True)
+        if not quiet:
+            _print_summary(store, configs, dataset.name)
+    for record in failures[:20]:
+        click.echo(f"failed: {record.codec} q={record.quality} {record.image}: {record.error}", err=True)
+    if len(failures) > 20:
+        click.echo(f"... and {len(failures) - 20} more; `rdbench results --failed` lists them all", err=True)
+    if plan.jobs and ok == 0:
+        click.echo(f"error: all {failed} jobs failed", err=True)
+        sys.exit(1)
+
+
+def _run_with_progress(store, jobs, executor, failures, quiet) -> tuple[int, int]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from rdbench.run.runner import execute
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TimeRemainingColumn(), disable=quiet, transient=False)
+    with progress:
+        task = progress.add_task("running", total=len(jobs))
+
+        def on_record(record) -> None:
+            if not record.ok:
+                failures.append(record)
+            progress.update(task, advance=1, description=f"{record.codec} q={record.quality} {record.image}")
+
+        return execute(store, jobs, executor, on_record)
+
+
+def _print_summary(store, configs, dataset: str) -> None:
+    from rdbench.analysis.aggregate import aggregate
+    from rdbench.cli.formatting import render
+
+    wanted = {(c.name, c.config_hash) for c in configs}
+    records = [r for r in store.records(codecs=[c.name for c in configs], datasets=[dataset])
+               if (r.codec, r.config_hash) in wanted]
+    rows = aggregate(records)
+    if rows:
+        click.echo(render(rows, ["codec", "quality", "n", "failed", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s"],
+                          "table", title=f"\n{dataset}: mean over images"))

@@ -1,0 +1,6 @@
+"""Stage 1, data: dataset manifests (``manifests/*.toml``), download and install with checksums,
+and loading images as checked 8-bit RGB arrays.
+
+May import: :mod:`rdbench.errors` only. Everything above (codecs, run, analysis, cli) reads
+images and datasets through here.
+"""

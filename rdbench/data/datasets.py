@@ -1,0 +1,229 @@
+"""Datasets: manifests in ``manifests/*.toml`` (shipped inside this package), local copies under the data root, plain folders.
+
+A manifest names a dataset's official source and, per image, the file name and SHA-256::
+
+    name = "kodak"
+    description = "..."
+    homepage = "..."
+    count = 24
+    [[files]]                  # files downloaded one by one ...
+    name = "kodim01.png"
+    url = "https://..."
+    sha256 = "..."
+    [[archives]]               # ... and/or archives whose members are the images
+    url = "https://..."
+    sha256 = "..."             # optional where no official hash is published
+    members = "*/RGB_OR_1200x1200_*.png"  # glob of the members to extract (flat, by base name)
+
+A ``[[files]]`` entry without ``url`` pins the hash of an image that comes from an archive.
+When the ``[[files]]`` list is complete (``count`` entries) it is the dataset's image list;
+otherwise (no published file list, e.g. CLIC) the images are the image files of the folder.
+Manifests are read from the ``manifests/`` folder shipped inside this package and from every folder in
+``RDBENCH_DATASETS_PATH`` (``os.pathsep``-separated; later folders win), so a lab can add its
+own datasets without editing rdbench.
+
+A registered dataset lives in ``<data root>/<name>/`` (``--data-root``, else ``RDBENCH_DATA``,
+else ``~/.local/share/rdbench/data``), or wherever ``rdbench datasets add NAME PATH`` pointed it
+(kept in ``<data root>/locations.json`` after every checksum matched). ``--dataset`` also takes
+a folder: every image file directly inside it, sorted by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rdbench.errors import DatasetError, UsageError, did_you_mean
+from rdbench.data.images import IMAGE_SUFFIXES
+
+#: rdbench's own manifests: package data, installed with the wheel.
+SHIPPED_MANIFESTS_DIR = Path(__file__).resolve().parent / "manifests"
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    name: str
+    url: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ManifestArchive:
+    url: str
+    sha256: str | None = None
+    members: str = "*"
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    description: str = ""
+    homepage: str = ""
+    license: str = ""
+    count: int | None = None
+    files: tuple[ManifestFile, ...] = ()
+    archives: tuple[ManifestArchive, ...] = ()
+    source: str | None = None
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return {f.name: f.sha256 for f in self.files if f.sha256}
+
+    @property
+    def lists_all_files(self) -> bool:
+        """Whether ``files`` is the complete image list (else the folder's images are)."""
+        return bool(self.files) and (self.count is None or len(self.files) == self.count)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image of a dataset: the name records use and where the file is."""
+
+    name: str
+    path: Path
+
+
+@dataclass
+class Dataset:
+    name: str
+    root: Path
+    images: list[ImageRef] = field(default_factory=list)
+    manifest: Manifest | None = None
+
+
+def data_root(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("RDBENCH_DATA")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".local" / "share" / "rdbench" / "data"
+
+
+def load_manifest(path: Path) -> Manifest:
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text())
+        return _manifest_from(data, path)
+    except (tomllib.TOMLDecodeError, TypeError) as exc:
+        raise DatasetError(f"{path}: malformed dataset manifest ({exc})") from exc
+
+
+def _manifest_from(data: dict[str, Any], path: Path) -> Manifest:
+    return Manifest(
+        name=data.get("name", path.stem),
+        description=data.get("description", ""),
+        homepage=data.get("homepage", ""),
+        license=data.get("license", ""),
+        count=data.get("count"),
+        files=tuple(ManifestFile(**f) for f in data.get("files", [])),
+        archives=tuple(ManifestArchive(**a) for a in data.get("archives", [])),
+        source=str(path),
+    )
+
+
+def manifest_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("RDBENCH_DATASETS_PATH", "").split(os.pathsep) if p]
+    return [SHIPPED_MANIFESTS_DIR, *extra]
+
+
+def manifests() -> dict[str, Manifest]:
+    """Every dataset manifest (shipped ``manifests/`` and ``RDBENCH_DATASETS_PATH``), by name."""
+    found = {}
+    for folder in manifest_dirs():
+        for path in sorted(folder.glob("*.toml")):
+            manifest = load_manifest(path)
+            found[manifest.name] = manifest
+    return found
+
+
+def get_manifest(name: str) -> Manifest:
+    known = manifests()
+    if name not in known:
+        raise UsageError(f"unknown dataset {name!r}{did_you_mean(name, sorted(known))}; "
+                         f"known: {', '.join(sorted(known))}, or pass a folder of images")
+    return known[name]
+
+
+def _locations_file(root: Path) -> Path:
+    return root / "locations.json"
+
+
+def registered_locations(root: Path) -> dict[str, str]:
+    path = _locations_file(root)
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path} is corrupt ({exc}); delete it and re-run `rdbench datasets add`") from exc
+
+
+def register_location(root: Path, name: str, folder: Path) -> None:
+    locations = registered_locations(root)
+    locations[name] = str(folder.resolve())
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = _locations_file(root).with_suffix(".tmp")
+    tmp.write_text(json.dumps(locations, indent=2, sort_keys=True))
+    tmp.replace(_locations_file(root))
+
+
+def dataset_dir(name: str, root: Path) -> Path:
+    """Where a registered dataset's images are (``add``-ed location, else ``<root>/<name>``)."""
+    return Path(registered_locations(root).get(name, root / name))
+
+
+def list_images(folder: Path) -> list[ImageRef]:
+    """Image files directly inside ``folder``, sorted by name."""
+    return [
+        ImageRef(name=p.name, path=p)
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    ]
+
+
+def resolve_dataset(spec: str, root: str | Path | None = None) -> Dataset:
+    """A registered dataset name or a folder of images -> :class:`Dataset` with its images.
+
+    Registered datasets list exactly the manifest's files (a missing one is an error that
+    says how to fetch it); folders list every image file in them.
+    """
+    base = data_root(root)
+    known = manifests()
+    if spec in known:
+        manifest = known[spec]
+        folder = dataset_dir(spec, base)
+        if not folder.is_dir():
+            raise DatasetError(
+                f"dataset {spec!r} is not on this machine (looked in {folder})",
+                hint=f"run `rdbench datasets download {spec}` or `rdbench datasets add {spec} PATH`",
+            )
+        if manifest.lists_all_files:
+            images = [ImageRef(f.name, folder / f.name) for f in manifest.files]
+            missing = [ref.name for ref in images if not ref.path.is_file()]
+            if missing:
+                raise DatasetError(
+                    f"dataset {spec!r} in {folder} lacks {len(missing)} of {len(images)} images "
+                    f"(first: {missing[0]})",
+                    hint=f"run `rdbench datasets download {spec}` to complete it",
+                )
+        else:
+            images = list_images(folder)
+            if manifest.count is not None and len(images) != manifest.count:
+                raise DatasetError(
+                    f"dataset {spec!r} in {folder} has {len(images)} images, expected {manifest.count}",
+                    hint=f"run `rdbench datasets verify {spec}`, then `rdbench datasets download {spec}`",
+                )
+        return Dataset(name=spec, root=folder, images=images, manifest=manifest)
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        images = list_images(folder)
+        if not images:
+            raise DatasetError(f"{folder} has no image files ({', '.join(IMAGE_SUFFIXES)})")
+        return Dataset(name=folder.resolve().name, root=folder, images=images)
+    raise UsageError(f"unknown dataset {spec!r}{did_you_mean(spec, sorted(known))}: not a registered "
+                     f"name ({', '.join(sorted(known))}) nor a folder")

@@ -1,0 +1,165 @@
+"""Getting a dataset onto this machine and proving it is the right one: download, add, verify.
+
+Every image is checked against the SHA-256 its manifest publishes. Where no hash is
+published (images that come out of an archive without per-file hashes), the hashes are
+recorded when the dataset is first installed, in ``<data root>/checksums/<name>.sha256``,
+so that ``verify`` detects any later change; the file lives under the data root, never in a
+folder the user ``add``-ed, because rdbench writes nothing outside its own places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdbench.data.datasets import (
+    Manifest,
+    dataset_dir,
+    get_manifest,
+    list_images,
+    register_location,
+    registered_locations,
+)
+from rdbench.data.download import Progress, download, extract
+from rdbench.errors import DatasetError
+from rdbench.data.images import file_sha256
+
+
+@dataclass
+class Verification:
+    """What ``verify`` found: every problem is one line naming the file and what to do."""
+
+    name: str
+    folder: Path
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def recorded_sums_path(root: Path, name: str) -> Path:
+    return root / "checksums" / f"{name}.sha256"
+
+
+def read_recorded_sums(root: Path, name: str) -> dict[str, str]:
+    path = recorded_sums_path(root, name)
+    if not path.is_file():
+        return {}
+    sums = {}
+    for line in path.read_text().splitlines():
+        digest, _, filename = line.partition("  ")
+        if digest and filename:
+            sums[filename] = digest
+    return sums
+
+
+def write_recorded_sums(root: Path, name: str, sums: dict[str, str]) -> None:
+    path = recorded_sums_path(root, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{digest}  {filename}\n" for filename, digest in sorted(sums.items())))
+    tmp.replace(path)
+
+
+def expected_names(manifest: Manifest, folder: Path) -> list[str]:
+    """The image files the dataset consists of: the manifest's list, else what the folder holds."""
+    if manifest.lists_all_files:
+        return [f.name for f in manifest.files]
+    return [ref.name for ref in list_images(folder)] if folder.is_dir() else []
+
+
+def verify_folder(manifest: Manifest, folder: Path, root: Path, *, progress: Progress | None = None) -> Verification:
+    """Check count and every hash (published, else recorded) of the images in ``folder``."""
+    result = Verification(manifest.name, folder)
+    if not folder.is_dir():
+        result.problems.append(f"{folder} does not exist")
+        return result
+    names = expected_names(manifest, folder)
+    if manifest.count is not None and len(names) != manifest.count and not manifest.lists_all_files:
+        result.problems.append(f"{folder} holds {len(names)} images, the dataset has {manifest.count}")
+    known = {**read_recorded_sums(root, manifest.name), **manifest.checksums}
+    for index, filename in enumerate(names, 1):
+        path = folder / filename
+        if not path.is_file():
+            result.problems.append(f"{filename}: missing")
+            continue
+        expected = known.get(filename)
+        if expected is not None:
+            actual = file_sha256(path)
+            if actual != expected:
+                result.problems.append(f"{filename}: SHA-256 {actual[:12]}... differs from {expected[:12]}...")
+        result.checked += 1
+        if progress:
+            progress(index, len(names), filename)
+    return result
+
+
+def verify_dataset(name: str, root: Path, *, progress: Progress | None = None) -> Verification:
+    manifest = get_manifest(name)
+    return verify_folder(manifest, dataset_dir(name, root), root, progress=progress)
+
+
+def record_unpinned_sums(manifest: Manifest, folder: Path, root: Path) -> None:
+    """Remember the hash of every image the manifest publishes none for (see module docstring)."""
+    pinned = manifest.checksums
+    sums = read_recorded_sums(root, manifest.name)
+    for filename in expected_names(manifest, folder):
+        path = folder / filename
+        if filename not in pinned and path.is_file():
+            sums[filename] = file_sha256(path)
+    if sums:
+        write_recorded_sums(root, manifest.name, sums)
+
+
+def add_dataset(name: str, folder: Path, root: Path, *, progress: Progress | None = None) -> Verification:
+    """Register an existing local copy after every checksum it can be checked against matched."""
+    manifest = get_manifest(name)
+    folder = folder.expanduser().resolve()
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder", hint=f"pass the folder that holds the {name} images")
+    result = verify_folder(manifest, folder, root, progress=progress)
+    if result.ok:
+        register_location(root, name, folder)
+        record_unpinned_sums(manifest, folder, root)
+    return result
+
+
+def download_dataset(name: str, root: Path, *, keep_archives: bool = False,
+                     progress: Progress | None = None) -> Verification:
+    """Fetch every file and archive of the manifest into the dataset folder, then verify it.
+
+    Safe to interrupt and rerun: finished files are skipped, partial ones resume.
+    """
+    manifest = get_manifest(name)
+    if not manifest.archives and not any(f.url for f in manifest.files):
+        raise DatasetError(f"the manifest of {name!r} has no download URL",
+                           hint=f"get the images yourself, then run `rdbench datasets add {name} PATH`")
+    location = registered_locations(root).get(name)
+    folder = Path(location) if location else root / name
+    noop: Progress = lambda done, total, label: None  # noqa: E731
+    report = progress or noop
+    for f in manifest.files:
+        if f.url:
+            download(f.url, folder / f.name, f.sha256, progress=report)
+    for archive in manifest.archives:
+        if _archive_done(manifest, folder):
+            continue
+        filename = archive.filename or archive.url.rstrip("/").rsplit("/", 1)[-1]
+        archive_path = download(archive.url, root / "downloads" / filename, archive.sha256, progress=report)
+        extract(archive_path, folder, archive.members, progress=report)
+        if not keep_archives:
+            archive_path.unlink()
+    result = verify_folder(manifest, folder, root)
+    if result.ok:
+        record_unpinned_sums(manifest, folder, root)
+    return result
+
+
+def _archive_done(manifest: Manifest, folder: Path) -> bool:
+    """Whether the archive's images are all there already (so a rerun does not fetch it again)."""
+    names = expected_names(manifest, folder)
+    if manifest.count is not None and len(names) < manifest.count:
+        return False
+    return bool(names) and all((folder / n).is_file() for n in names)

@@ -1,0 +1,261 @@
+"""The results database: SQLite, embedded, one row per record, safe under kill -9.
+
+Why SQLite: it ships with Python, a crash mid-write leaves the previous committed state
+(journaling), WAL mode lets a reader and a writer work at once, and ``busy_timeout`` makes two
+``rdbench run`` processes on the same file wait for each other instead of failing. Each record
+is committed as soon as it is measured, so a killed run loses only the images in flight.
+
+Schema changes go through :data:`MIGRATIONS` (appended to, never edited); the database's
+``PRAGMA user_version`` says how many have been applied. A database written by a newer
+rdbench is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rdbench.errors import StoreError
+from rdbench.store.record import RECORD_FIELDS, STATUS_FAILED, STATUS_OK, Record
+
+DEFAULT_DB = Path("results") / "rdbench.sqlite"
+
+_RECORD_COLUMNS = """
+    codec TEXT NOT NULL, config_hash TEXT NOT NULL, quality TEXT NOT NULL,
+    dataset TEXT NOT NULL, image TEXT NOT NULL, image_hash TEXT NOT NULL,
+    height INTEGER, width INTEGER, num_bytes INTEGER, bpp REAL, mse REAL, psnr REAL,
+    ms_ssim REAL, ms_ssim_db REAL, encode_s REAL, decode_s REAL, peak_mem_bytes INTEGER,
+    device TEXT, status TEXT NOT NULL, error TEXT,
+    rdbench_version TEXT, codec_library TEXT, codec_version TEXT, git_commit TEXT,
+    machine TEXT, gpu TEXT, created_at TEXT, extra TEXT
+"""
+
+#: Ordered schema migrations. Append new steps; never change a step that has shipped.
+MIGRATIONS: list[str] = [
+    f"""
+    CREATE TABLE records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        {_RECORD_COLUMNS},
+        UNIQUE (codec, config_hash, quality, dataset, image, image_hash)
+    );
+    CREATE INDEX records_codec_dataset ON records (codec, dataset, quality);
+    CREATE TABLE codec_configs (
+        config_hash TEXT NOT NULL, codec TEXT NOT NULL, config TEXT NOT NULL,
+        PRIMARY KEY (codec, config_hash)
+    );
+    """,
+    # complexity points (rdbench.run.complexity): one row per codec configuration, quality, device,
+    # machine and image size; status 'ok', 'oom' (out of memory at that size) or 'failed'
+    """
+    CREATE TABLE complexity (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        codec TEXT NOT NULL, config_hash TEXT NOT NULL, quality TEXT NOT NULL,
+        device TEXT NOT NULL, machine TEXT NOT NULL, height INTEGER NOT NULL, width INTEGER NOT NULL,
+        pixels INTEGER NOT NULL, image TEXT NOT NULL, repeat INTEGER,
+        encode_s REAL, decode_s REAL, forward_s REAL, peak_mem_bytes INTEGER, forward_peak_mem_bytes INTEGER,
+        flops REAL, num_bytes INTEGER, bpp REAL, status TEXT NOT NULL, error TEXT,
+        gpu TEXT, rdbench_version TEXT, created_at TEXT, extra TEXT,
+        UNIQUE (codec, config_hash, quality, device, machine, height, width, image)
+    );
+    CREATE INDEX complexity_codec ON complexity (codec, device, pixels);
+    """,
+    # imported published curves (rdbench.analysis.import_curves): one row per (name, dataset); points as
+    # JSON lists, provenance = source file, its sha256, when it was imported, the file's description
+    """
+    CREATE TABLE imported_curves (
+        name TEXT NOT NULL, dataset TEXT NOT NULL, bpp TEXT NOT NULL, psnr TEXT, ms_ssim_db TEXT,
+        description TEXT, source_file TEXT NOT NULL, sha256 TEXT NOT NULL, imported_at TEXT NOT NULL,
+        extra TEXT,
+        PRIMARY KEY (name, dataset)
+    );
+    """,
+]
+
+
+def _enable_wal(conn: sqlite3.Connection, patience_s: float = 60.0) -> None:
+    """Switch to WAL, waiting while another process holds the lock.
+
+    Why a loop: while a second ``rdbench run`` is creating the same database, SQLite answers
+    ``journal_mode`` changes with "database is locked" at once, without calling the busy
+    handler, so ``busy_timeout`` alone does not make two simultaneous first runs wait.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class Store:
+    """A connection to one results database. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | Path = DEFAULT_DB, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            if not self.path.exists():
+                raise StoreError(f"no results database at {self.path}; run `rdbench run ...` first or pass --db")
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self.conn = self._connect(uri, uri=True)
+            if not self._can_open_wal_index():
+                # a WAL database in a read-only folder, with no -shm there and none creatable:
+                # nothing can be writing it, so it is read as an immutable snapshot
+                self.conn.close()
+                self.conn = self._connect(uri + "&immutable=1", uri=True)
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create {self.path.parent}: {exc.strerror}; choose another --db") from exc
+            self.conn = self._connect(str(self.path))
+        self._migrate()
+
+    def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(target, uri=uri, timeout=60.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 60000")
+            if not self.readonly:
+                _enable_wal(conn)
+                conn.execute("PRAGMA synchronous = NORMAL")
+            return conn
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open results database {self.path}: {exc}"
+                             + ("" if self.readonly else "; check that it and its folder are writable "
+                                "(records stored so far are intact)")) from exc
+
+    def _can_open_wal_index(self) -> bool:
+        try:
+            self.conn.execute("PRAGMA user_version").fetchone()
+            return True
+        except sqlite3.OperationalError as exc:
+            return "unable to open" not in str(exc)  # other errors ("locked") are reported later
+
+    def _migrate(self) -> None:
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc) or "malformed" in str(exc):
+                raise StoreError(f"{self.path} is not an rdbench results database ({exc})") from exc
+            raise StoreError(f"cannot read results database {self.path}: {exc}") from exc
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this rdbench understands "
+                f"({len(MIGRATIONS)}); upgrade rdbench or use another --db"
+            )
+        if version == len(MIGRATIONS):
+            return
+        if self.readonly:
+            raise StoreError(f"{self.path} needs a schema upgrade; open it once without read-only mode")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            for step in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {step + 1}")
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self.conn.execute("ROLLBACK") if self.conn.in_transaction else None
+            raise StoreError(f"cannot write results database {self.path}: {exc}") from exc
+
+    # -- writing -------------------------------------------------------------------------
+
+    def put(self, record: Record, config: dict[str, Any] | None = None) -> None:
+        """Insert or replace one record, committed before returning."""
+        row = record.to_row()
+        columns = ", ".join(RECORD_FIELDS)
+        placeholders = ", ".join(f":{c}" for c in RECORD_FIELDS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in RECORD_FIELDS)
+        try:
+            with self.conn:  # BEGIN ... COMMIT
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute(
+                    f"INSERT INTO records ({columns}) VALUES ({placeholders}) "
+                    "ON CONFLICT (codec, config_hash, quality, dataset, image, image_hash) "
+                    f"DO UPDATE SET {updates}",
+                    row,
+                )
+                if config is not None:
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO codec_configs (config_hash, codec, config) VALUES (?, ?, ?)",
+                        (record.config_hash, record.codec, json.dumps(config, sort_keys=True, default=str)),
+                    )
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write results database {self.path}: {exc} "
+                             "(disk full or read-only? records stored so far are intact)") from exc
+
+    # -- reading -------------------------------------------------------------------------
+
+    def statuses(self, codec: str, config_hash: str, dataset: str) -> dict[tuple[str, str, str], str]:
+        """(quality, image, image_hash) -> status for one codec configuration on one dataset."""
+        rows = self.conn.execute(
+            "SELECT quality, image, image_hash, status FROM records WHERE codec = ? AND config_hash = ? AND dataset = ?",
+            (codec, config_hash, dataset),
+        )
+        return {(r["quality"], r["image"], r["image_hash"]): r["status"] for r in rows}
+
+    def records(
+        self,
+        *,
+        codecs: Iterable[str] | None = None,
+        datasets: Iterable[str] | None = None,
+        status: str | None = None,
+        config_hash: str | None = None,
+    ) -> list[Record]:
+        clauses, params = [], []
+        for column, values in (("codec", codecs), ("dataset", datasets)):
+            if values:
+                values = list(values)
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params += values
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        if config_hash:
+            clauses.append("config_hash = ?")
+            params.append(config_hash)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.conn.execute(f"SELECT * FROM records {where} ORDER BY codec, dataset, image, id", params)
+        return [Record.from_row(dict(r)) for r in rows]
+
+    def iter_codecs(self) -> Iterator[tuple[str, str, int]]:
+        """(codec, dataset, number of ok records) for everything stored."""
+        rows = self.conn.execute(
+            "SELECT codec, dataset, COUNT(*) AS n FROM records WHERE status = ? GROUP BY codec, dataset ORDER BY codec, dataset",
+            (STATUS_OK,),
+        )
+        for r in rows:
+            yield r["codec"], r["dataset"], r["n"]
+
+    def config(self, codec: str, config_hash: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT config FROM codec_configs WHERE codec = ? AND config_hash = ?", (codec, config_hash)
+        ).fetchone()
+        return json.loads(row["config"]) if row else None
+
+    def count(self, status: str | None = None) -> int:
+        if status:
+            return self.conn.execute("SELECT COUNT(*) FROM records WHERE status = ?", (status,)).fetchone()[0]
+        return self.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["DEFAULT_DB", "MIGRATIONS", "STATUS_FAILED", "STATUS_OK", "Store"]
