@@ -24,10 +24,11 @@ import platform
 import time
 from pathlib import Path
 
-from rdbench.run import complexity
+from rdbench.analysis.complexity import plot_complexity, point_rows, scaling_exponents
+from rdbench.cli.formatting import render
 from rdbench.codecs.base import CodecContext
 from rdbench.codecs.registry import load_adapter, load_configs
-from rdbench.cli.formatting import render
+from rdbench.run import complexity
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,15 +80,15 @@ def main() -> None:
     elapsed = time.perf_counter() - start
 
     out = Path(args.out)
-    plot = complexity.plot_complexity(points, out.with_suffix(".png"))
-    fplot = complexity.plot_complexity(flops_points, out.with_name(out.stem + "_flops.png")) if flops_points else None
-    wplot = complexity.plot_complexity(forward_points, out.with_name(out.stem + "_forward.png")) if forward_points else None
+    plot = plot_complexity(points, out.with_suffix(".png"))
+    fplot = plot_complexity(flops_points, out.with_name(out.stem + "_flops.png")) if flops_points else None
+    wplot = plot_complexity(forward_points, out.with_name(out.stem + "_forward.png")) if forward_points else None
     everything = {"points": points, "forward_only": forward_points, "flops_only": flops_points}
     out.with_suffix(".json").write_text(json.dumps(
         {k: [p.to_json() for p in v] for k, v in everything.items()}, indent=1, default=str))
-    rows = complexity.point_rows(points)
-    exps = complexity.scaling_exponents(points)
-    fexps = complexity.scaling_exponents(flops_points)
+    rows = point_rows(points)
+    exps = scaling_exponents(points)
+    fexps = scaling_exponents(flops_points)
     fpp = {}
     for p in flops_points:
         fpp.setdefault(p.codec, {"codec": p.codec})[str(p.width)] = p.flops_per_pixel / 1e3
@@ -111,11 +112,11 @@ def main() -> None:
         "",
     ]
     if forward_points:
-        lines += [render(complexity.point_rows(forward_points),
+        lines += [render(point_rows(forward_points),
                          ["codec", "size", "status", "forward_ms", "fwd_mem_mib", "kflops_per_px"], "markdown",
                          title="Model forward only, larger sizes (1 timed run after the memory pass)", digits=1),
                   "",
-                  render(complexity.scaling_exponents(forward_points, min_pixels=forward_sizes[1] ** 2),
+                  render(scaling_exponents(forward_points, min_pixels=forward_sizes[1] ** 2),
                          ["codec", "fit_sizes", "forward_s", "forward_peak_mem_bytes", "flops_per_pixel"], "markdown",
                          title="Forward-only exponents (sizes from the second forward size up)", digits=2),
                   ""]

@@ -71,9 +71,8 @@ class Official:
     """Handle on the official package: its model module, transforms and configuration."""
 
     def __init__(self, folder: Path) -> None:
-        import torch
-
         import compressai.ops
+        import torch
 
         self.folder = folder.resolve()
         if not (self.folder / "models" / "mlicpp.py").is_file():

@@ -32,8 +32,8 @@ import numpy as np
 from PIL import Image
 
 from rdbench.analysis.aggregate import aggregate
-from rdbench.store.sqlite import Store
 from rdbench.analysis.tables import bd_table
+from rdbench.store.sqlite import Store
 
 #: BD-rate (%) against VTM-17.0 Intra on Kodak published in the JiangWeibeta/MLIC README
 #: (benchmark table; also quoted in ../shared/README.md).

@@ -1,6 +1,77 @@
 """rdbench: benchmarking and rate-distortion analysis for learned image compression.
 
-Data flows one way: dataset -> codec -> record -> store -> analysis -> table/plot.
+Data flows one way: dataset -> codec -> record -> store -> analysis -> table/plot, and the
+package's folders follow it (``data``, ``models``, ``codecs``, ``store``, ``run``, ``analysis``,
+``cli``; see the README's "Architecture").
+
+The names below are the public API for notebooks and scripts; anything else is internal and may
+move. They are imported lazily (on first use), so ``import rdbench`` stays fast and does not
+import torch::
+
+    import rdbench
+    with rdbench.Store("results/rdbench.sqlite", readonly=True) as store:
+        table = rdbench.bd_table(store, "vtm18-published", ["jpeg"], ["kodak"])
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+#: public name -> module that defines it
+_PUBLIC: dict[str, str] = {
+    # data
+    "resolve_dataset": "rdbench.data.datasets",
+    "load_image": "rdbench.data.images",
+    # codecs
+    "Codec": "rdbench.codecs.base",
+    "CodecConfig": "rdbench.codecs.base",
+    "CodecContext": "rdbench.codecs.base",
+    "load_configs": "rdbench.codecs.registry",
+    "resolve_codecs": "rdbench.codecs.registry",
+    "load_adapter": "rdbench.codecs.registry",
+    # store
+    "Record": "rdbench.store.record",
+    "Store": "rdbench.store.sqlite",
+    # run
+    "psnr": "rdbench.run.metrics",
+    "ms_ssim": "rdbench.run.metrics",
+    "ms_ssim_db": "rdbench.run.metrics",
+    "bpp": "rdbench.run.metrics",
+    # analysis
+    "aggregate": "rdbench.analysis.aggregate",
+    "bd_rate": "rdbench.analysis.bdrate",
+    "bd_psnr": "rdbench.analysis.bdrate",
+    "BdRateError": "rdbench.analysis.bdrate",
+    "curve": "rdbench.analysis.curves",
+    "measured_curve": "rdbench.analysis.curves",
+    "per_image_curves": "rdbench.analysis.curves",
+    "published_curve": "rdbench.analysis.curves",
+    "published_names": "rdbench.analysis.curves",
+    "known_names": "rdbench.analysis.curves",
+    "bd_table": "rdbench.analysis.tables",
+    "BdTable": "rdbench.analysis.tables",
+    "list_references": "rdbench.analysis.references",
+    "load_reference": "rdbench.analysis.references",
+    "plot_rd": "rdbench.analysis.plots",
+    "plot_per_image": "rdbench.analysis.plots",
+    # errors
+    "RdbenchError": "rdbench.errors",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rdbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from helpers import SHARED
 
 
 def _need(path: Path) -> Path:
@@ -45,18 +43,3 @@ def kodak_crop(kodak_dir: Path):
     from rdbench.data.images import load_image
 
     return load_image(kodak_dir / "kodim23.png")[200:328, 300:492].copy()
-
-
-def newer_schema_db(path: Path) -> Path:
-    """A real results database whose schema version is beyond what this rdbench knows."""
-    import sqlite3
-
-    from rdbench.store.sqlite import Store
-
-    with Store(path):
-        pass
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 999")
-    conn.commit()
-    conn.close()
-    return path

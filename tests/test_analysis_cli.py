@@ -5,23 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
+from helpers import build_store, rdbench
 
-from rdbench.cli.main import cli
 from rdbench.errors import RdbenchError
 
 ARGS = ["bdrate", "--anchor", "vtm18-published", "--codec", "mlicpp-paper,compressai-vtm",
         "--dataset", "kodak,tecnick,clic-pro-valid"]
 
 
-def _run(tmp_path, *extra):
-    return CliRunner().invoke(cli, [*ARGS, "--db", str(tmp_path / "none.sqlite"), *extra])
-
-
 def test_json_table_values_and_reasons(tmp_path):
-    result = _run(tmp_path, "--format", "json")
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    result = rdbench(*ARGS, "--db", tmp_path / "none.sqlite", "--format", "json", in_process=True, check=True)
+    data = json.loads(result.stdout)
     rows = {r["codec"]: r for r in data["rows"]}
     assert rows["mlicpp-paper"]["kodak"] == pytest.approx(-14.408, abs=0.01)
     assert rows["mlicpp-paper"]["tecnick"] < 0
@@ -31,19 +25,19 @@ def test_json_table_values_and_reasons(tmp_path):
 
 @pytest.mark.parametrize("fmt,marker", [("table", "BD-rate"), ("markdown", "|"), ("csv", ","), ("latex", "&")])
 def test_text_formats(tmp_path, fmt, marker):
-    result = _run(tmp_path, "--format", fmt)
-    assert result.exit_code == 0, result.output
-    assert "mlicpp-paper" in result.output and marker in result.output
+    result = rdbench(*ARGS, "--db", tmp_path / "none.sqlite", "--format", fmt, in_process=True, check=True)
+    assert "mlicpp-paper" in result.stdout and marker in result.stdout
 
 
 def test_bd_psnr_is_positive_for_better_codec(tmp_path):
-    result = _run(tmp_path, "--bd-psnr", "--method", "cubic", "--format", "json")
-    rows = {r["codec"]: r for r in json.loads(result.output)["rows"]}
+    result = rdbench(*ARGS, "--db", tmp_path / "none.sqlite", "--bd-psnr", "--method", "cubic", "--format", "json",
+                     in_process=True)
+    rows = {r["codec"]: r for r in json.loads(result.stdout)["rows"]}
     assert rows["mlicpp-paper"]["kodak"] > 0.3
 
 
 def test_missing_vtm17_anchor_names_an_alternative(tmp_path):
-    result = CliRunner().invoke(cli, ["bdrate", "--anchor", "vtm17", "--db", str(tmp_path / "none.sqlite")])
+    result = rdbench("bdrate", "--anchor", "vtm17", "--db", tmp_path / "none.sqlite", in_process=True)
     assert isinstance(result.exception, RdbenchError)
     assert "vtm17" in str(result.exception) and "vtm18-published" in result.exception.hint
     assert "vtm17-rdbench" in result.exception.hint  # the shipped measured VTM-17.0 curve (Kodak)
@@ -51,43 +45,52 @@ def test_missing_vtm17_anchor_names_an_alternative(tmp_path):
 
 @pytest.mark.parametrize("ext,magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")])
 def test_plot_writes_valid_figures(tmp_path, ext, magic):
-    result = CliRunner().invoke(cli, ["plot", "--codec", "mlicpp-paper,mlic-paper", "--anchor", "vtm18-published",
-                                      "--dataset", "kodak,tecnick", "--ext", ext, "--out", str(tmp_path),
-                                      "--db", str(tmp_path / "none.sqlite")])
-    assert result.exit_code == 0, result.output
+    rdbench("plot", "--codec", "mlicpp-paper,mlic-paper", "--anchor", "vtm18-published", "--dataset", "kodak,tecnick",
+            "--ext", ext, "--out", tmp_path, "--db", tmp_path / "none.sqlite", in_process=True, check=True)
     for dataset in ("kodak", "tecnick"):
         data = (tmp_path / f"rd_{dataset}_psnr.{ext}").read_bytes()
         assert data.startswith(magic) and len(data) > 2000
 
 
 def test_plot_styles_are_stable():
-    from rdbench.analysis.plots import style
-
     import hashlib
+
+    from rdbench.analysis.plots import style
 
     colour, marker = style("jpeg")
     assert colour.startswith("#") and len(colour) == 7
     assert marker == "osD^v<>ph*X"[(int(hashlib.sha1(b"jpeg").hexdigest(), 16) // 20) % 11]
 
 
+def test_plotting_leaves_matplotlib_global_state_alone(tmp_path):
+    """Importing and plotting neither switches the backend a caller chose nor opens pyplot figures."""
+    import subprocess
+    import sys
+
+    code = ("import sys, matplotlib; matplotlib.use('svg'); from rdbench.analysis import plots; "
+            f"plots.plot_rd({{'jpeg': [(0.2, 30.0), (0.6, 35.0)]}}, {str(tmp_path / 'rd.png')!r}); "
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            "assert 'matplotlib.pyplot' not in sys.modules")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "rd.png").read_bytes().startswith(b"\x89PNG")
+
+
 @pytest.fixture(scope="module")
 def measured_db(tmp_path_factory):
     """A real store: jpeg and webp on three Kodak crops at four qualities."""
-    from tests.measured_store import build_store
-
     return build_store(tmp_path_factory.mktemp("analysis"))
 
 
 def test_bdrate_on_measured_codecs_matches_bjontegaard(measured_db):
     import bjontegaard
 
+    from rdbench.analysis.curves import measured_curve
     from rdbench.store.sqlite import Store
-    from rdbench.analysis.tables import measured_curve
 
-    result = CliRunner().invoke(cli, ["bdrate", "--anchor", "jpeg", "--dataset", "crops", "--format", "json",
-                                      "--db", str(measured_db)])
-    assert result.exit_code == 0, result.output
-    rows = {r["codec"]: r for r in json.loads(result.output)["rows"]}
+    result = rdbench("bdrate", "--anchor", "jpeg", "--dataset", "crops", "--format", "json", "--db", measured_db,
+                     in_process=True, check=True)
+    rows = {r["codec"]: r for r in json.loads(result.stdout)["rows"]}
     assert set(rows) == {"webp"}
     with Store(measured_db, readonly=True) as store:
         (ra, da), (rt, dt) = (zip(*measured_curve(store, c, "crops", "psnr")) for c in ("jpeg", "webp"))

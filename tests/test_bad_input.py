@@ -11,31 +11,24 @@ from __future__ import annotations
 import json
 import os
 import struct
-import subprocess
-import sys
 import tracemalloc
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import newer_schema_db, rdbench
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from rdbench.run import metrics
 from rdbench.codecs.base import CodecContext
 from rdbench.codecs.registry import load_adapter, resolve_codecs
-from rdbench.errors import ImageError
 from rdbench.data.images import MAX_PIXELS, load_image
+from rdbench.errors import ImageError
+from rdbench.run import metrics
 from rdbench.run.measure import measure
 from rdbench.store.sqlite import Store
-from tests.conftest import newer_schema_db
-
-
-def rdbench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -155,8 +148,7 @@ def test_empty_dataset_folder(tmp_path: Path) -> None:
 ])
 def test_unknown_names_suggest_the_closest(tmp_path: Path, args: list[str], suggestion: str) -> None:
     Image.fromarray(rgb()).save(tmp_path / "a.png")
-    result = subprocess.run([sys.executable, "-m", "rdbench", "run", *args, "--db", str(tmp_path / "r.sqlite"),
-                             "--data-root", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    result = rdbench("run", *args, "--db", tmp_path / "r.sqlite", "--data-root", tmp_path, cwd=tmp_path)
     assert result.returncode == 2 and suggestion in result.stderr and "Traceback" not in result.stderr
 
 

@@ -16,8 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from rdbench.codecs.learned.checkpoints import load_checkpoint, normalise_state_dict, read_checkpoint
 from rdbench.codecs.base import CodecConfig, CodecContext
+from rdbench.codecs.learned.checkpoints import (
+    load_checkpoint,
+    normalise_state_dict,
+    read_checkpoint,
+)
 from rdbench.codecs.learned.mlicpp import MLICPlusPlusCodec
 from rdbench.errors import RdbenchError
 from rdbench.models.mlicpp import MLICPlusPlus

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rdbench.codecs.external.colour import read_y4m444, read_yuv444, rgb_to_ycbcr, write_yuv444, ycbcr_to_rgb
+from rdbench.codecs.external.colour import (
+    read_y4m444,
+    read_yuv444,
+    rgb_to_ycbcr,
+    write_yuv444,
+    ycbcr_to_rgb,
+)
 
 
 def _all_colours_in_chunks():

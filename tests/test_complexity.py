@@ -1,18 +1,20 @@
-"""rdbench.run.complexity and `rdbench complexity`: points, exponents, storage, plots, OOM handling."""
+"""rdbench.run.complexity, rdbench.analysis.complexity and `rdbench complexity`: points, exponents, storage,
+plots, OOM handling."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import rdbench, rdbench_argv
 
-from rdbench.run import complexity
+from rdbench.analysis.complexity import fit_exponent, plot_complexity, scaling_exponents
 from rdbench.codecs.base import Codec, CodecConfig, CodecContext
 from rdbench.codecs.registry import resolve_codecs
-from rdbench.run.complexity import ComplexityPoint, fit_exponent, scaling_exponents
+from rdbench.run import complexity
+from rdbench.store.record import ComplexityPoint
 from rdbench.store.sqlite import MIGRATIONS, Store
 
 TINY_MLIC = CodecConfig(name="mlic-tiny", adapter="mlic", qualities=(1,),
@@ -27,10 +29,6 @@ class HugeAllocationCodec(Codec):
 
     def decode(self, data, quality):
         return np.zeros((1, 1, 3), np.uint8)
-
-
-def rdbench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True)
 
 
 def point(codec: str, side: int, **values) -> ComplexityPoint:
@@ -73,7 +71,7 @@ def test_learned_codec_point_counts_flops_deterministically():
     assert p.status == "ok", p.error
     assert p.flops > 0 and p.forward_s > 0 and p.extra["flops_method"] == "meta"
     # the meta-device count equals a count over a real forward, less the entropy bottleneck's
-    # small matrices (replaced by the identity on meta, see rdbench.run.complexity)
+    # small matrices (replaced by the identity on meta, see rdbench.run.complexity.flops)
     from rdbench.codecs.learned.mlic import MLICCodec
 
     codec = MLICCodec(TINY_MLIC, CodecContext())
@@ -105,14 +103,14 @@ def test_points_round_trip_through_the_store(tmp_path):
     points = [point("a", 64, encode_s=0.1, flops=5.0, extra={"k": 1}), point("a", 128, status="oom", error="x")]
     with Store(db) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        complexity.store_points(store, points)
-        complexity.store_points(store, points[:1])  # rerun: replaced, not duplicated
-        loaded = complexity.load_points(store, codecs=["a"])
+        store.add_complexity_points(points)
+        store.add_complexity_points(points[:1])  # rerun: replaced, not duplicated
+        loaded = store.complexity_points(codecs=["a"])
     assert [(p.width, p.status) for p in loaded] == [(64, "ok"), (128, "oom")]
     assert loaded[0].extra == {"k": 1} and loaded[0].flops == 5.0
     with Store(db) as store:  # a forward-only run adds its measures and keeps the coding ones
-        complexity.store_points(store, [point("a", 64, forward_s=0.2, flops=5.0)])
-        merged = complexity.load_points(store, codecs=["a"])[0]
+        store.add_complexity_points([point("a", 64, forward_s=0.2, flops=5.0)])
+        merged = store.complexity_points(codecs=["a"])[0]
     assert (merged.encode_s, merged.forward_s) == (0.1, 0.2)
 
 
@@ -127,7 +125,7 @@ def test_plot_complexity_writes_an_image(tmp_path):
     points = [point(c, s, encode_s=1e-3 * s, decode_s=2e-3 * s, peak_mem_bytes=1e3 * s * s, flops=1e3 * s * s * k)
               for c, k in (("a", 1), ("b", 2)) for s in (64, 128, 256)]
     points.append(point("b", 512, status="oom"))
-    path = complexity.plot_complexity(points, tmp_path / "c.png")
+    path = plot_complexity(points, tmp_path / "c.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
 
 
@@ -146,7 +144,7 @@ def test_cli_sweep_stores_points_and_prints_exponents(tmp_path):
     assert all(r["status"] == "ok" and r["pixels"] == r["width"] ** 2 for r in rows)
     assert "scaling exponents" in result.stderr
     with Store(db) as store:
-        assert len(complexity.load_points(store)) == 6
+        assert len(store.complexity_points()) == 6
 
 
 def test_interrupted_sweep_keeps_the_points_it_finished(tmp_path):
@@ -155,8 +153,8 @@ def test_interrupted_sweep_keeps_the_points_it_finished(tmp_path):
 
     db = tmp_path / "r.sqlite"
     sizes = ",".join(str(s) for s in range(64, 64 * 40, 64))  # far more than finishes before the kill
-    proc = subprocess.Popen([sys.executable, "-m", "rdbench", "complexity", "--codec", "webp", "--sizes", sizes,
-                             "--repeat", "3", "--in-process", "--db", str(db)],
+    proc = subprocess.Popen(rdbench_argv("complexity", "--codec", "webp", "--sizes", sizes, "--repeat", "3",
+                                         "--in-process", "--db", db),
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         first = proc.stderr.readline()
@@ -165,7 +163,7 @@ def test_interrupted_sweep_keeps_the_points_it_finished(tmp_path):
     finally:
         proc.wait()
     with Store(db) as store:
-        stored = complexity.load_points(store)
+        stored = store.complexity_points()
     assert 1 <= len(stored) < 39 and stored[0].width == 64 and stored[0].encode_s > 0
 
 

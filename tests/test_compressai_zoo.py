@@ -8,18 +8,29 @@ with TORCH_HOME pointing at an empty folder.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import rdbench
 
 from rdbench.codecs.base import CodecConfig, CodecContext
-from rdbench.codecs.learned.compressai_zoo import ARCHS, METRICS, CompressAIZooCodec, apply_latent_gain, zoo_qualities
-from rdbench.codecs.registry import SHIPPED_CODECS_DIR, load_adapter, load_configs, resolve_codecs
+from rdbench.codecs.learned.compressai_zoo import (
+    ARCHS,
+    METRICS,
+    CompressAIZooCodec,
+    apply_latent_gain,
+    zoo_qualities,
+)
+from rdbench.codecs.registry import (
+    SHIPPED_CODECS_DIR,
+    load_adapter,
+    load_configs,
+    resolve_codecs,
+)
 from rdbench.errors import CodecUnavailable, RdbenchError
 from rdbench.run.measure import measure
 
@@ -223,7 +234,8 @@ def test_offline_pretrained_request_says_what_to_do(tmp_path, monkeypatch):
     Image.fromarray(noise_image(64, 64)).save(tmp_path / "images" / "a.png")
     result = rdbench("run", "--codec", "mbt2018-mean-ms-ssim", "--dataset", str(tmp_path / "images"),
                      "--db", str(tmp_path / "x.sqlite"),
-                     env_extra={"TORCH_HOME": str(tmp_path / "torch"), "RDBENCH_OFFLINE": "1"})
+                     env={**os.environ, "OMP_NUM_THREADS": "1", "TORCH_HOME": str(tmp_path / "torch"),
+                          "RDBENCH_OFFLINE": "1"})
     assert result.returncode == 1 and "skipping mbt2018-mean-ms-ssim: weights for mbt2018-mean" in result.stderr
 
 
@@ -253,22 +265,16 @@ def test_pretrained_weights_are_read_from_the_torch_hub_cache(tmp_path, monkeypa
         codec.prepare(5)
 
 
-def rdbench(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True, env=env)
-
-
 def test_rdbench_run_end_to_end(tmp_path):
     from PIL import Image
 
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     crops = tmp_path / "crops"
     crops.mkdir()
     Image.fromarray(noise_image(96, 130, seed=1)).save(crops / "a.png")
     Image.fromarray(noise_image(120, 72, seed=2)).save(crops / "b.png")
     db = tmp_path / "results.sqlite"
-    result = rdbench("run", "--codec", "bmshj2018-hyperprior-random", "--dataset", str(crops), "--db", str(db))
+    result = rdbench("run", "--codec", "bmshj2018-hyperprior-random", "--dataset", crops, "--db", db, env=env)
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(db) as conn:
         conn.row_factory = sqlite3.Row
@@ -277,9 +283,9 @@ def test_rdbench_run_end_to_end(tmp_path):
     for row in rows:
         assert row["codec_library"] == "compressai" and row["codec_version"]
         assert row["bpp"] == pytest.approx(8 * row["num_bytes"] / (row["height"] * row["width"]))
-    again = rdbench("run", "--codec", "bmshj2018-hyperprior-random", "--dataset", str(crops), "--db", str(db),
-                    "--quiet")
+    again = rdbench("run", "--codec", "bmshj2018-hyperprior-random", "--dataset", crops, "--db", db, "--quiet",
+                    env=env)
     assert again.returncode == 0 and "nothing to do" in again.stderr
-    listed = rdbench("codecs", "--format", "json")
+    listed = rdbench("codecs", "--format", "json", env=env)
     rows = {r["codec"]: r for r in json.loads(listed.stdout)}
     assert rows["bmshj2018-hyperprior-random"]["available"] == "yes"

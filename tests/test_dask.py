@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
 from fault_codecs import make_images, write_codec
+from helpers import rdbench
 
 distributed = pytest.importorskip("distributed", reason="the 'distributed' package is needed for Dask runs")
 
@@ -45,13 +43,6 @@ def cluster(env):
         os.environ.update(old)
 
 
-def rdbench(env, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True,
-                            env=env, timeout=240)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
 def rows(db: Path) -> list[tuple]:
     conn = sqlite3.connect(db)
     try:
@@ -64,13 +55,15 @@ def test_jpeg_on_dask_matches_a_local_run(cluster, env, tmp_path: Path) -> None:
     images = make_images(tmp_path / "imgs")
     dask_db, local_db = tmp_path / "dask.sqlite", tmp_path / "local.sqlite"
     common = ["run", "--codec", "jpeg", "--dataset", str(images), "--quality", "30,70", "-q"]
-    rdbench(env, *common, "--db", str(dask_db), "--executor", "dask", "--scheduler", cluster.scheduler_address)
-    rdbench(env, *common, "--db", str(local_db))
+    rdbench(*common, "--db", dask_db, "--executor", "dask", "--scheduler", cluster.scheduler_address,
+            env=env, check=True)
+    rdbench(*common, "--db", str(local_db), env=env, check=True)
     got = rows(dask_db)
     assert len(got) == 8 and all(r[3] == "ok" for r in got)
     assert got == rows(local_db)  # same bytes, same metrics: the cluster changes nothing measured
 
-    again = rdbench(env, *common, "--db", str(dask_db), "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    again = rdbench(*common, "--db", dask_db, "--executor", "dask", "--scheduler", cluster.scheduler_address,
+                    env=env, check=True)
     assert "nothing to do" in again.stderr and rows(dask_db) == got
 
 
@@ -80,8 +73,8 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(cluster, env, tmp_pa
     write_codec(Path(env["RDBENCH_CODECS_PATH"]), "killer", qualities=(30, 60, 90), sleep_s=0.2,
                 kill_once_marker=str(marker))
     db = tmp_path / "r.sqlite"
-    rdbench(env, "run", "--codec", "killer", "--dataset", str(images), "--db", str(db), "-q",
-            "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    rdbench("run", "--codec", "killer", "--dataset", str(images), "--db", str(db), "-q",
+            "--executor", "dask", "--scheduler", cluster.scheduler_address, env=env, check=True)
     assert marker.exists(), "the codec never killed its worker: the test proved nothing"
     got = rows(db)
     keys = [(r[0], r[1], r[2]) for r in got]
@@ -96,18 +89,18 @@ def test_timeout_is_enforced_on_dask_workers(cluster, env, tmp_path: Path) -> No
     images = make_images(tmp_path / "imgs", widths=(40, 42))
     write_codec(Path(env["RDBENCH_CODECS_PATH"]), "hangs", hang_width=42)
     db = tmp_path / "r.sqlite"
-    result = rdbench(env, "run", "--codec", "hangs", "--dataset", str(images), "--db", str(db), "-q",
-                     "--timeout", "3", "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    result = rdbench("run", "--codec", "hangs", "--dataset", str(images), "--db", str(db), "-q",
+                     "--timeout", "3", "--executor", "dask", "--scheduler", cluster.scheduler_address,
+                     env=env, check=True)
     assert "w42.png: timed out after 3 s" in result.stderr
     assert [(r[2], r[3]) for r in rows(db)] == [("w40.png", "ok"), ("w42.png", "failed")]
 
 
 def test_unreachable_scheduler_is_one_clear_error(env, tmp_path: Path) -> None:
     images = make_images(tmp_path / "imgs", widths=(40,))
-    result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "jpeg", "--dataset", str(images),
-                             "--db", str(tmp_path / "r.sqlite"), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"],
-                            capture_output=True, text=True, env=dict(env, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s"),
-                            timeout=120)
+    result = rdbench("run", "--codec", "jpeg", "--dataset", images, "--db", tmp_path / "r.sqlite",
+                     "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                     env=dict(env, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s"))
     assert result.returncode == 1
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
@@ -116,10 +109,10 @@ def test_unreachable_scheduler_is_one_clear_error(env, tmp_path: Path) -> None:
 def test_gpu_codecs_ask_for_a_gpu_resource_and_cpu_codecs_do_not(cluster, env, tmp_path: Path) -> None:
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import resolve_codecs
-    from rdbench.run.executors.dask import DaskExecutor, wants_gpu_resource
     from rdbench.data.datasets import resolve_dataset
     from rdbench.errors import UsageError
-    from rdbench.run.runner import plan_jobs
+    from rdbench.run.executors.dask import DaskExecutor, wants_gpu_resource
+    from rdbench.run.plan import plan_jobs
     from rdbench.store.sqlite import Store
 
     images = make_images(tmp_path / "imgs", widths=(40, 41))

@@ -7,8 +7,6 @@ import hashlib
 import io
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 import threading
 import zipfile
@@ -17,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import rdbench
 from PIL import Image
 
-from rdbench.data.install import download_dataset, verify_dataset
 from rdbench.data.datasets import data_root, resolve_dataset
 from rdbench.data.download import download, extract
+from rdbench.data.install import download_dataset, verify_dataset
 from rdbench.errors import DatasetError
 
 
@@ -100,16 +99,12 @@ def _manifest(env: dict[str, str], name: str, body: str) -> None:
     Path(env["RDBENCH_DATASETS_PATH"], f"{name}.toml").write_text(f'name = "{name}"\n{body}')
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rdbench", *args], capture_output=True, text=True, env=env)
-
-
 def test_download_files_verify_and_use(server, env) -> None:
     images = {f"img{i}.png": _png(i) for i in range(3)}
     server.files.update({f"/d/{n}": b for n, b in images.items()})
     _manifest(env, "tiny", "count = 3\n" + "".join(
         f'[[files]]\nname = "{n}"\nurl = "{server.url}/d/{n}"\nsha256 = "{_sha(b)}"\n' for n, b in images.items()))
-    result = _cli(env, "datasets", "download", "tiny", "-q")
+    result = rdbench("datasets", "download", "tiny", "-q", env=env)
     assert result.returncode == 0, result.stderr
     assert "3 images checked" in result.stdout
     folder = Path(env["RDBENCH_DATA"]) / "tiny"
@@ -118,11 +113,11 @@ def test_download_files_verify_and_use(server, env) -> None:
     assert [ref.name for ref in dataset.images] == sorted(images)
     # A second download fetches nothing: every file is present with its checksum.
     server.requests.clear()
-    assert _cli(env, "datasets", "download", "tiny", "-q").returncode == 0
+    assert rdbench("datasets", "download", "tiny", "-q", env=env).returncode == 0
     assert server.requests == []
     # Damage one file: verify names it and fails.
     (folder / "img1.png").write_bytes(b"garbage")
-    result = _cli(env, "datasets", "verify", "tiny", "-q")
+    result = rdbench("datasets", "verify", "tiny", "-q", env=env)
     assert result.returncode == 1 and "img1.png: SHA-256" in result.stderr
 
 
@@ -130,7 +125,7 @@ def test_corrupted_download_is_deleted_and_reported(server, env) -> None:
     good = _png(7)
     server.files["/bad.png"] = good[:-10] + b"0123456789"  # what the server has is not what was published
     _manifest(env, "bad", f'[[files]]\nname = "x.png"\nurl = "{server.url}/bad.png"\nsha256 = "{_sha(good)}"\n')
-    result = _cli(env, "datasets", "download", "bad", "-q")
+    result = rdbench("datasets", "download", "bad", "-q", env=env)
     assert result.returncode == 1
     assert "x.png" in result.stderr and "expected" in result.stderr and "deleted" in result.stderr
     folder = Path(env["RDBENCH_DATA"]) / "bad"
@@ -160,7 +155,7 @@ def test_good_archive_extracts_only_the_chosen_members(server, env) -> None:
     server.files["/set.zip"] = archive
     _manifest(env, "arch", f'count = 3\n[[archives]]\nurl = "{server.url}/set.zip"\nsha256 = "{_sha(archive)}"\n'
                            'members = "*/RGB/*.png"\n')
-    result = _cli(env, "datasets", "download", "arch", "-q")
+    result = rdbench("datasets", "download", "arch", "-q", env=env)
     assert result.returncode == 0, result.stderr
     folder = Path(env["RDBENCH_DATA"]) / "arch"
     assert sorted(p.name for p in folder.iterdir()) == ["img_001.png", "img_002.png", "img_003.png"]
@@ -168,7 +163,7 @@ def test_good_archive_extracts_only_the_chosen_members(server, env) -> None:
     assert not (Path(env["RDBENCH_DATA"]) / "downloads" / "set.zip").exists()  # removed after extraction
     # No hash was published per image: the ones recorded at download time catch later damage.
     (folder / "img_002.png").write_bytes(_png(5))
-    result = _cli(env, "datasets", "verify", "arch", "-q")
+    result = rdbench("datasets", "verify", "arch", "-q", env=env)
     assert result.returncode == 1 and "img_002.png: SHA-256" in result.stderr
 
 
@@ -214,7 +209,7 @@ def test_interrupted_dataset_download_resumes(server, env) -> None:
 
 
 def test_add_verifies_before_registering(kodak_dir: Path, env, tmp_path: Path) -> None:
-    result = _cli(env, "datasets", "add", "kodak", str(kodak_dir), "-q")
+    result = rdbench("datasets", "add", "kodak", str(kodak_dir), "-q", env=env)
     assert result.returncode == 0, result.stderr
     assert "24 images checked" in result.stdout
     assert verify_dataset("kodak", data_root()).ok
@@ -224,11 +219,11 @@ def test_add_verifies_before_registering(kodak_dir: Path, env, tmp_path: Path) -
     shutil.copytree(kodak_dir, copy)
     (copy / "kodim05.png").write_bytes((kodak_dir / "kodim06.png").read_bytes())
     env2 = {**env, "RDBENCH_DATA": str(tmp_path / "other-root")}
-    result = _cli(env2, "datasets", "add", "kodak", str(copy), "-q")
+    result = rdbench("datasets", "add", "kodak", str(copy), "-q", env=env2)
     assert result.returncode == 1 and "kodim05.png: SHA-256" in result.stderr and "not registered" in result.stderr
-    assert "not here" in _cli(env2, "datasets", "list").stdout.split("kodak", 1)[1].splitlines()[0]
+    assert "not here" in rdbench("datasets", "list", env=env2).stdout.split("kodak", 1)[1].splitlines()[0]
 
 
 def test_unknown_dataset_suggests_a_name(env) -> None:
-    result = _cli(env, "datasets", "verify", "kodac")
+    result = rdbench("datasets", "verify", "kodac", env=env)
     assert result.returncode == 2 and "did you mean 'kodak'" in result.stderr

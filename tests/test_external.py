@@ -20,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import rdbench
 
 from rdbench.codecs.base import CodecContext
-from rdbench.codecs.registry import load_adapter, resolve_codecs
 from rdbench.codecs.external.colour import rgb_to_ycbcr, ycbcr_to_rgb
-from rdbench.errors import CodecUnavailable
 from rdbench.codecs.external.process import ToolError, ToolTimeout, run_tool
+from rdbench.codecs.registry import load_adapter, resolve_codecs
 from rdbench.data.images import load_image
+from rdbench.errors import CodecUnavailable
 from rdbench.run.metrics import bpp, psnr
 from rdbench.store.sqlite import Store
 
@@ -189,9 +190,8 @@ def test_failing_tool_is_a_failed_record_and_the_run_goes_on(kodak_dir: Path, tm
         'adapter = "cjxl"\nqualities = [2]\n[params]\noptions = ["--effort=42"]\n')
     db, kept = tmp_path / "r.sqlite", tmp_path / "kept"
     env = {**os.environ, "RDBENCH_CODECS_PATH": str(configs)}
-    result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "cjxl-broken,cjxl",
-                             "--dataset", str(data), "--quality", "2", "--db", str(db), "-q",
-                             "--keep-bitstreams", str(kept)], capture_output=True, text=True, env=env)
+    result = rdbench("run", "--codec", "cjxl-broken,cjxl", "--dataset", data, "--quality", "2", "--db", db, "-q",
+                     "--keep-bitstreams", kept, env=env)
     assert result.returncode == 0, result.stderr
     with Store(db) as store:
         records = {(r.codec, r.image): r for r in store.records()}

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fault_codecs import make_images, write_codec
+from helpers import rdbench, rdbench_argv
 
 TESTS = Path(__file__).resolve().parent
 #: Every stored column except those that differ between two honest runs (times, ids, machine facts).
@@ -32,17 +32,6 @@ COMPARED = ["codec", "config_hash", "quality", "dataset", "image", "image_hash",
 def env(tmp_path: Path) -> dict[str, str]:
     return dict(os.environ, OMP_NUM_THREADS="1", RDBENCH_CODECS_PATH=str(tmp_path / "codecs"),
                 PYTHONPATH=os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p))
-
-
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "rdbench", *args]
-
-
-def rdbench(env, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(command(*args), capture_output=True, text=True, env=env, timeout=300, **kwargs)
-    if check:
-        assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 def table(db: Path) -> list[tuple]:
@@ -71,7 +60,7 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_run(env, tmp_path: 
     write_codec(tmp_path / "codecs", "slowjpeg", qualities=(20, 50, 80), sleep_s=0.15)
     args = ["run", "--codec", "slowjpeg,jpeg", "--dataset", str(images), "--quality", "20,50,80", "-q", "--jobs", jobs]
     clean, killed = tmp_path / "clean.sqlite", tmp_path / "killed.sqlite"
-    rdbench(env, *args, "--db", str(clean))
+    rdbench(*args, "--db", str(clean), env=env, check=True)
     expected = table(clean)
     assert len(expected) == 30 and all(row[COMPARED.index("status")] == "ok" for row in expected)
 
@@ -79,7 +68,7 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_run(env, tmp_path: 
     kills = 0
     for _ in range(3):
         before = count(killed)
-        proc = subprocess.Popen(command(*args, "--db", str(killed)), env=env,
+        proc = subprocess.Popen(rdbench_argv(*args, "--db", str(killed)), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while count(killed) <= before and proc.poll() is None and time.monotonic() < deadline:
@@ -91,7 +80,7 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_run(env, tmp_path: 
         proc.wait()
     assert kills >= 1, "every attempt finished before it could be killed: the test proved nothing"
 
-    rdbench(env, *args, "--db", str(killed))
+    rdbench(*args, "--db", str(killed), env=env, check=True)
     assert table(killed) == expected
     conn = sqlite3.connect(killed)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -104,8 +93,8 @@ def test_failing_hanging_and_out_of_memory_images_are_recorded_and_the_run_goes_
     write_codec(tmp_path / "codecs", "faulty", fail_width=41, hang_width=42, oom_width=43, torch_oom_width=44)
     write_codec(tmp_path / "codecs", "oomkilled", kill_once_marker=str(tmp_path / "marker"))
     db = tmp_path / "r.sqlite"
-    result = rdbench(env, "run", "--codec", "faulty,oomkilled", "--dataset", str(images), "--db", str(db),
-                     "--timeout", "4", "--jobs", "2", "-q")
+    result = rdbench("run", "--codec", "faulty,oomkilled", "--dataset", images, "--db", db,
+                     "--timeout", "4", "--jobs", "2", "-q", env=env, check=True)
     conn = sqlite3.connect(db)
     rows = {(c, i): (s, e) for c, i, s, e in conn.execute("SELECT codec, image, status, error FROM records")}
     conn.close()
@@ -121,13 +110,14 @@ def test_failing_hanging_and_out_of_memory_images_are_recorded_and_the_run_goes_
 
     # results --failed lists exactly those; --retry-failed reruns them (the marker now exists,
     # so the SIGKILLed job succeeds; the deterministic failures fail again, still one row each).
-    failed = json.loads(rdbench(env, "results", "--db", str(db), "--failed", "--format", "json").stdout)
+    failed = json.loads(rdbench("results", "--db", db, "--failed", "--format", "json", env=env, check=True).stdout)
     assert sorted((f["codec"], f["image"]) for f in failed) == sorted([("faulty", "w41.png"), ("faulty", "w42.png"),
                                                                       ("faulty", "w43.png"), ("faulty", "w44.png"), killed[0]])
-    skipped = rdbench(env, "run", "--codec", "oomkilled", "--dataset", str(images), "--db", str(db), "-q")
+    skipped = rdbench("run", "--codec", "oomkilled", "--dataset", images, "--db", db, "-q", env=env, check=True)
     assert "1 failed ones skipped" in skipped.stderr
-    rdbench(env, "run", "--codec", "oomkilled", "--dataset", str(images), "--db", str(db), "-q", "--retry-failed")
-    failed = json.loads(rdbench(env, "results", "--db", str(db), "--failed", "--format", "json").stdout)
+    rdbench("run", "--codec", "oomkilled", "--dataset", images, "--db", db, "-q", "--retry-failed",
+            env=env, check=True)
+    failed = json.loads(rdbench("results", "--db", db, "--failed", "--format", "json", env=env, check=True).stdout)
     assert sorted(f["image"] for f in failed) == ["w41.png", "w42.png", "w43.png", "w44.png"]
     assert count(db) == 12
 
@@ -136,7 +126,7 @@ def test_in_process_run_records_a_raising_codec(env, tmp_path: Path) -> None:
     images = make_images(tmp_path / "imgs", widths=(40, 41, 42))
     write_codec(tmp_path / "codecs", "faulty", fail_width=41)
     db = tmp_path / "r.sqlite"
-    rdbench(env, "run", "--codec", "faulty", "--dataset", str(images), "--db", str(db), "-q")
+    rdbench("run", "--codec", "faulty", "--dataset", images, "--db", db, "-q", env=env, check=True)
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT image, status FROM records ORDER BY image").fetchall() == [
         ("w40.png", "ok"), ("w41.png", "failed"), ("w42.png", "ok")]
@@ -160,16 +150,16 @@ def test_read_only_database_gives_one_clear_error_and_keeps_rows(env, tmp_path: 
     images = make_images(tmp_path / "imgs", widths=(40, 41))
     folder = tmp_path / "results"
     db = folder / "r.sqlite"
-    rdbench(env, "run", "--codec", "jpeg", "--dataset", str(images), "--quality", "30", "--db", str(db), "-q")
+    rdbench("run", "--codec", "jpeg", "--dataset", images, "--quality", "30", "--db", db, "-q", env=env, check=True)
     before = table(db)
     locked = [db] if what == "file" else [db, folder]
     if not _immutable(locked, True):
         pytest.skip("cannot make a file read-only for root here (chattr +i refused)")
     try:
-        result = rdbench(env, "run", "--codec", "jpeg", "--dataset", str(images), "--quality", "30,60",
-                         "--db", str(db), "-q", check=False)
+        result = rdbench("run", "--codec", "jpeg", "--dataset", str(images), "--quality", "30,60",
+                         "--db", db, "-q", env=env)
         # and reading still works from a read-only place
-        listed = rdbench(env, "results", "--db", str(db), "--format", "json", check=False)
+        listed = rdbench("results", "--db", db, "--format", "json", env=env)
     finally:
         _immutable(locked, False)
     assert result.returncode == 1
@@ -184,15 +174,15 @@ def test_full_disk_gives_one_clear_error_and_keeps_rows(env, tmp_path: Path) -> 
     """A file-size limit (RLIMIT_FSIZE) makes every write past it fail as on a full disk."""
     images = make_images(tmp_path / "imgs", widths=tuple(range(40, 52)))
     db = tmp_path / "r.sqlite"
-    rdbench(env, "run", "--codec", "jpeg", "--dataset", str(images), "--quality", "30", "--db", str(db), "-q")
+    rdbench("run", "--codec", "jpeg", "--dataset", images, "--quality", "30", "--db", db, "-q", env=env, check=True)
     before = table(db)
     limit = db.stat().st_size + 4096
 
     def full_disk() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    result = rdbench(env, "run", "--codec", "jpeg", "--dataset", str(images), "--quality", "40,50,60,70,80,90",
-                     "--db", str(db), "-q", check=False, preexec_fn=full_disk)
+    result = rdbench("run", "--codec", "jpeg", "--dataset", str(images), "--quality", "40,50,60,70,80,90",
+                     "--db", db, "-q", preexec_fn=full_disk, env=env)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr[-2000:]
@@ -219,8 +209,9 @@ def _children(pid: int) -> list[int]:
 def test_a_worker_stuck_in_a_hung_codec_dies_with_a_killed_run(env, tmp_path: Path) -> None:
     images = make_images(tmp_path / "imgs", widths=(42,))
     write_codec(tmp_path / "codecs", "hangs", hang_width=42)
-    proc = subprocess.Popen(command("run", "--codec", "hangs", "--dataset", str(images), "--db", str(tmp_path / "r.sqlite"),
-                                    "--timeout", "600", "-q"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(rdbench_argv("run", "--codec", "hangs", "--dataset", images, "--db", tmp_path / "r.sqlite",
+                                         "--timeout", "600", "-q"),
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not (workers := _children(proc.pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -249,7 +240,8 @@ def test_cuda_out_of_memory_is_recorded_and_the_next_image_runs(env, tmp_path: P
     images = make_images(tmp_path / "imgs", widths=(40, 44, 45))
     write_codec(tmp_path / "codecs", "faulty", torch_oom_width=44)
     db = tmp_path / "r.sqlite"
-    rdbench(env, "run", "--codec", "faulty", "--dataset", str(images), "--db", str(db), "--device", "cuda", "-q")
+    rdbench("run", "--codec", "faulty", "--dataset", images, "--db", db, "--device", "cuda", "-q",
+            env=env, check=True)
     conn = sqlite3.connect(db)
     rows = dict(((i, (s, e)) for i, s, e in conn.execute("SELECT image, status, error FROM records")))
     conn.close()

@@ -8,22 +8,15 @@ import math
 import shutil
 
 import pytest
-from click.testing import CliRunner
+from helpers import build_store, rdbench
 
-from rdbench.cli.main import cli
 from rdbench.errors import RdbenchError
-from tests.measured_store import build_store
-
-
-def _cli(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def _bdrate(db, anchor, codecs, dataset="kodak", metric="psnr"):
-    result = _cli("bdrate", "--anchor", anchor, "--codec", codecs, "--dataset", dataset, "--metric", metric,
-                  "--format", "json", "--db", db)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    result = rdbench("bdrate", "--anchor", anchor, "--codec", codecs, "--dataset", dataset, "--metric", metric,
+                     "--format", "json", "--db", db, in_process=True, check=True)
+    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -34,26 +27,24 @@ def measured_db(tmp_path_factory):
 def test_compressai_file_imports_and_works_like_the_shipped_reference(reference_dir, tmp_path):
     src = reference_dir / "compressai_results" / "kodak" / "vtm.json"
     db = tmp_path / "rd.sqlite"
-    result = _cli("import", src, "--dataset", "kodak", "--name", "my-vtm", "--db", db)
-    assert result.exit_code == 0, result.output
-    assert "imported my-vtm on kodak: 8 points (psnr, ms-ssim)" in result.output
+    result = rdbench("import", src, "--dataset", "kodak", "--name", "my-vtm", "--db", db, in_process=True, check=True)
+    assert "imported my-vtm on kodak: 8 points (psnr, ms-ssim)" in result.stdout
     imported = _bdrate(db, "my-vtm", "mlicpp-paper,lic-tcm-large-paper")
     shipped = _bdrate(db, "compressai-vtm", "mlicpp-paper,lic-tcm-large-paper")
     for a, b in zip(imported["rows"], shipped["rows"]):
         assert a["kodak"] == pytest.approx(b["kodak"], abs=1e-12)
     assert "imported from" in imported["anchor_info"] and str(src) in imported["anchor_info"]
 
-    from rdbench.analysis.import_curves import load_imported
     from rdbench.store.sqlite import Store
 
     with Store(db, readonly=True) as store:
-        curve = load_imported(store, "my-vtm", "kodak")
+        curve = store.imported_curve("my-vtm", "kodak")
     assert curve["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
     assert curve["source_file"] == str(src.resolve()) and curve["imported_at"]
     raw = json.loads(src.read_text())["results"]
     assert curve["ms_ssim_db"] == pytest.approx([-10 * math.log10(1 - v) for v in raw["ms-ssim-rgb"]])
     # a plot picks the imported curve up like a published one
-    assert _cli("plot", "--codec", "my-vtm,mlicpp-paper", "--out", tmp_path, "--db", db).exit_code == 0
+    rdbench("plot", "--codec", "my-vtm,mlicpp-paper", "--out", tmp_path, "--db", db, in_process=True, check=True)
     assert (tmp_path / "rd_kodak_psnr.png").stat().st_size > 2000
 
 
@@ -65,13 +56,13 @@ def test_simple_json_with_linear_ms_ssim(tmp_path, shape):
     src = tmp_path / "paper_curve.json"
     src.write_text(json.dumps(data))
     db = tmp_path / "rd.sqlite"
-    assert _cli("import", src, "--dataset", "tecnick", "--metric", "psnr", "--db", db).exit_code == 0
+    rdbench("import", src, "--dataset", "tecnick", "--metric", "psnr", "--db", db, in_process=True, check=True)
     table = _bdrate(db, "vtm18-published", "paper_curve", dataset="tecnick")
     assert math.isfinite(table["rows"][0]["tecnick"])
     # --metric psnr kept PSNR only
     assert "no ms-ssim curve" in _bdrate(db, "paper_curve", "paper_curve", "tecnick", "ms-ssim")["notes"][0]
-    result = _cli("import", src, "--dataset", "tecnick", "--name", "both", "--db", db)
-    assert "(psnr, ms-ssim)" in result.output
+    result = rdbench("import", src, "--dataset", "tecnick", "--name", "both", "--db", db, in_process=True)
+    assert "(psnr, ms-ssim)" in result.stdout
 
 
 @pytest.mark.parametrize("content,args,words", [
@@ -87,8 +78,8 @@ def test_simple_json_with_linear_ms_ssim(tmp_path, shape):
 def test_clear_import_errors(tmp_path, content, args, words):
     src = tmp_path / "curve.json"
     src.write_text(content)
-    result = _cli("import", src, *args, "--db", tmp_path / "rd.sqlite")
-    assert isinstance(result.exception, RdbenchError), result.output
+    result = rdbench("import", src, *args, "--db", tmp_path / "rd.sqlite", in_process=True)
+    assert isinstance(result.exception, RdbenchError), result.stdout
     assert words in str(result.exception)
 
 
@@ -97,23 +88,21 @@ def test_reimport_is_idempotent_and_a_different_file_needs_replace(tmp_path):
     first.write_text('{"bpp": [0.1, 0.2, 0.4], "psnr": [30, 32, 34]}')
     second.write_text('{"bpp": [0.1, 0.2, 0.4], "psnr": [31, 33, 35]}')
     for _ in range(2):
-        assert _cli("import", first, "--name", "x", "--dataset", "kodak", "--db", db).exit_code == 0
-    result = _cli("import", second, "--name", "x", "--dataset", "kodak", "--db", db)
+        rdbench("import", first, "--name", "x", "--dataset", "kodak", "--db", db, in_process=True, check=True)
+    result = rdbench("import", second, "--name", "x", "--dataset", "kodak", "--db", db, in_process=True)
     assert "already imported" in str(result.exception) and "--replace" in result.exception.hint
-    assert _cli("import", second, "--name", "x", "--dataset", "kodak", "--replace", "--db", db).exit_code == 0
-    from rdbench.analysis.import_curves import load_imported
+    rdbench("import", second, "--name", "x", "--dataset", "kodak", "--replace", "--db", db, in_process=True, check=True)
     from rdbench.store.sqlite import Store
 
     with Store(db, readonly=True) as store:
-        assert load_imported(store, "x", "kodak")["psnr"] == [31, 33, 35]
+        assert store.imported_curve("x", "kodak")["psnr"] == [31, 33, 35]
 
 
 def test_export_round_trips_through_import(measured_db, tmp_path):
     db = tmp_path / "rd.sqlite"
     shutil.copy(measured_db, db)
     out = tmp_path / "exported"
-    result = _cli("export", "--out", out, "--db", db)
-    assert result.exit_code == 0, result.output
+    rdbench("export", "--out", out, "--db", db, in_process=True, check=True)
     assert {p.name for p in out.iterdir()} == {"jpeg__crops.json", "webp__crops.json"}
     doc = json.loads((out / "webp__crops.json").read_text())
     assert doc["name"] == "webp" and doc["dataset"] == "crops"
@@ -129,9 +118,9 @@ def test_export_round_trips_through_import(measured_db, tmp_path):
     assert doc["results"]["encoding_time"] == pytest.approx([r["encode_s"] for r in rows])
 
     # importing under the measured name is refused; under another name it equals the measured curve
-    clash = _cli("import", out / "webp__crops.json", "--db", db)
+    clash = rdbench("import", out / "webp__crops.json", "--db", db, in_process=True)
     assert "measured in this database" in str(clash.exception)
-    assert _cli("import", out / "webp__crops.json", "--name", "webp-exported", "--db", db).exit_code == 0
+    rdbench("import", out / "webp__crops.json", "--name", "webp-exported", "--db", db, in_process=True, check=True)
     for metric in ("psnr", "ms-ssim"):
         table = _bdrate(db, "webp", "webp-exported,jpeg", "crops", metric)
         rows = {r["codec"]: r for r in table["rows"]}
@@ -141,17 +130,15 @@ def test_export_round_trips_through_import(measured_db, tmp_path):
 
 
 def test_export_to_stdout_needs_a_single_pair(measured_db):
-    result = _cli("export", "--db", measured_db)
+    result = rdbench("export", "--db", measured_db, in_process=True)
     assert "stdout takes one" in str(result.exception)
-    result = _cli("export", "--codec", "jpeg", "--db", measured_db)
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["results"]["quality"] == ["20", "40", "60", "80"]
+    result = rdbench("export", "--codec", "jpeg", "--db", measured_db, in_process=True, check=True)
+    assert json.loads(result.stdout)["results"]["quality"] == ["20", "40", "60", "80"]
 
 
 def test_per_image_plot(measured_db, tmp_path):
-    result = _cli("plot", "--per-image", "--dataset", "crops", "--metric", "ms-ssim", "--ext", "svg",
-                  "--out", tmp_path, "--db", measured_db)
-    assert result.exit_code == 0, result.output
+    rdbench("plot", "--per-image", "--dataset", "crops", "--metric", "ms-ssim", "--ext", "svg",
+            "--out", tmp_path, "--db", measured_db, in_process=True, check=True)
     svg = (tmp_path / "rd_crops_ms-ssim_per_image.svg").read_text()
     assert "jpeg (mean of 3 images)" in svg and "webp (mean of 3 images)" in svg
 
@@ -159,12 +146,11 @@ def test_per_image_plot(measured_db, tmp_path):
 def test_complexity_plot_from_stored_points(measured_db, tmp_path):
     db = tmp_path / "rd.sqlite"
     shutil.copy(measured_db, db)
-    missing = _cli("plot", "--complexity", "--out", tmp_path, "--db", db)
+    missing = rdbench("plot", "--complexity", "--out", tmp_path, "--db", db, in_process=True)
     assert "no complexity points" in str(missing.exception)
-    result = _cli("complexity", "--codec", "jpeg", "--sizes", "64,96", "--repeat", "1", "--in-process", "--db", db)
-    assert result.exit_code == 0, result.output
-    result = _cli("plot", "--complexity", "--out", tmp_path, "--db", db)
-    assert result.exit_code == 0, result.output
+    rdbench("complexity", "--codec", "jpeg", "--sizes", "64,96", "--repeat", "1", "--in-process", "--db", db,
+            in_process=True, check=True)
+    rdbench("plot", "--complexity", "--out", tmp_path, "--db", db, in_process=True, check=True)
     assert (tmp_path / "complexity.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -182,7 +168,7 @@ def test_several_files_declaring_one_name_are_told_apart_by_stem(tmp_path):
         (tmp_path / f"{stem}.json").write_text(json.dumps(
             {"name": "model", "results": {"bpp": [0.1, 0.3, 0.6], "psnr-rgb": [28 + offset, 31, 34]}}))
     (tmp_path / "other.json").write_text(json.dumps({"name": "Other Model", "bpp": [0.1, 0.3], "psnr": [27, 30]}))
-    result = _cli("import", *sorted(tmp_path.glob("*.json")), "--dataset", "kodak", "--db", db)
-    assert result.exit_code == 0, result.output
-    names = sorted(line.split()[1] for line in result.output.splitlines())
+    result = rdbench("import", *sorted(tmp_path.glob("*.json")), "--dataset", "kodak", "--db", db, in_process=True,
+                     check=True)
+    names = sorted(line.split()[1] for line in result.stdout.splitlines())
     assert names == ["model_mse_cpu", "model_mse_cuda", "other-model"]

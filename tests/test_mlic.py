@@ -15,10 +15,14 @@ from rdbench.codecs.base import CodecConfig, CodecContext
 from rdbench.codecs.learned.mlic import MLICCodec, MLICPlusCodec
 from rdbench.codecs.registry import load_adapter, resolve_codecs
 from rdbench.errors import RdbenchError
-from rdbench.run.measure import measure
-from rdbench.models.mlic import MLIC, CheckerboardMaskedConv2d, StackedCheckerboardContext
-from rdbench.models.mlic_layers import anchor_mask, pad_to_stride
+from rdbench.models.mlic import (
+    MLIC,
+    CheckerboardMaskedConv2d,
+    StackedCheckerboardContext,
+)
+from rdbench.models.mlic_layers import even_anchor_mask, pad_to_stride
 from rdbench.models.mlicplus import CheckerboardAttention, MLICPlus
+from rdbench.run.measure import measure
 
 TINY = {"N": 32, "M": 40, "slices": 4, "attn_dim": 16}
 MODELS = [MLIC, MLICPlus]
@@ -67,7 +71,7 @@ def test_checkerboard_convolution_reads_only_anchors():
     """At non-anchor positions (the only ones that use it) the masked convolution reads only anchors."""
     torch.manual_seed(0)
     context = StackedCheckerboardContext(8, 16)
-    mask = anchor_mask(12, 12)
+    mask = even_anchor_mask(12, 12)
     anchors = torch.randn(1, 8, 12, 12) * mask
     noise = torch.randn(1, 8, 12, 12) * (1 - mask)
     masked = CheckerboardMaskedConv2d(8, 4, 5)
@@ -76,10 +80,19 @@ def test_checkerboard_convolution_reads_only_anchors():
     assert not torch.allclose(context(anchors), context(torch.zeros_like(anchors)))
 
 
+def test_anchor_masks_name_their_checkerboard_parity():
+    """MLIC/MLIC+ anchor at even row + col, MLIC++ (the official code) at odd row + col."""
+    from rdbench.models.mlicpp_layers import odd_anchor_mask
+
+    rows, cols = torch.meshgrid(torch.arange(5), torch.arange(6), indexing="ij")
+    assert torch.equal(even_anchor_mask(5, 6)[0, 0], ((rows + cols) % 2 == 0).float())
+    assert torch.equal(odd_anchor_mask(5, 6)[0, 0], (rows + cols) % 2 == 1)
+
+
 def test_checkerboard_attention_is_local_and_handles_padding():
     torch.manual_seed(0)
     attention = CheckerboardAttention(8, 16, window=4)
-    mask = anchor_mask(10, 14)
+    mask = even_anchor_mask(10, 14)
     anchors = torch.randn(1, 8, 10, 14) * mask
     out = attention(anchors)
     assert out.shape == (1, 16, 10, 14) and torch.isfinite(out).all()

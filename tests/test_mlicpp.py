@@ -10,28 +10,27 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import rdbench
 
 from rdbench.codecs.base import CodecConfig, CodecContext
 from rdbench.codecs.learned.mlicpp import MLICPlusPlusCodec
 from rdbench.codecs.registry import load_adapter, resolve_codecs
 from rdbench.errors import CodecUnavailable, RdbenchError
-from rdbench.run.measure import measure
 from rdbench.models.mlicpp import MLICPlusPlus
 from rdbench.models.mlicpp_layers import (
     CheckerboardAttentionContext,
-    anchor_mask,
+    odd_anchor_mask,
     squeeze_anchor,
     squeeze_nonanchor,
     unsqueeze_anchor,
     unsqueeze_nonanchor,
 )
+from rdbench.run.measure import measure
 
 NARROW = {"N": 64, "M": 64, "slices": 2}
 
@@ -75,7 +74,7 @@ def test_state_dict_matches_the_official_model(reference_dir, old):
 
 def test_checkerboard_helpers_are_inverse_and_partition():
     y = torch.randn(1, 3, 6, 8)
-    mask = anchor_mask(6, 8)
+    mask = odd_anchor_mask(6, 8)
     assert not mask[0, 0, 0, 0] and mask[0, 0, 0, 1] and mask[0, 0, 1, 0]  # anchors: odd row + col
     assert torch.equal(unsqueeze_anchor(squeeze_anchor(y)) + unsqueeze_nonanchor(squeeze_nonanchor(y)), y)
     assert torch.equal(squeeze_anchor(y)[0, 0, 0], y[0, 0, 0, 1::2])
@@ -209,8 +208,7 @@ def test_rdbench_run_end_to_end(tmp_path, kodak_dir):
     Image.fromarray(image[100:196, 300:364]).save(crops / "b.png")  # portrait
     db = tmp_path / "results.sqlite"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "mlicpp-random",
-                             "--dataset", str(crops), "--db", str(db)], capture_output=True, text=True, env=env)
+    result = rdbench("run", "--codec", "mlicpp-random", "--dataset", crops, "--db", db, env=env)
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(db) as conn:
         conn.row_factory = sqlite3.Row

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.measured_store import build_store
+from helpers import build_store
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 nbclient = pytest.importorskip("nbclient", reason="nbclient is needed to execute the notebooks")

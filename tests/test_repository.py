@@ -3,7 +3,9 @@ that cannot shadow Python's standard library."""
 
 from __future__ import annotations
 
+import importlib.machinery
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,10 +26,15 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert test in ci_lines, f".ci/run must contain the README's test command verbatim: {test}"
 
 
-def test_codecs_folder_is_not_an_importable_package() -> None:
-    """`codecs/` holds TOML files only: an `__init__.py` or a module there would shadow the
-    standard library's `codecs` when the repository root is on sys.path."""
-    assert not list((REPO / "codecs").glob("*.py"))
-    import codecs
-
-    assert Path(codecs.__file__).parent == Path(sys.modules["os"].__file__).parent
+def test_no_top_level_codecs_module_shadows_the_standard_library() -> None:
+    """Codec configurations live in ``rdbench/codecs/configs``: nothing named ``codecs`` in the
+    repository root (module, package, or a plain folder, which imports as a namespace package)
+    may shadow the standard library's ``codecs`` when the root is on ``sys.path``."""
+    spec = importlib.machinery.PathFinder.find_spec("codecs", [str(REPO)])
+    assert spec is None, f"importable 'codecs' in the repository root: {spec.origin or spec.submodule_search_locations}"
+    # and from the root, as `python -m pytest`, notebooks and scripts run, `import codecs` is the stdlib's
+    # (the interpreter loads `codecs` at start-up, so only the find_spec check above sees a shadow early)
+    code = "import codecs, sysconfig; print(codecs.__file__); print(sysconfig.get_paths()['stdlib'])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    module, stdlib = result.stdout.splitlines()
+    assert Path(module).parent == Path(stdlib), module

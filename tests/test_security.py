@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from fault_codecs import make_images
+from helpers import rdbench
+
 from rdbench.codecs.external import process as external
 from rdbench.codecs.learned import checkpoints
 
@@ -114,9 +115,8 @@ def test_a_run_writes_only_to_its_results_path_and_temp_dir(tmp_path: Path) -> N
 
     db = results / "r.sqlite"
     for extra in ([], ["--jobs", "2", "--timeout", "60"]):  # in-process, then supervised workers
-        result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "jpeg,webp", "--dataset",
-                                 str(images), "--quality", "50", "--db", str(db), "--force", *extra],
-                                capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+        result = rdbench("run", "--codec", "jpeg,webp", "--dataset", images, "--quality", "50", "--db", db, "--force",
+                         *extra, cwd=cwd, env=env)
         assert result.returncode == 0, result.stderr[-2000:]
         after = {name: _tree(folder) for name, folder in (("home", home), ("cwd", cwd), ("data", data))}
         assert after == before

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from rdbench.codecs.base import CodecContext
-from rdbench.codecs.registry import load_adapter, resolve_codecs
-from rdbench.codecs.external.vvc_sps import sps_size
-from rdbench.errors import CodecUnavailable
 from rdbench.codecs.external.process import ToolError
+from rdbench.codecs.external.vvc_sps import sps_size
+from rdbench.codecs.registry import load_adapter, resolve_codecs
 from rdbench.data.images import load_image
+from rdbench.errors import CodecUnavailable
 from rdbench.run.metrics import bpp, psnr
 
 VTM17_60x44_QP37 = bytes.fromhex(
@@ -132,9 +132,7 @@ def test_other_vtm_version_is_refused(vtm_dir: str) -> None:
 
 def test_cli_run_with_vtm_dir_and_kept_bitstreams(vtm_dir: str, crop: np.ndarray, tmp_path: Path) -> None:
     """`rdbench run --vtm-dir` end to end; the kept bitstream decodes to the stored PSNR."""
-    import subprocess
-    import sys
-
+    from helpers import rdbench
     from PIL import Image
 
     from rdbench.store.sqlite import Store
@@ -144,9 +142,8 @@ def test_cli_run_with_vtm_dir_and_kept_bitstreams(vtm_dir: str, crop: np.ndarray
     Image.fromarray(crop).save(data / "parrots.png")
     db, kept = tmp_path / "r.sqlite", tmp_path / "kept"
     env = {k: v for k, v in os.environ.items() if k != "RDBENCH_VTM_DIR"}  # the option alone must do
-    result = subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "vtm17", "--dataset", str(data),
-                             "--quality", "37", "--vtm-dir", vtm_dir, "--db", str(db), "-q",
-                             "--keep-bitstreams", str(kept)], capture_output=True, text=True, env=env)
+    result = rdbench("run", "--codec", "vtm17", "--dataset", data, "--quality", "37", "--vtm-dir", vtm_dir,
+                     "--db", db, "-q", "--keep-bitstreams", kept, env=env)
     assert result.returncode == 0, result.stderr
     with Store(db) as store:
         (record,) = store.records()

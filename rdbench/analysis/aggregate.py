@@ -21,11 +21,6 @@ from typing import Any
 from rdbench.run.metrics import ms_ssim_db, psnr_from_mse
 from rdbench.store.record import Record
 
-AGGREGATE_COLUMNS = [
-    "codec", "dataset", "quality", "n", "failed", "bpp", "psnr", "ms_ssim", "ms_ssim_db",
-    "bpp_pooled", "psnr_pooled", "encode_s", "decode_s", "peak_mem_bytes",
-]
-
 
 def _quality_sort_key(quality: str) -> tuple[int, float | str]:
     try:

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
+from rdbench.run.metrics import ms_ssim_db
+from rdbench.store.record import ImportedCurve
+from rdbench.store.sqlite import Store
 
 #: accepted keys -> (stored metric, True when the values are linear MS-SSIM to convert to dB)
 METRIC_ALIASES: dict[str, tuple[str, bool]] = {
@@ -33,7 +36,6 @@ METRIC_ALIASES: dict[str, tuple[str, bool]] = {
     "ms_ssim_rgb": ("ms-ssim", True), "ms-ssim-db": ("ms-ssim", False), "ms_ssim_db": ("ms-ssim", False),
 }
 METRICS = ("psnr", "ms-ssim")
-COLUMNS = {"psnr": "psnr", "ms-ssim": "ms_ssim_db"}
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.+_-]*$")
 
 
@@ -99,7 +101,7 @@ def parse_curve_file(path: str | Path) -> ParsedCurve:
         if linear:
             if not all(0 < v < 1 for v in values):
                 raise RdbenchError(f"{path}: {key!r} must lie in (0, 1) (linear MS-SSIM); use 'ms_ssim_db' for dB")
-            values = [-10.0 * math.log10(1.0 - v) for v in values]
+            values = [ms_ssim_db(v) for v in values]
         metrics[metric] = values
     if not metrics:
         raise RdbenchError(f"{path} has bpp but no quality values",
@@ -118,28 +120,7 @@ def normalise_name(raw: str) -> str:
     return name
 
 
-def imported_names(store: Any) -> dict[str, list[str]]:
-    """Imported curve name -> datasets it has a curve for."""
-    found: dict[str, list[str]] = {}
-    for row in store.conn.execute("SELECT name, dataset FROM imported_curves ORDER BY name, dataset"):
-        found.setdefault(row["name"], []).append(row["dataset"])
-    return found
-
-
-def load_imported(store: Any, name: str, dataset: str) -> dict[str, Any] | None:
-    """The imported curve as a reference-shaped dict (bpp, psnr, ms_ssim_db, provenance), or None."""
-    row = store.conn.execute("SELECT * FROM imported_curves WHERE name = ? AND dataset = ?", (name, dataset)).fetchone()
-    if row is None:
-        return None
-    curve = {"name": name, "dataset": dataset, "bpp": json.loads(row["bpp"]), "description": row["description"],
-             "source_file": row["source_file"], "sha256": row["sha256"], "imported_at": row["imported_at"]}
-    for column in ("psnr", "ms_ssim_db"):
-        if row[column] is not None:
-            curve[column] = json.loads(row[column])
-    return curve
-
-
-def _taken(store: Any, name: str) -> str | None:
+def _taken(store: Store, name: str) -> str | None:
     """Why ``name`` cannot be used for an imported curve, or None."""
     from rdbench.analysis.references import list_references
 
@@ -150,7 +131,7 @@ def _taken(store: Any, name: str) -> str | None:
     return None
 
 
-def import_curves(store: Any, paths: list[str | Path], *, name: str | None = None, dataset: str | None = None,
+def import_curves(store: Store, paths: list[str | Path], *, name: str | None = None, dataset: str | None = None,
                   metrics: list[str] | None = None, replace: bool = False) -> list[dict[str, Any]]:
     """Parse every file first, then store them all in one transaction; returns one summary per file.
 
@@ -164,7 +145,9 @@ def import_curves(store: Any, paths: list[str | Path], *, name: str | None = Non
             raise UsageError(f"unknown metric {metric!r}{did_you_mean(metric, list(METRICS))}")
     parsed_files = [parse_curve_file(path) for path in paths]
     declared = [p.name for p in parsed_files]
-    rows, seen = [], set()
+    curves: list[ImportedCurve] = []
+    summaries: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
     for path, parsed in zip(paths, parsed_files):
         # several files declaring one name (CompressAI's cpu/cuda, mse/ms-ssim variants): their stems tell them apart
         own = parsed.name if parsed.name and declared.count(parsed.name) == 1 else None
@@ -184,24 +167,19 @@ def import_curves(store: Any, paths: list[str | Path], *, name: str | None = Non
         if key in seen:
             raise UsageError(f"two files would both be imported as {curve_name!r} on {curve_dataset!r}")
         seen.add(key)
-        existing = load_imported(store, *key)
+        existing = store.imported_curve(*key)
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         if existing and existing["sha256"] != digest and not replace:
             raise UsageError(f"{curve_name!r} on {curve_dataset!r} was already imported from {existing['source_file']}",
                              hint="pass --replace to overwrite it, or --name to keep both")
-        rows.append({
-            "name": curve_name, "dataset": curve_dataset, "bpp": json.dumps(parsed.bpp),
-            "psnr": json.dumps(parsed.metrics["psnr"]) if "psnr" in wanted else None,
-            "ms_ssim_db": json.dumps(parsed.metrics["ms-ssim"]) if "ms-ssim" in wanted else None,
-            "description": parsed.description, "source_file": str(Path(path).resolve()), "sha256": digest,
-            "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "extra": None,
-            "points": len(parsed.bpp), "metrics": wanted,
-        })
-    columns = ["name", "dataset", "bpp", "psnr", "ms_ssim_db", "description", "source_file", "sha256",
-               "imported_at", "extra"]
-    with store.conn:
-        store.conn.execute("BEGIN IMMEDIATE")
-        store.conn.executemany(
-            f"INSERT OR REPLACE INTO imported_curves ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [[row[c] for c in columns] for row in rows])
-    return [{k: row[k] for k in ("name", "dataset", "points", "metrics", "source_file", "sha256")} for row in rows]
+        curves.append(ImportedCurve(
+            name=curve_name, dataset=curve_dataset, bpp=parsed.bpp,
+            psnr=parsed.metrics["psnr"] if "psnr" in wanted else None,
+            ms_ssim_db=parsed.metrics["ms-ssim"] if "ms-ssim" in wanted else None,
+            description=parsed.description, source_file=str(Path(path).resolve()), sha256=digest,
+            imported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        ))
+        summaries.append({"name": curve_name, "dataset": curve_dataset, "points": len(parsed.bpp), "metrics": wanted,
+                          "source_file": curves[-1].source_file, "sha256": digest})
+    store.put_imported_curves(curves)
+    return summaries

@@ -3,6 +3,11 @@
 WHY stable styles: a codec keeps the same colour and marker in every figure (hash of its name),
 so figures from different runs and papers can be compared side by side. Published curves are
 dashed, the anchor is drawn thicker. Sized for one paper column (3.5 in wide).
+
+Figures are :class:`matplotlib.figure.Figure` objects saved straight to a file (``savefig`` picks
+the Agg, SVG or PDF canvas from the extension), never pyplot's: importing or plotting changes no
+global matplotlib state (the backend a notebook or script chose stays), and no figure is left
+open or shown.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ import hashlib
 from pathlib import Path
 
 import matplotlib
+import matplotlib.colors
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from rdbench.errors import RdbenchError  # noqa: E402
+from rdbench.errors import RdbenchError
 
 MARKERS = "osD^v<>ph*X"
 FORMATS = (".png", ".svg", ".pdf")
@@ -25,7 +30,7 @@ YLABELS = {"psnr": "PSNR (dB)", "ms-ssim": "MS-SSIM (dB)"}
 def style(name: str) -> tuple[str, str]:
     """Colour and marker fixed by the codec name."""
     digest = int(hashlib.sha1(name.encode()).hexdigest(), 16)
-    colours = plt.get_cmap("tab20").colors
+    colours = matplotlib.colormaps["tab20"].colors
     return matplotlib.colors.to_hex(colours[digest % len(colours)]), MARKERS[(digest // 20) % len(MARKERS)]
 
 
@@ -37,7 +42,12 @@ def _check_target(out: Path) -> Path:
     return out
 
 
-def _finish(fig, ax, out: Path, *, title: str, metric: str) -> Path:
+def _new_figure() -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(3.5, 2.8), dpi=200)
+    return fig, fig.add_subplot()
+
+
+def _finish(fig: Figure, ax: Axes, out: Path, *, title: str, metric: str) -> Path:
     """Axes, legend and size every RD figure shares (readable at a paper's column width), then save."""
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel(YLABELS[metric])
@@ -48,7 +58,6 @@ def _finish(fig, ax, out: Path, *, title: str, metric: str) -> Path:
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
-    plt.close(fig)
     return out
 
 
@@ -58,7 +67,7 @@ def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: s
     out = _check_target(out)
     if not curves:
         raise RdbenchError("nothing to plot: no codec has a curve for this dataset and metric")
-    fig, ax = plt.subplots(figsize=(3.5, 2.8), dpi=200)
+    fig, ax = _new_figure()
     for name, points in sorted(curves.items()):
         pts = sorted(points)
         colour, marker = style(name)
@@ -81,7 +90,7 @@ def plot_per_image(per_image: dict[str, dict[str, list[tuple[float, float]]]],
     if not any(per_image.values()):
         raise RdbenchError("nothing to plot: no measured codec has per-image records for this dataset",
                            hint="per-image plots need codecs measured with `rdbench run`")
-    fig, ax = plt.subplots(figsize=(3.5, 2.8), dpi=200)
+    fig, ax = _new_figure()
     for name, images in sorted(per_image.items()):
         colour, marker = style(name)
         for points in images.values():

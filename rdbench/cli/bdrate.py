@@ -8,10 +8,11 @@ import math
 import click
 
 from rdbench.analysis.bdrate import METHODS
-from rdbench.cli.options import db_option, format_option, split_csv
+from rdbench.analysis.curves import known_names
+from rdbench.analysis.tables import bd_table
 from rdbench.cli.formatting import render
+from rdbench.cli.options import db_option, format_option, split_csv
 from rdbench.store.sqlite import Store
-from rdbench.analysis.tables import bd_table, known_names
 
 
 @click.command("bdrate")

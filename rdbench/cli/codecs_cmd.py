@@ -13,13 +13,13 @@ from rdbench.cli.options import format_option
 def command(show_all, fmt) -> None:
     """List every configured codec with its quality sweep and whether it can run on this machine.
 
-    Codecs come from codecs/*.toml (and folders in RDBENCH_CODECS_PATH) and from packages that
+    Codecs come from rdbench/codecs/configs/*.toml (and folders in RDBENCH_CODECS_PATH) and from packages that
     register adapters in the `rdbench.codecs` entry-point group.
     """
+    from rdbench.cli.formatting import render
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import load_adapter, load_configs
     from rdbench.errors import RdbenchError
-    from rdbench.cli.formatting import render
 
     rows = []
     context = CodecContext()

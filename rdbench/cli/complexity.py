@@ -19,7 +19,7 @@ from rdbench.cli.options import data_root_option, db_option, format_option, spli
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch threads in each worker.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help="Learned codecs: one checkpoint.")
 @click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Learned codecs: folder of checkpoints, mapped to qualities by codecs/NAME.toml.")
+              help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern.")
 @click.option("--flops-only", is_flag=True, help="Count FLOPs only (shapes on the meta device): no timing, any size.")
 @click.option("--forward-only", is_flag=True,
               help="Learned codecs: time, memory and FLOPs of the model forward only (no entropy coding).")
@@ -48,11 +48,16 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
       rdbench complexity --codec mlic-random --sizes 512,1024,2048,4096 --flops-only
       rdbench complexity --codec jpeg,webp --sizes 256,512,1024,2048 --repeat 5 --format markdown
     """
-    from rdbench.run import complexity
+    from rdbench.analysis.complexity import (
+        plot_complexity,
+        point_rows,
+        scaling_exponents,
+    )
+    from rdbench.cli.formatting import render
     from rdbench.codecs.base import CodecContext, parse_quality
     from rdbench.codecs.registry import load_adapter, resolve_codecs
     from rdbench.errors import RdbenchError, UsageError
-    from rdbench.cli.formatting import render
+    from rdbench.run import complexity
     from rdbench.store.sqlite import Store
 
     try:
@@ -98,7 +103,7 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
                 point = measure(config, context, q, side, repeat, image_path, flops_only, forward_only)
                 points.append(point)
                 if store is not None:
-                    complexity.store_points(store, [point])
+                    store.add_complexity_points([point])
                 click.echo(f"{config.name} {side}x{side}: {_progress_line(point)}", err=True)
     finally:
         if store is not None:
@@ -106,9 +111,9 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
 
     columns = ["codec", "size", "status", "encode_ms", "decode_ms", "forward_ms", "peak_mem_mib", "fwd_mem_mib",
                "kflops_per_px", "bpp"]
-    rows = complexity.point_rows(points)
-    exponents = complexity.scaling_exponents([p for p in points if p.status == "ok" or p.flops],
-                                             fit_min_size * fit_min_size if fit_min_size else None)
+    rows = point_rows(points)
+    exponents = scaling_exponents([p for p in points if p.status == "ok" or p.flops],
+                                  fit_min_size * fit_min_size if fit_min_size else None)
     exp_columns = ["codec", "device", "fit_sizes", "encode_s", "decode_s", "forward_s", "peak_mem_bytes",
                    "forward_peak_mem_bytes", "flops", "flops_per_pixel", "fpp_growth"]
     if fmt in ("json", "csv"):
@@ -123,7 +128,7 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
         if p.error:
             click.echo(f"{p.status}: {p.codec} {p.width}x{p.height}: {p.error}", err=True)
     if plot_path:
-        click.echo(f"plot: {complexity.plot_complexity(points, plot_path)}", err=True)
+        click.echo(f"plot: {plot_complexity(points, plot_path)}", err=True)
 
 
 def _progress_line(point) -> str:

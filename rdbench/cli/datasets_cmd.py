@@ -30,9 +30,9 @@ def command() -> None:
 @format_option()
 def list_cmd(data_root, fmt) -> None:
     """List known datasets, their size, and where (or whether) they are on this machine."""
+    from rdbench.cli.formatting import render
     from rdbench.data.datasets import data_root as resolve_root
     from rdbench.data.datasets import dataset_dir, manifests
-    from rdbench.cli.formatting import render
 
     root = resolve_root(data_root)
     rows = []
@@ -58,8 +58,8 @@ def download_cmd(name, keep_archives, quiet, data_root) -> None:
     Interrupted downloads resume where they stopped when the command is run again; a file
     whose checksum does not match is deleted and reported.
     """
-    from rdbench.data.install import download_dataset
     from rdbench.data.datasets import data_root as resolve_root
+    from rdbench.data.install import download_dataset
 
     root = resolve_root(data_root)
     with _progress(f"downloading {name}", quiet, unit="bytes") as report:
@@ -76,8 +76,8 @@ def add_cmd(name, path, quiet, data_root) -> None:
     """Register PATH as the local copy of dataset NAME, after checking every file."""
     from pathlib import Path
 
-    from rdbench.data.install import add_dataset
     from rdbench.data.datasets import data_root as resolve_root
+    from rdbench.data.install import add_dataset
 
     root = resolve_root(data_root)
     with _progress(f"checking {name}", quiet) as report:
@@ -92,8 +92,8 @@ def add_cmd(name, path, quiet, data_root) -> None:
 @data_root_option
 def verify_cmd(name, quiet, data_root) -> None:
     """Check that every image of dataset NAME is present and has its SHA-256."""
-    from rdbench.data.install import verify_dataset
     from rdbench.data.datasets import data_root as resolve_root
+    from rdbench.data.install import verify_dataset
 
     root = resolve_root(data_root)
     with _progress(f"verifying {name}", quiet) as report:
@@ -118,8 +118,14 @@ def _report(result, success: str, remedy: str | None = None) -> None:
 @contextmanager
 def _progress(description: str, quiet: bool, unit: str = "files") -> Iterator:
     """A rich progress bar fed by (done, total, label) callbacks counting bytes or files."""
-    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     counter = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), counter, TimeRemainingColumn(),

@@ -6,11 +6,17 @@ from pathlib import Path
 
 import click
 
+from rdbench.analysis.curves import (
+    curve,
+    known_names,
+    measured_curve,
+    per_image_curves,
+    published_names,
+)
+from rdbench.analysis.plots import plot_per_image, plot_rd
 from rdbench.cli.options import db_option, split_csv
 from rdbench.errors import UsageError
-from rdbench.analysis.plots import plot_per_image, plot_rd
 from rdbench.store.sqlite import Store
-from rdbench.analysis.tables import curve, known_names, measured_curve, per_image_curves, published_names
 
 
 @click.command("plot")
@@ -60,9 +66,9 @@ def command(codecs, datasets, metric, anchor, per_image, complexity, out_dir, ex
 
 
 def _complexity(store: Store | None, codecs: list[str], path: Path) -> None:
-    from rdbench.run.complexity import load_points, plot_complexity
+    from rdbench.analysis.complexity import plot_complexity
 
-    points = load_points(store, codecs or None) if store is not None else []
+    points = store.complexity_points(codecs or None) if store is not None else []
     if not points:
         which = f" for {', '.join(codecs)}" if codecs else ""
         raise UsageError(f"no complexity points in the results database{which}",

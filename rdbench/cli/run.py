@@ -16,7 +16,7 @@ from rdbench.cli.options import data_root_option, db_option, split_csv
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes for CPU codecs.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N for learned codecs.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help="Learned codecs: one checkpoint (needs a single --quality).")
-@click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by codecs/NAME.toml.")
+@click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern.")
 @click.option("--retry-failed", is_flag=True, help="Rerun jobs whose stored record failed.")
 @click.option("--force", is_flag=True, help="Recompute jobs that are already stored.")
 @click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream under DIR/codec/quality/image.bin.")
@@ -46,8 +46,8 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
     from rdbench.codecs.registry import load_adapter, resolve_codecs
     from rdbench.data.datasets import resolve_dataset
     from rdbench.errors import RdbenchError, UsageError
-    from rdbench.run.executors.local import make_executor
-    from rdbench.run.runner import plan_jobs
+    from rdbench.run.executors import make_executor
+    from rdbench.run.plan import plan_jobs
     from rdbench.store.sqlite import Store
 
     qualities = split_csv(quality) or None
@@ -92,9 +92,16 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
 
 
 def _run_with_progress(store, jobs, executor, failures, quiet) -> tuple[int, int]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from rdbench.run.runner import execute
+    from rdbench.run.execute import execute
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TimeRemainingColumn(), disable=quiet, transient=False)

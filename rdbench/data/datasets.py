@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rdbench.errors import DatasetError, UsageError, did_you_mean
+import tomllib
+
 from rdbench.data.images import IMAGE_SUFFIXES
+from rdbench.errors import DatasetError, UsageError, did_you_mean
 
 #: rdbench's own manifests: package data, installed with the wheel.
 SHIPPED_MANIFESTS_DIR = Path(__file__).resolve().parent / "manifests"

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from rdbench.errors import DatasetError
 from rdbench.data.images import file_sha256
+from rdbench.errors import DatasetError
 
 CHUNK = 1 << 20
 #: progress(bytes_done, bytes_total or None, label): called after every chunk.

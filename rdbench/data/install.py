@@ -21,8 +21,8 @@ from rdbench.data.datasets import (
     registered_locations,
 )
 from rdbench.data.download import Progress, download, extract
-from rdbench.errors import DatasetError
 from rdbench.data.images import file_sha256
+from rdbench.errors import DatasetError
 
 
 @dataclass

@@ -65,20 +65,24 @@ with warnings.catch_warnings():  # compressai's video models warn about deprecat
 STRIDE = 64
 
 
-def anchor_mask(height: int, width: int, device: torch.device | str = "cpu") -> Tensor:
-    """(1, 1, H, W) float mask, 1 at anchors. Choice 1: anchors where (row + col) is even."""
+def even_anchor_mask(height: int, width: int, device: torch.device | str = "cpu") -> Tensor:
+    """(1, 1, H, W) float mask, 1 at anchors. Choice 1: anchors where (row + col) is even.
+
+    The MLIC/MLIC+ checkerboard; MLIC++ uses the other parity
+    (:func:`rdbench.models.mlicpp_layers.odd_anchor_mask`).
+    """
     rows = torch.arange(height, device=device).view(-1, 1)
     cols = torch.arange(width, device=device).view(1, -1)
     return ((rows + cols) % 2 == 0).float().view(1, 1, height, width)
 
 
 def anchor_index(height: int, width: int, device: torch.device | str = "cpu") -> Tensor:
-    """Flat indices of the anchors of an (H, W) grid.
+    """Flat indices of the anchors (even ``row + col``) of an (H, W) grid.
 
     Computed on the CPU and then moved, so the model also runs on the ``meta`` device (shapes
     only), which is how FLOPs are counted at sizes that would not fit in memory.
     """
-    return anchor_mask(height, width).flatten().nonzero().squeeze(1).to(device)
+    return even_anchor_mask(height, width).flatten().nonzero().squeeze(1).to(device)
 
 
 def ste_round(x: Tensor) -> Tensor:
@@ -286,7 +290,7 @@ class MultiReferenceModel(CompressionModel):
         z = self.h_a(y)
         z_hat, z_likelihoods = self.entropy_bottleneck(z)
         hyper = self.h_s(z_hat)
-        mask = anchor_mask(*y.shape[2:], y.device)
+        mask = even_anchor_mask(*y.shape[2:], y.device)
         decoded: list[Tensor] = []
         likelihoods = []
         for i, y_slice in enumerate(y.chunk(self.num_slices, dim=1)):
@@ -320,7 +324,7 @@ class MultiReferenceModel(CompressionModel):
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])  # what the decoder sees
         hyper = self.h_s(z_hat)
-        mask = anchor_mask(*y.shape[2:], y.device).bool().expand_as(y[:, : self.slice_ch])
+        mask = even_anchor_mask(*y.shape[2:], y.device).bool().expand_as(y[:, : self.slice_ch])
         cdf, lengths, offsets = self._coder_tables()
         encoder = BufferedRansEncoder()
         symbols: list[int] = []
@@ -347,7 +351,7 @@ class MultiReferenceModel(CompressionModel):
         z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
         hyper = self.h_s(z_hat)
         h, w = z_hat.shape[2] * 4, z_hat.shape[3] * 4
-        mask = anchor_mask(h, w, z_hat.device).bool().expand(1, self.slice_ch, h, w)
+        mask = even_anchor_mask(h, w, z_hat.device).bool().expand(1, self.slice_ch, h, w)
         cdf, lengths, offsets = self._coder_tables()
         decoder = RansDecoder()
         decoder.set_stream(strings[0][0])

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rdbench.models.mlic_layers import MultiReferenceModel, anchor_mask
+from rdbench.models.mlic_layers import MultiReferenceModel, even_anchor_mask
 
 
 class CheckerboardAttention(nn.Module):
@@ -48,7 +48,7 @@ class CheckerboardAttention(nn.Module):
         tokens = self.embed(F.pad(anchors_hat, (0, pw, 0, ph)))
         hp, wp = h + ph, w + pw
         # keys allowed: anchors inside the original (unpadded) latent
-        valid = F.pad(anchor_mask(h, w, anchors_hat.device), (0, pw, 0, ph))
+        valid = F.pad(even_anchor_mask(h, w, anchors_hat.device), (0, pw, 0, ph))
         d = tokens.shape[1]
 
         def windows(t: Tensor) -> Tensor:  # (B, C, Hp, Wp) -> (B * nW, s*s, C)

@@ -38,13 +38,17 @@ def conv1x1(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
 # checkerboard helpers
 
 
-def anchor_mask(height: int, width: int, device: torch.device | str = "cpu") -> Tensor:
-    """(1, 1, H, W) bool, True at anchors (odd row + col). Shared: do not modify it in place."""
-    return _anchor_mask(height, width, str(device))
+def odd_anchor_mask(height: int, width: int, device: torch.device | str = "cpu") -> Tensor:
+    """(1, 1, H, W) bool, True at anchors (odd row + col). Shared: do not modify it in place.
+
+    The official MLIC++ checkerboard; MLIC/MLIC+ use the other parity
+    (:func:`rdbench.models.mlic_layers.even_anchor_mask`).
+    """
+    return _odd_anchor_mask(height, width, str(device))
 
 
 @functools.lru_cache(maxsize=32)
-def _anchor_mask(height: int, width: int, device: str) -> Tensor:
+def _odd_anchor_mask(height: int, width: int, device: str) -> Tensor:
     # built on the CPU, then moved: works on the meta device, and one copy per size and device
     # spares a GPU a host-to-device transfer at each of the ~10 uses per slice. A normal (not an
     # inference-mode) tensor, so a cached mask also serves a later training forward.
@@ -56,12 +60,12 @@ def _anchor_mask(height: int, width: int, device: str) -> Tensor:
 
 def keep_anchor(y: Tensor) -> Tensor:
     """``y`` at anchors, +0.0 elsewhere."""
-    return torch.where(anchor_mask(*y.shape[2:], y.device), y, y.new_zeros(()))
+    return torch.where(odd_anchor_mask(*y.shape[2:], y.device), y, y.new_zeros(()))
 
 
 def keep_nonanchor(y: Tensor) -> Tensor:
     """``y`` at non-anchors, +0.0 elsewhere."""
-    return torch.where(anchor_mask(*y.shape[2:], y.device), y.new_zeros(()), y)
+    return torch.where(odd_anchor_mask(*y.shape[2:], y.device), y.new_zeros(()), y)
 
 
 def squeeze_anchor(y: Tensor) -> Tensor:
@@ -240,7 +244,7 @@ def _window_mask(height: int, width: int, window: int, device: str) -> Tensor:
     A normal tensor even when first built under inference mode, so it also serves training.
     """
     with torch.inference_mode(False):
-        anchors = anchor_mask(height, width).float()
+        anchors = odd_anchor_mask(height, width).float()
         windows = F.unfold(anchors, window, padding=(window - 1) // 2)[0].t()  # (L, w*w)
         both = windows[:, :, None] * windows[:, None, :]
         return torch.where(both == 1, 0.0, -100.0).to(device)

@@ -58,11 +58,13 @@ def one_line(exc: BaseException) -> str:
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """MemoryError, torch's (CUDA) OutOfMemoryError, or a RuntimeError saying so: torch's CPU
-    allocator ("can't allocate memory"), older torch and other devices ("out of memory")."""
+    allocator ("can't allocate memory" on Linux, "not enough memory" on Windows), older torch
+    and other devices ("out of memory"). Runs and complexity sweeps both decide by it."""
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return True
     text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and any(s in text for s in ("out of memory", "can't allocate memory"))
+    return isinstance(exc, RuntimeError) and any(
+        s in text for s in ("out of memory", "can't allocate memory", "not enough memory"))
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from rdbench.run import metrics
 from rdbench.codecs.base import Codec, Quality
 from rdbench.data.images import check_rgb8
+from rdbench.run import metrics
 
 
 def _read_status_kib(field: str) -> int | None:

@@ -1,8 +1,17 @@
-"""One measurement of one codec configuration at one quality on one image.
+"""The row types of the results database, one per table that holds measurements or curves.
 
-The field names are the stable names of the ``json`` output format and of the database
-columns. A record's identity is :attr:`Record.key`: (codec, config_hash, quality, dataset,
-image, image_hash); rerunning a command never writes a second row with the same key.
+* :class:`Record`: one measurement of one codec configuration at one quality on one image
+  (table ``records``). A record's identity is :attr:`Record.key`: (codec, config_hash,
+  quality, dataset, image, image_hash); rerunning a command never writes a second row with
+  the same key.
+* :class:`ComplexityPoint`: time, memory and FLOPs of one codec configuration at one quality
+  and one square image size (table ``complexity``), measured by :mod:`rdbench.run.complexity`.
+* :class:`ImportedCurve`: a published RD curve imported from a file, with its provenance
+  (table ``imported_curves``), parsed by :mod:`rdbench.analysis.import_curves`.
+
+They live here, below the stages that produce them, so that :class:`rdbench.store.sqlite.Store`
+can read and write them typed. The field names are the stable names of the ``json`` output
+format and of the database columns.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ from typing import Any
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
+#: A complexity point whose size did not fit in memory (the sweep goes on past it).
+STATUS_OOM = "oom"
 
 
 @dataclass
@@ -77,3 +88,81 @@ class Record:
 
 
 RECORD_FIELDS = [f.name for f in dataclasses.fields(Record)]
+
+
+#: The image of a complexity point measured on :func:`rdbench.run.complexity.synthetic_image`.
+SYNTHETIC = "synthetic"
+
+#: Measures of a complexity point whose scaling exponent is fitted (``flops_per_pixel`` is
+#: ``flops`` minus one).
+MEASURES = ("encode_s", "decode_s", "forward_s", "peak_mem_bytes", "forward_peak_mem_bytes", "flops")
+
+
+@dataclass
+class ComplexityPoint:
+    """One codec configuration at one quality on one ``height`` x ``width`` image; identity:
+    (codec, config_hash, quality, device, machine, height, width, image)."""
+
+    codec: str
+    config_hash: str
+    quality: str
+    device: str
+    machine: str
+    height: int
+    width: int
+    pixels: int
+    image: str = SYNTHETIC
+    repeat: int | None = None
+    encode_s: float | None = None
+    decode_s: float | None = None
+    forward_s: float | None = None
+    peak_mem_bytes: int | None = None
+    forward_peak_mem_bytes: int | None = None
+    flops: float | None = None
+    num_bytes: int | None = None
+    bpp: float | None = None
+    status: str = STATUS_OK
+    error: str | None = None
+    gpu: str | None = None
+    rdbench_version: str | None = None
+    created_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flops_per_pixel(self) -> float | None:
+        return None if self.flops is None else self.flops / self.pixels
+
+    def to_row(self) -> dict[str, Any]:
+        row = dataclasses.asdict(self)
+        row["extra"] = json.dumps(self.extra, sort_keys=True, default=str)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "ComplexityPoint":
+        data = {f.name: row[f.name] for f in dataclasses.fields(cls)}
+        data["extra"] = json.loads(data["extra"] or "{}")
+        return cls(**data)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["flops_per_pixel"] = self.flops_per_pixel
+        return out
+
+
+POINT_FIELDS = [f.name for f in dataclasses.fields(ComplexityPoint)]
+
+
+@dataclass
+class ImportedCurve:
+    """A published curve as imported: points per metric (None when not imported) and where they
+    came from (the source file's path and SHA-256, the import time, the file's description)."""
+
+    name: str
+    dataset: str
+    bpp: list[float]
+    psnr: list[float] | None
+    ms_ssim_db: list[float] | None
+    description: str
+    source_file: str
+    sha256: str
+    imported_at: str

@@ -16,11 +16,21 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rdbench.errors import StoreError
-from rdbench.store.record import RECORD_FIELDS, STATUS_FAILED, STATUS_OK, Record
+from rdbench.store.record import (
+    MEASURES,
+    POINT_FIELDS,
+    RECORD_FIELDS,
+    STATUS_FAILED,
+    STATUS_OK,
+    ComplexityPoint,
+    ImportedCurve,
+    Record,
+)
 
 DEFAULT_DB = Path("results") / "rdbench.sqlite"
 
@@ -48,7 +58,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (codec, config_hash)
     );
     """,
-    # complexity points (rdbench.run.complexity): one row per codec configuration, quality, device,
+    # complexity points (rdbench.store.record.ComplexityPoint): one row per codec configuration, quality, device,
     # machine and image size; status 'ok', 'oom' (out of memory at that size) or 'failed'
     """
     CREATE TABLE complexity (
@@ -63,7 +73,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX complexity_codec ON complexity (codec, device, pixels);
     """,
-    # imported published curves (rdbench.analysis.import_curves): one row per (name, dataset); points as
+    # imported published curves (rdbench.store.record.ImportedCurve): one row per (name, dataset); points as
     # JSON lists, provenance = source file, its sha256, when it was imported, the file's description
     """
     CREATE TABLE imported_curves (
@@ -74,6 +84,21 @@ MIGRATIONS: list[str] = [
     );
     """,
 ]
+
+#: Complexity columns a successful rerun fills in without erasing: a partial run (--forward-only)
+#: adds its measures to the stored point and keeps the others; any other rerun replaces the point.
+_POINT_MERGED = frozenset(MEASURES) | {"num_bytes", "bpp"}
+
+_CURVE_COLUMNS = ("name", "dataset", "bpp", "psnr", "ms_ssim_db", "description", "source_file", "sha256",
+                  "imported_at", "extra")
+
+
+def _in_list(column: str, values: Iterable[str] | None, clauses: list[str], params: list[Any]) -> None:
+    """Add ``column IN (...)`` to a WHERE clause when ``values`` is given and not empty."""
+    if values:
+        values = list(values)
+        clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+        params += values
 
 
 def _enable_wal(conn: sqlite3.Connection, patience_s: float = 60.0) -> None:
@@ -170,29 +195,66 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed on leaving; taken IMMEDIATE so that two processes
+        writing one file wait for each other (``busy_timeout``) instead of failing mid-way."""
+        try:
+            with self.conn:  # BEGIN ... COMMIT, ROLLBACK on an exception
+                self.conn.execute("BEGIN IMMEDIATE")
+                yield self.conn
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write results database {self.path}: {exc} "
+                             "(disk full or read-only? records stored so far are intact)") from exc
+
     def put(self, record: Record, config: dict[str, Any] | None = None) -> None:
         """Insert or replace one record, committed before returning."""
         row = record.to_row()
         columns = ", ".join(RECORD_FIELDS)
         placeholders = ", ".join(f":{c}" for c in RECORD_FIELDS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in RECORD_FIELDS)
-        try:
-            with self.conn:  # BEGIN ... COMMIT
-                self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.execute(
-                    f"INSERT INTO records ({columns}) VALUES ({placeholders}) "
-                    "ON CONFLICT (codec, config_hash, quality, dataset, image, image_hash) "
-                    f"DO UPDATE SET {updates}",
-                    row,
+        with self._transaction() as conn:
+            conn.execute(
+                f"INSERT INTO records ({columns}) VALUES ({placeholders}) "
+                "ON CONFLICT (codec, config_hash, quality, dataset, image, image_hash) "
+                f"DO UPDATE SET {updates}",
+                row,
+            )
+            if config is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO codec_configs (config_hash, codec, config) VALUES (?, ?, ?)",
+                    (record.config_hash, record.codec, json.dumps(config, sort_keys=True, default=str)),
                 )
-                if config is not None:
-                    self.conn.execute(
-                        "INSERT OR IGNORE INTO codec_configs (config_hash, codec, config) VALUES (?, ?, ?)",
-                        (record.config_hash, record.codec, json.dumps(config, sort_keys=True, default=str)),
-                    )
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot write results database {self.path}: {exc} "
-                             "(disk full or read-only? records stored so far are intact)") from exc
+
+    def add_complexity_points(self, points: Iterable[ComplexityPoint]) -> None:
+        """Insert or update complexity points in one transaction, committed before returning.
+
+        A point with the identity of a stored one updates it: a successful rerun keeps the
+        stored measures it did not take (see ``_POINT_MERGED``), an ``oom`` or ``failed`` one
+        replaces them all.
+        """
+        columns = ", ".join(POINT_FIELDS)
+        placeholders = ", ".join(f":{c}" for c in POINT_FIELDS)
+        updates = ", ".join(
+            f"{c} = CASE WHEN excluded.status = '{STATUS_OK}' THEN COALESCE(excluded.{c}, {c}) ELSE excluded.{c} END"
+            if c in _POINT_MERGED else f"{c} = excluded.{c}" for c in POINT_FIELDS)
+        with self._transaction() as conn:
+            conn.executemany(
+                f"INSERT INTO complexity ({columns}) VALUES ({placeholders}) ON CONFLICT "
+                f"(codec, config_hash, quality, device, machine, height, width, image) DO UPDATE SET {updates}",
+                [point.to_row() for point in points])
+
+    def put_imported_curves(self, curves: Iterable[ImportedCurve]) -> None:
+        """Insert or replace imported curves, all in one transaction: an import of several files
+        stores all of them or none."""
+        rows = [(curve.name, curve.dataset, json.dumps(curve.bpp),
+                 None if curve.psnr is None else json.dumps(curve.psnr),
+                 None if curve.ms_ssim_db is None else json.dumps(curve.ms_ssim_db),
+                 curve.description, curve.source_file, curve.sha256, curve.imported_at, None)
+                for curve in curves]
+        with self._transaction() as conn:
+            conn.executemany(f"INSERT OR REPLACE INTO imported_curves ({', '.join(_CURVE_COLUMNS)}) "
+                             f"VALUES ({', '.join('?' * len(_CURVE_COLUMNS))})", rows)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -212,12 +274,10 @@ class Store:
         status: str | None = None,
         config_hash: str | None = None,
     ) -> list[Record]:
-        clauses, params = [], []
-        for column, values in (("codec", codecs), ("dataset", datasets)):
-            if values:
-                values = list(values)
-                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-                params += values
+        clauses: list[str] = []
+        params: list[Any] = []
+        _in_list("codec", codecs, clauses, params)
+        _in_list("dataset", datasets, clauses, params)
         if status:
             clauses.append("status = ?")
             params.append(status)
@@ -247,6 +307,41 @@ class Store:
         if status:
             return self.conn.execute("SELECT COUNT(*) FROM records WHERE status = ?", (status,)).fetchone()[0]
         return self.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    def complexity_points(self, codecs: Iterable[str] | None = None, device: str | None = None) -> list[ComplexityPoint]:
+        """Stored complexity points (of ``codecs`` on ``device`` when given), ordered by codec,
+        device and size."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        _in_list("codec", codecs, clauses, params)
+        if device:
+            clauses.append("device = ?")
+            params.append(device)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.conn.execute(f"SELECT * FROM complexity {where} ORDER BY codec, device, pixels, id", params)
+        return [ComplexityPoint.from_row(dict(r)) for r in rows]
+
+    def imported_curve_names(self) -> dict[str, list[str]]:
+        """Imported curve name -> datasets it has a curve for."""
+        found: dict[str, list[str]] = {}
+        for row in self.conn.execute("SELECT name, dataset FROM imported_curves ORDER BY name, dataset"):
+            found.setdefault(row["name"], []).append(row["dataset"])
+        return found
+
+    def imported_curve(self, name: str, dataset: str) -> dict[str, Any] | None:
+        """An imported curve, or None: a dict shaped like a shipped reference curve (``bpp`` and
+        the ``psnr`` / ``ms_ssim_db`` lists it has, plus provenance), so that analysis handles
+        shipped and imported published curves alike."""
+        row = self.conn.execute("SELECT * FROM imported_curves WHERE name = ? AND dataset = ?",
+                                (name, dataset)).fetchone()
+        if row is None:
+            return None
+        curve = {"name": name, "dataset": dataset, "bpp": json.loads(row["bpp"]), "description": row["description"],
+                 "source_file": row["source_file"], "sha256": row["sha256"], "imported_at": row["imported_at"]}
+        for column in ("psnr", "ms_ssim_db"):
+            if row[column] is not None:
+                curve[column] = json.loads(row[column])
+        return curve
 
     def close(self) -> None:
         self.conn.close()

@@ -18,8 +18,18 @@ from typing import ClassVar
 import numpy as np
 
 from rdbench.codecs.base import CodecConfig, CodecContext, Quality
-from rdbench.codecs.external.colour import read_y4m444, rgb_to_ycbcr, ycbcr_to_rgb, write_yuv444
-from rdbench.codecs.external.process import SubprocessCodec, find_tool, tool_banner, tool_dir_candidates
+from rdbench.codecs.external.colour import (
+    read_y4m444,
+    rgb_to_ycbcr,
+    write_yuv444,
+    ycbcr_to_rgb,
+)
+from rdbench.codecs.external.process import (
+    SubprocessCodec,
+    find_tool,
+    tool_banner,
+    tool_dir_candidates,
+)
 
 
 def _write_ppm(path: Path, image: np.ndarray) -> None:

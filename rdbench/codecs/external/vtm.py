@@ -32,10 +32,20 @@ from typing import ClassVar
 import numpy as np
 
 from rdbench.codecs.base import CodecConfig, CodecContext, Quality
+from rdbench.codecs.external.colour import (
+    read_yuv444,
+    rgb_to_ycbcr,
+    write_yuv444,
+    ycbcr_to_rgb,
+)
+from rdbench.codecs.external.process import (
+    SubprocessCodec,
+    find_tool,
+    tool_banner,
+    tool_dir_candidates,
+)
 from rdbench.codecs.external.vvc_sps import sps_size
-from rdbench.codecs.external.colour import read_yuv444, rgb_to_ycbcr, ycbcr_to_rgb, write_yuv444
 from rdbench.errors import CodecUnavailable
-from rdbench.codecs.external.process import SubprocessCodec, find_tool, tool_banner, tool_dir_candidates
 
 ENCODERS = ("EncoderAppStatic", "EncoderApp")
 DECODERS = ("DecoderAppStatic", "DecoderApp")

@@ -1,5 +1,6 @@
-"""Learned codecs: adapters that wrap the models of :mod:`rdbench.models` (MLIC family) and
-CompressAI's zoo, with the one safe checkpoint loader they share.
+"""Learned codecs: one base class (:class:`~rdbench.codecs.learned.base.LearnedCodec`: where
+weights come from, safe checkpoint loading, seeding, tensors, device, the complexity hooks) and
+thin adapters over it: the MLIC family (models in :mod:`rdbench.models`) and CompressAI's zoo.
 
 May import: :mod:`rdbench.codecs.base`, :mod:`rdbench.models`, :mod:`rdbench.data`,
 :mod:`rdbench.errors`.

@@ -4,6 +4,7 @@ There are no published weights for MLIC or MLIC+, so a configuration either name
 checkpoints (``--checkpoint FILE`` for one quality, or ``--checkpoint-dir DIR`` with files named
 by ``params.checkpoint_pattern``) or sets ``params.random_seed`` for seeded random weights
 (the ``*-random`` configurations: real bitstreams and real complexity, meaningless quality).
+Weights are found and read as for every learned adapter (:mod:`rdbench.codecs.learned.base`).
 
 Bitstream (the whole MLIC family, MLIC++ included): a 12-byte header (height, width as uint16;
 latent-hyperprior size as two uint16; length of the latent string as uint32), the latent string,
@@ -17,128 +18,74 @@ the two passes) shows up in the record's ``extra`` instead of as a silently wors
 from __future__ import annotations
 
 import struct
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from rdbench.codecs.base import Codec, CodecConfig, CodecContext, Quality, format_quality, missing_packages
-from rdbench.errors import CodecUnavailable, RdbenchError
+from rdbench.codecs.base import CodecConfig, CodecContext, Quality
+from rdbench.codecs.learned.base import LearnedCodec
+from rdbench.errors import RdbenchError
+
+if TYPE_CHECKING:
+    import torch
 
 _HEADER = struct.Struct(">HHHHI")
-_ARCH_KEYS = ("N", "M", "slices", "attn_dim")
 
 
-class _MultiReferenceCodec(Codec):
-    """Shared driver of MLIC-family models: checkpoint or seeded weights, padding, header."""
+class _MultiReferenceCodec(LearnedCodec):
+    """The MLIC family: one model class with ``[params]`` constructor arguments, and its bitstream."""
 
-    model_class: ClassVar[str]  # "module:Class" of the nn.Module
+    model_class: ClassVar[str]  # "module:Class" of the nn.Module, imported on first use
+    #: The ``[params]`` passed to the model's constructor (as ints).
+    arch_keys: ClassVar[tuple[str, ...]] = ("N", "M", "slices", "attn_dim")
     library_name: ClassVar[str] = "rdbench.models+compressai"
-    wants_gpu: ClassVar[bool] = True
     quality_label: ClassVar[str] = "model index (higher = more bits)"
     default_qualities = (1, 2, 3, 4, 5, 6)
 
     def __init__(self, config: CodecConfig, context: CodecContext) -> None:
         super().__init__(config, context)
-        self._models: dict[str, Any] = {}
         self._last_encode: tuple[bytes, Any] | None = None  # (bitstream, encoder's y_hat)
 
-    # -- availability and weights -------------------------------------------------------
+    # -- the model ------------------------------------------------------------------------
 
-    @classmethod
-    def _checkpoint_for(cls, config: CodecConfig, context: CodecContext, quality: Quality) -> Path | None:
-        if context.checkpoint:
-            return Path(context.checkpoint)
-        if context.checkpoint_dir:
-            pattern = config.params.get("checkpoint_pattern", config.name + "_q{quality}.pth.tar")
-            return Path(context.checkpoint_dir) / pattern.format(quality=format_quality(quality))
-        return None
-
-    @classmethod
-    def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
-        missing = missing_packages("torch", "compressai")
-        if missing:
-            return missing
-        if "random_seed" in config.params:
-            return None
-        return cls._weights_missing(config, context)
-
-    @classmethod
-    def _weights_missing(cls, config: CodecConfig, context: CodecContext) -> str | None:
-        """Why the checkpoints this run names cannot be used (each model family words its own)."""
-        if not (context.checkpoint or context.checkpoint_dir):
-            return (f"no weights: {config.name} has no published checkpoints; pass --checkpoint or "
-                    f"--checkpoint-dir with trained ones, or use {config.name}-random (seeded random weights)")
-        for quality in config.qualities[:1] if context.checkpoint else config.qualities:
-            path = cls._checkpoint_for(config, context, quality)
-            if path is not None and not path.is_file():
-                return f"checkpoint {path} for quality {format_quality(quality)} is missing"
-        return None
-
-    def _build(self) -> Any:
+    def _model_type(self) -> type:
         import importlib
 
         module, _, name = self.model_class.partition(":")
-        cls = getattr(importlib.import_module(module), name)
-        arch = {k: int(self.config.params[k]) for k in _ARCH_KEYS if k in self.config.params}
-        return cls(**arch)
+        return getattr(importlib.import_module(module), name)
 
-    def torch_model(self, quality: Quality) -> Any:
-        """The nn.Module used at ``quality`` (loaded on first use); complexity counts its FLOPs."""
-        import torch
+    def arch_kwargs(self) -> dict[str, int]:
+        """Constructor arguments from ``[params]`` (the model's defaults for those not set)."""
+        return {k: int(self.config.params[k]) for k in self.arch_keys if k in self.config.params}
 
-        key = format_quality(quality)
-        if key in self._models:
-            return self._models[key]
-        if "random_seed" in self.config.params:
-            # Every quality gets the same seeded weights (random weights have no rate point to
-            # aim at); fork_rng keeps the caller's random state untouched.
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(self.config.params["random_seed"]))
-                model = self._build()
-        else:
-            path = self._checkpoint_for(self.config, self.context, quality)
-            if path is None or not path.is_file():
-                raise CodecUnavailable(f"no checkpoint for {self.name} quality {key} ({path})",
-                                       hint="pass --checkpoint FILE --quality Q or --checkpoint-dir DIR")
-            model = self._build()
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
-            except (RuntimeError, OSError, KeyError, ValueError) as exc:
-                raise RdbenchError(f"{path} is not a {self.name} checkpoint for these parameters: "
-                                   f"{str(exc).splitlines()[0]}", hint="check [params] N/M/slices in the codec TOML") from exc
-        model = model.eval().to(self.context.device)
-        model.update(force=True)
-        self._models[key] = model
-        return model
+    def build_model(self, quality: Quality) -> torch.nn.Module:
+        return self._model_type()(**self.arch_kwargs())
 
-    def prepare(self, quality: Quality) -> None:
-        self.torch_model(quality)
+    def model_from_state(self, state: dict[str, Any], quality: Quality) -> torch.nn.Module:
+        """The model class holding ``state``; a class's ``arch_from_state_dict`` picks its variant
+        from the keys (MLIC++'s "Old" one) where ``[params]`` leave it open."""
+        from rdbench.codecs.learned.checkpoints import load_state
 
-    # -- coding ---------------------------------------------------------------------------
+        cls = self._model_type()
+        pick = getattr(cls, "arch_from_state_dict", None)
+        arch = {**(pick(state) if pick is not None else {}), **self.arch_kwargs()}
+        return load_state(cls(**arch), state, source="it")
 
-    def _to_tensor(self, image: np.ndarray) -> Any:
-        import torch
-
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """Replicate-padded right/bottom to the model's stride (the MLIC papers' evaluation)."""
         from rdbench.models.mlic_layers import pad_to_stride
 
-        x = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0) / 255.0
-        return pad_to_stride(x.to(self.context.device))[0]
+        return pad_to_stride(x)[0]
 
-    def forward_input(self, image: np.ndarray) -> Any:
-        """The padded (1, 3, H, W) tensor the model's forward takes (used by complexity)."""
-        return self._to_tensor(image)
+    # -- coding ---------------------------------------------------------------------------
 
     def encode(self, image: np.ndarray, quality: Quality) -> bytes:
         import torch
 
-        height, width = image.shape[:2]
-        if max(height, width) > 0xFFFF:
-            raise RdbenchError(f"{width}x{height} is too large for the {self.name} header (65535 px a side)")
+        height, width = self.image_size(image)
         model = self.torch_model(quality)
         with torch.inference_mode():
-            out = model.compress(self._to_tensor(image))
+            out = model.compress(self.forward_input(image))
         y_string, z_string = out["strings"][0][0], out["strings"][1][0]
         header = _HEADER.pack(height, width, int(out["shape"][0]), int(out["shape"][1]), len(y_string))
         data = header + y_string + z_string
@@ -159,8 +106,7 @@ class _MultiReferenceCodec(Codec):
         with torch.inference_mode():
             out = model.decompress([[body[:y_len]], [body[y_len:]]], (zh, zw))
             self._check_against_encoder(data, out["y_hat"])
-            pixels = (out["x_hat"][0, :, :height, :width] * 255.0).round().clamp(0, 255).byte()
-        return pixels.permute(1, 2, 0).cpu().numpy()
+            return self.to_image(out["x_hat"], height, width)
 
     def _check_against_encoder(self, data: bytes, y_hat: Any) -> None:
         """Record whether the decoder rebuilt exactly the encoder's quantised latent."""
@@ -173,20 +119,6 @@ class _MultiReferenceCodec(Codec):
         if not same:
             self.notes["decoder_max_abs_diff"] = float((reference - y_hat).abs().max()) \
                 if reference.shape == y_hat.shape else "shape differs"
-
-    def synchronize(self) -> None:
-        if str(self.context.device).startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(self.context.device)
-
-    def library(self) -> tuple[str, str]:
-        from importlib.metadata import version
-
-        return (self.library_name, version("compressai"))
-
-    def close(self) -> None:
-        self._models.clear()
 
 
 class MLICCodec(_MultiReferenceCodec):

@@ -12,14 +12,14 @@ Design decisions, and why:
   from a private temporary file. Checkpoints and external tools (``--checkpoint-dir``,
   ``--vtm-dir``) are *not* shipped: they must exist at the same path on every worker.
 * **Only the client writes the store**: records stream back with ``as_completed`` and go
-  through the same :func:`rdbench.run.runner.execute` path as local runs, so resuming and the
+  through the same :func:`rdbench.run.execute.execute` path as local runs, so resuming and the
   store's unique key (one row per job) hold exactly as they do locally.
 * **Worker loss**: the scheduler re-runs a task whose worker died (up to
   ``distributed.scheduler.allowed-failures`` times, then the job becomes a failed record
   "killed N workers"). A task that raised is retried once (``retries=1``); a codec's own
   errors never raise (they are failed records already).
 * **Timeouts** (``--timeout``): inside the task the job runs in a supervised
-  :class:`~rdbench.run.executors.local.WorkerProcess` (one per worker thread), killed when over time.
+  :class:`~rdbench.run.executors.worker.WorkerProcess` (one per worker thread), killed when over time.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rdbench.errors import RdbenchError, UsageError
-from rdbench.run.executors.local import WorkerProcess, crashed_record
+from rdbench.run.executors.worker import WorkerProcess, crashed_record
 from rdbench.run.jobs import Job, one_line, run_job
 from rdbench.store.record import Record
 

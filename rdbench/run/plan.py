@@ -1,22 +1,21 @@
-"""Planning and running a benchmark: (codecs x qualities x images) -> jobs -> records -> store.
+"""Planning a benchmark: (codecs x qualities x images) -> the jobs not yet in the store.
 
-The runner alone writes the store, one committed record per finished job, so an interrupted
-run resumes where it stopped: planning skips every job whose record already exists (status
-``ok``, and ``failed`` too unless ``retry_failed``), ``force`` recomputes everything.
+Planning is what makes an interrupted run resume where it stopped: it skips every job whose
+record already exists (status ``ok``, and ``failed`` too unless ``retry_failed``); ``force``
+recomputes everything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rdbench.codecs.base import CodecConfig, CodecContext, format_quality, parse_quality
 from rdbench.data.datasets import Dataset
-from rdbench.run.environment import cpu_name, git_commit, gpu_name, rdbench_version
-from rdbench.errors import UsageError
 from rdbench.data.images import file_sha256
+from rdbench.errors import UsageError
 from rdbench.run.jobs import Job
-from rdbench.store.record import STATUS_FAILED, STATUS_OK, Record
+from rdbench.store.record import STATUS_FAILED, STATUS_OK
 from rdbench.store.sqlite import Store
 
 
@@ -64,33 +63,3 @@ def plan_jobs(
                                      image_name=ref.name, image_path=str(ref.path), image_hash=hashes[ref.name],
                                      keep_bitstreams=keep_bitstreams))
     return plan
-
-
-def stamp(record: Record, device: str) -> Record:
-    """Add the facts of where and with what the record was made."""
-    record.rdbench_version = rdbench_version()
-    record.git_commit = git_commit()
-    record.machine = cpu_name()
-    record.gpu = gpu_name(device)
-    return record
-
-
-def execute(
-    store: Store,
-    jobs: list[Job],
-    executor,
-    on_record: Callable[[Record], None] | None = None,
-) -> tuple[int, int]:
-    """Run ``jobs`` on ``executor``, committing each record as it arrives. Returns (ok, failed)."""
-    ok = failed = 0
-    configs = {job.config.config_hash: job.config.to_dict() for job in jobs}
-    for record in executor.run(jobs):
-        stamp(record, record.device)
-        store.put(record, configs.get(record.config_hash))
-        if record.ok:
-            ok += 1
-        else:
-            failed += 1
-        if on_record:
-            on_record(record)
-    return ok, failed

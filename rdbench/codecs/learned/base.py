@@ -1,0 +1,319 @@
+""":class:`LearnedCodec`: what every learned adapter (MLIC, MLIC+, MLIC++, the CompressAI zoo) shares.
+
+A learned codec is an ``nn.Module`` per quality point plus a bitstream layout. Everything but
+the model's class, its constructor arguments, the padding rule and the header lives here, so the
+adapters agree on where weights come from, how a checkpoint file is read, and what a pixel is.
+
+Where the weights for a quality come from, the same for every learned adapter:
+
+1. ``params.random_seed`` set (the ``*-random`` configurations): seeded random weights, built
+   under ``torch.manual_seed`` (the caller's random state is left alone), with
+   ``params.latent_gain`` scaling the layer that outputs the latent. Such a configuration reads
+   no file, even when ``--checkpoint``/``--checkpoint-dir`` are given: its config hash names the
+   seeded weights, so a results database must never hold numbers of other weights under it
+   (one ``--checkpoint-dir`` is shared by every codec of a run).
+2. ``--checkpoint FILE`` (one quality).
+3. ``--checkpoint-dir DIR``: the file named by ``params.checkpoint_pattern`` (default
+   ``<config name>_q{quality}.pth.tar``); an adapter may accept other names there (the zoo's own).
+4. The adapter's published weights (:meth:`LearnedCodec.published_model`): the CompressAI zoo's,
+   from the torch hub cache (downloaded into it when absent); adapters without published
+   weights (the MLIC family) say which files to pass instead.
+
+Every file, the hub cache's included, is read by :mod:`rdbench.codecs.learned.checkpoints`:
+``torch.load(weights_only=True)`` (a pickle that would run code is refused), ``module.`` and
+``_orig_mod.`` prefixes stripped, compressai<=1.2.6 entropy-bottleneck names renamed. Entropy-
+coder tables a model lacks are computed on the CPU before it moves to ``--device``, as the
+checkpoint loader does, so a model's tables do not depend on the device it codes on.
+
+The complexity study (:mod:`rdbench.run.complexity`) measures any :class:`LearnedCodec` through
+:meth:`~LearnedCodec.torch_model` and :meth:`~LearnedCodec.forward_input`.
+
+torch and compressai are imported inside the methods that need them: importing an adapter
+(``rdbench codecs`` imports them all) stays fast and works without them installed, and
+:meth:`~LearnedCodec.unavailable_reason` says which is missing.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from rdbench.codecs.base import (
+    Codec,
+    CodecConfig,
+    CodecContext,
+    Quality,
+    format_quality,
+    missing_packages,
+)
+from rdbench.errors import CodecUnavailable, RdbenchError
+
+if TYPE_CHECKING:
+    import torch
+
+#: Largest height or width the learned headers store (16-bit fields).
+MAX_SIDE = 0xFFFF
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (or its type when it has none), for one-line errors."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _last_conv_child(module: torch.nn.Module) -> torch.nn.Module:
+    import torch
+
+    return next(m for m in reversed(list(module.children())) if isinstance(m, torch.nn.Conv2d))
+
+
+def apply_latent_gain(model: Any, gain: float, layer: torch.nn.Module | None = None) -> Any:
+    """Scale by ``gain`` the layer that outputs the latent; returns ``model``.
+
+    Freshly initialised models produce latents below 0.5 in magnitude, which all round to zero:
+    the entropy coder would only ever see one symbol. A gain (``params.latent_gain`` of the
+    ``*-random`` configurations) makes seeded models code real, varied symbols. ``layer``
+    defaults to the last convolution among ``model.g_a``'s children, where compressai's zoo
+    models (and MLIC, MLIC+) produce the latent.
+    """
+    import torch
+
+    if gain != 1.0:
+        layer = _last_conv_child(model.g_a) if layer is None else layer
+        with torch.no_grad():
+            layer.weight.mul_(gain)
+            if layer.bias is not None:
+                layer.bias.mul_(gain)
+    return model
+
+
+class LearnedCodec(Codec):
+    """Base of the learned adapters: weights, tensors, device, model cache and complexity hooks.
+
+    Subclasses implement :meth:`build_model` (the architecture), :meth:`model_from_state` (that
+    architecture holding a checkpoint's weights), :meth:`pad` and ``encode``/``decode`` (the
+    bitstream); adapters with published weights also :meth:`published_model` and
+    :meth:`published_weights_missing`.
+    """
+
+    wants_gpu: ClassVar[bool] = True
+    #: Recorded as the record's codec library, with compressai's version (its entropy coder
+    #: writes every learned bitstream).
+    library_name: ClassVar[str] = "compressai"
+    #: How many quality points' models stay loaded; None keeps all (a run visits every quality,
+    #: some several times). An adapter with large models per quality keeps fewer.
+    max_models: ClassVar[int | None] = None
+
+    def __init__(self, config: CodecConfig, context: CodecContext) -> None:
+        super().__init__(config, context)
+        self._models: dict[str, torch.nn.Module] = {}
+
+    # -- availability -------------------------------------------------------------------------
+
+    @classmethod
+    def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
+        """Missing packages, then a bad configuration, then (unless seeded) missing weights."""
+        missing = missing_packages("torch", "compressai")
+        if missing:
+            return missing
+        problem = cls.config_problem(config)
+        if problem:
+            return problem
+        if "random_seed" in config.params:
+            return None
+        return cls.weights_missing(config, context)
+
+    @classmethod
+    def config_problem(cls, config: CodecConfig) -> str | None:
+        """Why ``[params]`` or the qualities make no model (checked before any weights); None if fine."""
+        return None
+
+    @classmethod
+    def weights_missing(cls, config: CodecConfig, context: CodecContext) -> str | None:
+        """Why the weights this run names cannot be had, or None.
+
+        With ``--checkpoint``/``--checkpoint-dir`` every quality's file must be there (one file
+        for ``--checkpoint``); without, :meth:`published_weights_missing` decides.
+        """
+        if not (context.checkpoint or context.checkpoint_dir):
+            return cls.published_weights_missing(config)
+        for quality in config.qualities[:1] if context.checkpoint else config.qualities:
+            path = cls.checkpoint_path(config, context, quality)
+            if path is not None and not path.is_file():
+                return f"checkpoint {path} for quality {format_quality(quality)} is missing"
+        return None
+
+    @classmethod
+    def published_weights_missing(cls, config: CodecConfig) -> str | None:
+        """Why a run without checkpoint options has no weights; this default: none are published."""
+        return (f"no weights: {config.name} has no published checkpoints; pass --checkpoint or "
+                f"--checkpoint-dir with trained ones, or use {config.name}-random (seeded random weights)")
+
+    # -- where the weights are ----------------------------------------------------------------
+
+    @classmethod
+    def checkpoint_pattern(cls, config: CodecConfig) -> str:
+        """File name of a quality's checkpoint in ``--checkpoint-dir`` (``{quality}`` is replaced)."""
+        return str(config.params.get("checkpoint_pattern", config.name + "_q{quality}.pth.tar"))
+
+    @classmethod
+    def checkpoint_path(cls, config: CodecConfig, context: CodecContext, quality: Quality) -> Path | None:
+        """The checkpoint the command line names for ``quality`` (it may not exist), or None."""
+        if context.checkpoint:
+            return Path(context.checkpoint)
+        if context.checkpoint_dir:
+            return Path(context.checkpoint_dir) / cls.checkpoint_pattern(config).format(quality=format_quality(quality))
+        return None
+
+    @property
+    def checkpoint_label(self) -> str:
+        """What a fitting checkpoint is a checkpoint *of*, in the error for one that does not fit."""
+        return self.name
+
+    def missing_checkpoint(self, path: Path | None, quality: Quality) -> CodecUnavailable:
+        """The error for a quality whose checkpoint is not there (``path`` None: none was named)."""
+        return CodecUnavailable(f"no checkpoint for {self.name} quality {format_quality(quality)} ({path})",
+                                hint="pass --checkpoint FILE --quality Q or --checkpoint-dir DIR")
+
+    # -- the model ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def build_model(self, quality: Quality) -> torch.nn.Module:
+        """A freshly initialised model of this configuration's architecture for ``quality``.
+
+        Seeded weights are drawn here (the caller has seeded torch).
+        """
+
+    @abstractmethod
+    def model_from_state(self, state: dict[str, Any], quality: Quality) -> torch.nn.Module:
+        """A model holding ``state``, a checkpoint's normalised state_dict.
+
+        Raises :class:`RdbenchError` when the weights do not fit, worded as a sentence about the
+        file ("it does not fit ..."): the caller prefixes which file and what it should be.
+        """
+
+    def published_model(self, quality: Quality) -> torch.nn.Module:
+        """The model with the adapter's published weights, used when no checkpoint is named.
+
+        This default: there are none, so the missing-checkpoint error.
+        """
+        raise self.missing_checkpoint(None, quality)
+
+    def latent_layer(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The layer whose output is the latent (scaled by ``params.latent_gain``)."""
+        return _last_conv_child(model.g_a)
+
+    def checkpoint_model(self, path: Path, quality: Quality) -> torch.nn.Module:
+        """A model with the weights of ``path``, read by the shared safe loader.
+
+        A file that cannot be read and one that does not fit this architecture get different
+        one-line errors, both naming the file.
+        """
+        from rdbench.codecs.learned.checkpoints import read_checkpoint
+
+        try:
+            state = read_checkpoint(path)
+        except RdbenchError as exc:
+            raise RdbenchError(f"cannot read checkpoint for {self.name} quality {format_quality(quality)}: {exc}",
+                               hint=exc.hint) from exc
+        try:
+            return self.model_from_state(state, quality)
+        except RdbenchError as exc:
+            raise RdbenchError(f"{path} is not a {self.checkpoint_label} checkpoint: {exc}", hint=exc.hint) from exc
+
+    def _seeded_model(self, quality: Quality) -> torch.nn.Module:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+            torch.manual_seed(int(self.config.params["random_seed"]))
+            model = self.build_model(quality)
+        gain = float(self.config.params.get("latent_gain", 1.0))
+        if gain != 1.0:
+            apply_latent_gain(model, gain, self.latent_layer(model))
+        return model
+
+    def _load(self, quality: Quality) -> torch.nn.Module:
+        """The model for ``quality`` from the first weight source that applies (module docstring)."""
+        if "random_seed" in self.config.params:
+            model = self._seeded_model(quality)
+        else:
+            path = self.checkpoint_path(self.config, self.context, quality)
+            if path is None:
+                model = self.published_model(quality)
+            elif not path.is_file():
+                raise self.missing_checkpoint(path, quality)
+            else:
+                model = self.checkpoint_model(path, quality)
+        # Fill only the entropy-coder tables the weights lack (empty after seeding, or in a
+        # checkpoint saved before update()); stored tables are what the original encoder used.
+        # On the CPU, before the move: the tables then do not depend on --device.
+        model.update(force=False)
+        return model.eval().to(self.context.device)
+
+    def torch_model(self, quality: Quality) -> torch.nn.Module:
+        """The ``nn.Module`` coding at ``quality``, in eval mode on the context's device.
+
+        Loaded on first use and kept (see :attr:`max_models`); the complexity study counts its
+        FLOPs and times its forward.
+        """
+        key = format_quality(quality)
+        model = self._models.get(key)
+        if model is None:
+            if self.max_models is not None and len(self._models) >= self.max_models:
+                self._models.clear()  # free the previous models before loading the next
+            model = self._models[key] = self._load(quality)
+        return model
+
+    def prepare(self, quality: Quality) -> None:
+        self.torch_model(quality)
+
+    # -- pixels and tensors -------------------------------------------------------------------
+
+    def to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        """A (1, 3, H, W) float32 tensor in [0, 1] on the context's device, from (H, W, 3) uint8."""
+        import torch
+
+        # a float copy (the image may be read-only); /255 in float32 as torchvision's ToTensor does
+        x = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0) / 255.0
+        return x.to(self.context.device)
+
+    @abstractmethod
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` padded to the sizes the model codes (each adapter follows its reference evaluation)."""
+
+    def forward_input(self, image: np.ndarray) -> torch.Tensor:
+        """The padded (1, 3, H', W') tensor the model's ``forward``/``compress`` take (complexity uses it)."""
+        return self.pad(self.to_tensor(image))
+
+    @staticmethod
+    def to_image(x_hat: torch.Tensor, height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
+        """The (height, width, 3) uint8 image at (top, left) of a (1, 3, H', W') reconstruction."""
+        pixels = x_hat[0, :, top:top + height, left:left + width].clamp(0, 1).mul(255).round().byte()
+        return pixels.permute(1, 2, 0).cpu().numpy()
+
+    def image_size(self, image: np.ndarray) -> tuple[int, int]:
+        """(height, width) of ``image``, refused when a side does not fit a learned header's 16 bits."""
+        height, width = image.shape[:2]
+        if max(height, width) > MAX_SIDE:
+            raise RdbenchError(f"{width}x{height} is too large for the {self.name} header ({MAX_SIDE} px a side)")
+        return height, width
+
+    # -- device and bookkeeping ---------------------------------------------------------------
+
+    def synchronize(self) -> None:
+        """Wait for queued CUDA work, so timings include it (a no-op on the CPU)."""
+        if str(self.context.device).startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.context.device)
+
+    def library(self) -> tuple[str, str]:
+        from importlib.metadata import version
+
+        return (self.library_name, version("compressai"))
+
+    def close(self) -> None:
+        self._models.clear()

@@ -1,0 +1,100 @@
+"""Helpers shared by the tests: the ``rdbench`` command line, the real data in ../shared, stores.
+
+Imported as ``from helpers import ...``: pytest puts this folder (it has no ``__init__.py``) on
+``sys.path`` before it loads conftest.py, so that works under ``pytest`` and ``python -m pytest``
+alike (``tests.…`` works only under the latter, which also puts the current folder on the path).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def rdbench_argv(*args: str) -> list[str]:
+    """The argument list that runs ``rdbench ARGS`` with this interpreter (for ``subprocess.Popen``)."""
+    return [sys.executable, "-m", "rdbench", *map(str, args)]
+
+
+@dataclass
+class CliResult:
+    """What one ``rdbench`` invocation did; ``exception`` is set only in process, when a command raised."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None = None
+
+
+def rdbench(*args: object, env: dict[str, str] | None = None, check: bool = False, in_process: bool = False,
+            timeout: float = 600, **kwargs) -> CliResult:
+    """Run ``rdbench ARGS`` and return its exit status, stdout and stderr.
+
+    By default a real ``python -m rdbench`` subprocess (``env``: its whole environment, default this
+    process's; other keyword arguments such as ``cwd`` or ``preexec_fn`` go to ``subprocess.run``).
+    ``in_process=True`` invokes the click group in this process instead (fast; an exception a command
+    raises, e.g. an ``RdbenchError`` with its hint, is kept in ``exception`` rather than printed).
+    ``check=True`` fails the test unless the command exited 0.
+    """
+    argv = [str(a) for a in args]
+    if in_process:
+        from click.testing import CliRunner
+
+        from rdbench.cli.main import cli
+
+        if kwargs:
+            raise TypeError(f"in-process invocation takes no {', '.join(kwargs)}")
+        overrides = None
+        if env is not None:  # CliRunner takes changes to os.environ: None removes a variable
+            overrides = {**{k: None for k in os.environ if k not in env}, **env}
+        ran = CliRunner().invoke(cli, argv, env=overrides)
+        exception = ran.exception if not isinstance(ran.exception, SystemExit) else None
+        result = CliResult(ran.exit_code, ran.stdout, ran.stderr, exception)
+    else:
+        proc = subprocess.run(rdbench_argv(*argv), capture_output=True, text=True, env=env, timeout=timeout, **kwargs)
+        result = CliResult(proc.returncode, proc.stdout, proc.stderr)
+    if check and result.returncode != 0:
+        raise AssertionError(f"rdbench {' '.join(argv)} exited {result.returncode}"
+                             f"{f' raising {result.exception!r}' if result.exception else ''}:\n"
+                             f"{result.stderr[-3000:]}")
+    return result
+
+
+def newer_schema_db(path: Path) -> Path:
+    """A real results database whose schema version is beyond what this rdbench knows."""
+    import sqlite3
+
+    from rdbench.store.sqlite import Store
+
+    with Store(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+    return path
+
+
+def build_store(root: Path, size: tuple[int, int] = (176, 176)) -> Path:
+    """Run `rdbench run --codec jpeg,webp` on crops of the first three Kodak images; return the DB path."""
+    kodak = SHARED / "datasets" / "kodak"
+    if not kodak.is_dir():
+        pytest.skip(f"{kodak} is absent: the real Kodak images are needed to build a measured store")
+    from PIL import Image
+
+    crops = root / "crops"
+    crops.mkdir(parents=True, exist_ok=True)
+    for path in sorted(kodak.glob("*.png"))[:3]:
+        Image.open(path).crop((0, 0, *size)).save(crops / path.name)
+    db = root / "rd.sqlite"
+    rdbench("run", "--codec", "jpeg,webp", "--dataset", crops, "--quality", "20,40,60,80", "--db", db,
+            in_process=True, check=True)
+    return db
