@@ -24,11 +24,17 @@ import platform
 import time
 from pathlib import Path
 
-from rdbench.analysis.complexity import plot_complexity, point_rows, scaling_exponents
-from rdbench.cli.formatting import render
-from rdbench.codecs.base import CodecContext
-from rdbench.codecs.registry import load_adapter, load_configs
-from rdbench.run import complexity
+from rdbench import (
+    CodecContext,
+    complexity_rows,
+    load_adapter,
+    load_configs,
+    measure_point,
+    measure_point_fresh,
+    plot_complexity,
+    render,
+    scaling_exponents,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,18 +69,18 @@ def main() -> None:
             continue
         quality = config.qualities[0]
         for side in sizes:
-            p = complexity.measure_point_fresh(config, context, quality, side, args.repeat)
+            p = measure_point_fresh(config, context, quality, side, args.repeat)
             points.append(p)
             print(f"{name} {side}: {p.status} enc={p.encode_s} dec={p.decode_s} fwd={p.forward_s} "
                   f"mem={p.peak_mem_bytes} fwdmem={p.forward_peak_mem_bytes} flops={p.flops} {p.error or ''}", flush=True)
         if points[-1].flops is not None:
             for side in forward_sizes:
-                p = complexity.measure_point_fresh(config, context, quality, side, 1, forward_only=True)
+                p = measure_point_fresh(config, context, quality, side, 1, forward_only=True)
                 forward_points.append(p)
                 print(f"{name} {side}: forward {p.status} fwd={p.forward_s} fwdmem={p.forward_peak_mem_bytes} "
                       f"{p.error or ''}", flush=True)
             for side in flops_sizes:
-                p = complexity.measure_point(config, context, quality, side, 1, flops_only=True)
+                p = measure_point(config, context, quality, side, 1, flops_only=True)
                 flops_points.append(p)
                 print(f"{name} {side}: flops {p.flops} ({p.status})", flush=True)
     elapsed = time.perf_counter() - start
@@ -86,7 +92,7 @@ def main() -> None:
     everything = {"points": points, "forward_only": forward_points, "flops_only": flops_points}
     out.with_suffix(".json").write_text(json.dumps(
         {k: [p.to_json() for p in v] for k, v in everything.items()}, indent=1, default=str))
-    rows = point_rows(points)
+    rows = complexity_rows(points)
     exps = scaling_exponents(points)
     fexps = scaling_exponents(flops_points)
     fpp = {}
@@ -112,7 +118,7 @@ def main() -> None:
         "",
     ]
     if forward_points:
-        lines += [render(point_rows(forward_points),
+        lines += [render(complexity_rows(forward_points),
                          ["codec", "size", "status", "forward_ms", "fwd_mem_mib", "kflops_per_px"], "markdown",
                          title="Model forward only, larger sizes (1 timed run after the memory pass)", digits=1),
                   "",

@@ -34,8 +34,7 @@ def bare_loop(folder: Path, qualities: list[int], shard: tuple[int, int] = (0, 1
     import imagecodecs
     import torch
 
-    from rdbench.data.images import load_image
-    from rdbench.run.metrics import ms_ssim, psnr
+    from rdbench import load_image, ms_ssim, psnr
 
     torch.set_num_threads(1)  # one core, like each `rdbench run` worker
     index, count = shard

@@ -42,10 +42,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from rdbench.codecs.base import CodecContext
+    from rdbench import CodecContext, load_image, resolve_codecs
     from rdbench.codecs.learned.mlicpp import MLICPlusPlusCodec
-    from rdbench.codecs.registry import resolve_codecs
-    from rdbench.data.images import load_image
     from rdbench.run.measure import PeakRSS
 
     cuda = args.device.startswith("cuda")

@@ -63,9 +63,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     import torch
 
-    from rdbench.codecs.base import CodecContext
-    from rdbench.codecs.registry import load_adapter, resolve_codecs
-    from rdbench.data.images import load_image
+    from rdbench import CodecContext, load_adapter, load_image, resolve_codecs
 
     torch.set_num_threads(args.threads)
     (config,) = resolve_codecs("mlicpp-random")

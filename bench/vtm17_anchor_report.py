@@ -31,9 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rdbench.analysis.aggregate import aggregate
-from rdbench.analysis.tables import bd_table
-from rdbench.store.sqlite import Store
+from rdbench import Store, aggregate, bd_table
 
 #: BD-rate (%) against VTM-17.0 Intra on Kodak published in the JiangWeibeta/MLIC README
 #: (benchmark table; also quoted in ../shared/README.md).

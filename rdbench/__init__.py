@@ -57,6 +57,14 @@ _PUBLIC: dict[str, str] = {
     "load_reference": "rdbench.analysis.references",
     "plot_rd": "rdbench.analysis.plots",
     "plot_per_image": "rdbench.analysis.plots",
+    "scaling_exponents": "rdbench.analysis.complexity",
+    "plot_complexity": "rdbench.analysis.complexity",
+    "complexity_rows": "rdbench.analysis.complexity",
+    # run: complexity points
+    "measure_point": "rdbench.run.complexity",
+    "measure_point_fresh": "rdbench.run.complexity",
+    # output: the tables every command prints (table, csv, json, markdown, latex)
+    "render": "rdbench.cli.formatting",
     # errors
     "RdbenchError": "rdbench.errors",
 }

@@ -115,7 +115,7 @@ def plot_complexity(points: Sequence[ComplexityPoint], path: str | Path) -> Path
     return path
 
 
-def point_rows(points: Iterable[ComplexityPoint]) -> list[dict[str, Any]]:
+def complexity_rows(points: Iterable[ComplexityPoint]) -> list[dict[str, Any]]:
     """Flat rows for :func:`rdbench.cli.formatting.render`: every field (JSON keeps them all)
     plus the size and the measures in display units (ms, MiB, kFLOPs per pixel)."""
     rows = []

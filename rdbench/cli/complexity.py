@@ -49,8 +49,8 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
       rdbench complexity --codec jpeg,webp --sizes 256,512,1024,2048 --repeat 5 --format markdown
     """
     from rdbench.analysis.complexity import (
+        complexity_rows,
         plot_complexity,
-        point_rows,
         scaling_exponents,
     )
     from rdbench.cli.formatting import render
@@ -111,7 +111,7 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
 
     columns = ["codec", "size", "status", "encode_ms", "decode_ms", "forward_ms", "peak_mem_mib", "fwd_mem_mib",
                "kflops_per_px", "bpp"]
-    rows = point_rows(points)
+    rows = complexity_rows(points)
     exponents = scaling_exponents([p for p in points if p.status == "ok" or p.flops],
                                   fit_min_size * fit_min_size if fit_min_size else None)
     exp_columns = ["codec", "device", "fit_sizes", "encode_s", "decode_s", "forward_s", "peak_mem_bytes",
