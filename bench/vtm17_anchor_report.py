@@ -5,8 +5,13 @@ Run after a VTM sweep that kept its bitstreams:
 
     rdbench run --codec vtm17 --dataset kodak --vtm-dir ~/VTM-17.0 --jobs 2 \\
         --keep-bitstreams runs/vtm-bits --db runs/vtm17.sqlite
-    python bench/vtm17_anchor_report.py --db runs/vtm17.sqlite --bits runs/vtm-bits \\
+    python bench/vtm17_anchor_report.py --db runs/vtm17.sqlite \\
         --vtm-dir ~/VTM-17.0 --images ../shared/datasets/kodak --out bench/results/vtm17_kodak.md
+
+Each record's bitstream is the file its record names (``extra["bitstream"]``, an absolute path:
+one file per record, ``<folder>/<dataset>/<codec>-<config hash>/<QP>/<image>.<image hash>.bin``).
+If the kept folder was moved since the run, ``--bits NEW_FOLDER`` finds each file there by the same
+layout (``rdbench.run.measure.bitstream_path``).
 
 Why each part:
 
@@ -57,13 +62,29 @@ def plain_psnr(original: np.ndarray, decoded: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / mse))
 
 
-def recompute(store: Store, bits: Path, vtm_dir: Path, images: Path) -> list[str]:
+def kept_bitstream(record, bits: Path | None) -> Path:
+    """The file holding ``record``'s bitstream: the one the record names, or, with ``--bits``, the
+    same layout under the folder the kept bitstreams were moved to."""
+    from rdbench.run.measure import bitstream_path
+
+    stored = record.extra.get("bitstream")
+    if bits is not None:
+        return bitstream_path(bits, record)
+    if not stored:
+        raise SystemExit(f"{record.image} QP {record.quality}: the record names no kept bitstream; "
+                         "rerun the sweep with --keep-bitstreams DIR")
+    if not Path(stored).is_file():
+        raise SystemExit(f"{stored} (kept for {record.image} QP {record.quality}) is missing; "
+                         "if the kept folder moved, pass --bits NEW_FOLDER")
+    return Path(stored)
+
+
+def recompute(store: Store, bits: Path | None, vtm_dir: Path, images: Path) -> list[str]:
     lines = ["| QP | images | max abs bpp diff | max abs PSNR diff (dB) |", "|---|---|---|---|"]
     by_qp: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for record in store.records(codecs=["vtm17"], status="ok"):
-            stem = Path(record.image).stem
-            bitstream = bits / "vtm17" / record.quality / f"{stem}.bin"
+            bitstream = kept_bitstream(record, bits)
             original = np.asarray(Image.open(images / record.image).convert("RGB"))
             decoded = decode_independently(bitstream, record.width, record.height, vtm_dir, Path(tmp))
             rate = 8.0 * bitstream.stat().st_size / (record.height * record.width)
@@ -124,7 +145,9 @@ def write_reference(store: Store, folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, required=True)
-    parser.add_argument("--bits", type=Path, required=True, help="the --keep-bitstreams folder of the run")
+    parser.add_argument("--bits", type=Path, default=None,
+                        help="where the run's --keep-bitstreams folder is now, if it moved "
+                             "[default: the path each record names]")
     parser.add_argument("--vtm-dir", type=Path, required=True)
     parser.add_argument("--images", type=Path, required=True, help="the Kodak folder the run measured")
     parser.add_argument("--out", type=Path, default=None)
@@ -137,7 +160,8 @@ def main() -> None:
         sections = [
             "# VTM-17.0 Intra on Kodak, measured by rdbench",
             "",
-            f"`python bench/vtm17_anchor_report.py --db {args.db} --bits {args.bits} --vtm-dir {args.vtm_dir} "
+            f"`python bench/vtm17_anchor_report.py --db {args.db}{f' --bits {args.bits}' if args.bits else ''} "
+            f"--vtm-dir {args.vtm_dir} "
             f"--images {args.images}`",
             "",
             f"VTM {first.codec_version} built from the official source (tag VTM-17.0, Release, GCC); "

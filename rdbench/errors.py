@@ -49,3 +49,9 @@ def did_you_mean(name: str, choices: list[str]) -> str:
 
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``count`` with its noun in agreement: '1 point', '2 points', '3 qualities' (give the
+    irregular plural), so no message says '1 points'."""
+    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"

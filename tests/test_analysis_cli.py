@@ -92,7 +92,18 @@ def test_bdrate_on_measured_codecs_matches_bjontegaard(measured_db):
                      in_process=True, check=True)
     rows = {r["codec"]: r for r in json.loads(result.stdout)["rows"]}
     assert set(rows) == {"webp"}
+    dataset = _stored_dataset(measured_db)  # "crops" (the folder's name) found it
     with Store(measured_db, readonly=True) as store:
-        (ra, da), (rt, dt) = (zip(*measured_curve(store, c, "crops", "psnr")) for c in ("jpeg", "webp"))
+        (ra, da), (rt, dt) = (zip(*measured_curve(store, c, dataset, "psnr")) for c in ("jpeg", "webp"))
     expected = bjontegaard.bd_rate(list(ra), list(da), list(rt), list(dt), method="pchip", min_overlap=0)
-    assert rows["webp"]["crops"] == pytest.approx(expected, abs=1e-6)
+    assert rows["webp"][dataset] == pytest.approx(expected, abs=1e-6)
+
+
+def _stored_dataset(db) -> str:
+    """The one dataset of a store built by build_store: the crops folder, stored as crops-<8 hex of its path>."""
+    from rdbench.store.sqlite import Store
+
+    with Store(db, readonly=True) as store:
+        (name,) = {g["dataset"] for g in store.record_groups()}
+    assert name.startswith("crops")
+    return name

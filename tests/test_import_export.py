@@ -103,9 +103,10 @@ def test_export_round_trips_through_import(measured_db, tmp_path):
     shutil.copy(measured_db, db)
     out = tmp_path / "exported"
     rdbench("export", "--out", out, "--db", db, in_process=True, check=True)
-    assert {p.name for p in out.iterdir()} == {"jpeg__crops.json", "webp__crops.json"}
-    doc = json.loads((out / "webp__crops.json").read_text())
-    assert doc["name"] == "webp" and doc["dataset"] == "crops"
+    crops = _stored_dataset(db)
+    assert {p.name for p in out.iterdir()} == {f"jpeg__{crops}.json", f"webp__{crops}.json"}
+    doc = json.loads((out / f"webp__{crops}.json").read_text())
+    assert doc["name"] == "webp" and doc["dataset"] == crops
     assert {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"} <= set(doc["results"])
     assert len(doc["results"]["bpp"]) == 4
 
@@ -118,14 +119,14 @@ def test_export_round_trips_through_import(measured_db, tmp_path):
     assert doc["results"]["encoding_time"] == pytest.approx([r["encode_s"] for r in rows])
 
     # importing under the measured name is refused; under another name it equals the measured curve
-    clash = rdbench("import", out / "webp__crops.json", "--db", db, in_process=True)
+    clash = rdbench("import", out / f"webp__{crops}.json", "--db", db, in_process=True)
     assert "measured in this database" in str(clash.exception)
-    rdbench("import", out / "webp__crops.json", "--name", "webp-exported", "--db", db, in_process=True, check=True)
+    rdbench("import", out / f"webp__{crops}.json", "--name", "webp-exported", "--db", db, in_process=True, check=True)
     for metric in ("psnr", "ms-ssim"):
-        table = _bdrate(db, "webp", "webp-exported,jpeg", "crops", metric)
+        table = _bdrate(db, "webp", "webp-exported,jpeg", crops, metric)
         rows = {r["codec"]: r for r in table["rows"]}
-        assert rows["webp-exported"]["crops"] == pytest.approx(0.0, abs=1e-9)
-        assert rows["webp-exported"]["crops overlap"] == pytest.approx(1.0)
+        assert rows["webp-exported"][crops] == pytest.approx(0.0, abs=1e-9)
+        assert rows["webp-exported"][f"{crops} overlap"] == pytest.approx(1.0)
         assert "measured in" in table["anchor_info"]
 
 
@@ -139,7 +140,7 @@ def test_export_to_stdout_needs_a_single_pair(measured_db):
 def test_per_image_plot(measured_db, tmp_path):
     rdbench("plot", "--per-image", "--dataset", "crops", "--metric", "ms-ssim", "--ext", "svg",
             "--out", tmp_path, "--db", measured_db, in_process=True, check=True)
-    svg = (tmp_path / "rd_crops_ms-ssim_per_image.svg").read_text()
+    svg = (tmp_path / f"rd_{_stored_dataset(measured_db)}_ms-ssim_per_image.svg").read_text()
     assert "jpeg (mean of 3 images)" in svg and "webp (mean of 3 images)" in svg
 
 
@@ -157,7 +158,8 @@ def test_complexity_plot_from_stored_points(measured_db, tmp_path):
 def test_anchor_line_says_where_the_anchor_comes_from_and_what_is_missing(measured_db):
     table = _bdrate(measured_db, "jpeg", "webp", "crops,kodak")
     info = table["anchor_info"]
-    assert info.startswith(f"anchor jpeg: crops: measured in {measured_db} (3 images, 4 qualities")
+    assert info.startswith(f"anchor jpeg: {_stored_dataset(measured_db)}: measured in {measured_db} "
+                           "(3 images, 4 qualities")
     assert "MISSING on kodak (psnr); published alternative: compressai-vtm, vtm17-rdbench, vtm18-published" in info
     assert "[1] anchor jpeg has no psnr curve on kodak" in table["notes"]
 
@@ -172,3 +174,13 @@ def test_several_files_declaring_one_name_are_told_apart_by_stem(tmp_path):
                      check=True)
     names = sorted(line.split()[1] for line in result.stdout.splitlines())
     assert names == ["model_mse_cpu", "model_mse_cuda", "other-model"]
+
+
+def _stored_dataset(db) -> str:
+    """The one dataset of a store built by build_store: the crops folder, stored as crops-<8 hex of its path>."""
+    from rdbench.store.sqlite import Store
+
+    with Store(db, readonly=True) as store:
+        (name,) = {g["dataset"] for g in store.record_groups()}
+    assert name.startswith("crops")
+    return name

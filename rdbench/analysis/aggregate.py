@@ -8,6 +8,14 @@
   size (CLIC) the two conventions differ; rdbench labels which is which.
 
 Only records with status ``ok`` are aggregated; ``n`` counts them and ``failed`` counts the rest.
+Rows are per (codec, configuration, dataset, quality, weights, device): records of another
+configuration, other weights or another device are other numbers and never share a mean.
+
+**Lossless images** (MSE 0, so PSNR = inf; MS-SSIM 1, so MS-SSIM dB = inf): every derived number
+(means, pooled figures, curves, BD-rates, exports, per-image plots and tables) counts a per-image
+PSNR or MS-SSIM dB above :data:`PSNR_CAP_DB` (100 dB) as 100 dB, the ceiling common practice uses
+(:func:`capped_db`, the one place the convention lives). The records keep the true value; each row
+says how many of its images were capped (``psnr_capped``).
 """
 
 from __future__ import annotations
@@ -29,22 +37,44 @@ def _quality_sort_key(quality: str) -> tuple[int, float | str]:
         return (1, quality)
 
 
+#: Ceiling (dB) of a per-image PSNR or MS-SSIM dB in every derived number: a lossless image (MSE 0,
+#: PSNR = inf) counts as this many dB. 100 dB is an MSE of 6.5e-6 (one 8-bit level wrong in about
+#: 150,000 samples); any coding loss a benchmark cares about is far below it.
+PSNR_CAP_DB = 100.0
+
+
+def capped_db(value: float | None) -> float | None:
+    """A per-image PSNR or MS-SSIM dB under the convention: above :data:`PSNR_CAP_DB` (inf for a
+    lossless image) counts as :data:`PSNR_CAP_DB`; None stays None."""
+    if value is None or math.isnan(value):
+        return value
+    return min(value, PSNR_CAP_DB)
+
+
+def is_capped(value: float | None) -> bool:
+    """Whether the convention changes this per-image value (lossless, or above the ceiling)."""
+    return value is not None and not math.isnan(value) and value > PSNR_CAP_DB
+
+
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return mean(present) if present else None
 
 
 def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
-    """One row per (codec, config_hash, dataset, quality), sorted by codec, dataset, quality."""
-    groups: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
+    """One row per (codec, config_hash, dataset, quality, weights, device), sorted by codec, dataset,
+    configuration, device, quality and weights. PSNR and MS-SSIM dB follow the lossless convention
+    (module docstring); ``psnr_capped`` counts the images it capped."""
+    groups: dict[tuple[str, str, str, str, str, str], list[Record]] = defaultdict(list)
     for record in records:
-        groups[(record.codec, record.config_hash, record.dataset, record.quality)].append(record)
+        groups[(record.codec, record.config_hash, record.dataset, record.quality, record.weights,
+                record.device)].append(record)
     rows = []
-    for (codec, config_hash, dataset, quality), members in groups.items():
+    for (codec, config_hash, dataset, quality, weights, device), members in groups.items():
         ok = [r for r in members if r.ok]
         row: dict[str, Any] = {
             "codec": codec, "config_hash": config_hash, "dataset": dataset, "quality": quality,
-            "n": len(ok), "failed": len(members) - len(ok),
+            "weights": weights, "device": device, "n": len(ok), "failed": len(members) - len(ok),
         }
         if ok:
             pixels = [r.height * r.width for r in ok]
@@ -53,15 +83,17 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
             pooled_mse = sum(r.mse * p for r, p in zip(ok, pixels)) / total_pixels
             row.update(
                 bpp=mean(r.bpp for r in ok),
-                psnr=mean(r.psnr for r in ok) if all(math.isfinite(r.psnr) for r in ok) else math.inf,
+                psnr=mean(capped_db(r.psnr) for r in ok),
                 ms_ssim=mean_ms_ssim,
-                ms_ssim_db=ms_ssim_db(mean_ms_ssim),
+                ms_ssim_db=capped_db(ms_ssim_db(mean_ms_ssim)),
                 bpp_pooled=8.0 * sum(r.num_bytes for r in ok) / total_pixels,
-                psnr_pooled=psnr_from_mse(pooled_mse),
+                psnr_pooled=capped_db(psnr_from_mse(pooled_mse)),
                 encode_s=_mean([r.encode_s for r in ok]),
                 decode_s=_mean([r.decode_s for r in ok]),
                 peak_mem_bytes=max((r.peak_mem_bytes or 0) for r in ok) or None,
+                psnr_capped=sum(is_capped(r.psnr) for r in ok),
             )
         rows.append(row)
-    rows.sort(key=lambda r: (r["codec"], r["dataset"], _quality_sort_key(r["quality"])))
+    rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["device"], _quality_sort_key(r["quality"]),
+                             r["weights"]))
     return rows

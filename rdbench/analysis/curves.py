@@ -1,58 +1,438 @@
 """Curves: what (bpp, quality) points a codec name stands for on a dataset.
 
-A name is looked up as a measured codec in the store first (per-quality means of its records),
-else as a curve imported into the store (``rdbench import``), else as a curve shipped with
-rdbench. Every command that draws, tabulates or exports a curve asks here, so one rule decides
-which points a name means.
+Every command that draws, tabulates or exports a curve (``bdrate``, ``plot``, ``export``, the
+report notebook) asks here, so one rule decides which points a name means.
+
+**Which records make a measured codec's curve on a dataset** (:func:`select_measured`):
+
+1. A name is a measured codec when the store holds records of it on that dataset; else an
+   imported curve of that name (``rdbench import``), else a curve shipped with rdbench. A
+   measured codec whose name an imported curve also has is used as measured, with a note
+   naming the imported file (``NAME@imported`` addresses the imported one).
+2. Only ``ok`` records at the requested qualities (``--quality``; all when not given) count.
+3. Of the codec's *configurations* (``config_hash``: adapter + parameters) among them:
+   one -> it; several -> the codec's *current* configuration (the one
+   ``rdbench.codecs.registry.resolve_codecs(name)`` gives now, from the shipped TOML or
+   ``RDBENCH_CODECS_PATH``), with a note listing the others; if the current one is not among
+   them, or the codec no longer resolves, the curve is refused (:class:`CurveChoiceError`)
+   with every stored configuration, its differing parameters and its number of records.
+4. ``NAME@SELECTOR`` chooses explicitly: a prefix of a configuration hash, a device
+   (``jpeg@cpu``, ``mlicpp@cuda``), or a prefix of a weights id (the hex of ``sha256:...``, or
+   ``seed:0``); selectors combine (``mlicpp@3fa2@cuda``). An unknown or ambiguous selector is a
+   usage error listing what is stored.
+5. Within the chosen configuration, each quality must come from one weights file and one
+   device: a quality measured with two checkpoints, or on cpu and cuda, is refused with both
+   listed (resolve with ``rdbench results --delete ...`` or a ``NAME@cuda`` / ``NAME@cpu`` /
+   ``NAME@<weights>`` selector).
+
+Per-quality values are the mean of per-image values (:func:`rdbench.analysis.aggregate.aggregate`),
+with lossless images' PSNR capped at :data:`rdbench.analysis.aggregate.PSNR_CAP_DB`.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from rdbench.analysis.aggregate import aggregate
+from rdbench.analysis.aggregate import _quality_sort_key, aggregate, capped_db
 from rdbench.analysis.references import list_references, load_reference
+from rdbench.errors import RdbenchError, UsageError, did_you_mean
+from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
 
 METRIC_KEYS = {"psnr": "psnr", "ms-ssim": "ms_ssim_db"}
+#: separates a codec name from its selectors: jpeg@3fa2b1c0, mlicpp@cuda
+SELECTOR_SEP = "@"
+#: the selector that addresses an imported curve whose name a measured codec also has
+IMPORTED = "imported"
+#: characters of a configuration hash or weights hash shown to people
+SHORT = 8
 
 
-def measured_curve(store: Store | None, codec: str, dataset: str, metric: str) -> list[tuple[float, float]] | None:
-    """Per-quality mean (bpp, metric) of a codec stored in the DB; None when it has no records."""
+class CurveChoiceError(UsageError):
+    """The records of a codec do not make one curve without a choice (several configurations none
+    of which is current, or two weights / devices at one quality): the command line must choose."""
+
+
+def short_weights(weights: str) -> str:
+    """A weights id for people: the first hex of ``sha256:<hex>``; ``seed:N`` and zoo files as they are."""
+    if weights.startswith("sha256:"):
+        return weights[len("sha256:"):][:SHORT]
+    return weights
+
+
+def split_name(name: str) -> tuple[str, list[str]]:
+    """``jpeg@3fa2@cpu`` -> (``jpeg``, [``3fa2``, ``cpu``])."""
+    codec, *selectors = name.split(SELECTOR_SEP)
+    return codec, list(selectors)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a name asks for: a codec and what its selectors fixed (full values, None when free)."""
+
+    name: str
+    codec: str
+    config_hash: str | None = None
+    device: str | None = None
+    weights: str | None = None
+    imported: bool = False
+
+    @property
+    def explicit(self) -> bool:
+        return bool(self.config_hash or self.device or self.weights)
+
+    def selection(self) -> dict[str, str | None]:
+        """The store filter (:meth:`Store.find_records` ``selections``) of this choice."""
+        return {"codec": self.codec, "config_hash": self.config_hash, "device": self.device,
+                "weights": self.weights}
+
+
+def stored_codecs(store: Store | None) -> list[str]:
+    """Codecs with any record (ok or failed) in the store."""
+    if store is None:
+        return []
+    return sorted({g["codec"] for g in store.record_groups()})
+
+
+def stored_datasets(store: Store | None) -> list[str]:
+    if store is None:
+        return []
+    return sorted({g["dataset"] for g in store.record_groups()})
+
+
+def resolve_name(store: Store | None, name: str) -> Choice:
+    """Parse ``NAME[@SELECTOR...]`` against what the store holds; unknown or ambiguous selectors
+    are usage errors listing the configurations, devices and weights stored for the codec."""
+    if SELECTOR_SEP not in name or name in stored_codecs(store):
+        return Choice(name, name)
+    codec, selectors = split_name(name)
+    groups = store.record_groups(selections=[{"codec": codec}]) if store is not None else []
+    fixed: dict[str, Any] = {"config_hash": None, "device": None, "weights": None, "imported": False}
+    for selector in selectors:
+        if selector == IMPORTED:
+            fixed["imported"] = True
+            continue
+        if not groups:
+            where = f"the store {store.path}" if store is not None else "any store (no database)"
+            raise UsageError(f"{name!r}: {codec!r} has no measured records in {where}",
+                             hint="'@' chooses among a measured codec's stored configurations, devices or weights "
+                                  f"(and {codec}@{IMPORTED} an imported curve)")
+        configs = sorted({g["config_hash"] for g in groups})
+        devices = sorted({g["device"] for g in groups})
+        weights = sorted({g["weights"] for g in groups} - {""})
+        if selector in devices:
+            fixed["device"] = selector
+            continue
+        lowered = selector.lower()
+        config_hits = [h for h in configs if lowered and h.startswith(lowered)]
+        weight_hits = [w for w in weights if lowered and (w.startswith(selector)
+                                                          or w.split(":", 1)[-1].startswith(lowered))]
+        hits = [("config_hash", h) for h in config_hits] + [("weights", w) for w in weight_hits]
+        stored = (f"configurations {', '.join(configs)}; devices {', '.join(devices)}"
+                  + (f"; weights {', '.join(short_weights(w) for w in weights)}" if weights else ""))
+        if len(hits) == 1:
+            column, value = hits[0]
+            fixed[column] = value
+        elif hits:
+            raise UsageError(f"{name!r}: {selector!r} is ambiguous, it begins "
+                             f"{', '.join(short_weights(v) if c == 'weights' else v for c, v in hits)}",
+                             hint=f"give more characters; {codec} has {stored}")
+        else:
+            raise UsageError(f"{name!r}: {codec!r} has no stored configuration, device or weights {selector!r}",
+                             hint=f"{codec} has {stored} (see `rdbench results --codec {codec}`)")
+    return Choice(name, codec, **fixed)
+
+
+def current_config(codec: str) -> Any | None:
+    """The codec's configuration as rdbench resolves it now (shipped TOML or ``RDBENCH_CODECS_PATH``),
+    or None when the name does not resolve (a lab's configuration no longer on the path)."""
+    from rdbench.codecs.registry import resolve_codecs
+
+    try:
+        return resolve_codecs([codec])[0]
+    except RdbenchError:
+        return None
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def config_differences(configs: dict[str, dict[str, Any] | None]) -> dict[str, str]:
+    """Configuration hash -> its parameters that differ among ``configs`` (hash -> stored
+    ``{"adapter", "params"}``), as ``options.optimize=false``; "configuration not recorded" when
+    the store has none for a hash."""
+    flat = {h: (_flatten({"adapter": c.get("adapter"), **(c.get("params") or {})}) if c else None)
+            for h, c in configs.items()}
+    known = [f for f in flat.values() if f is not None]
+    keys = sorted({k for f in known for k in f})
+    differing = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in known}) > 1]
+    out = {}
+    for config_hash, values in flat.items():
+        if values is None:
+            out[config_hash] = "configuration not recorded"
+        else:
+            out[config_hash] = ", ".join(f"{k}={json.dumps(values.get(k), default=str)}" for k in differing) \
+                or "same parameters"
+    return out
+
+
+def _quality_matches(quality: str, wanted: list[str] | None) -> bool:
+    if not wanted:
+        return True
+    key = _quality_sort_key(quality)
+    return any(_quality_sort_key(w) == key for w in wanted)
+
+
+@dataclass
+class Selection:
+    """The records that make a measured codec's curve on a dataset, and why these."""
+
+    name: str
+    codec: str
+    dataset: str
+    config_hash: str
+    records: list[Record]
+    rows: list[dict[str, Any]]
+    #: configuration hash -> records (after the quality filter) of every configuration stored
+    configurations: dict[str, int]
+    #: "only", "current" or "chosen" (by a selector)
+    how: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def several(self) -> bool:
+        """Whether the configuration must be named for the curve to be unambiguous to a reader."""
+        return len(self.configurations) > 1 or self.how == "chosen"
+
+    @property
+    def devices(self) -> list[str]:
+        return sorted({r["device"] for r in self.rows})
+
+    @property
+    def config_label(self) -> str:
+        """Short configuration hash, plus the device when not the CPU (``3fa2b1c0``, ``3fa2b1c0 cuda``)."""
+        devices = [d for d in self.devices if d != "cpu"]
+        return self.config_hash[:SHORT] + (f" {'+'.join(self.devices)}" if devices else "")
+
+    @property
+    def label(self) -> str:
+        """Legend label: the name, with the configuration when the store holds several."""
+        return f"{self.codec} [{self.config_label}]" if self.several else self.name
+
+    @property
+    def images(self) -> int:
+        return max(r["n"] for r in self.rows)
+
+    def points(self, metric: str) -> list[tuple[float, float]]:
+        key = METRIC_KEYS[metric]
+        return [(r["bpp"], r[key]) for r in self.rows if r.get(key) is not None and not math.isnan(r[key])]
+
+    def per_image(self, metric: str) -> dict[str, list[tuple[float, float]]]:
+        key = METRIC_KEYS[metric]
+        found: dict[str, list[tuple[float, float]]] = {}
+        for record in self.records:
+            value = capped_db(getattr(record, key))
+            if record.ok and value is not None and not math.isnan(value):
+                found.setdefault(record.image, []).append((record.bpp, value))
+        return found
+
+    def describe(self) -> str:
+        """Which configuration, images and qualities: for anchor lines and export descriptions."""
+        text = f"{self.images} images, {len(self.rows)} qualities, configuration {self.config_hash}"
+        weights = sorted({r["weights"] for r in self.rows} - {""})
+        if weights:
+            text += f", weights {', '.join(short_weights(w) for w in weights)}"
+        if self.devices != ["cpu"]:
+            text += f", device {', '.join(self.devices)}"
+        return text
+
+
+def select_measured(store: Store | None, name: str, dataset: str,
+                    qualities: list[str] | None = None) -> Selection | None:
+    """The records that make ``name``'s measured curve on ``dataset`` under the module's rule;
+    None when it has no ok record there (at ``qualities``). Raises :class:`CurveChoiceError` when
+    the records do not make one curve without a choice."""
     if store is None:
         return None
-    rows = [r for r in aggregate(store.records(codecs=[codec], datasets=[dataset])) if r["n"]]
-    if not rows:
+    choice = resolve_name(store, name)
+    if choice.imported:
         return None
-    first_hash = rows[0]["config_hash"]
+    records = [r for r in store.find_records(selections=[choice.selection()], datasets=[dataset])
+               if _quality_matches(r.quality, qualities)]
+    ok = [r for r in records if r.ok]
+    if not ok:
+        return None
+    configurations: dict[str, int] = {}
+    for record in records:
+        if any(o.config_hash == record.config_hash for o in ok):
+            configurations[record.config_hash] = configurations.get(record.config_hash, 0) + 1
+    notes: list[str] = []
+    codec = choice.codec
+    if choice.config_hash:
+        chosen, how = choice.config_hash, "chosen"
+    elif len(configurations) == 1:
+        (chosen,), how = configurations, "only"
+    else:
+        current = current_config(codec)
+        stored = {h: store.config(codec, h) for h in configurations}
+        if current is not None and current.config_hash in configurations:
+            chosen, how = current.config_hash, "current"
+            diffs = config_differences(stored)
+            others = [f"{h[:SHORT]} ({diffs[h]}; {n} records)" for h, n in configurations.items() if h != chosen]
+            notes.append(f"{codec} on {dataset}: {len(configurations)} configurations stored; the curve uses the "
+                         f"current one, {chosen[:SHORT]} ({diffs[chosen]}; from {current.source or 'its registration'}); "
+                         f"not used: {'; '.join(others)}. Choose one explicitly with "
+                         + " or ".join(f"{codec}@{h[:SHORT]}" for h in configurations if h != chosen))
+        else:
+            if current is not None:
+                stored_and_current = {**stored, current.config_hash: current.to_dict()}
+            else:
+                stored_and_current = stored
+            diffs = config_differences(stored_and_current)
+            listing = "; ".join(f"{h[:SHORT]} ({diffs[h]}; {n} records)" for h, n in configurations.items())
+            now = (f"its current configuration is {current.config_hash[:SHORT]} ({diffs[current.config_hash]}; "
+                   f"from {current.source or 'its registration'})" if current is not None
+                   else f"{codec!r} does not resolve to a configuration now")
+            raise CurveChoiceError(
+                f"{codec} on {dataset} has {len(configurations)} stored configurations and none is current "
+                f"({now}): {listing}",
+                hint=f"choose one with {codec}@HASH (e.g. {codec}@{next(iter(configurations))[:SHORT]}), or delete "
+                     f"the one you do not want with `rdbench results --delete --codec {codec}@HASH --dataset {dataset}`")
+    chosen_records = [r for r in records if r.config_hash == chosen]
+    _refuse_mixed_qualities(choice, dataset, [r for r in chosen_records if r.ok])
+    rows = [r for r in aggregate(chosen_records) if r["n"]]
+    rows.sort(key=lambda r: _quality_sort_key(r["quality"]))
+    return Selection(name, codec, dataset, chosen, chosen_records, rows, configurations, how, notes)
+
+
+def _refuse_mixed_qualities(choice: Choice, dataset: str, ok: list[Record]) -> None:
+    """Refuse a quality whose records come from two weights files or two devices."""
+    variants: dict[str, dict[tuple[str, str], Record]] = defaultdict(dict)
+    for record in ok:
+        variants[record.quality].setdefault((record.weights, record.device), record)
+    mixed = {q: v for q, v in variants.items() if len(v) > 1}
+    if not mixed:
+        return
+    parts = []
+    for quality, found in sorted(mixed.items(), key=lambda item: _quality_sort_key(item[0])):
+        listed = []
+        for (weights, device), record in found.items():
+            count = sum(1 for r in ok if r.quality == quality and (r.weights, r.device) == (weights, device))
+            path = record.extra.get("weights_path")
+            what = (f"weights {short_weights(weights)}" + (f" ({path})" if path else "")) if weights else "no weights"
+            listed.append(f"{what} on {device}, {count} records")
+        parts.append(f"quality {quality}: " + "; ".join(listed))
+    devices = sorted({d for found in mixed.values() for _, d in found})
+    weights = sorted({w for found in mixed.values() for w, _ in found} - {""})
+    selectors = [f"{choice.codec}@{d}" for d in devices] if len(devices) > 1 else []
+    selectors += [f"{choice.codec}@{short_weights(w)}" for w in weights] if len(weights) > 1 else []
+    raise CurveChoiceError(
+        f"{choice.name} on {dataset} mixes records at one quality: {' | '.join(parts)}",
+        hint=f"name one with {' or '.join(selectors)}, or delete the records you do not want with "
+             f"`rdbench results --delete --codec {choice.codec} --dataset {dataset} --quality Q "
+             f"{'--device D' if len(devices) > 1 else '--weights W'}`")
+
+
+def measured_curve(store: Store | None, codec: str, dataset: str, metric: str,
+                   qualities: list[str] | None = None) -> list[tuple[float, float]] | None:
+    """Per-quality mean (bpp, metric) of a codec stored in the DB, chosen by :func:`select_measured`;
+    None when it has no records there."""
+    selection = select_measured(store, codec, dataset, qualities)
+    return selection.points(metric) if selection is not None else None
+
+
+def per_image_curves(store: Store, codec: str, dataset: str, metric: str,
+                     qualities: list[str] | None = None) -> dict[str, list[tuple[float, float]]]:
+    """Image -> (bpp, metric) points of a measured codec, the records :func:`select_measured` chose."""
+    selection = select_measured(store, codec, dataset, qualities)
+    return selection.per_image(metric) if selection is not None else {}
+
+
+@dataclass
+class CurveInfo:
+    """A name's curve on a dataset: its points and where they come from."""
+
+    name: str
+    dataset: str
+    metric: str
+    points: list[tuple[float, float]]
+    #: "measured", "imported" or "published"
+    source: str
+    #: short configuration hash for a measured codec; "imported" or "published"
+    config: str
+    label: str
+    notes: list[str] = field(default_factory=list)
+    selection: Selection | None = None
+    reference: dict[str, Any] | None = None
+
+    def origin(self, store: Store | None) -> str:
+        """Where the points come from, in one phrase (the anchor line of a BD-rate table)."""
+        if self.selection is not None:
+            return f"measured in {store.path if store is not None else '?'} ({self.selection.describe()})"
+        ref = self.reference or {}
+        if "sha256" in ref:
+            return f"imported from {ref['source_file']}"
+        return f"published, {ref.get('source_repository', '?')} {ref.get('source_file', '')}".rstrip()
+
+
+def _measured_on(store: Store | None, codec: str, dataset: str) -> bool:
+    return store is not None and bool(store.record_groups(selections=[{"codec": codec}], datasets=[dataset]))
+
+
+def resolve_curve(store: Store | None, name: str, dataset: str, metric: str,
+                  qualities: list[str] | None = None) -> CurveInfo | None:
+    """``name``'s curve on ``dataset`` for ``metric`` under the module's rule, or None when it has none."""
+    choice = resolve_name(store, name)
     key = METRIC_KEYS[metric]
-    return [(r["bpp"], r[key]) for r in rows
-            if r["config_hash"] == first_hash and r.get(key) is not None and math.isfinite(r[key])]
+    if not choice.imported:
+        selection = select_measured(store, name, dataset, qualities)
+        if selection is not None:
+            notes = list(selection.notes)
+            shadowed = store.imported_curve(choice.codec, dataset) if store is not None else None
+            if shadowed is not None:
+                notes.append(f"{choice.codec} on {dataset}: the measured records are used; the curve imported under "
+                             f"the same name from {shadowed['source_file']} is not (address it as "
+                             f"{choice.codec}@{IMPORTED}, or re-import it under another name: `rdbench import "
+                             f"{shadowed['source_file']} --name {choice.codec}-imported --dataset {dataset}`)")
+            points = selection.points(metric)
+            if not points:
+                return None
+            return CurveInfo(name, dataset, metric, points, "measured", selection.config_label, selection.label,
+                             notes, selection=selection)
+        if choice.explicit or _measured_on(store, choice.codec, dataset):
+            return None  # measured here, but nothing at these qualities: never another curve of that name
+    if choice.imported:
+        ref = store.imported_curve(choice.codec, dataset) if store is not None else None
+    else:
+        ref = published_curve(store, choice.codec, dataset)
+    if ref is None or key not in ref:
+        return None
+    source = "imported" if "sha256" in ref else "published"
+    notes = []
+    if qualities:
+        notes.append(f"{name} on {dataset} is a {source} curve: all its points are used (--quality selects "
+                     "measured qualities only)")
+    return CurveInfo(name, dataset, metric, list(zip(ref["bpp"], ref[key])), source, source, name, notes,
+                     reference=ref)
 
 
-def per_image_curves(store: Store, codec: str, dataset: str, metric: str) -> dict[str, list[tuple[float, float]]]:
-    """Image -> (bpp, metric) points of a measured codec, same configuration as :func:`measured_curve`."""
-    rows = [r for r in aggregate(store.records(codecs=[codec], datasets=[dataset])) if r["n"]]
-    if not rows:
-        return {}
-    key = METRIC_KEYS[metric]
-    found: dict[str, list[tuple[float, float]]] = {}
-    for record in store.records(codecs=[codec], datasets=[dataset], config_hash=rows[0]["config_hash"]):
-        value = getattr(record, key)
-        if record.ok and value is not None and math.isfinite(value):
-            found.setdefault(record.image, []).append((record.bpp, value))
-    return found
-
-
-def curve(store: Store | None, name: str, dataset: str, metric: str) -> list[tuple[float, float]] | None:
+def curve(store: Store | None, name: str, dataset: str, metric: str,
+          qualities: list[str] | None = None) -> list[tuple[float, float]] | None:
     """A codec's curve: measured in the store first, else an imported or shipped published curve."""
-    found = measured_curve(store, name, dataset, metric)
-    if found is not None:
-        return found
-    ref = published_curve(store, name, dataset)
-    key = METRIC_KEYS[metric]
-    return list(zip(ref["bpp"], ref[key])) if ref is not None and key in ref else None
+    found = resolve_curve(store, name, dataset, metric, qualities)
+    return found.points if found is not None else None
 
 
 def published_curve(store: Store | None, name: str, dataset: str) -> dict[str, Any] | None:
@@ -68,7 +448,7 @@ def published_curve(store: Store | None, name: str, dataset: str) -> dict[str, A
 
 def published_names(store: Store | None) -> dict[str, list[str]]:
     """Published curve name -> datasets: shipped references plus curves imported into the store."""
-    names = dict(list_references())
+    names = {n: list(ds) for n, ds in list_references().items()}
     if store is not None:
         for name, datasets in store.imported_curve_names().items():
             names.setdefault(name, []).extend(datasets)
@@ -84,28 +464,120 @@ def known_names(store: Store | None, datasets: list[str] | None = None) -> set[s
     return names
 
 
+def configured_codecs() -> list[str]:
+    """Codec names rdbench can run (shipped TOML, ``RDBENCH_CODECS_PATH``, entry points)."""
+    from rdbench.codecs.registry import load_configs
+
+    try:
+        return sorted(load_configs())
+    except RdbenchError:
+        return []
+
+
+def check_names(store: Store | None, names: list[str], *, role: str = "codec",
+                measured_only: bool = False) -> None:
+    """Refuse (usage error, with "did you mean") a name that is neither measured in the store, nor a
+    published or imported curve, nor a configured codec; and any bad ``@`` selector."""
+    measured = stored_codecs(store)
+    published = [] if measured_only else sorted(published_names(store))
+    configured = [] if measured_only else configured_codecs()
+    for name in names:
+        choice = resolve_name(store, name)
+        if choice.imported:
+            if store is None or choice.codec not in store.imported_curve_names():
+                raise UsageError(f"no imported curve named {choice.codec!r}"
+                                 f"{did_you_mean(choice.codec, sorted(published_names(store)))}")
+            continue
+        if choice.codec in measured or choice.codec in published or choice.codec in configured:
+            continue
+        where = f"in {store.path}" if store is not None else "(no results database)"
+        choices = measured + published + configured
+        hint = (f"measured {where}: {', '.join(measured) or 'none'}"
+                + ("" if measured_only else
+                   f"; imported: {', '.join(sorted(store.imported_curve_names())) if store is not None else 'none'}"
+                   "; shipped published curves: `rdbench bdrate --help` lists where; configured codecs: `rdbench codecs`"))
+        raise UsageError(f"unknown {role} {name!r}{did_you_mean(choice.codec, choices)}", hint=hint)
+
+
+_FOLDER_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
+
+
+def resolve_datasets(store: Store | None, specs: list[str], *, stored_only: bool = False) -> list[str]:
+    """Dataset names for ``--dataset`` values: a name stored in the database or with a published
+    curve, a registered dataset, a folder (stored under the name ``rdbench run`` gives it), or a
+    folder's name when exactly one stored dataset is that folder (``crops`` -> ``crops-3952195e``).
+    Anything else is a usage error with "did you mean"."""
+    stored = stored_datasets(store)
+    published = sorted({d for ds in published_names(store).values() for d in ds})
+    registered = []
+    if not stored_only:
+        from rdbench.data.datasets import manifests
+
+        registered = sorted(manifests())
+    known = set(stored) if stored_only else set(stored) | set(published) | set(registered)
+    out = []
+    for spec in specs:
+        if spec in known:
+            out.append(spec)
+            continue
+        folder_matches = [d for d in stored if _FOLDER_SUFFIX.search(d) and d[:-9] == spec]
+        if Path(spec).expanduser().is_dir():
+            from rdbench.data.datasets import resolve_dataset
+
+            try:
+                name = resolve_dataset(spec).name
+            except RdbenchError:
+                name = None
+            if name is not None and (name in known or not stored_only):
+                out.append(name)
+                continue
+        if len(folder_matches) == 1:
+            out.append(folder_matches[0])
+            continue
+        if len(folder_matches) > 1:
+            raise UsageError(f"dataset {spec!r} is ambiguous: the store holds {', '.join(folder_matches)}",
+                             hint="name one of them (a folder dataset is stored as <folder>-<hash of its path>)")
+        raise UsageError(f"unknown dataset {spec!r}{did_you_mean(spec, sorted(known))}",
+                         hint=f"stored in the database: {', '.join(stored) or 'none'}"
+                              + ("" if stored_only else f"; with published curves: {', '.join(published)}"))
+    return out
+
+
+def stored_qualities(store: Store | None, codecs: list[str], datasets: list[str]) -> list[str]:
+    """Qualities of ok records of the measured ``codecs`` (base names) on ``datasets``, sorted."""
+    if store is None or not codecs:
+        return []
+    groups = store.record_groups(selections=[{"codec": c} for c in codecs], datasets=datasets or None, status="ok")
+    return sorted({g["quality"] for g in groups}, key=_quality_sort_key)
+
+
+def check_qualities(store: Store | None, names: list[str], datasets: list[str], qualities: list[str]) -> None:
+    """Refuse a ``--quality`` filter that matches no stored quality of the measured names."""
+    if not qualities:
+        return
+    measured = sorted({split_name(n)[0] for n in names} & set(stored_codecs(store)))
+    if not measured:
+        raise UsageError("--quality selects points of measured codecs, and none of the codecs is measured here",
+                         hint="published curves have no qualities: all their points are used")
+    have = stored_qualities(store, measured, datasets)
+    if not any(_quality_matches(q, qualities) for q in have):
+        raise UsageError(f"no record of {', '.join(measured)} at quality {', '.join(qualities)}",
+                         hint=f"stored qualities: {', '.join(have) or 'none'}")
+
+
 def vtm_alternatives(store: Store | None, datasets: list[str]) -> list[str]:
     """Published VTM curves covering any of ``datasets`` (what to offer when a VTM anchor is missing)."""
     return sorted(n for n, ds in published_names(store).items() if "vtm" in n and set(ds) & set(datasets))
 
 
-def describe_anchor(store: Store | None, anchor: str, datasets: list[str], metric: str) -> str:
+def describe_anchor(store: Store | None, anchor: str, datasets: list[str], metric: str,
+                    qualities: list[str] | None = None) -> str:
     """One line saying where the anchor's curve on each dataset comes from, and where it is missing."""
     parts, missing = [], []
     for dataset in datasets:
-        rows = []
-        if store is not None:
-            rows = [r for r in aggregate(store.records(codecs=[anchor], datasets=[dataset])) if r["n"]]
-        if rows:
-            first = [r for r in rows if r["config_hash"] == rows[0]["config_hash"]]
-            parts.append(f"{dataset}: measured in {store.path} ({max(r['n'] for r in first)} images, "
-                         f"{len(first)} qualities, configuration {first[0]['config_hash']})")
-            continue
-        ref = published_curve(store, anchor, dataset)
-        if ref is not None and METRIC_KEYS[metric] in ref:
-            origin = (f"imported from {ref['source_file']}" if "sha256" in ref
-                      else f"published, {ref.get('source_repository', '?')} {ref.get('source_file', '')}".rstrip())
-            parts.append(f"{dataset}: {origin}")
+        found = resolve_curve(store, anchor, dataset, metric, qualities)
+        if found is not None:
+            parts.append(f"{dataset}: {found.origin(store)}")
         else:
             missing.append(dataset)
     line = f"anchor {anchor}: " + ("; ".join(parts) if parts else "no curve on the requested datasets")

@@ -4,7 +4,9 @@ WHY CompressAI's schema: it is what learned-compression papers and repositories 
 (``{"name", "description", "results": {"psnr-rgb", "ms-ssim-rgb", "bpp", "encoding_time",
 "decoding_time"}}``). Values are the mean of per-image values at each quality (CompressAI's
 convention); the extra keys ``dataset`` and ``results.quality`` let a round trip through
-``rdbench import`` find the dataset without asking.
+``rdbench import`` find the dataset without asking, and ``rdbench`` says which records made the
+curve (configuration, weights, device, lossless images capped). Which records: the one rule of
+:func:`rdbench.analysis.curves.select_measured`.
 """
 
 from __future__ import annotations
@@ -12,18 +14,23 @@ from __future__ import annotations
 from typing import Any
 
 from rdbench import __version__
-from rdbench.analysis.aggregate import aggregate
-from rdbench.errors import RdbenchError
+from rdbench.analysis.aggregate import PSNR_CAP_DB
+from rdbench.analysis.curves import (
+    check_names,
+    resolve_datasets,
+    resolve_name,
+    select_measured,
+)
+from rdbench.errors import RdbenchError, UsageError
 
 
 def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
-    """One codec on one dataset as a CompressAI result dict (first stored configuration of the codec)."""
-    rows = [r for r in aggregate(store.records(codecs=[codec], datasets=[dataset])) if r["n"]]
-    if not rows:
+    """One codec (``NAME`` or ``NAME@SELECTOR``) on one dataset as a CompressAI result dict."""
+    selection = select_measured(store, codec, dataset)
+    if selection is None:
         raise RdbenchError(f"no successful records of {codec!r} on {dataset!r} in {store.path}",
                            hint="see what is stored with `rdbench results`")
-    config_hash = rows[0]["config_hash"]
-    rows = [r for r in rows if r["config_hash"] == config_hash]
+    rows = selection.rows
     results: dict[str, list[Any]] = {
         "quality": [r["quality"] for r in rows],
         "bpp": [r["bpp"] for r in rows],
@@ -34,17 +41,49 @@ def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
     for key, column in (("encoding_time", "encode_s"), ("decoding_time", "decode_s")):
         if all(r[column] is not None for r in rows):
             results[key] = [r[column] for r in rows]
-    images = max(r["n"] for r in rows)
+    capped = [r.get("psnr_capped", 0) for r in rows]
+    description = (f"{selection.codec} measured by rdbench {__version__} on {dataset} ({selection.describe()}); "
+                   "mean of per-image values per quality")
+    if any(capped):
+        description += (f"; {sum(capped)} per-image PSNR values above {PSNR_CAP_DB:g} dB (lossless images) "
+                        f"counted as {PSNR_CAP_DB:g} dB")
+    if len(selection.configurations) > 1:
+        others = ", ".join(h for h in selection.configurations if h != selection.config_hash)
+        description += f"; other configurations stored and not exported: {others}"
     return {
-        "name": codec,
-        "description": f"{codec} measured by rdbench {__version__} on {dataset} ({images} images, "
-                       f"configuration {config_hash}); mean of per-image values per quality",
+        "name": selection.codec,
+        "description": description,
         "dataset": dataset,
         "results": results,
+        "rdbench": {
+            "version": __version__,
+            "config_hash": selection.config_hash,
+            "config": store.config(selection.codec, selection.config_hash),
+            "chosen": selection.how,
+            "weights": [r["weights"] for r in rows],
+            "device": [r["device"] for r in rows],
+            "images": [r["n"] for r in rows],
+            "psnr_cap_db": PSNR_CAP_DB,
+            "psnr_capped_images": capped,
+            "notes": selection.notes,
+        },
     }
 
 
 def exportable(store: Any, codecs: list[str], datasets: list[str]) -> list[tuple[str, str]]:
-    """(codec, dataset) pairs with successful records, restricted to the given names when non-empty."""
-    return [(c, d) for c, d, n in store.iter_codecs()
-            if n and (not codecs or c in codecs) and (not datasets or d in datasets)]
+    """(codec, dataset) pairs with successful records, restricted to the given names when non-empty.
+
+    Codec names may carry ``@`` selectors; an unknown codec or dataset is a usage error."""
+    check_names(store, codecs, measured_only=True)
+    wanted = resolve_datasets(store, datasets, stored_only=True) if datasets else []
+    stored = [(c, d) for c, d, n in store.iter_codecs() if n and (not wanted or d in wanted)]
+    if not codecs:
+        return stored
+    pairs = []
+    for name in codecs:
+        choice = resolve_name(store, name)
+        if choice.imported:
+            raise UsageError(f"{name!r} is an imported curve; export writes measured runs")
+        pairs += [(name, d) for c, d in stored if c == choice.codec
+                  and store.record_groups(selections=[choice.selection()], datasets=[d], status="ok")]
+    return pairs

@@ -7,7 +7,8 @@ provenance (source file, SHA-256 of its bytes, import time, the file's own descr
 table can always say where a figure came from. Once imported, the name works in ``bdrate`` and
 ``plot`` exactly like a shipped reference.
 
-Accepted shapes (MS-SSIM given linear in 0..1 is stored in dB, -10 log10(1 - x)):
+Accepted shapes (MS-SSIM given linear in 0..1 is stored in dB, -10 log10(1 - x); a value of exactly 1,
+a lossless point, is stored as the ceiling every analysis uses, ``PSNR_CAP_DB`` = 100 dB):
 
 * CompressAI: ``{"name", "description", "results": {"bpp", "psnr-rgb", "ms-ssim-rgb", ...}}``
 * simple: ``{"bpp": [...], "psnr": [...]}`` or ``[{"bpp": b, "psnr": p}, ...]``
@@ -24,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rdbench.analysis.aggregate import capped_db
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
 from rdbench.run.metrics import ms_ssim_db
 from rdbench.store.record import ImportedCurve
@@ -48,6 +50,8 @@ class ParsedCurve:
     name: str | None
     dataset: str | None
     description: str
+    #: written by `rdbench export` (has its "rdbench" entry)
+    from_rdbench: bool = False
 
 
 def _columns(data: Any, path: Path) -> dict[str, list[Any]]:
@@ -99,16 +103,18 @@ def parse_curve_file(path: str | Path) -> ParsedCurve:
         if len(values) != len(bpp):
             raise RdbenchError(f"{path}: {len(bpp)} bpp values but {len(values)} {key!r} values")
         if linear:
-            if not all(0 < v < 1 for v in values):
-                raise RdbenchError(f"{path}: {key!r} must lie in (0, 1) (linear MS-SSIM); use 'ms_ssim_db' for dB")
-            values = [ms_ssim_db(v) for v in values]
+            if not all(0 < v <= 1 for v in values):
+                raise RdbenchError(f"{path}: {key!r} must lie in (0, 1) (linear MS-SSIM, or exactly 1 for a "
+                                   "lossless point); use 'ms_ssim_db' for dB")
+            values = [capped_db(ms_ssim_db(v)) for v in values]  # 1 (lossless): the capped dB of aggregate
         metrics[metric] = values
     if not metrics:
         raise RdbenchError(f"{path} has bpp but no quality values",
                            hint=f"name them one of: {', '.join(METRIC_ALIASES)}")
     name = meta.get("name") if isinstance(meta.get("name"), str) else None
     dataset = meta.get("dataset") if isinstance(meta.get("dataset"), str) else None
-    return ParsedCurve(bpp, metrics, name, dataset, str(meta.get("description") or ""))
+    return ParsedCurve(bpp, metrics, name, dataset, str(meta.get("description") or ""),
+                       from_rdbench=isinstance(meta.get("rdbench"), dict))
 
 
 def normalise_name(raw: str) -> str:
@@ -162,7 +168,10 @@ def import_curves(store: Store, paths: list[str | Path], *, name: str | None = N
             raise RdbenchError(f"{path} has no {', '.join(missing)} values",
                                hint=f"it has: {', '.join(parsed.metrics)}")
         if why := _taken(store, curve_name):
-            raise UsageError(f"{curve_name!r} {why}", hint="choose another name with --name")
+            other = f"{curve_name}-exported" if parsed.from_rdbench else f"{curve_name}-imported"
+            raise UsageError(f"{curve_name!r} {why}",
+                             hint=f"import it under another name: `rdbench import {path} --name {other}"
+                                  f"{'' if parsed.dataset else f' --dataset {curve_dataset}'}`")
         key = (curve_name, curve_dataset)
         if key in seen:
             raise UsageError(f"two files would both be imported as {curve_name!r} on {curve_dataset!r}")
@@ -172,14 +181,23 @@ def import_curves(store: Store, paths: list[str | Path], *, name: str | None = N
         if existing and existing["sha256"] != digest and not replace:
             raise UsageError(f"{curve_name!r} on {curve_dataset!r} was already imported from {existing['source_file']}",
                              hint="pass --replace to overwrite it, or --name to keep both")
+        psnr = parsed.metrics["psnr"] if "psnr" in wanted else None
+        ms_ssim = parsed.metrics["ms-ssim"] if "ms-ssim" in wanted else None
+        unchanged = (existing is not None and existing["sha256"] == digest and existing["bpp"] == parsed.bpp
+                     and existing.get("psnr") == psnr and existing.get("ms_ssim_db") == ms_ssim)
+        summary = {"name": curve_name, "dataset": curve_dataset, "points": len(parsed.bpp), "metrics": wanted,
+                   "source_file": str(Path(path).resolve()), "sha256": digest,
+                   "status": "unchanged" if unchanged else "replaced" if existing else "imported",
+                   "previous_source": existing["source_file"] if existing else None}
+        summaries.append(summary)
+        if unchanged:
+            continue
         curves.append(ImportedCurve(
             name=curve_name, dataset=curve_dataset, bpp=parsed.bpp,
-            psnr=parsed.metrics["psnr"] if "psnr" in wanted else None,
-            ms_ssim_db=parsed.metrics["ms-ssim"] if "ms-ssim" in wanted else None,
+            psnr=psnr, ms_ssim_db=ms_ssim,
             description=parsed.description, source_file=str(Path(path).resolve()), sha256=digest,
             imported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         ))
-        summaries.append({"name": curve_name, "dataset": curve_dataset, "points": len(parsed.bpp), "metrics": wanted,
-                          "source_file": curves[-1].source_file, "sha256": digest})
-    store.put_imported_curves(curves)
+    if curves:
+        store.put_imported_curves(curves)
     return summaries

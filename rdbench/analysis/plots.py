@@ -62,24 +62,28 @@ def _finish(fig: Figure, ax: Axes, out: Path, *, title: str, metric: str) -> Pat
 
 
 def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "", metric: str = "psnr",
-            published: set[str] = frozenset(), anchor: str | None = None) -> Path:
-    """Write one RD figure; ``curves`` maps codec name to (bpp, quality) points."""
+            published: set[str] = frozenset(), anchor: str | None = None,
+            labels: dict[str, str] | None = None) -> Path:
+    """Write one RD figure; ``curves`` maps codec name to (bpp, quality) points; ``labels`` gives a
+    legend label other than the name (e.g. ``jpeg [3fa2b1c0]`` when a configuration had to be chosen)."""
     out = _check_target(out)
     if not curves:
         raise RdbenchError("nothing to plot: no codec has a curve for this dataset and metric")
+    labels = labels or {}
     fig, ax = _new_figure()
     for name, points in sorted(curves.items()):
         pts = sorted(points)
         colour, marker = style(name)
+        label = labels.get(name, name)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colour, marker=marker, markersize=3,
                 linestyle="--" if name in published else "-", linewidth=2.2 if name == anchor else 1.0,
-                label=f"{name} (anchor)" if name == anchor else name, zorder=3 if name == anchor else 2)
+                label=f"{label} (anchor)" if name == anchor else label, zorder=3 if name == anchor else 2)
     return _finish(fig, ax, out, title=title, metric=metric)
 
 
 def plot_per_image(per_image: dict[str, dict[str, list[tuple[float, float]]]],
                    means: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "",
-                   metric: str = "psnr") -> Path:
+                   metric: str = "psnr", labels: dict[str, str] | None = None) -> Path:
     """Per-image RD curves: a thin line per image in the codec's colour, the dataset mean on top.
 
     ``per_image`` maps codec -> image -> (bpp, quality) points and ``means`` codec -> its mean
@@ -98,5 +102,5 @@ def plot_per_image(per_image: dict[str, dict[str, list[tuple[float, float]]]],
             ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colour, linewidth=0.6, alpha=0.5, zorder=1)
         mean = sorted(means.get(name, []))
         ax.plot([m[0] for m in mean], [m[1] for m in mean], color=colour, marker=marker, markersize=3,
-                linewidth=1.4, label=f"{name} (mean of {len(images)} images)", zorder=2)
+                linewidth=1.4, label=f"{(labels or {}).get(name, name)} (mean of {len(images)} images)", zorder=2)
     return _finish(fig, ax, out, title=title, metric=metric)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from rdbench.cli.options import data_root_option, db_option, format_option, split_csv
+from rdbench.cli.options import (
+    checked_qualities,
+    data_root_option,
+    db_option,
+    format_option,
+    split_csv,
+)
+
+#: Smallest square side --sizes accepts, in pixels.
+MIN_SIDE = 16
 
 
 @click.command(name="complexity")
@@ -55,24 +64,30 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
     )
     from rdbench.cli.formatting import render
     from rdbench.codecs.base import CodecContext, parse_quality
+    from rdbench.codecs.learned.base import LearnedCodec
     from rdbench.codecs.registry import load_adapter, resolve_codecs
     from rdbench.errors import RdbenchError, UsageError
     from rdbench.run import complexity
+    from rdbench.run.checks import check_device
     from rdbench.store.sqlite import Store
 
     try:
         side_list = [int(s) for s in split_csv(sizes)]
     except ValueError:
         raise UsageError(f"--sizes must be whole numbers of pixels, got {sizes!r}") from None
-    if not side_list or min(side_list) < 16:
-        raise UsageError("--sizes needs at least one side of 16 px or more, e.g. --sizes 256,512")
+    too_small = sorted({s for s in side_list if s < MIN_SIDE})
+    if too_small:
+        raise UsageError(f"--sizes {','.join(map(str, too_small))}: sides under {MIN_SIDE} px are too small to "
+                         f"measure; drop {'it' if len(too_small) == 1 else 'them'}, e.g. --sizes 256,512")
+    if not side_list:
+        raise UsageError("--sizes names no size; give square sides in pixels, e.g. --sizes 256,512")
     if checkpoint and not quality:
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise RdbenchError(f"--device {device}: no CUDA device is available here", hint="use --device cpu")
+    selected = resolve_codecs(codec_names)
+    check_device(device, [load_adapter(config.adapter) for config in selected])
+    chosen = checked_qualities(selected, split_csv(quality))  # each codec's valid range, before anything is stored
+    if chosen and len(chosen) > 1:
+        raise UsageError(f"--quality takes one point, not {', '.join(chosen)}: run one sweep per quality")
     image_path = None
     if dataset_spec:
         from rdbench.data.datasets import resolve_dataset
@@ -80,22 +95,30 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
         image_path = str(resolve_dataset(dataset_spec, data_root).images[0].path)
     context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir, threads=threads)
     jobs = []
-    for config in resolve_codecs(codec_names):
-        reason = load_adapter(config.adapter).unavailable_reason(config, context)
+    for config in selected:
+        adapter = load_adapter(config.adapter)
+        if flops_only and not issubclass(adapter, LearnedCodec):
+            click.echo(f"skipping {config.name}: --flops-only counts the FLOPs of a torch model's forward, and "
+                       f"{config.name} is not one", err=True)
+            continue
+        reason = adapter.unavailable_reason(config, context)
         if reason:
             click.echo(f"skipping {config.name}: {reason}", err=True)
             continue
-        q = parse_quality(quality) if quality else (config.qualities[0] if config.qualities else None)
+        q = parse_quality(chosen[0]) if chosen else (config.qualities[0] if config.qualities else None)
         if q is None:
             raise UsageError(f"{config.name} has no default quality; pass --quality")
         jobs.append((config, q))
+    if not jobs and flops_only:
+        raise UsageError("--flops-only needs a learned codec (a torch model), e.g. --codec mlicpp-random")
     if not jobs:
         raise RdbenchError("no codec can run on this machine", hint="`rdbench codecs` says what each one needs")
 
     measure = complexity.measure_point if in_process else complexity.measure_point_fresh
     # Each point is stored as soon as it is measured: a large sweep takes hours, and an
-    # interrupted one keeps every point it finished.
-    store = Store(db) if not no_store and not flops_only else None
+    # interrupted one keeps every point it finished. FLOPs-only points too (status ok, times and
+    # memory None): `rdbench plot --complexity` draws them, and a stored point keeps its times.
+    store = Store(db) if not no_store else None
     points = []
     try:
         for config, q in jobs:
@@ -132,7 +155,7 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
 
 
 def _progress_line(point) -> str:
-    """What a finished point measured, in one line (times, then peak memory)."""
+    """What a finished point measured, in one line (times, then peak memory, then FLOPs)."""
     if point.status != "ok":
         return point.status
     parts = [f"{name} {getattr(point, name + '_s'):.3f}s" for name in ("encode", "decode", "forward")
@@ -140,4 +163,6 @@ def _progress_line(point) -> str:
     for label, value in (("peak", point.peak_mem_bytes), ("forward peak", point.forward_peak_mem_bytes)):
         if value is not None:
             parts.append(f"{label} {value / 2**20:.0f} MiB")
+    if point.flops is not None:
+        parts.append(f"{point.flops_per_pixel / 1e3:.0f} kFLOPs/px")
     return " ".join(parts) or "ok"

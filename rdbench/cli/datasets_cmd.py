@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import click
 
 from rdbench.cli.options import data_root_option, format_option
+from rdbench.errors import plural
 
 
 @click.group(name="datasets")
@@ -64,7 +65,13 @@ def download_cmd(name, keep_archives, quiet, data_root) -> None:
     root = resolve_root(data_root)
     with _progress(f"downloading {name}", quiet, unit="bytes") as report:
         result = download_dataset(name, root, keep_archives=keep_archives, progress=report)
-    _report(result, f"downloaded {name}")
+    if result.fetched:  # say what happened: a rerun on a complete copy fetches nothing
+        count = len(result.fetched)
+        success = (f"downloaded {count} file{'s' if count != 1 else ''} into {result.folder}: "
+                   f"{result.checked} images checked")
+    else:
+        success = f"{name} already present at {result.folder}: nothing downloaded, {result.checked} images checked"
+    _report(result, success)
 
 
 @command.command(name="add")
@@ -82,7 +89,7 @@ def add_cmd(name, path, quiet, data_root) -> None:
     root = resolve_root(data_root)
     with _progress(f"checking {name}", quiet) as report:
         result = add_dataset(name, Path(path), root, progress=report)
-    _report(result, f"registered {result.folder} as {name}",
+    _report(result, f"registered {result.folder} as {name}: {result.checked} images checked",
             f"{name} was not registered; fix or complete the folder, or run `rdbench datasets download {name}`")
 
 
@@ -98,19 +105,20 @@ def verify_cmd(name, quiet, data_root) -> None:
     root = resolve_root(data_root)
     with _progress(f"verifying {name}", quiet) as report:
         result = verify_dataset(name, root, progress=report)
-    _report(result, f"{name} is complete and intact")
+    _report(result, f"{name} is complete and intact: {result.checked} images checked in {result.folder}")
 
 
 def _report(result, success: str, remedy: str | None = None) -> None:
+    """Print ``success`` if every check passed; else every problem, the remedy, and exit 1."""
     if result.ok:
-        click.echo(f"{success}: {result.checked} images checked in {result.folder}")
+        click.echo(success)
         return
     for problem in result.problems[:20]:
         click.echo(f"problem: {problem}", err=True)
     if len(result.problems) > 20:
         click.echo(f"... and {len(result.problems) - 20} more", err=True)
     remedy = remedy or f"run `rdbench datasets download {result.name}` to repair it"
-    click.echo(f"error: {result.name} in {result.folder} failed verification ({len(result.problems)} problems); "
+    click.echo(f"error: {result.name} in {result.folder} failed verification ({plural(len(result.problems), 'problem')}); "
                f"{remedy}", err=True)
     sys.exit(1)
 

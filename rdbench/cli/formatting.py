@@ -2,7 +2,10 @@
 
 Every command that prints results goes through :func:`render`, so ``--format`` means the same
 everywhere. ``json`` keeps full precision and stable field names; the others round floats for
-people to read (``digits``).
+people to read (``digits``). In the formats for people (table, markdown, latex) a cell may carry
+a footnote marker (``marks``: ``nan [1]``) and the table may be followed by ``notes`` (the
+footnotes themselves, where numbers come from): both are laid out here, so a markdown viewer does
+not read the notes as more table rows and LaTeX gets its special characters escaped.
 """
 
 from __future__ import annotations
@@ -11,10 +14,25 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rdbench.errors import plural
+
 FORMATS = ("table", "csv", "json", "markdown", "latex")
+
+#: LaTeX's special characters and how to write each as text (``\`` first: the others add braces).
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+          "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_SPECIAL = re.compile("|".join(re.escape(c) for c in _LATEX))
+#: A cell's text followed by its footnote marker: "nan [2]".
+_MARKED = re.compile(r"^(.*) \[[^\]]+\]$")
+
+
+def latex_escape(text: str) -> str:
+    """``text`` as LaTeX prints it literally: each of & % $ # _ { } ~ ^ \\ escaped, in one pass."""
+    return _LATEX_SPECIAL.sub(lambda m: _LATEX[m.group(0)], text)
 
 
 def _cell(value: Any, digits: int) -> str:
@@ -30,6 +48,9 @@ def _cell(value: Any, digits: int) -> str:
 
 
 def _is_number(text: str) -> bool:
+    marked = _MARKED.match(text)
+    if marked:  # "nan [1]" is a number with its footnote marker
+        text = marked.group(1)
     if text in ("-", "nan", "inf", "-inf"):
         return True
     try:
@@ -53,8 +74,19 @@ def render(
     title: str | None = None,
     digits: int = 4,
     headers: dict[str, str] | None = None,
+    marks: Sequence[Mapping[str, Any]] | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
-    """Format ``rows`` restricted to ``columns`` (all keys of the first row by default)."""
+    """Format ``rows`` restricted to ``columns`` (all keys of the first row by default).
+
+    ``marks`` (one mapping per row, column -> footnote label) appends `` [label]`` to those
+    cells, e.g. a NaN BD-rate and the number of the note saying why. ``notes`` are lines printed
+    after the table: in markdown after a blank line, each its own paragraph (a line right under a
+    table would render as another row); in LaTeX escaped, each its own paragraph after
+    ``\\end{tabular}``; in the plain table one per line. Both are for people: ``json`` and
+    ``csv`` carry the rows only (a caller that wants the notes there puts them in its own
+    structure, as ``rdbench bdrate --format json`` does).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     columns = list(columns or (rows[0].keys() if rows else []))
@@ -69,20 +101,26 @@ def render(
         for r in rows:
             writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
         return buffer.getvalue()
-    cells = [[_cell(r.get(c), digits) for c in columns] for r in rows]
+    marks = marks or [{} for _ in rows]
+    if len(marks) != len(rows):
+        raise ValueError(f"marks has {plural(len(marks), 'entry', 'entries')} for {plural(len(rows), 'row')}")
+    cells = [[_cell(r.get(c), digits) + (f" [{m[c]}]" if m.get(c) is not None else "") for c in columns]
+             for r, m in zip(rows, marks)]
     if fmt == "markdown":
-        lines = ["| " + " | ".join(names) + " |", "|" + "|".join("---" for _ in names) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in cells]
-        return ((f"**{title}**\n\n" if title else "") + "\n".join(lines))
-    if fmt == "latex":
-        def esc(text: str) -> str:
-            return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+        def md(text: str) -> str:  # a pipe would end the cell, a newline the row
+            return " ".join(text.replace("|", r"\|").split("\n"))
 
+        lines = ["| " + " | ".join(md(n) for n in names) + " |", "|" + "|".join("---" for _ in names) + "|"]
+        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in cells]
+        return "\n\n".join([f"**{title}**"] * bool(title) + ["\n".join(lines)] + list(notes))
+    if fmt == "latex":
         lines = [r"\begin{tabular}{l" + "r" * (len(names) - 1) + "}", r"\toprule",
-                 " & ".join(esc(n) for n in names) + r" \\", r"\midrule"]
-        lines += [" & ".join(esc(c) for c in row) + r" \\" for row in cells]
+                 " & ".join(latex_escape(n) for n in names) + r" \\", r"\midrule"]
+        lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in cells]
         lines += [r"\bottomrule", r"\end{tabular}"]
-        return "\n".join(lines)
+        # the title (it carries the unit) as a comment: a bare tabular has no caption to hold it
+        head = ["% " + " ".join(title.split())] if title else []
+        return "\n".join(head + lines) + "".join("\n\n" + latex_escape(note) for note in notes)
     # plain table for terminals, aligned, no colour so it pastes anywhere
     widths = [max(len(n), *(len(row[i]) for row in cells)) if cells else len(n) for i, n in enumerate(names)]
     numeric = [bool(cells) and all(_is_number(row[i]) for row in cells) for i in range(len(names))]
@@ -90,4 +128,4 @@ def render(
     def line(values: Sequence[str]) -> str:
         return "  ".join(v.rjust(w) if right else v.ljust(w) for v, w, right in zip(values, widths, numeric)).rstrip()
     out = ([title] if title else []) + [line(names), line(["-" * w for w in widths])] + [line(r) for r in cells]
-    return "\n".join(out)
+    return "\n".join(out + list(notes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rdbench.cli.options import db_option, split_csv
+from rdbench.errors import plural
 
 
 @click.command("import")
@@ -32,5 +33,10 @@ def command(files, name, dataset, metrics, replace, db):
         done = import_curves(store, list(files), name=name, dataset=dataset, metrics=split_csv(metrics) or None,
                              replace=replace)
     for row in done:
-        click.echo(f"imported {row['name']} on {row['dataset']}: {row['points']} points "
+        if row["status"] == "unchanged":
+            click.echo(f"already imported {row['name']} on {row['dataset']} from {row['source_file']} "
+                       f"sha256 {row['sha256'][:12]}: nothing changed")
+            continue
+        verb = "imported" if row["status"] == "imported" else f"replaced (was from {row['previous_source']})"
+        click.echo(f"{verb} {row['name']} on {row['dataset']}: {plural(row['points'], 'point')} "
                    f"({', '.join(row['metrics'])}) from {row['source_file']} sha256 {row['sha256'][:12]}")

@@ -7,21 +7,45 @@ from pathlib import Path
 import click
 
 from rdbench.analysis.curves import (
-    curve,
-    known_names,
-    measured_curve,
-    per_image_curves,
-    published_names,
+    check_names,
+    check_qualities,
+    resolve_curve,
+    resolve_datasets,
+    select_measured,
 )
 from rdbench.analysis.plots import plot_per_image, plot_rd
+from rdbench.cli.bdrate import SELECTORS_HELP
 from rdbench.cli.options import db_option, split_csv
-from rdbench.errors import UsageError
+from rdbench.errors import UsageError, did_you_mean
 from rdbench.store.sqlite import Store
 
 
-@click.command("plot")
+def open_store(db: str, needed: bool) -> Store | None:
+    """The results database read-only; a missing one is a usage error when measured runs are needed."""
+    path = Path(db)
+    if path.exists():
+        return Store(path, readonly=True)
+    if not needed:
+        return None
+    folder = path.parent if str(path.parent) else Path(".")
+    siblings = sorted(p.name for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+    raise UsageError(f"no results database at {db}{did_you_mean(path.name, siblings)}",
+                     hint="measure codecs with `rdbench run` first, or pass the right --db")
+
+
+def _needs_store(names: list[str], anchor: str | None) -> bool:
+    """Whether these names need measured runs (anything that is not a shipped published curve)."""
+    from rdbench.analysis.references import list_references
+
+    shipped = list_references()
+    return not names or any(n not in shipped for n in [*names, *([anchor] if anchor else [])])
+
+
+@click.command("plot", epilog=SELECTORS_HELP)
 @click.option("--codec", "codecs", default=None, help="Comma-separated codecs or references [default: measured].")
 @click.option("--dataset", "datasets", default="kodak", show_default=True, help="Comma-separated datasets.")
+@click.option("--quality", "qualities", default=None,
+              help="Comma-separated qualities: only these points make measured curves [default: all].")
 @click.option("--metric", type=click.Choice(["psnr", "ms-ssim"]), default="psnr", show_default=True)
 @click.option("--anchor", default=None, help="Codec drawn highlighted.")
 @click.option("--per-image", is_flag=True, help="Per-image RD curves of measured codecs (spread around the mean).")
@@ -30,38 +54,69 @@ from rdbench.store.sqlite import Store
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results/plots", show_default=True)
 @click.option("--ext", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
 @db_option
-def command(codecs, datasets, metric, anchor, per_image, complexity, out_dir, ext, db):
+def command(codecs, datasets, qualities, metric, anchor, per_image, complexity, out_dir, ext, db):
     """One RD figure per dataset: OUT/rd_<dataset>_<metric>.<ext>.
 
     --per-image writes OUT/rd_<dataset>_<metric>_per_image.<ext>; --complexity writes
-    OUT/complexity.<ext>.
+    OUT/complexity.<ext>. A legend names the configuration ("jpeg [3fa2b1c0]") when the store
+    holds several of a codec.
     """
     if per_image and complexity:
         raise UsageError("--per-image and --complexity draw different figures", hint="pass one of them per call")
-    store = Store(db, readonly=True) if Path(db).exists() else None
+    names = split_csv(codecs)
+    store = open_store(db, complexity or per_image or _needs_store(names, anchor))
     if complexity:
-        _complexity(store, split_csv(codecs), Path(out_dir) / f"complexity.{ext}")
+        _complexity(store, names, Path(out_dir) / f"complexity.{ext}")
         return
-    published = set(published_names(store))
+    wanted = resolve_datasets(store, split_csv(datasets))
+    quality_list = split_csv(qualities) or None
+    measured = sorted({c for c, d, _ in store.iter_codecs() if d in wanted}) if store is not None else []
+    said: list[str] = []
+
+    def say(line: str) -> None:
+        if line not in said:
+            said.append(line)
+            click.echo(f"note: {line}", err=True)
+
     if per_image:
-        if store is None:
-            raise UsageError(f"no results database at {db}",
-                             hint="per-image plots need runs measured with `rdbench run`")
-        names = split_csv(codecs) or sorted(known_names(store, split_csv(datasets)) - published)
-        for dataset in split_csv(datasets):
-            images = {n: c for n in names if (c := per_image_curves(store, n, dataset, metric))}
-            means = {n: measured_curve(store, n, dataset, metric) or [] for n in images}
+        names = names or measured
+        check_names(store, names, measured_only=True)
+        if quality_list:
+            check_qualities(store, names, wanted, quality_list)
+        for dataset in wanted:
+            selections = {n: s for n in names if (s := select_measured(store, n, dataset, quality_list))}
+            for selection in selections.values():
+                for note in selection.notes:
+                    say(note)
+            images = {n: c for n, s in selections.items() if (c := s.per_image(metric))}
+            means = {n: selections[n].points(metric) for n in images}
+            labels = {n: selections[n].label for n in images}
             path = plot_per_image(images, means, Path(out_dir) / f"rd_{dataset}_{metric}_per_image.{ext}",
-                                  title=f"{dataset}, per image", metric=metric)
+                                  title=f"{dataset}, per image", metric=metric, labels=labels)
             click.echo(str(path))
         return
-    names = split_csv(codecs) or sorted(known_names(store, split_csv(datasets)) - published)
-    if anchor and anchor not in names:
-        names.append(anchor)
-    for dataset in split_csv(datasets):
-        curves = {n: c for n in names if (c := curve(store, n, dataset, metric))}
-        path = plot_rd(curves, Path(out_dir) / f"rd_{dataset}_{metric}.{ext}", title=dataset, metric=metric,
-                       published=published, anchor=anchor)
+    names = names or measured
+    check_names(store, names)
+    if anchor:
+        check_names(store, [anchor], role="anchor")
+        if anchor not in names:
+            names.append(anchor)
+    if quality_list:
+        check_qualities(store, names, wanted, quality_list)
+    for dataset in wanted:
+        found = {n: c for n in names if (c := resolve_curve(store, n, dataset, metric, quality_list))}
+        for name in names:
+            if name not in found:
+                say(f"{name} has no {metric} curve on {dataset}"
+                    + (f" at quality {', '.join(quality_list)}" if quality_list else "") + ": not drawn")
+        for info in found.values():
+            for note in info.notes:
+                say(note)
+        title = dataset + (f" (quality {', '.join(quality_list)})" if quality_list else "")
+        path = plot_rd({n: c.points for n, c in found.items()}, Path(out_dir) / f"rd_{dataset}_{metric}.{ext}",
+                       title=title, metric=metric, anchor=anchor,
+                       published={n for n, c in found.items() if c.source != "measured"},
+                       labels={n: c.label for n, c in found.items()})
         click.echo(str(path))
 
 

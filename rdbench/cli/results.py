@@ -1,50 +1,194 @@
-"""`rdbench results`: print what the results database holds."""
+"""`rdbench results`: print what the results database holds, or delete records by filter."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import click
 
 from rdbench.cli.options import db_option, format_option, split_csv
+from rdbench.errors import RdbenchError, UsageError, did_you_mean
 
-PER_IMAGE_COLUMNS = ["codec", "quality", "dataset", "image", "height", "width", "bpp", "psnr", "ms_ssim",
-                     "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes", "status", "error"]
-FAILED_COLUMNS = ["codec", "quality", "dataset", "image", "error", "created_at"]
+PER_IMAGE_COLUMNS = ["codec", "config", "quality", "dataset", "image", "height", "width", "bpp", "psnr", "ms_ssim",
+                     "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes", "weights", "device", "status", "error"]
+FAILED_COLUMNS = ["codec", "config", "quality", "dataset", "image", "weights", "device", "error", "created_at"]
+MEAN_COLUMNS = ["codec", "config_hash", "dataset", "quality", "weights", "device", "n", "failed", "bpp", "psnr",
+                "psnr_capped", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s"]
+
+
+def _filters(store, codec: str | None, dataset: str | None, quality: str | None, status: str | None,
+             weights: str | None, device: str | None) -> dict[str, Any]:
+    """Store filters from the options, every name checked against what is stored (usage error + "did you mean")."""
+    from rdbench.analysis.curves import (
+        check_names,
+        resolve_datasets,
+        resolve_name,
+        short_weights,
+    )
+
+    filters: dict[str, Any] = {"status": status}
+    names = split_csv(codec)
+    if names:
+        check_names(store, names, measured_only=True)
+        choices = [resolve_name(store, n) for n in names]
+        if any(c.imported for c in choices):
+            raise UsageError("'@imported' names an imported curve; results lists measured records")
+        filters["selections"] = [c.selection() for c in choices]
+    if dataset:
+        filters["datasets"] = resolve_datasets(store, split_csv(dataset), stored_only=True)
+    groups = store.record_groups()
+    if quality:
+        from rdbench.analysis.aggregate import _quality_sort_key
+
+        stored = sorted({g["quality"] for g in groups}, key=_quality_sort_key)
+        wanted = split_csv(quality)
+        filters["qualities"] = [q for q in stored if any(_quality_sort_key(q) == _quality_sort_key(w) for w in wanted)]
+        if not filters["qualities"]:
+            raise UsageError(f"no record at quality {quality}", hint=f"stored qualities: {', '.join(stored)}")
+    if weights:
+        stored = sorted({g["weights"] for g in groups} - {""})
+        found = [w for w in stored for prefix in split_csv(weights)
+                 if w.startswith(prefix) or w.split(":", 1)[-1].startswith(prefix.lower())]
+        if not found:
+            raise UsageError(f"no record with weights {weights!r}",
+                             hint=f"stored weights: {', '.join(short_weights(w) for w in stored) or 'none'}")
+        filters["weights"] = sorted(set(found))
+    if device:
+        stored = sorted({g["device"] for g in groups})
+        for d in split_csv(device):
+            if d not in stored:
+                raise UsageError(f"no record on device {d!r}{did_you_mean(d, stored)}",
+                                 hint=f"stored devices: {', '.join(stored)}")
+        filters["devices"] = split_csv(device)
+    return filters
+
+
+def _per_image_row(record) -> dict[str, Any]:
+    """A record's JSON fields with PSNR and MS-SSIM dB under the lossless convention (capped, flagged)."""
+    from rdbench.analysis.aggregate import capped_db, is_capped
+    from rdbench.analysis.curves import short_weights
+
+    row = record.to_json()
+    row["psnr"], row["ms_ssim_db"] = capped_db(record.psnr), capped_db(record.ms_ssim_db)
+    row["psnr_capped"], row["ms_ssim_db_capped"] = is_capped(record.psnr), is_capped(record.ms_ssim_db)
+    row["config"] = record.config_hash[:8]
+    row["weights_short"] = short_weights(record.weights)
+    return row
 
 
 @click.command(name="results")
-@click.option("--codec", default=None, help="Comma-separated codec names (default: all).")
+@click.option("--codec", default=None,
+              help="Comma-separated codecs (default: all); NAME@HASH, NAME@DEVICE, NAME@WEIGHTS select further.")
 @click.option("--dataset", default=None, help="Comma-separated dataset names (default: all).")
+@click.option("--quality", default=None, help="Comma-separated qualities (default: all).")
+@click.option("--status", type=click.Choice(["ok", "failed"]), default=None, help="Only records with this status.")
+@click.option("--failed", is_flag=True, help="List failed records with their errors (--status failed).")
+@click.option("--weights", default=None, help="Comma-separated weights id prefixes (e.g. the hex of sha256:...).")
+@click.option("--device", default=None, help="Comma-separated devices (cpu, cuda, ...).")
 @click.option("--per-image", is_flag=True, help="One row per image instead of per-quality means.")
 @click.option("--pooled", is_flag=True, help="Add pixel-weighted aggregates (bits/pixels, PSNR of pooled MSE).")
-@click.option("--failed", is_flag=True, help="List failed records with their errors.")
+@click.option("--delete", is_flag=True, help="Delete the records the filters select (asks first; see --yes).")
+@click.option("--yes", is_flag=True, help="With --delete: do not ask.")
+@click.option("--all", "everything", is_flag=True, help="With --delete and no filter: delete every record.")
 @format_option()
 @db_option
-def command(codec, dataset, per_image, pooled, failed, fmt, db) -> None:
+def command(codec, dataset, quality, status, failed, weights, device, per_image, pooled, delete, yes, everything,
+            fmt, db) -> None:
     """Print stored results: per-quality dataset means (default), per image, or failures.
 
-    Means follow CompressAI's and the MLIC papers' convention (average of per-image values);
-    --pooled adds the pixel-weighted figures. `--format json` gives flat records with stable
-    field names (codec, quality, dataset, image, height, width, bpp, psnr, ms_ssim,
+    Means follow CompressAI's and the MLIC papers' convention (average of per-image values) and
+    are grouped by codec, configuration (config_hash), weights, device and quality, so results of
+    two configurations never share a row; --pooled adds the pixel-weighted figures. A lossless
+    image's PSNR (inf) counts as 100 dB in every mean and per-image value shown (psnr_capped
+    counts them). `--format json` gives flat records with stable field names (codec,
+    config_hash, quality, dataset, image, weights, device, height, width, bpp, psnr, ms_ssim,
     ms_ssim_db, encode_s, decode_s, peak_mem_bytes, status, error, ...).
+
+    --delete removes the records the filters select (exit 2 without a filter unless --all).
     """
     from rdbench.analysis.aggregate import aggregate
     from rdbench.cli.formatting import render
     from rdbench.store.record import RECORD_FIELDS, STATUS_FAILED
     from rdbench.store.sqlite import Store
 
-    with Store(db, readonly=True) as store:
-        records = store.records(codecs=split_csv(codec), datasets=split_csv(dataset),
-                                status=STATUS_FAILED if failed else None)
-    if not records:
-        click.echo("no matching records" + (" (no failures)" if failed else ""), err=True)
-        return
     if failed:
-        click.echo(render([r.to_json() for r in records], FAILED_COLUMNS, fmt))
-    elif per_image:
-        columns = RECORD_FIELDS if fmt == "json" else PER_IMAGE_COLUMNS
-        click.echo(render([r.to_json() for r in records], columns, fmt))
+        if status == "ok":
+            raise UsageError("--failed and --status ok contradict each other")
+        status = STATUS_FAILED
+    if delete:
+        _delete(db, codec, dataset, quality, status, weights, device, yes, everything)
+        return
+    if yes or everything:
+        raise UsageError("--yes and --all go with --delete")
+    with Store(db, readonly=True) as store:
+        filters = _filters(store, codec, dataset, quality, status, weights, device)
+        records = store.find_records(**filters)
+    if not records:
+        click.echo("no matching records" + (" (no failures)" if status == STATUS_FAILED else ""), err=True)
+        return
+    from rdbench.analysis.aggregate import PSNR_CAP_DB
+    from rdbench.analysis.curves import short_weights
+
+    if failed or status == STATUS_FAILED:
+        click.echo(render([_per_image_row(r) for r in records], FAILED_COLUMNS, fmt))
+        return
+    if per_image:
+        rows = [_per_image_row(r) for r in records]
+        if fmt == "json":
+            columns = [*RECORD_FIELDS, "psnr_capped", "ms_ssim_db_capped"]
+        else:
+            columns = [c for c in PER_IMAGE_COLUMNS if c != "weights" or any(r.weights for r in records)]
+            for row in rows:
+                row["weights"] = row["weights_short"]
+        click.echo(render(rows, columns, fmt))
+        capped = sum(row["psnr_capped"] for row in rows)
     else:
-        columns = ["codec", "dataset", "quality", "n", "failed", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s"]
+        rows = aggregate(records)
+        columns = list(MEAN_COLUMNS)
         if pooled:
             columns += ["bpp_pooled", "psnr_pooled"]
-        click.echo(render(aggregate(records), columns, fmt))
+        if fmt != "json":
+            for row in rows:
+                row["config"] = row["config_hash"][:8]
+                row["weights"] = short_weights(row["weights"])
+            columns[columns.index("config_hash")] = "config"
+            if not any(row["weights"] for row in rows):
+                columns.remove("weights")
+            if not any(row.get("psnr_capped") for row in rows):
+                columns.remove("psnr_capped")
+        click.echo(render(rows, columns, fmt))
+        capped = sum(row.get("psnr_capped") or 0 for row in rows)
+    if capped and fmt in ("table", "markdown"):
+        click.echo(f"{capped} per-image PSNR values above {PSNR_CAP_DB:g} dB (lossless images, MSE 0) are counted "
+                   f"as {PSNR_CAP_DB:g} dB (psnr_capped); the records keep the true value")
+
+
+def _delete(db, codec, dataset, quality, status, weights, device, yes: bool, everything: bool) -> None:
+    from collections import Counter
+
+    from rdbench.store.sqlite import Store
+
+    if not any((codec, dataset, quality, status, weights, device)) and not everything:
+        raise UsageError("--delete needs a filter (--codec, --dataset, --quality, --status/--failed, --weights, "
+                         "--device); nothing was deleted",
+                         hint="pass --all to delete every record of the database")
+    if not Path(db).exists():
+        raise UsageError(f"no results database at {db}")
+    with Store(db) as store:
+        filters = _filters(store, codec, dataset, quality, status, weights, device)
+        groups = store.record_groups(**filters)
+        count = sum(g["records"] for g in groups)
+        if not count:
+            click.echo("no matching records; nothing deleted", err=True)
+            return
+        summary = Counter()
+        for g in groups:
+            summary[(g["codec"], g["config_hash"][:8], g["dataset"], g["status"])] += g["records"]
+        click.echo(f"{count} records match in {db}:", err=True)
+        for (c, h, d, s), n in sorted(summary.items()):
+            click.echo(f"  {c} [{h}] on {d}, {s}: {n}", err=True)
+        if not yes and not click.confirm(f"delete these {count} records?", default=False, err=True):
+            raise RdbenchError("not confirmed: nothing deleted", hint="answer y, or pass --yes")
+        deleted = store.delete_records(everything=everything, **filters)
+    click.echo(f"deleted {deleted} records from {db}")

@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from rdbench.cli.options import data_root_option, db_option, split_csv
+from rdbench.cli.options import (
+    checked_qualities,
+    data_root_option,
+    db_option,
+    split_csv,
+)
+from rdbench.errors import plural
 
 
 @click.command(name="run")
@@ -19,11 +25,11 @@ from rdbench.cli.options import data_root_option, db_option, split_csv
 @click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern.")
 @click.option("--retry-failed", is_flag=True, help="Rerun jobs whose stored record failed.")
 @click.option("--force", is_flag=True, help="Recompute jobs that are already stored.")
-@click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream under DIR/codec/quality/image.bin.")
+@click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream as DIR/<dataset>/<codec>-<config hash>/<quality>/<image file name>.<image hash>.bin (one file per record; its path is in the record's extra.bitstream).")
 @click.option("--vtm-dir", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="VTM source tree built with CMake (bin/ and cfg/); else RDBENCH_VTM_DIR. See the README's VTM-17.0 section.")
 @db_option
 @data_root_option
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds one job may take; a job over time is killed and recorded as failed (jobs then run in worker processes).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds one job's coding (encode, decode, metrics) may take; set-up (loading the image, building the codec, loading its model) is not counted and has its own limit of 600 s. A job over time is killed and recorded as failed (jobs then run in worker processes).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="local: this machine (--jobs processes); dask: a Dask cluster (--scheduler).")
 @click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 (see docs/cluster.md).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
@@ -46,6 +52,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
     from rdbench.codecs.registry import load_adapter, resolve_codecs
     from rdbench.data.datasets import resolve_dataset
     from rdbench.errors import RdbenchError, UsageError
+    from rdbench.run.checks import check_device, check_weight_options, for_qualities
     from rdbench.run.executors import make_executor
     from rdbench.run.plan import plan_jobs
     from rdbench.store.sqlite import Store
@@ -55,10 +62,18 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
     context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
                            tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (), timeout_s=timeout_s)
+    selected = resolve_codecs(codec_names)
+    qualities = checked_qualities(selected, qualities)  # each codec's valid range, before anything is stored
+    adapters = [load_adapter(config.adapter) for config in selected]
+    check_device(device, adapters)
+    for note in check_weight_options(selected, adapters, context):
+        click.echo(f"note: {note}", err=True)
     dataset = resolve_dataset(dataset_spec, data_root)
+    if dataset.manifest is None:  # a folder: say the name its results are stored under
+        click.echo(dataset.describe(), err=True)
     configs = []
-    for config in resolve_codecs(codec_names):
-        reason = load_adapter(config.adapter).unavailable_reason(config, context)
+    for config, adapter in zip(selected, adapters):
+        reason = adapter.unavailable_reason(for_qualities(config, qualities), context)
         if reason:
             click.echo(f"skipping {config.name}: {reason}", err=True)
         else:
@@ -71,9 +86,11 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
         plan = plan_jobs(store, configs, dataset, context, qualities=qualities, retry_failed=retry_failed,
                          force=force, keep_bitstreams=keep_bitstreams)
         if plan.skipped_ok or plan.skipped_failed:
-            click.echo(f"resuming: {plan.skipped_ok} records already stored"
-                       + (f", {plan.skipped_failed} failed ones skipped (--retry-failed reruns them)" if plan.skipped_failed else ""),
+            click.echo(f"resuming: {plural(plan.skipped_ok, 'record')} already stored"
+                       + (f", {plural(plan.skipped_failed, 'failed one')} skipped (--retry-failed reruns them)" if plan.skipped_failed else ""),
                        err=True)
+        for note in plan.notes:
+            click.echo(f"note: {note}", err=True)
         failures = []
         if plan.jobs:
             ok, failed = _run_with_progress(store, plan.jobs, runner, failures, quiet)
@@ -87,7 +104,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
     if len(failures) > 20:
         click.echo(f"... and {len(failures) - 20} more; `rdbench results --failed` lists them all", err=True)
     if plan.jobs and ok == 0:
-        click.echo(f"error: all {failed} jobs failed", err=True)
+        click.echo(f"error: all {plural(failed, 'job')} failed", err=True)
         sys.exit(1)
 
 
@@ -125,5 +142,9 @@ def _print_summary(store, configs, dataset: str) -> None:
                if (r.codec, r.config_hash) in wanted]
     rows = aggregate(records)
     if rows:
-        click.echo(render(rows, ["codec", "quality", "n", "failed", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s"],
-                          "table", title=f"\n{dataset}: mean over images"))
+        columns = ["codec", "quality", "n", "failed", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s"]
+        if any(r.get("psnr_capped") for r in rows):
+            columns.insert(columns.index("psnr") + 1, "psnr_capped")
+        if len({r["device"] for r in rows}) > 1:
+            columns.insert(2, "device")
+        click.echo(render(rows, columns, "table", title=f"\n{dataset}: mean over images"))

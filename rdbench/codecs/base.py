@@ -14,13 +14,17 @@ Contract for adapters:
 * ``synchronize()`` waits for asynchronous devices so timings are honest.
 * ``notes`` is a dict the adapter may fill during encode/decode (command lines, a decoder
   mismatch, ...); it is stored with the record in ``extra``.
+* ``quality_domain`` (or ``quality_domain_for(config)``) declares the valid qualities
+  (:class:`QualityDomain`), checked before a run stores anything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +50,69 @@ def parse_quality(text: str) -> Quality:
         except ValueError:
             continue
     return text
+
+
+def _number(value: float) -> str:
+    return format_quality(float(value))
+
+
+@dataclass(frozen=True)
+class QualityDomain:
+    """The quality values an adapter accepts: whole numbers or any number, in [min, max], or one
+    of ``values``; ``also`` lists isolated values outside the range that are valid too (cjxl's
+    distance 0, lossless).
+
+    Why it exists: a library silently maps a value outside its range onto one inside (libjpeg
+    treats quality 0 as 1, imagecodecs 1000 as 100, 50.5 as 50), so an unchecked value gives a
+    second stored point with the bitstream of another, and two identical points make every later
+    BD-rate of that codec NaN. The bounds declared by the adapters are where the library stops
+    distinguishing values (``tests/test_inputs_checked.py`` checks the facts they rest on).
+    """
+
+    kind: str = "int"  # "int" (whole numbers only) or "float"
+    min: float | None = None
+    max: float | None = None
+    values: tuple[float, ...] | None = None
+    also: tuple[float, ...] = ()
+    meaning: str = ""  # what the number is, and what the library does outside the range
+
+    def describe(self) -> str:
+        """The valid values in words, for error messages: 'a whole number from 1 to 100 (JPEG quality)'."""
+        if self.values is not None:
+            text = "one of " + ", ".join(_number(v) for v in self.values)
+        else:
+            text = "a whole number" if self.kind == "int" else "a number"
+            if self.min is not None and self.max is not None:
+                text += f" from {_number(self.min)} to {_number(self.max)}"
+            elif self.min is not None:
+                text += f" of at least {_number(self.min)}"
+            elif self.max is not None:
+                text += f" of at most {_number(self.max)}"
+            if self.also:
+                text = ", ".join(_number(v) for v in self.also) + ", or " + text
+        return f"{text} ({self.meaning})" if self.meaning else text
+
+    def canonical(self, value: Quality) -> int | float:
+        """``value`` as the one number that stands for its point (50.0 -> 50 for whole numbers),
+        or ValueError saying what is wrong with it ('is not a number', 'is out of range', ...)."""
+        if isinstance(value, str):
+            value = parse_quality(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("is not a number")
+        if not math.isfinite(value):
+            raise ValueError("is not a finite number")
+        if float(value).is_integer():
+            value = int(value)
+        elif self.kind == "int":
+            raise ValueError("is not a whole number")
+        if value in self.also:
+            return value
+        if self.values is not None:
+            if value not in self.values:
+                raise ValueError("is not one of the points this configuration has")
+        elif (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise ValueError("is out of range")
+        return value
 
 
 def missing_packages(*packages: str) -> str | None:
@@ -111,7 +178,15 @@ class CodecContext:
 
 
 class Codec(ABC):
-    """Base class of every adapter. Subclasses set ``library`` and implement encode/decode."""
+    """Base class of every adapter. Subclasses set ``library`` and implement encode/decode.
+
+    An adapter should declare which qualities it accepts: ``quality_domain =
+    QualityDomain("int", 1, 100, meaning="JPEG quality")`` (whole numbers or any number, min,
+    max, optionally the allowed ``values``), or override :meth:`quality_domain_for` when the
+    range depends on ``[params]``. Values outside it are refused before anything is stored,
+    rather than passed to a library that would clamp or truncate them into a duplicate point.
+    Without a declaration (the default) qualities are passed through unchecked.
+    """
 
     #: Default parameters and quality sweep for a codec registered without a TOML file
     #: (third-party entry points): ``rdbench codecs`` then lists it under its adapter name.
@@ -120,6 +195,12 @@ class Codec(ABC):
     quality_label: ClassVar[str] = "quality"
     #: True for codecs that should run on a GPU when one is requested (learned models).
     wants_gpu: ClassVar[bool] = False
+    #: The quality values this adapter accepts (:class:`QualityDomain`): `rdbench run` and
+    #: `rdbench complexity` refuse any other value, and a configuration's ``qualities`` outside
+    #: it, as a usage error before anything is stored. Adapters whose range depends on
+    #: ``[params]`` override :meth:`quality_domain_for` instead. None (the default, so adapters
+    #: that declare nothing keep working) passes every value to ``encode`` unchecked.
+    quality_domain: ClassVar[QualityDomain | None] = None
 
     def __init__(self, config: CodecConfig, context: CodecContext) -> None:
         self.config = config
@@ -130,6 +211,60 @@ class Codec(ABC):
     def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
         """Why this codec cannot run here (missing library, binary, checkpoint), or None."""
         return None
+
+    @classmethod
+    def quality_domain_for(cls, config: CodecConfig) -> QualityDomain | None:
+        """The qualities ``config`` accepts; this default: the class's :attr:`quality_domain`."""
+        return cls.quality_domain
+
+    @classmethod
+    def checked_qualities(cls, config: CodecConfig, values: Iterable[Quality] | None = None) -> tuple[str, ...]:
+        """The stored text of each of ``values`` (default: the configuration's own sweep), one
+        per point: equal spellings (50, 50.0, 5e1) become one, in the order given.
+
+        Raises :class:`~rdbench.errors.UsageError` for a value outside
+        :meth:`quality_domain_for`, naming the codec, the value, the valid range and, for the
+        configuration's sweep, its file. Without a declared domain values pass unchecked.
+        """
+        from rdbench.errors import UsageError
+
+        from_config = values is None
+        domain = cls.quality_domain_for(config)
+        texts: list[str] = []
+        for value in config.qualities if from_config else values:
+            if domain is None:
+                number = parse_quality(value) if isinstance(value, str) else value
+            else:
+                try:
+                    number = domain.canonical(value)
+                except ValueError as exc:
+                    shown = value.strip() if isinstance(value, str) else format_quality(value)
+                    where = f" in {config.source or 'its configuration'}" if from_config else ""
+                    action = "fix its 'qualities'" if from_config else "pass --quality values in that range"
+                    raise UsageError(f"{config.name}: quality {shown}{where} {exc}; {config.name} takes "
+                                     f"{domain.describe()}: {action}") from None
+            text = format_quality(number)
+            if text not in texts:
+                texts.append(text)
+        return tuple(texts)
+
+    @classmethod
+    def reads_checkpoints(cls, config: CodecConfig) -> bool:
+        """Whether ``config`` takes its weights from ``--checkpoint``/``--checkpoint-dir``; this
+        default (codecs without weights): no, so those options are refused rather than ignored."""
+        return False
+
+    @classmethod
+    def weights_identity(cls, config: CodecConfig, context: CodecContext, quality: Quality) -> tuple[str, str | None]:
+        """(identity, file) of the weights a job at ``quality`` will code with; ``("", None)`` for
+        codecs without weights (this default).
+
+        Asked when a run is planned, before anything is coded: the identity is part of every
+        record's key, so results of other weights are never mistaken for these (and a rerun with
+        other weights is not skipped). A learned adapter returns a content hash of its
+        checkpoint, or what names its seeded weights; ``file`` is the path, for humans.
+        """
+        return ("", None)
 
     @property
     def name(self) -> str:

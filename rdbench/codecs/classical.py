@@ -21,11 +21,52 @@ from typing import Any
 
 import numpy as np
 
-from rdbench.codecs.base import Codec, CodecConfig, CodecContext, Quality
+from rdbench.codecs.base import (
+    Codec,
+    CodecConfig,
+    CodecContext,
+    Quality,
+    QualityDomain,
+)
+
+_JPEG_QUALITY = QualityDomain("int", 1, 100, meaning="JPEG quality; libjpeg clamps other values to 1 or 100")
+_WEBP_QUALITY = QualityDomain("float", 0, 100, meaning="WebP quality; the library clamps values above 100")
+
+#: Valid values of the encoder argument each (format, quality_arg) feeds, as imagecodecs
+#: 2026.1 passes them on (its ``_default_value`` clamps, then the C library): outside these,
+#: values are clamped onto a bound, truncated, or switch the encoder to lossless.
+IMAGECODECS_QUALITIES: dict[tuple[str, str], QualityDomain] = {
+    # libjpeg-turbo: jpeg_set_quality(int), 0 is raised to 1; imagecodecs clamps above 100
+    ("jpeg8", "level"): _JPEG_QUALITY,
+    # libwebp's float quality factor; below 0 imagecodecs switches to lossless, above 100 it clamps
+    ("webp", "level"): QualityDomain("float", 0, 100, meaning="WebP quality; imagecodecs codes values below 0 "
+                                     "losslessly and clamps values above 100"),
+    # OpenJPEG fixed-quality mode: the target PSNR in dB; below 1 or above 1000 imagecodecs codes losslessly
+    ("jpeg2k", "level"): QualityDomain("float", 1, 1000, meaning="target PSNR in dB; imagecodecs codes values "
+                                       "below 1 or above 1000 losslessly"),
+    # libjxl's Butteraugli distance: imagecodecs clamps to 0-25, libjxl raises (0, 0.01) to 0.01
+    ("jpegxl", "distance"): QualityDomain("float", 0.01, 25, also=(0,), meaning="Butteraugli distance; libjxl "
+                                          "clamps other values to 0, 0.01 or 25"),
+    # libavif's integer quality (it maps 0-100 onto AV1 quantizers); imagecodecs clamps above 100
+    ("avif", "level"): QualityDomain("int", 0, 100, meaning="libavif quality; imagecodecs clamps values above "
+                                     "100 and drops fractions"),
+}
+
+#: The same for Pillow's ``save(quality=...)`` per format (Pillow 11-13).
+PILLOW_QUALITIES: dict[tuple[str, str], QualityDomain] = {
+    ("JPEG", "quality"): _JPEG_QUALITY,  # Pillow refuses fractions; libjpeg raises 0 to 1, clamps above 100
+    ("WEBP", "quality"): QualityDomain("float", 0, 100, meaning="WebP quality; Pillow refuses other values"),
+    ("AVIF", "quality"): QualityDomain("int", 0, 100, meaning="AVIF quality; Pillow refuses other values"),
+}
 
 
 class ImagecodecsCodec(Codec):
     """A format of the imagecodecs package (libjpeg-turbo, libwebp, OpenJPEG, libjxl, libavif)."""
+
+    @classmethod
+    def quality_domain_for(cls, config: CodecConfig) -> QualityDomain | None:
+        """Depends on the format and on which encoder argument the quality feeds (``quality_arg``)."""
+        return IMAGECODECS_QUALITIES.get((config.params.get("format"), config.params.get("quality_arg", "level")))
 
     @classmethod
     def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
@@ -73,6 +114,12 @@ class ImagecodecsCodec(Codec):
 
 class PillowCodec(Codec):
     """A format Pillow writes (JPEG, WEBP, JPEG2000, AVIF where Pillow was built with it)."""
+
+    @classmethod
+    def quality_domain_for(cls, config: CodecConfig) -> QualityDomain | None:
+        """Depends on the format and on which ``save`` argument the quality feeds (``quality_arg``)."""
+        fmt = str(config.params.get("format", "")).upper()
+        return PILLOW_QUALITIES.get((fmt, config.params.get("quality_arg", "quality")))
 
     @classmethod
     def unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:

@@ -25,11 +25,13 @@ own datasets without editing rdbench.
 A registered dataset lives in ``<data root>/<name>/`` (``--data-root``, else ``RDBENCH_DATA``,
 else ``~/.local/share/rdbench/data``), or wherever ``rdbench datasets add NAME PATH`` pointed it
 (kept in ``<data root>/locations.json`` after every checksum matched). ``--dataset`` also takes
-a folder: every image file directly inside it, sorted by name.
+a folder: every image file directly inside it, sorted by name, stored under the name
+:func:`folder_dataset_name` gives it (``<folder name>-<8 hex>``; see there why).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -95,6 +97,14 @@ class Dataset:
     root: Path
     images: list[ImageRef] = field(default_factory=list)
     manifest: Manifest | None = None
+
+    def describe(self) -> str:
+        """One line saying what the dataset is and the name its results are stored under."""
+        count = f"{len(self.images)} image{'s' if len(self.images) != 1 else ''}"
+        if self.manifest is not None:
+            return f"dataset {self.name}: {count} in {self.root}"
+        return (f"dataset {self.name}: the {count} in the folder {self.root.resolve()} "
+                f"(results are stored under this name; a folder dataset is named by its folder and path)")
 
 
 def data_root(explicit: str | Path | None = None) -> Path:
@@ -187,44 +197,85 @@ def list_images(folder: Path) -> list[ImageRef]:
     ]
 
 
+def folder_dataset_name(folder: str | Path) -> str:
+    """The dataset name of a folder of images: ``<folder name>-<first 8 hex of the SHA-256 of its
+    resolved absolute path>``, e.g. ``kodak-3f2a9c1b`` for ``/some/where/kodak``.
+
+    Why not the folder's name alone: records are stored and aggregated by dataset name, so
+    ``/some/where/kodak`` (one crop named kodim01.png) would merge into the registered Kodak
+    results (n 25, every mean and BD-rate moved, no warning), and two unrelated ``imgs`` folders
+    into one dataset. The suffix keeps the folder's name readable and makes the name the
+    folder's own: no two folders share it, and a registered dataset (a manifest's name) has no
+    such suffix. A folder that is a registered dataset's local copy is that dataset instead
+    (:func:`resolve_dataset`).
+
+    Why the path and not the content: the path names the same dataset while the folder is
+    worked on: adding images to it, or rerunning after an interruption, resumes under the same
+    name, and each record carries its image's own SHA-256, so an image changed in place is
+    measured again as a new record, never taken for the old one. A content hash would rename
+    the dataset (orphaning every stored result) whenever one image was added or replaced, and
+    would need every image read before anything else could happen. The price of the path: a
+    moved or copied folder is a new dataset (measured again, never mixed up). Symbolic links,
+    ``..`` and relative spellings resolve to the same absolute path, hence the same name.
+    """
+    resolved = Path(folder).expanduser().resolve()
+    digest = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:8]
+    return f"{resolved.name or 'root'}-{digest}"
+
+
+def registered_dataset_at(folder: Path, root: Path) -> str | None:
+    """The registered dataset whose local copy ``folder`` is (``add``-ed or under the data root), or None."""
+    resolved = folder.expanduser().resolve()
+    for name in manifests():
+        if dataset_dir(name, root).expanduser().resolve() == resolved:
+            return name
+    return None
+
+
 def resolve_dataset(spec: str, root: str | Path | None = None) -> Dataset:
     """A registered dataset name or a folder of images -> :class:`Dataset` with its images.
 
     Registered datasets list exactly the manifest's files (a missing one is an error that
-    says how to fetch it); folders list every image file in them.
+    says how to fetch it); folders list every image file in them. A folder that is the
+    local copy of a registered dataset (``rdbench datasets add NAME PATH``, or
+    ``<data root>/NAME``) is that dataset; any other folder is named by
+    :func:`folder_dataset_name`, never by a registered dataset's name nor by another folder's.
     """
     base = data_root(root)
     known = manifests()
-    if spec in known:
-        manifest = known[spec]
-        folder = dataset_dir(spec, base)
+    if spec not in known:
+        folder = Path(spec).expanduser()
         if not folder.is_dir():
-            raise DatasetError(
-                f"dataset {spec!r} is not on this machine (looked in {folder})",
-                hint=f"run `rdbench datasets download {spec}` or `rdbench datasets add {spec} PATH`",
-            )
-        if manifest.lists_all_files:
-            images = [ImageRef(f.name, folder / f.name) for f in manifest.files]
-            missing = [ref.name for ref in images if not ref.path.is_file()]
-            if missing:
-                raise DatasetError(
-                    f"dataset {spec!r} in {folder} lacks {len(missing)} of {len(images)} images "
-                    f"(first: {missing[0]})",
-                    hint=f"run `rdbench datasets download {spec}` to complete it",
-                )
-        else:
+            raise UsageError(f"unknown dataset {spec!r}{did_you_mean(spec, sorted(known))}: not a registered "
+                             f"name ({', '.join(sorted(known))}) nor a folder")
+        registered = registered_dataset_at(folder, base)
+        if registered is None:
             images = list_images(folder)
-            if manifest.count is not None and len(images) != manifest.count:
-                raise DatasetError(
-                    f"dataset {spec!r} in {folder} has {len(images)} images, expected {manifest.count}",
-                    hint=f"run `rdbench datasets verify {spec}`, then `rdbench datasets download {spec}`",
-                )
-        return Dataset(name=spec, root=folder, images=images, manifest=manifest)
-    folder = Path(spec).expanduser()
-    if folder.is_dir():
+            if not images:
+                raise DatasetError(f"{folder} has no image files ({', '.join(IMAGE_SUFFIXES)})")
+            return Dataset(name=folder_dataset_name(folder), root=folder, images=images)
+        spec = registered
+    manifest = known[spec]
+    folder = dataset_dir(spec, base)
+    if not folder.is_dir():
+        raise DatasetError(
+            f"dataset {spec!r} is not on this machine (looked in {folder})",
+            hint=f"run `rdbench datasets download {spec}` or `rdbench datasets add {spec} PATH`",
+        )
+    if manifest.lists_all_files:
+        images = [ImageRef(f.name, folder / f.name) for f in manifest.files]
+        missing = [ref.name for ref in images if not ref.path.is_file()]
+        if missing:
+            raise DatasetError(
+                f"dataset {spec!r} in {folder} lacks {len(missing)} of {len(images)} images "
+                f"(first: {missing[0]})",
+                hint=f"run `rdbench datasets download {spec}` to complete it",
+            )
+    else:
         images = list_images(folder)
-        if not images:
-            raise DatasetError(f"{folder} has no image files ({', '.join(IMAGE_SUFFIXES)})")
-        return Dataset(name=folder.resolve().name, root=folder, images=images)
-    raise UsageError(f"unknown dataset {spec!r}{did_you_mean(spec, sorted(known))}: not a registered "
-                     f"name ({', '.join(sorted(known))}) nor a folder")
+        if manifest.count is not None and len(images) != manifest.count:
+            raise DatasetError(
+                f"dataset {spec!r} in {folder} has {len(images)} images, expected {manifest.count}",
+                hint=f"run `rdbench datasets verify {spec}`, then `rdbench datasets download {spec}`",
+            )
+    return Dataset(name=spec, root=folder, images=images, manifest=manifest)

@@ -33,6 +33,9 @@ class Verification:
     folder: Path
     checked: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Files ``download`` wrote into the folder (fetched, or extracted from a fetched archive);
+    #: empty when everything was already there, so the command can say which happened.
+    fetched: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -140,21 +143,35 @@ def download_dataset(name: str, root: Path, *, keep_archives: bool = False,
     folder = Path(location) if location else root / name
     noop: Progress = lambda done, total, label: None  # noqa: E731
     report = progress or noop
+    fetched = []
     for f in manifest.files:
         if f.url:
+            before = _identity(folder / f.name)
             download(f.url, folder / f.name, f.sha256, progress=report)
+            if _identity(folder / f.name) != before:  # written now, not found whole and kept
+                fetched.append(f.name)
     for archive in manifest.archives:
         if _archive_done(manifest, folder):
             continue
         filename = archive.filename or archive.url.rstrip("/").rsplit("/", 1)[-1]
         archive_path = download(archive.url, root / "downloads" / filename, archive.sha256, progress=report)
-        extract(archive_path, folder, archive.members, progress=report)
+        fetched += [path.name for path in extract(archive_path, folder, archive.members, progress=report)]
         if not keep_archives:
             archive_path.unlink()
     result = verify_folder(manifest, folder, root)
+    result.fetched = fetched
     if result.ok:
         record_unpinned_sums(manifest, folder, root)
     return result
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(inode, mtime) of a file, None if absent: changes exactly when a download replaces it."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns)
 
 
 def _archive_done(manifest: Manifest, folder: Path) -> bool:

@@ -28,10 +28,21 @@ class Job:
     image_path: str
     image_hash: str
     keep_bitstreams: str | None = None
+    #: The weights' identity and file, as planned (:meth:`rdbench.codecs.base.Codec.weights_identity`).
+    weights: str = ""
+    weights_path: str | None = None
 
     @property
-    def key(self) -> tuple[str, str, str, str, str, str]:
-        return (self.config.name, self.config.config_hash, self.quality, self.dataset, self.image_name, self.image_hash)
+    def key(self) -> tuple[str, ...]:
+        """The identity of the record this job makes (:attr:`rdbench.store.record.Record.key`)."""
+        return (self.config.name, self.config.config_hash, self.quality, self.dataset, self.image_name,
+                self.image_hash, self.weights, self.context.device)
+
+    def new_record(self) -> Record:
+        """An empty record carrying this job's identity; every record of the job starts here."""
+        return Record(codec=self.config.name, config_hash=self.config.config_hash, quality=self.quality,
+                      dataset=self.dataset, image=self.image_name, image_hash=self.image_hash,
+                      weights=self.weights, device=self.context.device)
 
     @property
     def label(self) -> str:
@@ -91,10 +102,7 @@ def run_job(job: Job) -> Record:
     from rdbench.data.images import load_image
     from rdbench.run.measure import keep_bitstream, measure
 
-    record = Record(
-        codec=job.config.name, config_hash=job.config.config_hash, quality=job.quality,
-        dataset=job.dataset, image=job.image_name, image_hash=job.image_hash, device=job.context.device,
-    )
+    record = job.new_record()
     try:
         image = load_image(job.image_path)
         record.height, record.width = image.shape[:2]
@@ -110,8 +118,10 @@ def run_job(job: Job) -> Record:
         for name in ("num_bytes", "bpp", "mse", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes"):
             setattr(record, name, getattr(result, name))
         record.extra = result.notes
+        if job.weights_path:
+            record.extra["weights_path"] = job.weights_path
         if job.keep_bitstreams:
-            path = keep_bitstream(Path(job.keep_bitstreams), job.config.name, job.quality, job.image_name, result.bitstream)
-            record.extra["bitstream"] = str(path)
+            # one file per record: the path holds the record's whole identity (measure.bitstream_path)
+            record.extra["bitstream"] = str(keep_bitstream(Path(job.keep_bitstreams), record, result.bitstream))
     record.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return record

@@ -7,13 +7,21 @@ recomputes everything.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rdbench.codecs.base import CodecConfig, CodecContext, format_quality, parse_quality
+from rdbench.codecs.base import (
+    Codec,
+    CodecConfig,
+    CodecContext,
+    format_quality,
+    parse_quality,
+)
+from rdbench.codecs.registry import load_adapter
 from rdbench.data.datasets import Dataset
 from rdbench.data.images import file_sha256
-from rdbench.errors import UsageError
+from rdbench.errors import UsageError, plural
 from rdbench.run.jobs import Job
 from rdbench.store.record import STATUS_FAILED, STATUS_OK
 from rdbench.store.sqlite import Store
@@ -24,6 +32,8 @@ class Plan:
     jobs: list[Job] = field(default_factory=list)
     skipped_ok: int = 0
     skipped_failed: int = 0
+    #: What the user must know about reused records (e.g. made by another codec library version).
+    notes: list[str] = field(default_factory=list)
 
 
 def qualities_for(config: CodecConfig, override: Iterable[str] | None) -> list[str]:
@@ -49,17 +59,57 @@ def plan_jobs(
     plan = Plan()
     quality_list = list(qualities) if qualities else None
     for config in configs:
+        adapter = load_adapter(config.adapter)
+        codec_context = job_context(adapter, context)
         done = store.statuses(config.name, config.config_hash, dataset.name)
+        skipped_before = plan.skipped_ok
         for quality in qualities_for(config, quality_list):
+            weights, weights_path = adapter.weights_identity(config, codec_context, parse_quality(quality))
             for ref in dataset.images:
-                status = done.get((quality, ref.name, hashes[ref.name]))
+                status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.device))
                 if not force and status == STATUS_OK:
                     plan.skipped_ok += 1
                     continue
                 if not force and status == STATUS_FAILED and not retry_failed:
                     plan.skipped_failed += 1
                     continue
-                plan.jobs.append(Job(config=config, context=context, quality=quality, dataset=dataset.name,
+                plan.jobs.append(Job(config=config, context=codec_context, quality=quality, dataset=dataset.name,
                                      image_name=ref.name, image_path=str(ref.path), image_hash=hashes[ref.name],
-                                     keep_bitstreams=keep_bitstreams))
+                                     keep_bitstreams=keep_bitstreams, weights=weights, weights_path=weights_path))
+        if plan.skipped_ok > skipped_before:
+            plan.notes += _other_versions(store, config, adapter, codec_context, dataset.name)
     return plan
+
+
+def _other_versions(store: Store, config: CodecConfig, adapter: type[Codec], context: CodecContext,
+                    dataset: str) -> list[str]:
+    """Say so when reused records were made by another version of the codec's library.
+
+    The library version is not part of a record's identity (a libjpeg-turbo update rarely
+    changes a bitstream, and re-measuring every upgrade would defeat resuming), but a curve that
+    mixes versions must not pass unnoticed: the user is told, and ``--force`` recomputes.
+    """
+    codec = adapter(config, context)
+    try:
+        current = codec.library()
+    except Exception:  # noqa: BLE001 - a codec that cannot say its version cannot be compared
+        return []
+    finally:
+        codec.close()
+    notes = []
+    for (library, version), count in sorted(store.codec_versions(config.name, config.config_hash, dataset).items()):
+        if (library, version) != tuple(current) and version is not None:
+            notes.append(f"{plural(count, 'stored record')} of {config.name} on {dataset} were measured with {library} "
+                         f"{version}, this run has {current[0]} {current[1]}; they are reused as they are "
+                         "(--force recomputes them)")
+    return notes
+
+
+def job_context(adapter: type[Codec], context: CodecContext) -> CodecContext:
+    """The context a codec's jobs run with: ``--device`` only for adapters that use a device
+    (``wants_gpu``); every other codec runs, and is recorded, on the CPU whatever was asked.
+
+    The device is part of a record's identity (a learned codec's numbers can differ between
+    devices), so it must say where the codec really ran.
+    """
+    return context if adapter.wants_gpu else dataclasses.replace(context, device="cpu")

@@ -36,6 +36,10 @@ class Record:
     dataset: str
     image: str
     image_hash: str
+    #: Which weights a learned codec coded with ("sha256:<hex>" of the checkpoint file, "seed:N"
+    #: for seeded random weights, "compressai-zoo:<file>" for the zoo's content-addressed files);
+    #: "" for codecs without weights. Part of the identity: other weights, other numbers.
+    weights: str = ""
     height: int | None = None
     width: int | None = None
     num_bytes: int | None = None
@@ -60,8 +64,10 @@ class Record:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def key(self) -> tuple[str, str, str, str, str, str]:
-        return (self.codec, self.config_hash, self.quality, self.dataset, self.image, self.image_hash)
+    def key(self) -> tuple[str, ...]:
+        """What identifies a record (docs/guarantees.md, "What identifies a result"): one row per key."""
+        return (self.codec, self.config_hash, self.quality, self.dataset, self.image, self.image_hash,
+                self.weights, self.device)
 
     @property
     def ok(self) -> bool:

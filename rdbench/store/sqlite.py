@@ -13,7 +13,9 @@ rdbench is refused rather than misread.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -33,6 +35,7 @@ from rdbench.store.record import (
 )
 
 DEFAULT_DB = Path("results") / "rdbench.sqlite"
+_SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database file
 
 _RECORD_COLUMNS = """
     codec TEXT NOT NULL, config_hash TEXT NOT NULL, quality TEXT NOT NULL,
@@ -83,7 +86,40 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, dataset)
     );
     """,
+    # A record's identity also names the weights a learned codec coded with and the device it ran
+    # on (either changes the numbers): the records table is rebuilt with both in its unique key.
+    # Existing rows keep their values; rows written before had no weights recorded ('').
+    """
+    ALTER TABLE records RENAME TO records_v3;
+    DROP INDEX records_codec_dataset;
+    CREATE TABLE records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        codec TEXT NOT NULL, config_hash TEXT NOT NULL, quality TEXT NOT NULL,
+        dataset TEXT NOT NULL, image TEXT NOT NULL, image_hash TEXT NOT NULL,
+        weights TEXT NOT NULL DEFAULT '',
+        height INTEGER, width INTEGER, num_bytes INTEGER, bpp REAL, mse REAL, psnr REAL,
+        ms_ssim REAL, ms_ssim_db REAL, encode_s REAL, decode_s REAL, peak_mem_bytes INTEGER,
+        device TEXT NOT NULL DEFAULT 'cpu', status TEXT NOT NULL, error TEXT,
+        rdbench_version TEXT, codec_library TEXT, codec_version TEXT, git_commit TEXT,
+        machine TEXT, gpu TEXT, created_at TEXT, extra TEXT,
+        UNIQUE (codec, config_hash, quality, dataset, image, image_hash, weights, device)
+    );
+    INSERT INTO records (id, codec, config_hash, quality, dataset, image, image_hash, weights, height, width,
+                         num_bytes, bpp, mse, psnr, ms_ssim, ms_ssim_db, encode_s, decode_s, peak_mem_bytes,
+                         device, status, error, rdbench_version, codec_library, codec_version, git_commit,
+                         machine, gpu, created_at, extra)
+        SELECT id, codec, config_hash, quality, dataset, image, image_hash, '', height, width,
+               num_bytes, bpp, mse, psnr, ms_ssim, ms_ssim_db, encode_s, decode_s, peak_mem_bytes,
+               COALESCE(device, 'cpu'), status, error, rdbench_version, codec_library, codec_version, git_commit,
+               machine, gpu, created_at, extra
+        FROM records_v3;
+    DROP TABLE records_v3;
+    CREATE INDEX records_codec_dataset ON records (codec, dataset, quality)
+    """,
 ]
+
+#: The columns of a record's identity (the records table's unique key), in key order.
+RECORD_KEY = ("codec", "config_hash", "quality", "dataset", "image", "image_hash", "weights", "device")
 
 #: Complexity columns a successful rerun fills in without erasing: a partial run (--forward-only)
 #: adds its measures to the stored point and keeps the others; any other rerun replaces the point.
@@ -119,50 +155,180 @@ def _enable_wal(conn: sqlite3.Connection, patience_s: float = 60.0) -> None:
             time.sleep(0.05)
 
 
+#: What to do about a --db that is not a results database.
+_DB_HINT = "pass --db with an rdbench results file, or a new file name"
+
+
+def _refuse_if_not_sqlite(path: Path, exc: sqlite3.DatabaseError | None = None) -> None:
+    """Raise "PATH is not an rdbench results database (not SQLite)" for a file that is not
+    SQLite at all (a CSV, a text file, random bytes), checked by its 16-byte header before
+    SQLite reads it, or when SQLite says so (``exc``). Without this check such a file was
+    reported as a permission problem ("check that it and its folder are writable") or as a
+    traceback. An empty file is a new database; an unreadable one is SQLite's to report.
+    """
+    if exc is not None:
+        bad = getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB" or "not a database" in str(exc)
+    else:
+        try:
+            with open(path, "rb") as handle:
+                header = handle.read(len(_SQLITE_HEADER))
+        except OSError:
+            return
+        bad = bool(header) and header != _SQLITE_HEADER
+    if bad:
+        raise StoreError(f"{path} is not an rdbench results database (not SQLite); {_DB_HINT}")
+
+
+def _wal_index_unavailable(exc: sqlite3.OperationalError) -> bool:
+    """Whether a read-only open failed only because the WAL index (``-shm``) cannot be created
+    beside the database: SQLITE_READONLY_DIRECTORY / _CANTINIT, or SQLITE_CANTOPEN (by message
+    on Python 3.10, whose exceptions lack ``sqlite_errorname``)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or any(
+        text in str(exc) for text in ("readonly database", "unable to open"))
+
+
 class Store:
     """A connection to one results database. Use as a context manager or call :meth:`close`."""
 
     def __init__(self, path: str | Path = DEFAULT_DB, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self._snapshot: tempfile.TemporaryDirectory | None = None  # see _open_snapshot
+        _refuse_if_not_sqlite(self.path)
         if readonly:
             if not self.path.exists():
                 raise StoreError(f"no results database at {self.path}; run `rdbench run ...` first or pass --db")
-            uri = f"file:{self.path.resolve()}?mode=ro"
-            self.conn = self._connect(uri, uri=True)
-            if not self._can_open_wal_index():
-                # a WAL database in a read-only folder, with no -shm there and none creatable:
-                # nothing can be writing it, so it is read as an immutable snapshot
-                self.conn.close()
-                self.conn = self._connect(uri + "&immutable=1", uri=True)
+            self.conn = self._open_readonly()
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create {self.path.parent}: {exc.strerror}; choose another --db") from exc
             self.conn = self._connect(str(self.path))
-        self._migrate()
+        try:
+            self._refuse_if_not_rdbench()
+            if not readonly:
+                self._start_writing()  # only now: switching to WAL rewrites the file's header
+            elif self.conn.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
+                self._read_upgraded_copy()
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """A read-only connection that works wherever the file can be read, folder writable or not.
+
+        WAL readers share a ``-shm`` index beside the database, which SQLite must create when
+        it is absent: in a read-only folder (an archive, a shared drive) a plain read-only open
+        fails with "attempt to write a readonly database" or "unable to open". No writer is
+        active then (a writer keeps an index there, which a reader can use even when it may not
+        write it), so the file is read as it is: directly
+        (SQLite's ``immutable``) when no ``-wal`` file holds commits, else from a private copy
+        of the database and its ``-wal`` (a run killed mid-way leaves its last records only in
+        the ``-wal``, which ``immutable`` would silently ignore).
+        """
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        conn = self._connect(uri, uri=True)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            if not _wal_index_unavailable(exc):
+                return conn  # other errors ("locked") are reported by the first real query
+        conn.close()
+        wal = Path(f"{self.path}-wal")
+        if not wal.exists() or wal.stat().st_size == 0:
+            return self._connect(uri + "&immutable=1", uri=True)
+        return self._open_snapshot(wal)
+
+    def _open_snapshot(self, wal: Path) -> sqlite3.Connection:
+        """A read-only connection to a copy of the database and its ``-wal`` in a private
+        temporary folder (removed by :meth:`close`), where SQLite can build its index."""
+        self._snapshot = tempfile.TemporaryDirectory(prefix="rdbench-read-")
+        copy = Path(self._snapshot.name) / self.path.name
+        try:
+            shutil.copyfile(self.path, copy)
+            shutil.copyfile(wal, Path(f"{copy}-wal"))
+        except OSError as exc:
+            self._snapshot.cleanup()
+            raise StoreError(f"cannot read results database {self.path}: {exc.strerror} while copying it and its "
+                             "-wal file to a temporary folder; copy them to a writable folder and pass --db") from exc
+        return self._connect(copy.as_uri() + "?mode=ro", uri=True)
+
+    def _read_upgraded_copy(self) -> None:
+        """Read a database of an older schema through an upgraded copy in memory: a reading
+        command must not write the file (it may lie in a read-only folder, or belong to a run
+        of an older rdbench still going), yet must not refuse it either. SQLite's backup takes
+        one consistent snapshot; the file is left exactly as it was."""
+        copy = sqlite3.connect(":memory:", isolation_level=None)
+        copy.row_factory = sqlite3.Row
+        copy.execute(f"PRAGMA page_size = {int(self.conn.execute('PRAGMA page_size').fetchone()[0])}")
+        try:
+            self.conn.backup(copy)
+        except sqlite3.DatabaseError as exc:
+            copy.close()
+            raise StoreError(f"cannot read results database {self.path}: {exc}") from exc
+        self.conn.close()
+        self.conn = copy
+        self.readonly = False  # the migrations write the copy only
+        try:
+            self._migrate()
+        finally:
+            self.readonly = True
 
     def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(target, uri=uri, timeout=60.0, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 60000")
-            if not self.readonly:
-                _enable_wal(conn)
-                conn.execute("PRAGMA synchronous = NORMAL")
             return conn
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open results database {self.path}: {exc}"
-                             + ("" if self.readonly else "; check that it and its folder are writable "
-                                "(records stored so far are intact)")) from exc
+            raise self._open_error(exc) from exc
 
-    def _can_open_wal_index(self) -> bool:
+    def _start_writing(self) -> None:
+        """WAL (a reader and a writer at once) and NORMAL sync (safe with WAL, much faster)."""
         try:
-            self.conn.execute("PRAGMA user_version").fetchone()
-            return True
-        except sqlite3.OperationalError as exc:
-            return "unable to open" not in str(exc)  # other errors ("locked") are reported later
+            _enable_wal(self.conn)
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise self._open_error(exc) from exc
+
+    def _open_error(self, exc: sqlite3.DatabaseError) -> StoreError:
+        _refuse_if_not_sqlite(self.path, exc)
+        return StoreError(f"cannot open results database {self.path}: {exc}"
+                          + ("" if self.readonly else "; check that it and its folder are writable "
+                             "(records stored so far are intact)"))
+
+    def _refuse_if_not_rdbench(self) -> None:
+        """Refuse an SQLite file that is not a results database, instead of reading it as an old
+        schema ("needs a schema upgrade") or, when writing, adding rdbench's tables to another
+        program's database. Schema version 0 (no migration applied) with tables is another
+        program's; with none, an empty file, which only a writing command may fill.
+
+        Version and tables are read in one transaction: another ``rdbench run`` may be creating
+        the tables of the same new file at this moment (they commit together with the version).
+        """
+        try:
+            self.conn.execute("BEGIN")
+            try:
+                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                tables = [r[0] for r in self.conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+            finally:
+                self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError:
+            return  # an unreadable file: _migrate says what is wrong with it
+        if version != 0:
+            return
+        if tables:
+            raise StoreError(f"{self.path} is not an rdbench results database (an SQLite database of another "
+                             f"program, with tables {', '.join(tables)}); {_DB_HINT}")
+        if self.readonly:
+            what = "an empty file" if self.path.stat().st_size == 0 else "an empty database"
+            raise StoreError(f"{self.path} holds no rdbench results yet ({what}); "
+                             f"`rdbench run ... --db {self.path}` fills it")
 
     def _migrate(self) -> None:
         try:
@@ -216,7 +382,7 @@ class Store:
         with self._transaction() as conn:
             conn.execute(
                 f"INSERT INTO records ({columns}) VALUES ({placeholders}) "
-                "ON CONFLICT (codec, config_hash, quality, dataset, image, image_hash) "
+                f"ON CONFLICT ({', '.join(RECORD_KEY)}) "
                 f"DO UPDATE SET {updates}",
                 row,
             )
@@ -258,13 +424,24 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------
 
-    def statuses(self, codec: str, config_hash: str, dataset: str) -> dict[tuple[str, str, str], str]:
-        """(quality, image, image_hash) -> status for one codec configuration on one dataset."""
+    def statuses(self, codec: str, config_hash: str, dataset: str) -> dict[tuple[str, str, str, str, str], str]:
+        """(quality, image, image_hash, weights, device) -> status for one codec configuration on one
+        dataset: the rest of a record's identity, which planning matches jobs against."""
         rows = self.conn.execute(
-            "SELECT quality, image, image_hash, status FROM records WHERE codec = ? AND config_hash = ? AND dataset = ?",
+            "SELECT quality, image, image_hash, weights, device, status FROM records "
+            "WHERE codec = ? AND config_hash = ? AND dataset = ?",
             (codec, config_hash, dataset),
         )
-        return {(r["quality"], r["image"], r["image_hash"]): r["status"] for r in rows}
+        return {(r["quality"], r["image"], r["image_hash"], r["weights"], r["device"]): r["status"] for r in rows}
+
+    def codec_versions(self, codec: str, config_hash: str, dataset: str) -> dict[tuple[str | None, str | None], int]:
+        """(codec library, version) -> number of ``ok`` records of one configuration on one dataset."""
+        rows = self.conn.execute(
+            "SELECT codec_library, codec_version, COUNT(*) AS n FROM records WHERE codec = ? AND config_hash = ? "
+            "AND dataset = ? AND status = ? GROUP BY codec_library, codec_version",
+            (codec, config_hash, dataset, STATUS_OK),
+        )
+        return {(r["codec_library"], r["codec_version"]): r["n"] for r in rows}
 
     def records(
         self,
@@ -345,12 +522,73 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        if self._snapshot is not None:
+            self._snapshot.cleanup()
 
     def __enter__(self) -> "Store":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- records by filter: what analysis chooses among, what `rdbench results --delete` removes ---------
+
+    @staticmethod
+    def _record_filter(*, selections: Iterable[dict[str, str | None]] | None = None,
+                       datasets: Iterable[str] | None = None, qualities: Iterable[str] | None = None,
+                       status: str | None = None, weights: Iterable[str] | None = None,
+                       devices: Iterable[str] | None = None) -> tuple[str, list[Any]]:
+        """WHERE clause (possibly empty) and its parameters. ``selections``: one dict per codec named,
+        with ``codec`` and, optionally, an exact ``config_hash``, ``weights`` and ``device``; a record
+        matches when it matches any of them. Other filters: the column's value is one of those given."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        alternatives = []
+        for selection in selections or []:
+            parts = ["codec = ?"]
+            params.append(selection["codec"])
+            for column in ("config_hash", "weights", "device"):
+                if selection.get(column) is not None:
+                    parts.append(f"{column} = ?")
+                    params.append(selection[column])
+            alternatives.append("(" + " AND ".join(parts) + ")")
+        if alternatives:
+            clauses.append("(" + " OR ".join(alternatives) + ")")
+        _in_list("dataset", datasets, clauses, params)
+        _in_list("quality", qualities, clauses, params)
+        _in_list("weights", weights, clauses, params)
+        _in_list("device", devices, clauses, params)
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+    def find_records(self, **filters: Any) -> list[Record]:
+        """Records matching the filters of :meth:`_record_filter` (all records without any)."""
+        where, params = self._record_filter(**filters)
+        rows = self.conn.execute(f"SELECT * FROM records {where} ORDER BY codec, dataset, image, id", params)
+        return [Record.from_row(dict(r)) for r in rows]
+
+    def record_groups(self, **filters: Any) -> list[dict[str, Any]]:
+        """How many records of each (codec, dataset, config_hash, quality, weights, device, status)
+        match the filters: what is stored, without reading every record."""
+        where, params = self._record_filter(**filters)
+        rows = self.conn.execute(
+            "SELECT codec, dataset, config_hash, quality, weights, device, status, COUNT(*) AS records "
+            f"FROM records {where} GROUP BY codec, dataset, config_hash, quality, weights, device, status "
+            "ORDER BY codec, dataset, config_hash, quality, weights, device, status", params)
+        return [dict(r) for r in rows]
+
+    def delete_records(self, *, everything: bool = False, **filters: Any) -> int:
+        """Delete the records matching the filters, in one transaction; returns how many went.
+
+        Without any filter nothing is deleted unless ``everything`` is true (a missing filter must
+        never empty a database)."""
+        where, params = self._record_filter(**filters)
+        if not where and not everything:
+            raise StoreError("refusing to delete every record without everything=True")
+        with self._transaction() as conn:
+            return conn.execute(f"DELETE FROM records {where}", params).rowcount
 
 
 __all__ = ["DEFAULT_DB", "MIGRATIONS", "STATUS_FAILED", "STATUS_OK", "Store"]

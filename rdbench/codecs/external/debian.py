@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from rdbench.codecs.base import CodecConfig, CodecContext, Quality
+from rdbench.codecs.base import CodecConfig, CodecContext, Quality, QualityDomain
 from rdbench.codecs.external.colour import (
     read_y4m444,
     rgb_to_ycbcr,
@@ -92,6 +92,14 @@ class X265Codec(_DebianToolCodec):
     quality_label = "QP"
 
     @classmethod
+    def quality_domain_for(cls, config: CodecConfig) -> QualityDomain:
+        """x265's QP range, -QpBdOffset (-6 per bit above 8) to 51: x265 refuses other values and
+        reads ``qp=`` as a whole number (30.5 codes as 30)."""
+        bit_depth = int(config.params.get("bit_depth", 8))
+        return QualityDomain("int", -6 * (bit_depth - 8), 51,
+                             meaning=f"x265 QP at {bit_depth} bits; x265 refuses other values")
+
+    @classmethod
     def _extra_unavailable_reason(cls, config: CodecConfig, context: CodecContext) -> str | None:
         ffmpeg = find_tool(("ffmpeg",), tool_dir_candidates(cls.tool, config, context))
         banner = tool_banner(str(ffmpeg), ("-hide_banner", "-h", "encoder=libx265"), r"Encoder (libx265)")
@@ -143,6 +151,8 @@ class AvifencCodec(_DebianToolCodec):
     binaries = ("avifenc", "avifdec")
     package_hint = "install Debian's libavif-bin (apt-get install libavif-bin)"
     quality_label = "AV1 quantizer (--min/--max, 0-63; LOWER is better)"
+    #: avifenc clamps --min/--max to the AV1 quantizer range and reads them with atoi (30.5 -> 30)
+    quality_domain = QualityDomain("int", 0, 63, meaning="AV1 quantizer; avifenc clamps other values to 0 or 63")
 
     def library(self) -> tuple[str, str]:
         return ("avifenc", tool_banner(str(self.paths["avifenc"]), ("--version",), r"Version: ([^\n]+)"))
@@ -171,6 +181,9 @@ class CjxlCodec(_DebianToolCodec):
     binaries = ("cjxl", "djxl")
     package_hint = "install Debian's libjxl-tools (apt-get install libjxl-tools)"
     quality_label = "Butteraugli distance (cjxl -d; LOWER is better)"
+    #: cjxl refuses distances below 0 or above 25 and raises those in (0, 0.01) to 0.01; 0 is lossless
+    quality_domain = QualityDomain("float", 0.01, 25, also=(0,),
+                                   meaning="Butteraugli distance; cjxl refuses or clamps other values")
 
     def library(self) -> tuple[str, str]:
         return ("cjxl", tool_banner(str(self.paths["cjxl"]), (), r"JPEG XL encoder (v\S+)"))

@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from rdbench.codecs.base import CodecConfig, CodecContext, Quality
+from rdbench.codecs.base import CodecConfig, CodecContext, Quality, QualityDomain
 from rdbench.codecs.external.colour import (
     read_yuv444,
     rgb_to_ycbcr,
@@ -90,6 +90,8 @@ class VTMCodec(SubprocessCodec):
     default_timeout_s: ClassVar[float] = 3600.0  # a Kodak image takes 1-2 min per QP on one core
     package_hint = BUILD_HINT
     quality_label = "QP"
+    #: VVC's QP range at 8 bits (MAX_QP = 63 in VTM); VTM reads --QP as a whole number
+    quality_domain = QualityDomain("int", 0, 63, meaning="VVC QP")
 
     @classmethod
     def _locate_all(cls, config: CodecConfig, context: CodecContext) -> tuple[Path, Path, Path]:

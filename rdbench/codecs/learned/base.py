@@ -90,6 +90,21 @@ def apply_latent_gain(model: Any, gain: float, layer: torch.nn.Module | None = N
     return model
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a checkpoint, remembered per (path, size, mtime): planning a sweep asks for the
+    same few files once per quality and image list, and checkpoints are hundreds of MB."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        from rdbench.data.images import file_sha256
+
+        _DIGESTS[key] = file_sha256(path)
+    return _DIGESTS[key]
+
+
 class LearnedCodec(Codec):
     """Base of the learned adapters: weights, tensors, device, model cache and complexity hooks.
 
@@ -153,6 +168,33 @@ class LearnedCodec(Codec):
                 f"--checkpoint-dir with trained ones, or use {config.name}-random (seeded random weights)")
 
     # -- where the weights are ----------------------------------------------------------------
+
+    @classmethod
+    def reads_checkpoints(cls, config: CodecConfig) -> bool:
+        """Every learned configuration but a seeded one (``params.random_seed``), which reads no file."""
+        return "random_seed" not in config.params
+
+    @classmethod
+    def weights_identity(cls, config: CodecConfig, context: CodecContext, quality: Quality) -> tuple[str, str | None]:
+        """What the weights for ``quality`` are, by the same source order as :meth:`_load`:
+        ``seed:N`` for seeded weights, ``sha256:<hex>`` of the checkpoint file (its content, not
+        its name: a file overwritten in place is other weights), else
+        :meth:`published_weights_identity`. A named checkpoint that does not exist yet is
+        ``missing:<path>``, so adding the file later runs the job again."""
+        if "random_seed" in config.params:
+            return (f"seed:{int(config.params['random_seed'])}", None)
+        path = cls.checkpoint_path(config, context, quality)
+        if path is None:
+            return (cls.published_weights_identity(config, quality), None)
+        path = path.resolve()
+        if not path.is_file():
+            return (f"missing:{path}", str(path))
+        return (f"sha256:{_file_digest(path)}", str(path))
+
+    @classmethod
+    def published_weights_identity(cls, config: CodecConfig, quality: Quality) -> str:
+        """Identity of the adapter's published weights for ``quality``; this default: there are none."""
+        return "none"
 
     @classmethod
     def checkpoint_pattern(cls, config: CodecConfig) -> str:

@@ -39,7 +39,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from rdbench.codecs.base import CodecConfig, CodecContext, Quality
+from rdbench.codecs.base import CodecConfig, CodecContext, Quality, QualityDomain
 from rdbench.codecs.learned.base import LearnedCodec, apply_latent_gain, first_line
 from rdbench.errors import CodecUnavailable, RdbenchError
 
@@ -121,6 +121,15 @@ class CompressAIZooCodec(LearnedCodec):
     default_params: ClassVar[dict[str, Any]] = {"arch": "bmshj2018-hyperprior", "metric": "mse"}
     default_qualities = (1, 2, 3, 4, 5, 6, 7, 8)
     max_models = 1  # jobs come quality by quality, and the zoo's largest models are big
+    #: The zoo's quality indices per architecture (compressai.zoo.image.cfgs): 1-8, the cheng2020
+    #: models 1-6. Written out so the range is known without importing compressai (and torch).
+    ZOO_MAX_QUALITY: ClassVar[dict[str, int]] = {arch: 6 if arch.startswith("cheng2020") else 8 for arch in ARCHS}
+
+    @classmethod
+    def quality_domain_for(cls, config: CodecConfig) -> QualityDomain | None:
+        """The zoo's indices for ``params.arch``: each is its own trained model size (seeded or not)."""
+        top = cls.ZOO_MAX_QUALITY.get(config.params.get("arch"))
+        return QualityDomain("int", 1, top, meaning="CompressAI zoo quality index") if top else None
 
     def __init__(self, config: CodecConfig, context: CodecContext) -> None:
         super().__init__(config, context)
@@ -156,6 +165,15 @@ class CompressAIZooCodec(LearnedCodec):
                 and not can_download(urlparse(weights_url(arch, metric, missing[0])).hostname):
             return offline_message(arch, metric, missing, cls.checkpoint_pattern(config))
         return None
+
+    @classmethod
+    def published_weights_identity(cls, config: CodecConfig, quality: Quality) -> str:
+        """The zoo file's name, which carries the first hex digits of its SHA-256 (compressai's
+        URLs are content-addressed): the same before and after the download into the hub cache."""
+        arch, metric = config.params.get("arch"), config.params.get("metric", "mse")
+        if not isinstance(quality, int) or quality not in zoo_qualities(arch, metric):
+            return "none"
+        return f"compressai-zoo:{cached_weights(arch, metric, quality).name}"
 
     @classmethod
     def checkpoint_path(cls, config: CodecConfig, context: CodecContext, quality: Quality) -> Path | None:

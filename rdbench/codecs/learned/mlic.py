@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from rdbench.codecs.base import CodecConfig, CodecContext, Quality
+from rdbench.codecs.base import CodecConfig, CodecContext, Quality, QualityDomain
 from rdbench.codecs.learned.base import LearnedCodec
 from rdbench.errors import RdbenchError
 
@@ -41,6 +41,19 @@ class _MultiReferenceCodec(LearnedCodec):
     library_name: ClassVar[str] = "rdbench.models+compressai"
     quality_label: ClassVar[str] = "model index (higher = more bits)"
     default_qualities = (1, 2, 3, 4, 5, 6)
+
+    @classmethod
+    def quality_domain_for(cls, config: CodecConfig) -> QualityDomain:
+        """The model indices: the papers' six lambdas (1-6); the indices of ``params.lambdas`` where
+        a configuration lists them (MLIC++'s checkpoints); only 1 for seeded weights, which are the
+        same at every index (other indices would store identical bitstreams as distinct points)."""
+        if "random_seed" in config.params:
+            return QualityDomain("int", values=(1,), meaning="seeded weights are the same at every index")
+        lambdas = config.params.get("lambdas")
+        if isinstance(lambdas, dict) and lambdas:
+            return QualityDomain("int", values=tuple(sorted(int(k) for k in lambdas)),
+                                 meaning="the checkpoints this configuration lists in [params.lambdas]")
+        return QualityDomain("int", 1, 6, meaning="model index, one per trained lambda")
 
     def __init__(self, config: CodecConfig, context: CodecContext) -> None:
         super().__init__(config, context)

@@ -4,31 +4,14 @@ On GPU the CUDA allocator's peak above what was allocated before the block. On C
 of the resident-set high-water mark (:class:`rdbench.run.measure.PeakRSS`), which only means
 something if freed memory leaves the resident set: glibc keeps freed heap memory resident and,
 after large frees, serves later large tensors from that heap too, so the second block measured
-in a process would show almost no rise. :func:`fixed_mmap_threshold` (once per fresh worker)
-and :func:`release_freed_memory` (before each block) prevent that.
+in a process would show almost no rise. :class:`~rdbench.run.measure.PeakRSS` hands freed memory
+back to the OS before each block (:func:`rdbench.run.measure.release_freed_memory`), and
+:func:`fixed_mmap_threshold` (once per fresh worker) keeps large tensors out of the heap.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-
-from rdbench.run.measure import PeakRSS
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-
-
-def release_freed_memory() -> None:
-    """Hand memory that was freed back to the OS (glibc ``malloc_trim``), so the resident set
-    reflects live memory and the next block's peak is its own, not a leftover of the last one."""
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
+from rdbench.run.measure import PeakRSS, libc
 
 
 def fixed_mmap_threshold(threshold: int = 1 << 20) -> None:
@@ -38,9 +21,9 @@ def fixed_mmap_threshold(threshold: int = 1 << 20) -> None:
     heap, where freed memory stays resident: the second block measured would show ~0 rise.
     Called once in each fresh worker (M_MMAP_THRESHOLD = -3 in glibc's mallopt).
     """
-    libc = _libc()
-    if libc is not None and hasattr(libc, "mallopt"):
-        libc.mallopt(-3, threshold)
+    c = libc()
+    if c is not None and hasattr(c, "mallopt"):
+        c.mallopt(-3, threshold)
 
 
 class DeviceMemory:
@@ -60,8 +43,7 @@ class DeviceMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self.start = torch.cuda.memory_allocated(self.device)
         else:
-            release_freed_memory()
-            self.rss = PeakRSS().__enter__()
+            self.rss = PeakRSS().__enter__()  # hands freed memory back first
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -61,7 +61,8 @@ def measure_point(config: CodecConfig, context: CodecContext, quality: Quality, 
                   forward_only: bool = False) -> ComplexityPoint:
     """Measure one point in the current process (the CLI calls it in a fresh worker).
 
-    ``flops_only`` counts FLOPs and nothing else; ``forward_only`` skips encode/decode (the
+    ``flops_only`` counts FLOPs and nothing else (a codec without a torch model is then a failed
+    point); ``forward_only`` skips encode/decode (the
     model forward alone reaches larger sizes in the time a sweep has).
     """
     from rdbench.codecs.learned.base import LearnedCodec
@@ -79,7 +80,9 @@ def measure_point(config: CodecConfig, context: CodecContext, quality: Quality, 
         inputs = codec.forward_input(image) if model is not None else None
         if model is not None and inputs is not None:
             point.flops, point.extra["flops_method"] = count_flops(model, inputs)
-        if flops_only:
+        if flops_only and model is None:
+            raise ValueError(f"{config.name} is not a torch model: --flops-only has no FLOPs to count")
+        if flops_only:  # stored like any point: status ok, flops set, times and memory None
             point.extra["flops_only"] = True
             return point
         if forward_only and model is None:

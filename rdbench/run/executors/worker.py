@@ -10,6 +10,13 @@ the job becomes a failed record and a fresh worker takes the next job.
 Workers are plain ``python -c`` subprocesses talking over two inherited pipes (not
 ``multiprocessing`` children), so they can also be started from inside a Dask worker, whose
 daemonic processes may not have ``multiprocessing`` children. Both executors use them.
+
+What a time limit counts: a job's set-up (loading the image, building the codec,
+``prepare(quality)`` loading a model or checkpoint) is excluded from the timing, so it is excluded
+from the job's time limit too. The worker says "coding" when :func:`rdbench.run.measure.measure`
+starts encoding (:func:`~rdbench.run.measure.coding_start_hook`); the limit (``--timeout``) runs
+from that message to the record: encode, decode and the metrics. Set-up gets a limit of its own,
+:data:`SETUP_TIMEOUT_S` (or the job's limit, if longer), so a hung model load is killed too.
 """
 
 from __future__ import annotations
@@ -24,18 +31,23 @@ from datetime import datetime, timezone
 from multiprocessing.connection import Connection
 
 from rdbench.run.jobs import Job, run_job
+from rdbench.run.measure import coding_start_hook
 from rdbench.store.record import STATUS_FAILED, Record
 
 START_TIMEOUT_S = 300.0
+#: Seconds a job's set-up (image, codec, model) may take before its worker is killed; generous,
+#: since it covers loading a checkpoint from a slow disk or a first download of zoo weights.
+SETUP_TIMEOUT_S = 600.0
+#: What a worker sends when a job's set-up is over and its coding (timed, time-limited) starts.
+CODING = "coding"
 
 
 def crashed_record(job: Job, reason: str) -> Record:
     """A failed record for a job that produced no record of its own (worker died, timed out)."""
-    return Record(
-        codec=job.config.name, config_hash=job.config.config_hash, quality=job.quality,
-        dataset=job.dataset, image=job.image_name, image_hash=job.image_hash, device=job.context.device,
-        status=STATUS_FAILED, error=reason, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    )
+    record = job.new_record()
+    record.status, record.error = STATUS_FAILED, reason
+    record.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return record
 
 
 def death_reason(returncode: int | None) -> str:
@@ -84,7 +96,9 @@ def serve(read_fd: int, write_fd: int, threads: int, parent: int) -> None:
             job = inbox.recv()
         except EOFError:  # the parent closed the pipe or died: nothing left to do
             return
-        outbox.send(run_job(job))
+        with coding_start_hook(lambda: outbox.send(CODING)):
+            record = run_job(job)
+        outbox.send(record)
 
 
 def _torch_installed() -> bool:
@@ -100,13 +114,15 @@ class WorkerProcess:
     starts a fresh one.
     """
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, setup_timeout_s: float = SETUP_TIMEOUT_S) -> None:
         self.threads = threads
+        self.setup_timeout_s = setup_timeout_s
         self.proc: subprocess.Popen | None = None
         self.inbox: Connection | None = None
         self.outbox: Connection | None = None
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the worker process now and wait until it is ready (:meth:`run` does it when needed)."""
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         # The parent's sys.path goes along (as multiprocessing's spawn does), so adapters that
@@ -133,10 +149,14 @@ class WorkerProcess:
             raise RuntimeError(f"a worker process failed to start ({death_reason(code)})") from None
 
     def run(self, job: Job, timeout_s: float | None = None) -> Record:
-        """Run ``job`` in the worker; a timeout or a dead worker gives a failed record."""
+        """Run ``job`` in the worker; a timeout or a dead worker gives a failed record.
+
+        ``timeout_s`` limits the job's coding (encode, decode, metrics), not its set-up, which
+        has ``max(setup_timeout_s, timeout_s)`` (see the module docstring); None: no limits.
+        """
         if self.proc is None:
             try:
-                self._start()
+                self.start()
             except RuntimeError as exc:
                 return crashed_record(job, str(exc))
         assert self.inbox is not None and self.outbox is not None
@@ -144,10 +164,19 @@ class WorkerProcess:
             self.outbox.send(job)
         except (BrokenPipeError, OSError):
             return crashed_record(job, death_reason(self.kill()))
-        if not self.inbox.poll(timeout_s):
+        setup_s = None if timeout_s is None else max(self.setup_timeout_s, timeout_s)
+        if not self.inbox.poll(setup_s):
             self.kill()
-            return crashed_record(job, f"timed out after {timeout_s:g} s (the worker process was killed)")
+            return crashed_record(job, f"set-up (loading the image, building the codec, loading its model) took "
+                                       f"over {setup_s:g} s (the worker process was killed); check the checkpoint "
+                                       "or tool it loads")
         try:
+            message = self.inbox.recv()
+            if message != CODING:  # the job ended during set-up: its failed record
+                return message
+            if not self.inbox.poll(timeout_s):
+                self.kill()
+                return crashed_record(job, f"timed out after {timeout_s:g} s (the worker process was killed)")
             return self.inbox.recv()
         except (EOFError, OSError):
             return crashed_record(job, death_reason(self.kill()))

@@ -1,0 +1,79 @@
+"""Checks of a run's options that must fail before anything is planned or stored.
+
+Why up front: an option that cannot work (a device this machine does not have, a checkpoint for
+a codec that reads none) used to be discovered image by image, each stored as a failed record
+that the next run then skipped, or it was silently ignored. Either way the numbers printed
+afterwards were not what the command asked for. Each check here raises a one-line
+:class:`~rdbench.errors.UsageError` (exit 2) saying what to do instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from rdbench.codecs.base import Codec, CodecConfig, CodecContext, parse_quality
+from rdbench.errors import UsageError
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+
+
+def check_device(device: str, adapters: Sequence[type[Codec]]) -> None:
+    """``--device`` names a device this machine has, and some selected codec runs on one.
+
+    Codecs that do not use a device (``wants_gpu`` False) run on the CPU whatever is asked; a
+    ``--device`` that no selected codec uses is refused rather than ignored.
+    """
+    if not _DEVICE.match(device):
+        raise UsageError(f"unknown --device {device!r}: use cpu, cuda or cuda:N")
+    if device == "cpu":
+        return
+    if not any(adapter.wants_gpu for adapter in adapters):
+        raise UsageError(f"--device {device} is for learned codecs; the selected codecs run on the CPU "
+                         "(drop --device)")
+    try:
+        import torch
+    except ImportError as exc:
+        raise UsageError(f"--device {device} needs PyTorch, which is not installed") from exc
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UsageError(f"--device {device}: no CUDA device is visible on this machine "
+                             "(torch.cuda.is_available() is False); use --device cpu")
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        if index >= count:
+            raise UsageError(f"--device {device}: this machine has {count} CUDA device(s), "
+                             f"cuda:0 to cuda:{count - 1}")
+    elif device == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("--device mps: no Apple GPU is available here; use --device cpu")
+
+
+def check_weight_options(configs: Sequence[CodecConfig], adapters: Sequence[type[Codec]],
+                         context: CodecContext) -> list[str]:
+    """``--checkpoint`` names one file for one codec that reads checkpoints; ``--checkpoint-dir``
+    serves at least one. Returns notes for codecs of the run that ignore ``--checkpoint-dir``."""
+    readers = [c.name for c, a in zip(configs, adapters) if a.reads_checkpoints(c)]
+    others = [c.name for c, a in zip(configs, adapters) if not a.reads_checkpoints(c)]
+    if context.checkpoint:
+        if len(configs) != 1 or not readers:
+            what = ", ".join(others) or ", ".join(readers)
+            raise UsageError(f"--checkpoint is one file for one learned codec; {what} "
+                             + ("reads no checkpoint" if others else "are several codecs")
+                             + " (seeded '-random' configurations and classical codecs read none)")
+    if context.checkpoint_dir:
+        if not readers:
+            raise UsageError(f"--checkpoint-dir: none of {', '.join(others)} reads checkpoints "
+                             "(seeded '-random' configurations and classical codecs read none)")
+        if others:
+            return [f"--checkpoint-dir applies to {', '.join(readers)} only; {', '.join(others)} read no checkpoints"]
+    return []
+
+
+def for_qualities(config: CodecConfig, qualities: Sequence[str] | None) -> CodecConfig:
+    """``config`` restricted to the qualities a run asks for, so availability checks (e.g. which
+    checkpoints must exist) look at those qualities and not at the default sweep. The config hash
+    does not depend on qualities."""
+    if not qualities:
+        return config
+    return dataclasses.replace(config, qualities=tuple(parse_quality(q) for q in qualities))
