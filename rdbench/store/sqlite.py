@@ -451,19 +451,12 @@ class Store:
         status: str | None = None,
         config_hash: str | None = None,
     ) -> list[Record]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        _in_list("codec", codecs, clauses, params)
-        _in_list("dataset", datasets, clauses, params)
-        if status:
-            clauses.append("status = ?")
-            params.append(status)
-        if config_hash:
-            clauses.append("config_hash = ?")
-            params.append(config_hash)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.conn.execute(f"SELECT * FROM records {where} ORDER BY codec, dataset, image, id", params)
-        return [Record.from_row(dict(r)) for r in rows]
+        """Records of ``codecs`` (of one ``config_hash`` when given) on ``datasets`` with ``status``;
+        all records without filters. The general form is :meth:`find_records`."""
+        if config_hash and not codecs:
+            raise ValueError("config_hash selects a configuration of named codecs: pass codecs too")
+        selections = [{"codec": codec, "config_hash": config_hash} for codec in codecs] if codecs else None
+        return self.find_records(selections=selections, datasets=datasets, status=status)
 
     def iter_codecs(self) -> Iterator[tuple[str, str, int]]:
         """(codec, dataset, number of ok records) for everything stored."""
