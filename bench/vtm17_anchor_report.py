@@ -130,6 +130,7 @@ def write_reference(store: Store, folder: Path) -> Path:
         "name": "vtm17-rdbench", "dataset": "kodak",
         "bpp": [r["bpp"] for r in rows], "psnr": [r["psnr"] for r in rows],
         "ms_ssim_db": [r["ms_ssim_db"] for r in rows], "qp": [int(r["quality"]) for r in rows],
+        "quality": [int(r["quality"]) for r in rows],  # the QP of each point: what --anchor-qualities selects
         "source_repository": f"rdbench @ {first.git_commit} (this repository)",
         "source_file": "bench/results/vtm17_kodak.md",
         "description": (f"VTM-17.0 Intra measured by rdbench (codec vtm17, {first.codec_version}, built from the "

@@ -11,6 +11,8 @@ import torch::
     import rdbench
     with rdbench.Store("results/rdbench.sqlite", readonly=True) as store:
         table = rdbench.bd_table(store, "vtm18-published", ["jpeg"], ["kodak"])
+    records = rdbench.load_records("results/rdbench.sqlite")     # pandas: one row per record
+    rdbench.bd_frame(table).pivot(index="codec", columns="dataset", values="value")
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ _PUBLIC: dict[str, str] = {
     "capped_db": "rdbench.analysis.aggregate",
     "bd_table": "rdbench.analysis.tables",
     "BdTable": "rdbench.analysis.tables",
+    # analysis: results as pandas DataFrames, and the HTML report
+    "load_records": "rdbench.analysis.dataframes",
+    "load_curves": "rdbench.analysis.dataframes",
+    "bd_frame": "rdbench.analysis.dataframes",
+    "build_report": "rdbench.analysis.report",
+    "write_report": "rdbench.analysis.report",
+    "styles": "rdbench.analysis.plots",
     "list_references": "rdbench.analysis.references",
     "load_reference": "rdbench.analysis.references",
     "plot_rd": "rdbench.analysis.plots",

@@ -25,6 +25,8 @@ MLIC_DATASETS = {"kodak": "kodak", "tecnick": "tecnick", "clic_pro_val": "clic-p
 MLIC_MODELS = {"mlic": "mlic-paper", "mlicplus": "mlicplus-paper", "mlicplusplus": "mlicpp-paper"}
 LIC_TCM_COMMIT = "jmliu206/LIC_TCM @ 6c6d7a364817a4c372bd210dbbcb175f9172caa0"
 LIC_TCM_DATASETS = {"Kodak": "kodak", "CLIC Pro": "clic-pro-valid", "Tecnick": "tecnick"}
+#: the QPs of lossy-vae's VTM-18.0 curves, in the order of their points
+VTM18_QPS = range(15, 51)
 VTM18_FILES = {"kodak": "kodak/kodak-vtm18.0.json", "tecnick": "tecnick-rgb-1200/tecnick-rgb-1200-vtm18.0.json"}
 
 
@@ -49,12 +51,13 @@ def build_from_shared(shared_reference: Path, out: Path = REFERENCE_DIR) -> list
                 "description": f"{stem} (MSE-optimised) RD points published by the authors; RGB PSNR, mean bpp",
             }))
     for dataset, rel in VTM18_FILES.items():
-        data = json.loads((rd / "duanzhiihao_lossy-vae" / "results" / rel).read_text())
-        data = data.get("results", data)
+        raw = json.loads((rd / "duanzhiihao_lossy-vae" / "results" / rel).read_text())
+        data = raw.get("results", raw)
         written.append(_write(out, {
             "name": "vtm18-published", "dataset": dataset, "bpp": data["bpp"], "psnr": data["psnr"],
+            "quality": vtm18_qps(raw, data, rel),
             "source_repository": LOSSY_VAE_COMMIT, "source_file": f"results/{rel}",
-            "description": "VTM-18.0 intra, QP 15..50, RGB PSNR, per-image mean",
+            "description": "VTM-18.0 intra, QP 15..50, RGB PSNR, per-image mean; `quality`: the QP of each point",
         }))
     for curve in parse_lic_tcm((rd / "jmliu206_LIC_TCM" / "RD_data.md").read_text()):
         written.append(_write(out, curve))
@@ -78,6 +81,18 @@ def build_from_shared(shared_reference: Path, out: Path = REFERENCE_DIR) -> list
             curve["ms_ssim_db"] = [ms_ssim_db(v) for v in data["ms-ssim-rgb"]]
         written.append(_write(out, curve))
     return written
+
+
+def vtm18_qps(raw: dict, data: dict, rel: str) -> list[int]:
+    """The QP of each point of a VTM-18.0 curve of lossy-vae: the file's ``quality`` list (Tecnick),
+    else QP 15..50 in file order (the Kodak file has no list; its 36 points are QP 15..50, as the
+    repository describes them and as their rates, falling point after point, confirm)."""
+    qps = raw.get("quality") or data.get("quality") or list(VTM18_QPS)
+    if len(qps) != len(data["bpp"]) or list(qps) != list(VTM18_QPS):
+        raise SystemExit(f"{rel}: expected the 36 QPs 15..50, found {len(data['bpp'])} points, QPs {qps}")
+    if any(later >= earlier for earlier, later in zip(data["bpp"], data["bpp"][1:])):
+        raise SystemExit(f"{rel}: rates do not fall as the QP rises; the QP of each point is not known")
+    return [int(q) for q in qps]
 
 
 def parse_lic_tcm(text: str) -> list[dict]:

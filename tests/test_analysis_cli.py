@@ -7,8 +7,6 @@ import json
 import pytest
 from helpers import build_store, rdbench
 
-from rdbench.errors import RdbenchError
-
 ARGS = ["bdrate", "--anchor", "vtm18-published", "--codec", "mlicpp-paper,compressai-vtm",
         "--dataset", "kodak,tecnick,clic-pro-valid"]
 
@@ -36,11 +34,13 @@ def test_bd_psnr_is_positive_for_better_codec(tmp_path):
     assert rows["mlicpp-paper"]["kodak"] > 0.3
 
 
-def test_missing_vtm17_anchor_names_an_alternative(tmp_path):
-    result = rdbench("bdrate", "--anchor", "vtm17", "--db", tmp_path / "none.sqlite", in_process=True)
-    assert isinstance(result.exception, RdbenchError)
-    assert "vtm17" in str(result.exception) and "vtm18-published" in result.exception.hint
-    assert "vtm17-rdbench" in result.exception.hint  # the shipped measured VTM-17.0 curve (Kodak)
+def test_vtm17_anchor_without_a_measured_vtm17_uses_the_shipped_one(tmp_path):
+    result = rdbench("bdrate", "--anchor", "vtm17", "--codec", "mlicpp-paper", "--dataset", "kodak,tecnick",
+                     "--format", "json", "--db", tmp_path / "none.sqlite", in_process=True, check=True)
+    table = json.loads(result.stdout)
+    assert "kodak: rdbench's shipped vtm17-rdbench, as no vtm17 is measured on kodak" in table["anchor_info"]
+    assert "MISSING on tecnick" in table["anchor_info"] and "vtm18-published" in table["anchor_info"]
+    assert table["rows"][0]["kodak"] == pytest.approx(-14.42, abs=0.01)
 
 
 @pytest.mark.parametrize("ext,magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")])

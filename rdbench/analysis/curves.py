@@ -1,7 +1,8 @@
 """Curves: what (bpp, quality) points a codec name stands for on a dataset.
 
-Every command that draws, tabulates or exports a curve (``bdrate``, ``plot``, ``export``, the
-report notebook) asks here, so one rule decides which points a name means.
+Every command that draws, tabulates or exports a curve (``bdrate``, ``plot``, ``export``, ``report``,
+the notebooks and :mod:`rdbench.analysis.dataframes`) asks here, so one rule decides which points a
+name means.
 
 **Which records make a measured codec's curve on a dataset** (:func:`select_measured`):
 
@@ -24,6 +25,12 @@ report notebook) asks here, so one rule decides which points a name means.
    device: a quality measured with two checkpoints, or on cpu and cuda, is refused with both
    listed (resolve with ``rdbench results --delete ...`` or a ``NAME@cuda`` / ``NAME@cpu`` /
    ``NAME@<weights>`` selector).
+
+**Shipped fallbacks** (:data:`FALLBACKS`): a codec name with no measured records on a dataset (and no
+imported curve of that name) may stand for a curve rdbench ships: ``vtm17`` for ``vtm17-rdbench``,
+rdbench's own VTM-17.0 measurement (Kodak), so ``--anchor vtm17`` works without VTM. Measured runs
+always take precedence; the curve says where it comes from (:meth:`CurveInfo.origin`) and the
+datasets without one are marked missing (:func:`describe_anchor`).
 
 Per-quality values are the mean of per-image values (:func:`rdbench.analysis.aggregate.aggregate`),
 with lossless images' PSNR capped at :data:`rdbench.analysis.aggregate.PSNR_CAP_DB`.
@@ -52,6 +59,8 @@ SELECTOR_SEP = "@"
 IMPORTED = "imported"
 #: characters of a configuration hash or weights hash shown to people
 SHORT = 8
+#: codec name -> the shipped curve it stands for where the store holds no measurement of it on a dataset
+FALLBACKS: dict[str, str] = {"vtm17": "vtm17-rdbench"}
 
 
 class CurveChoiceError(UsageError):
@@ -376,6 +385,8 @@ class CurveInfo:
     notes: list[str] = field(default_factory=list)
     selection: Selection | None = None
     reference: dict[str, Any] | None = None
+    #: the shipped curve standing in for a codec not measured here (:data:`FALLBACKS`), else None
+    fallback: str | None = None
 
     def origin(self, store: Store | None) -> str:
         """Where the points come from, in one phrase (the anchor line of a BD-rate table)."""
@@ -384,7 +395,15 @@ class CurveInfo:
         ref = self.reference or {}
         if "sha256" in ref:
             return f"imported from {ref['source_file']}"
-        return f"published, {ref.get('source_repository', '?')} {ref.get('source_file', '')}".rstrip()
+        published = f"published, {ref.get('source_repository', '?')} {ref.get('source_file', '')}".rstrip()
+        if self.fallback:
+            return (f"rdbench's shipped {self.fallback}, as no {self.name} is measured on {self.dataset} in this "
+                    f"store ({published})")
+        return published
+
+
+def _measured_anywhere(store: Store | None, codec: str) -> bool:
+    return store is not None and bool(store.record_groups(selections=[{"codec": codec}]))
 
 
 def _measured_on(store: Store | None, codec: str, dataset: str) -> bool:
@@ -413,10 +432,14 @@ def resolve_curve(store: Store | None, name: str, dataset: str, metric: str,
                              notes, selection=selection)
         if choice.explicit or _measured_on(store, choice.codec, dataset):
             return None  # measured here, but nothing at these qualities: never another curve of that name
+    fallback = None
     if choice.imported:
         ref = store.imported_curve(choice.codec, dataset) if store is not None else None
     else:
         ref = published_curve(store, choice.codec, dataset)
+        if ref is None and not choice.explicit:
+            fallback = FALLBACKS.get(choice.codec)
+            ref = published_curve(store, fallback, dataset) if fallback else None
     if ref is None or key not in ref:
         return None
     source = "imported" if "sha256" in ref else "published"
@@ -424,8 +447,9 @@ def resolve_curve(store: Store | None, name: str, dataset: str, metric: str,
     if qualities:
         notes.append(f"{name} on {dataset} is a {source} curve: all its points are used (--quality selects "
                      "measured qualities only)")
-    return CurveInfo(name, dataset, metric, list(zip(ref["bpp"], ref[key])), source, source, name, notes,
-                     reference=ref)
+    label = f"{name} [shipped {fallback}]" if fallback else name
+    return CurveInfo(name, dataset, metric, list(zip(ref["bpp"], ref[key])), source, source, label, notes,
+                     reference=ref, fallback=fallback)
 
 
 def curve(store: Store | None, name: str, dataset: str, metric: str,
@@ -461,7 +485,20 @@ def known_names(store: Store | None, datasets: list[str] | None = None) -> set[s
     names = {n for n, ds in published_names(store).items() if wanted is None or wanted & set(ds)}
     if store is not None:
         names |= {codec for codec, dataset, _ in store.iter_codecs() if wanted is None or dataset in wanted}
+    # a name a shipped curve stands in for (FALLBACKS) has a curve wherever that curve has one
+    names |= {alias for alias, target in FALLBACKS.items() if target in names}
     return names
+
+
+def listed_once(store: Store | None, names: set[str], anchor: str | None = None) -> set[str]:
+    """``names`` (e.g. :func:`known_names`, for a default list of rows) with each shipped curve once: less the
+    :data:`FALLBACKS` names not measured in the store (their curve is listed under its own name) and less the
+    curve standing in for an unmeasured ``anchor`` (it would be compared with itself)."""
+    measured = set(stored_codecs(store))
+    out = {n for n in names if n not in FALLBACKS or n in measured}
+    if anchor in FALLBACKS and anchor not in measured:
+        out.discard(FALLBACKS[anchor])
+    return out
 
 
 def configured_codecs() -> list[str]:
@@ -582,7 +619,12 @@ def describe_anchor(store: Store | None, anchor: str, datasets: list[str], metri
             missing.append(dataset)
     line = f"anchor {anchor}: " + ("; ".join(parts) if parts else "no curve on the requested datasets")
     if missing:
-        line += f"; MISSING on {', '.join(missing)} ({metric})"
+        fallback = FALLBACKS.get(anchor)
+        if fallback and not _measured_anywhere(store, anchor):
+            line += (f"; MISSING on {', '.join(missing)} ({metric}; no {anchor} measured in the store and no "
+                     f"shipped {fallback} curve there)")
+        else:
+            line += f"; MISSING on {', '.join(missing)} ({metric})"
         alternatives = [n for n in vtm_alternatives(store, missing) if n != anchor]
         if alternatives:
             line += f"; published alternative: {', '.join(alternatives)}"

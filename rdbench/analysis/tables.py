@@ -5,6 +5,14 @@ that cannot be computed kept as NaN plus a footnote saying why, rather than drop
 Which points a name means is decided by :mod:`rdbench.analysis.curves` alone; the table says
 which configuration each measured row used (``config`` column) and carries the notes that
 rule produced (another configuration stored, an imported curve shadowed) in ``info``.
+
+Every value comes with what it rests on (docs/bd-rate.md): the interval actually integrated
+(quality and rate ends), the anchor's supporting points (``--anchor-qualities`` restricts them),
+an interpolation-error estimate (:mod:`rdbench.analysis.interpolation_error`; a value whose
+magnitude is below it is flagged), and on request a bootstrap interval over images
+(:mod:`rdbench.analysis.bootstrap`), per-image values (:mod:`rdbench.analysis.per_image`) and the
+anchor sensitivity study (:mod:`rdbench.analysis.anchor_points`). ``BdTable.cells`` holds one
+object per (codec, dataset) with all of it; ``rows``/``columns`` are the wide table for people.
 """
 
 from __future__ import annotations
@@ -13,8 +21,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from rdbench.analysis.bdrate import BdRateError, bd_psnr, bd_rate
+from rdbench.analysis import anchor_points
+from rdbench.analysis.bdrate import BdRateError, bd_value
+from rdbench.analysis.bootstrap import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    bootstrap_bd,
+    paired_images,
+)
 from rdbench.analysis.curves import (
+    METRIC_KEYS,
     CurveInfo,
     check_names,
     describe_anchor,
@@ -24,6 +40,8 @@ from rdbench.analysis.curves import (
     stored_codecs,
     vtm_alternatives,
 )
+from rdbench.analysis.interpolation_error import interpolation_error
+from rdbench.analysis.per_image import per_image_values, summarize
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
 from rdbench.store.sqlite import Store
 
@@ -40,6 +58,23 @@ class BdTable:
     curves: list[dict[str, Any]] = field(default_factory=list)
     #: per row, column -> number of the footnote saying why that cell is NaN (``render(marks=...)``)
     marks: list[dict[str, str]] = field(default_factory=list)
+    #: one object per (codec, dataset): the value, overlap, interval, anchor points, interpolation error, CI
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    #: lines saying how the values were computed (anchor points per dataset, interval, error estimate, CI)
+    protocol: list[str] = field(default_factory=list)
+    #: with ``per_image=True``: one object per (codec, dataset, image), and per (codec, dataset) a summary
+    per_image: list[dict[str, Any]] = field(default_factory=list)
+    per_image_summary: list[dict[str, Any]] = field(default_factory=list)
+    #: with ``sensitivity=True``: one object per (codec, dataset, anchor variant)
+    sensitivity: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def value_key(self) -> str:
+        return "bd_psnr" if self.cells and "bd_psnr" in self.cells[0] else "bd_rate"
+
+    def all_notes(self) -> list[str]:
+        """What a reader must know after the table: anchor origin, footnotes, protocol, curve-rule notes."""
+        return [self.anchor_info, *self.notes, *self.protocol, *(f"note: {i}" for i in self.info)]
 
 
 def _check_anchor(store: Store | None, anchor: str, datasets: list[str]) -> None:
@@ -74,43 +109,85 @@ def _curve_entry(found: CurveInfo, store: Store | None) -> dict[str, Any]:
     return entry
 
 
+def _points_json(points: list[tuple[float, float]], labels: list[str] | None, metric: str) -> list[dict[str, Any]]:
+    key = METRIC_KEYS[metric]
+    order = sorted(range(len(points)), key=lambda i: points[i][0])
+    return [{"quality": labels[i] if labels else None, "bpp": points[i][0], key: points[i][1]} for i in order]
+
+
 def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list[str], *,
              metric: str = "psnr", method: str = "pchip", psnr_delta: bool = False,
-             qualities: list[str] | None = None) -> BdTable:
+             qualities: list[str] | None = None, anchor_qualities: list[str] | None = None,
+             interval: tuple[float | None, float | None] | None = None, ci: float | None = None,
+             resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED, per_image: bool = False,
+             sensitivity: bool = False, sensitivity_steps: int = anchor_points.DEFAULT_STEPS) -> BdTable:
     """BD-rate (or BD-PSNR) of each codec against ``anchor`` on each dataset, with reasons for NaN cells.
 
-    ``qualities`` restricts measured curves to those quality points. Names may carry ``@`` selectors
+    ``qualities`` restricts measured curves to those quality points (the anchor too, unless
+    ``anchor_qualities`` gives the anchor's own: its QPs or qualities, for a measured anchor or a
+    shipped curve that carries them). ``interval=(lo, hi)`` restricts integration to that quality
+    range (dB; None leaves an end open). ``ci`` (a level in percent) adds a paired bootstrap interval
+    over images (``resamples``, ``seed``) where both curves are measured per image; ``per_image``
+    adds each image's value; ``sensitivity`` the anchor-point study. Names may carry ``@`` selectors
     (:mod:`rdbench.analysis.curves`); an unknown name is a usage error.
     """
     _check_anchor(store, anchor, datasets)
     check_names(store, codecs)
-    fn = bd_psnr if psnr_delta else bd_rate
+    value_key = "bd_psnr" if psnr_delta else "bd_rate"
     notes: list[str] = []
     info: list[str] = []
     entries: list[dict[str, Any]] = []
-    resolved: dict[tuple[str, str], CurveInfo | None] = {}
+    resolved: dict[tuple[str, str, bool], CurveInfo | None] = {}
+    anchor_reasons: dict[str, str] = {}
 
-    def lookup(name: str, dataset: str) -> CurveInfo | None:
-        if (name, dataset) not in resolved:
-            found = resolve_curve(store, name, dataset, metric, qualities)
-            resolved[(name, dataset)] = found
+    def lookup(name: str, dataset: str, as_anchor: bool = False) -> CurveInfo | None:
+        key = (name, dataset, as_anchor and anchor_qualities is not None)
+        if key not in resolved:
+            wanted = anchor_qualities if key[2] else qualities
+            found = resolve_curve(store, name, dataset, metric, wanted)
+            if found is not None and key[2] and found.selection is None:
+                found.notes = [n for n in found.notes if "--quality selects measured qualities only" not in n]
+                found, why = anchor_points.restrict(found, anchor_qualities)
+                if why:
+                    anchor_reasons[dataset] = why
+            elif found is None and key[2] and resolve_curve(store, name, dataset, metric, None) is not None:
+                anchor_reasons[dataset] = (f"anchor {name} has no point at quality {', '.join(anchor_qualities)} "
+                                           f"on {dataset}")
+            resolved[key] = found
             if found is not None:
                 info.extend(n for n in found.notes if n not in info)
                 entries.append(_curve_entry(found, store))
-        return resolved[(name, dataset)]
+        return resolved[key]
 
-    rows, marks = [], []
+    def footnote(reason: str) -> str:
+        number = next((n[1:n.index("]")] for n in notes if n.endswith(f"] {reason}")), None)
+        if number is None:  # one footnote per distinct reason
+            number = str(len(notes) + 1)
+            notes.append(f"[{number}] {reason}")
+        return number
+
+    ci_columns = ["ci_low", "ci_high"] if ci is not None else []
+    rows, marks, cells, per_image_rows, summaries, sensitivity_rows = [], [], [], [], [], []
     for codec in codecs:
         row: dict[str, Any] = {"codec": codec}
         mark: dict[str, str] = {}
         configs: dict[str, str] = {}
         for dataset in datasets:
             reason = None
-            a, t = lookup(anchor, dataset), lookup(codec, dataset)
+            a, t = lookup(anchor, dataset, as_anchor=True), lookup(codec, dataset)
+            cell: dict[str, Any] = {"codec": codec, "dataset": dataset, "anchor": anchor, "metric": metric,
+                                    "method": method, value_key: math.nan, "overlap": math.nan, "interval": None,
+                                    "anchor_points": None, "test_points": None, "interp_error": math.nan,
+                                    "below_interp_error": False}
             if t is not None:
                 configs[dataset] = t.config
+                cell["config"] = t.config
+                cell["test_points"] = _points_json(t.points, anchor_points.quality_labels(t), metric)
+            if a is not None:
+                cell["anchor_points"] = _points_json(a.points, anchor_points.quality_labels(a), metric)
+            result = None
             if a is None:
-                reason = f"anchor {anchor} has no {metric} curve on {dataset}"
+                reason = anchor_reasons.get(dataset) or f"anchor {anchor} has no {metric} curve on {dataset}"
             elif t is None:
                 reason = f"{codec} has no {metric} curve on {dataset}"
                 if qualities:
@@ -119,19 +196,41 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
                     reason += " (no results database)"
             else:
                 try:
-                    result = fn(a.points, t.points, method)
-                    row[dataset] = result.value
-                    row[f"{dataset} overlap"] = result.overlap
+                    result = bd_value(a.points, t.points, method, psnr_delta=psnr_delta, interval=interval)
                 except BdRateError as exc:
                     reason = f"{codec} on {dataset}: {exc}"
-            if reason:
-                row[dataset] = math.nan
-                row[f"{dataset} overlap"] = math.nan
-                number = next((n[1:n.index("]")] for n in notes if n.endswith(f"] {reason}")), None)
-                if number is None:  # one footnote per distinct reason
-                    number = str(len(notes) + 1)
-                    notes.append(f"[{number}] {reason}")
-                mark[dataset] = mark[f"{dataset} overlap"] = number
+            columns_of = [dataset, f"{dataset} overlap", f"{dataset} interp",
+                          *(f"{dataset} {c}" for c in ci_columns), f"{dataset} interval"]
+            if result is not None:
+                error = interpolation_error(a.points, t.points, method, psnr_delta=psnr_delta, full=result)
+                row[dataset], row[f"{dataset} overlap"] = result.value, result.overlap
+                row[f"{dataset} interp"] = error.value
+                row[f"{dataset} interval"] = f"{result.interval_text()}; {len(t.points)} pts"
+                cell.update({value_key: result.value, "overlap": result.overlap, "interval": result.interval_dict(),
+                             "interp_error": error.value, "below_interp_error": error.below(result.value)})
+                if error.reason:
+                    cell["interp_error_reason"] = error.reason
+                    mark[f"{dataset} interp"] = footnote(f"interpolation error: {error.reason}")
+                elif error.below(result.value):
+                    mark[dataset] = footnote("|value| below its interpolation error (leave-one-out subset error, "
+                                             "docs/bd-rate.md): no conclusion should be drawn from it")
+            else:
+                for column in columns_of:
+                    row[column] = math.nan
+                    mark[column] = footnote(reason)
+                cell["reason"] = reason
+            if ci is not None:
+                _add_interval(cell, row, mark, footnote, a, t, result, codec, dataset, metric, method, psnr_delta,
+                              interval, ci, resamples, seed)
+            if per_image:
+                _add_per_image(per_image_rows, summaries, a, t, codec, dataset, metric, method, psnr_delta,
+                               interval, value_key, cell)
+            if sensitivity and a is not None and t is not None:
+                for entry in anchor_points.sensitivity(a.points, anchor_points.quality_labels(a), t.points,
+                                                       method=method, psnr_delta=psnr_delta, interval=interval,
+                                                       steps=sensitivity_steps):
+                    sensitivity_rows.append({"codec": codec, "dataset": dataset, **entry})
+            cells.append(cell)
         labels = sorted(set(configs.values()))
         row["config"] = (labels[0] if len(labels) == 1
                          else "; ".join(f"{d}: {c}" for d, c in configs.items()) if labels else None)
@@ -139,6 +238,97 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
         marks.append(mark)
     # which configuration made each curve: shown when any curve is measured or imported
     shown = any(e["source"] != "published" for e in entries)
-    columns = ["codec"] + ["config"] * shown + [c for d in datasets for c in (d, f"{d} overlap")]
-    return BdTable(rows, columns, notes, describe_anchor(store, anchor, datasets, metric, qualities), info, entries,
-                   marks)
+    columns = ["codec"] + ["config"] * shown + [c for d in datasets for c in (
+        d, f"{d} overlap", f"{d} interp", *(f"{d} {x}" for x in ci_columns), f"{d} interval")]
+    protocol = _protocol_lines(datasets, anchor, lambda d: lookup(anchor, d, as_anchor=True), metric, method,
+                               psnr_delta, anchor_qualities, interval, ci, resamples, seed)
+    anchor_line = describe_anchor(store, anchor, datasets, metric,
+                                  anchor_qualities if anchor_qualities is not None else qualities)
+    return BdTable(rows, columns, notes, anchor_line, info, entries, marks, cells, protocol, per_image_rows,
+                   summaries, sensitivity_rows)
+
+
+def _protocol_lines(datasets, anchor, anchor_curve, metric, method, psnr_delta, anchor_qualities, interval, ci,
+                    resamples, seed) -> list[str]:
+    lines = []
+    for dataset in datasets:
+        found = anchor_curve(dataset)
+        if found is not None:
+            text = anchor_points.describe_points(found.points, anchor_points.quality_labels(found))
+            restricted = f" (--anchor-qualities {','.join(anchor_qualities)})" if anchor_qualities else ""
+            lines.append(f"anchor points on {dataset}: {text}{restricted}")
+    unit = "dB" if metric == "psnr" else "dB (MS-SSIM)"
+    if interval is not None:
+        lo, hi = ("" if v is None else f"{v:g}" for v in interval)
+        what = "quality" if not psnr_delta else "rates where the anchor's quality lies in"
+        lines.append(f"integrated over the overlap of each pair of curves within {what} {lo}:{hi} {unit} "
+                     "(`interval` column: the ends actually integrated)")
+    else:
+        lines.append("integrated over the overlap of each pair of curves (`interval` column: quality ends, "
+                     "and the anchor's rates at them)" if not psnr_delta else
+                     "integrated over the overlap of each pair of curves in log rate (`interval` column)")
+    lines.append(f"`interp`: interpolation-error estimate ({'pp' if not psnr_delta else 'dB'}), the largest change "
+                 f"when one interior supporting point of either curve is left out ({method}; docs/bd-rate.md)")
+    if ci is not None:
+        lines.append(f"`ci_low`/`ci_high`: {ci:g} % paired bootstrap interval over images ({resamples} resamples, "
+                     f"seed {seed}): images resampled with replacement, both mean curves and the value recomputed")
+    return lines
+
+
+def _add_interval(cell, row, mark, footnote, a, t, result, codec, dataset, metric, method, psnr_delta, interval,
+                  level, resamples, seed) -> None:
+    cell.update(ci_level=level, ci_low=math.nan, ci_high=math.nan, n_images=0, resamples=resamples, seed=seed)
+    reason = None
+    if result is None:
+        reason = None  # the cell's own footnote says why
+    elif t.selection is None or a.selection is None:
+        which = t if t.selection is None else a
+        role = "codec" if which is t else "anchor"
+        reason = (f"no bootstrap interval: the {role} {which.name} on {dataset} is a {which.source} curve, with no "
+                  "per-image values (a bootstrap needs both curves measured per image)")
+    else:
+        data = paired_images(a.selection, t.selection, metric)
+        boot = bootstrap_bd(data, method=method, psnr_delta=psnr_delta, interval=interval, level=level,
+                            resamples=resamples, seed=seed)
+        cell.update(ci_low=boot.low, ci_high=boot.high, n_images=boot.n_images, ci_failed=boot.failed)
+        if data.left_out:
+            cell["ci_left_out"] = data.left_out
+        if boot.reason:
+            reason = f"no bootstrap interval for {codec} on {dataset}: {boot.reason}"
+        elif boot.failed:
+            cell["ci_note"] = f"{boot.failed} of {resamples} resamples gave no value and are left out"
+    row[f"{dataset} ci_low"], row[f"{dataset} ci_high"] = cell["ci_low"], cell["ci_high"]
+    if reason:
+        cell["ci_reason"] = reason
+        mark[f"{dataset} ci_low"] = mark[f"{dataset} ci_high"] = footnote(reason)
+
+
+def _add_per_image(out, summaries, a, t, codec, dataset, metric, method, psnr_delta, interval, value_key,
+                   cell) -> None:
+    summary: dict[str, Any] = {"codec": codec, "dataset": dataset, "images": 0, "of": 0,
+                               "mean_curve": cell.get(value_key, math.nan)}
+    if a is None or t is None or a.selection is None or t.selection is None:
+        reason = ""
+        for role, name, found in (("codec", codec, t), ("anchor", cell["anchor"], a)):
+            if found is None:
+                reason = f"no per-image values: the {role} {name} has no {metric} curve on {dataset}"
+                break
+            if found.selection is None:
+                reason = (f"no per-image values: the {role} {name} on {dataset} is a {found.source} curve "
+                          "(per-image BD values need both curves measured on the same images)")
+                break
+        summary.update(summarize([]), reason=reason)
+        summary["images"] = summary.pop("n")
+        summaries.append(summary)
+        return
+    entries = per_image_values(a.selection, t.selection, metric, method=method, psnr_delta=psnr_delta,
+                               interval=interval)
+    for entry in entries:
+        record = {"codec": codec, "dataset": dataset, "image": entry["image"], value_key: entry["value"],
+                  "overlap": entry["overlap"], "interval": entry["interval"], "interval_text": entry["interval_text"]}
+        if entry["reason"]:
+            record["reason"] = entry["reason"]
+        out.append(record)
+    summary.update(summarize([e["value"] for e in entries]), of=len(entries))
+    summary["images"] = summary.pop("n")
+    summaries.append(summary)

@@ -1,69 +1,190 @@
-"""`rdbench bdrate`: BD-rate / BD-PSNR table against an anchor, measured and published codecs."""
+"""`rdbench bdrate`: BD-rate / BD-PSNR table across codecs and datasets, with what each value rests on."""
 
 from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import click
 
-from rdbench.analysis.bdrate import METHODS
+from rdbench.analysis.anchor_points import DEFAULT_STEPS
+from rdbench.analysis.bdrate import METHODS, BdRateError, parse_interval
+from rdbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from rdbench.analysis.curves import (
     check_qualities,
     known_names,
+    listed_once,
     resolve_datasets,
     split_name,
 )
-from rdbench.analysis.tables import bd_table
+from rdbench.analysis.tables import BdTable, bd_table
 from rdbench.cli.formatting import render
 from rdbench.cli.options import db_option, format_option, split_csv
+from rdbench.errors import UsageError
 from rdbench.store.sqlite import Store
 
 SELECTORS_HELP = ("A measured codec may be named NAME@HASH (a configuration hash prefix), NAME@cpu / NAME@cuda "
                   "(a device) or NAME@WEIGHTS (a weights id prefix); NAME@imported is the imported curve of that name.")
 
+EPILOG = SELECTORS_HELP + (
+    " What is computed by default and why, and how the options below move the MLIC figures: docs/bd-rate.md.")
 
-@click.command("bdrate", epilog=SELECTORS_HELP)
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN -> null, infinities -> "inf"/"-inf", recursively."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+@click.command("bdrate", epilog=EPILOG)
 @click.option("--anchor", required=True, help="Codec or published reference to compare against.")
 @click.option("--codec", "codecs", default=None, help="Comma-separated codecs [default: all known].")
 @click.option("--dataset", "datasets", default="kodak", show_default=True,
               help="Comma-separated datasets (a stored name, a registered dataset, or an image folder).")
 @click.option("--quality", "qualities", default=None,
               help="Comma-separated qualities: only these points make measured curves [default: all].")
+@click.option("--anchor-qualities", "anchor_qualities", default=None,
+              help="Comma-separated qualities (QPs) of the anchor's points to use, e.g. 22,27,32,37: a measured "
+                   "anchor, or a shipped curve that carries its QPs (vtm18-published QP 15..50, vtm17-rdbench "
+                   "QP 22..47) [default: all its points].")
+@click.option("--interval", "interval_text", default=None, metavar="LO:HI",
+              help="Integrate only over this quality range (dB; an end may be left out, e.g. 30: ), within each "
+                   "pair's overlap. With --bd-psnr: the rates over which the anchor spans it.")
 @click.option("--metric", type=click.Choice(["psnr", "ms-ssim"]), default="psnr", show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
 @click.option("--bd-psnr", "psnr_delta", is_flag=True, help="Report BD-PSNR (dB) instead of BD-rate (%).")
+@click.option("--per-image", is_flag=True,
+              help="Also each image's BD value (that image's curve against the anchor's on it) where codec and "
+                   "anchor are measured on the same images, with median and spread per cell.")
+@click.option("--ci", "ci", type=float, default=None, metavar="LEVEL",
+              help="Add a LEVEL % bootstrap confidence interval (e.g. 95): images resampled with replacement, "
+                   "paired between codec and anchor, both mean curves and the value recomputed.")
+@click.option("--bootstrap", "resamples", type=int, default=None,
+              help=f"Resamples of --ci [default: {DEFAULT_RESAMPLES}].")
+@click.option("--seed", type=int, default=None, help=f"Random seed of --ci [default: {DEFAULT_SEED}, fixed].")
+@click.option("--sensitivity", is_flag=True,
+              help="Also how each value moves as the anchor's lowest-rate and highest-rate points are dropped one "
+                   "at a time, and under the JVET QPs 22,27,32,37.")
+@click.option("--sensitivity-steps", "steps", type=click.IntRange(1, 50), default=None,
+              help=f"Points dropped from each end by --sensitivity [default: {DEFAULT_STEPS}, fewer when the anchor "
+                   "has fewer to spare].")
 @format_option()
 @db_option
-def command(anchor, codecs, datasets, qualities, metric, method, psnr_delta, fmt, db):
+def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, psnr_delta,
+            per_image, ci, resamples, seed, sensitivity, steps, fmt, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
-    The `config` column says which stored configuration made each measured curve (rule: the
-    only one stored, else the codec's current one, else refused; see README "Analysis").
+    Next to each value: `overlap` (share of the joint range both curves cover), `interp` (an
+    interpolation-error estimate; a value whose magnitude is below it is flagged) and `interval`
+    (the quality range actually integrated and the anchor's rates at its ends, and the codec's
+    number of points); the anchor's supporting points are listed under the table. The `config`
+    column says which stored configuration made each measured curve (rule: the only one stored,
+    else the codec's current one, else refused; see README "Analysis").
+
+    \b
+    --format json: one object with `cells` (one per codec and dataset: value, overlap, interval,
+    anchor_points, interp_error, and with --ci ci_low, ci_high, n_images), the wide `rows`, and
+    with --per-image / --sensitivity the `per_image`, `per_image_summary` and `sensitivity` lists.
+    --format csv prints one table: the wide one, or the per-image or sensitivity rows when asked.
     """
     from pathlib import Path
 
+    if ci is None and (resamples is not None or seed is not None):
+        raise UsageError("--bootstrap and --seed set the resampling of a confidence interval",
+                         hint="add --ci 95 (or another level in percent)")
+    if steps is not None and not sensitivity:
+        raise UsageError("--sensitivity-steps sets the study of --sensitivity", hint="add --sensitivity")
+    if fmt == "csv" and per_image and sensitivity:
+        raise UsageError("--format csv prints one table: ask for --per-image or --sensitivity",
+                         hint="or use --format json, which holds both")
+    try:
+        interval = parse_interval(interval_text)
+    except BdRateError as exc:
+        raise UsageError(str(exc), hint=exc.hint) from None
     store = Store(db, readonly=True) if Path(db).exists() else None
     wanted = resolve_datasets(store, split_csv(datasets))
     quality_list = split_csv(qualities) or None
-    names = split_csv(codecs) or sorted(known_names(store, wanted) - {anchor, split_name(anchor)[0]})
+    anchor_list = split_csv(anchor_qualities) or None
+    names = split_csv(codecs) or sorted(listed_once(store, known_names(store, wanted), anchor) - {anchor, split_name(anchor)[0]})
     if quality_list:
-        check_qualities(store, [*names, anchor], wanted, quality_list)
+        check_qualities(store, [*names, anchor] if anchor_list is None else names, wanted, quality_list)
     table = bd_table(store, anchor, names, wanted, metric=metric, method=method, psnr_delta=psnr_delta,
-                     qualities=quality_list)
+                     qualities=quality_list, anchor_qualities=anchor_list, interval=interval, ci=ci,
+                     resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
+                     seed=DEFAULT_SEED if seed is None else seed, per_image=per_image, sensitivity=sensitivity,
+                     sensitivity_steps=DEFAULT_STEPS if steps is None else steps)
     unit = "BD-PSNR (dB)" if psnr_delta else "BD-rate (%)"
     if fmt == "json":
-        rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in table.rows]
-        click.echo(json.dumps({"anchor": anchor, "anchor_info": table.anchor_info, "metric": metric,
-                               "method": method, "unit": unit, "qualities": quality_list, "rows": rows,
-                               "notes": table.notes, "info": table.info, "curves": table.curves},
-                              indent=1, allow_nan=False))
+        out: dict[str, Any] = {
+            "anchor": anchor, "anchor_info": table.anchor_info, "metric": metric, "method": method, "unit": unit,
+            "qualities": quality_list, "anchor_qualities": anchor_list,
+            "interval": list(interval) if interval else None, "cells": table.cells, "rows": table.rows,
+            "protocol": table.protocol, "notes": table.notes, "info": table.info, "curves": table.curves}
+        if per_image:
+            out.update(per_image=table.per_image, per_image_summary=table.per_image_summary)
+        if sensitivity:
+            out["sensitivity"] = table.sensitivity
+        click.echo(json.dumps(_clean(out), indent=1, allow_nan=False))
         return
-    title = f"{unit} vs {anchor} ({metric}, {method})" + (f", quality {', '.join(quality_list)}" if quality_list else "")
-    if fmt == "csv":  # rows only; what a reader must know goes to stderr
-        click.echo(render(table.rows, table.columns, fmt))
-        for line in [table.anchor_info, *table.notes, *(f"note: {i}" for i in table.info)]:
+    title = (f"{unit} vs {anchor} ({metric}, {method})"
+             + (f", quality {', '.join(quality_list)}" if quality_list else "")
+             + (f", anchor quality {', '.join(anchor_list)}" if anchor_list else "")
+             + (f", interval {interval_text.strip()} dB" if interval else ""))
+    if fmt == "csv":  # one table; what a reader must know goes to stderr
+        if per_image:
+            click.echo(render(_per_image_rows(table), PER_IMAGE_COLUMNS, fmt))
+        elif sensitivity:
+            click.echo(render(_sensitivity_rows(table), SENSITIVITY_COLUMNS, fmt))
+        else:
+            click.echo(render(table.rows, table.columns, fmt))
+        for line in table.all_notes():
             click.echo(line, err=True)
         return
-    click.echo(render(table.rows, table.columns, fmt, title=title, digits=3, marks=table.marks,
-                      notes=[table.anchor_info, *table.notes, *(f"note: {i}" for i in table.info)]))
+    blocks = [render(table.rows, table.columns, fmt, title=title, digits=3, marks=table.marks,
+                     notes=table.all_notes())]
+    if per_image:
+        blocks.append(render(_per_image_rows(table), PER_IMAGE_COLUMNS, fmt, digits=3,
+                             title=f"{unit} per image (each image's curve vs the anchor's on that image)"))
+        blocks.append(render(_summary_rows(table), SUMMARY_COLUMNS, fmt, digits=3,
+                             title=f"{unit} per image: median and spread (quartiles q1, q3) per codec and dataset; "
+                                   "mean curve: the value of the table above"))
+    if sensitivity:
+        blocks.append(render(_sensitivity_rows(table), SENSITIVITY_COLUMNS, fmt, digits=3,
+                             title=f"{unit}: sensitivity to the anchor's points (change: pp against all points)"))
+    click.echo("\n\n".join(blocks))
+
+
+PER_IMAGE_COLUMNS = ["codec", "dataset", "image", "value", "overlap", "interval", "reason"]
+SUMMARY_COLUMNS = ["codec", "dataset", "images", "of", "median", "q1", "q3", "min", "max", "mean_curve", "reason"]
+SENSITIVITY_COLUMNS = ["codec", "dataset", "variant", "anchor points", "value", "change", "interval", "reason"]
+
+
+def _value_key(table: BdTable) -> str:
+    return table.value_key
+
+
+def _per_image_rows(table: BdTable) -> list[dict[str, Any]]:
+    key = _value_key(table)
+    return [{"codec": r["codec"], "dataset": r["dataset"], "image": r["image"], "value": r[key],
+             "overlap": r["overlap"], "interval": r["interval_text"], "reason": r.get("reason")}
+            for r in table.per_image] or [{"reason": "no per-image values (see the summary)"}]
+
+
+def _summary_rows(table: BdTable) -> list[dict[str, Any]]:
+    return [dict(s) for s in table.per_image_summary]
+
+
+def _sensitivity_rows(table: BdTable) -> list[dict[str, Any]]:
+    return [{"codec": r["codec"], "dataset": r["dataset"], "variant": r["variant"],
+             "anchor points": r["anchor_points"], "value": r["value"], "change": r["change"],
+             "interval": r["interval_text"], "reason": r["reason"]} for r in table.sensitivity]

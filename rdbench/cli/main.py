@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("datasets_cmd", "List, download, add and verify datasets."),
     "bdrate": ("bdrate", "BD-rate / BD-PSNR table of codecs against an anchor (measured or published)."),
     "plot": ("plot", "RD curve figures (PNG/SVG/PDF) of measured and published codecs per dataset."),
+    "report": ("report", "One self-contained HTML report: BD-rates, RD curves, spread, failures, provenance."),
     "complexity": ("complexity", "Time, memory and FLOPs of codecs against resolution, with scaling exponents."),
     "import": ("import_cmd", "Import published RD curves (CompressAI or {bpp, psnr} JSON) for bdrate and plot."),
     "export": ("export_cmd", "Write measured runs as CompressAI result JSON."),
@@ -69,6 +70,7 @@ def cli() -> None:
       rdbench results --dataset kodak          # per-quality means, stored in results/rdbench.sqlite
       rdbench bdrate --anchor vtm18-published --codec jpeg,webp,mlicpp-paper --dataset kodak
       rdbench plot --codec jpeg,webp --anchor vtm18-published --dataset kodak
+      rdbench report --anchor vtm18-published --out results/report.html --open
 
     Run `rdbench COMMAND --help` for each command's options.
     """

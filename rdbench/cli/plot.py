@@ -1,4 +1,4 @@
-"""`rdbench plot`: RD curves per dataset for measured and published codecs; per-image and complexity views."""
+"""`rdbench plot`: RD curves per dataset (measured and published); per-image, rate-difference and complexity views."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from rdbench.analysis.bdrate import METHODS
 from rdbench.analysis.curves import (
     check_names,
     check_qualities,
@@ -13,7 +14,7 @@ from rdbench.analysis.curves import (
     resolve_datasets,
     select_measured,
 )
-from rdbench.analysis.plots import plot_per_image, plot_rd
+from rdbench.analysis.plots import plot_delta, plot_per_image, plot_rd
 from rdbench.cli.bdrate import SELECTORS_HELP
 from rdbench.cli.options import db_option, split_csv
 from rdbench.errors import UsageError, did_you_mean
@@ -35,9 +36,10 @@ def open_store(db: str, needed: bool) -> Store | None:
 
 def _needs_store(names: list[str], anchor: str | None) -> bool:
     """Whether these names need measured runs (anything that is not a shipped published curve)."""
+    from rdbench.analysis.curves import FALLBACKS
     from rdbench.analysis.references import list_references
 
-    shipped = list_references()
+    shipped = {**list_references(), **dict.fromkeys(FALLBACKS, [])}
     return not names or any(n not in shipped for n in [*names, *([anchor] if anchor else [])])
 
 
@@ -49,21 +51,37 @@ def _needs_store(names: list[str], anchor: str | None) -> bool:
 @click.option("--metric", type=click.Choice(["psnr", "ms-ssim"]), default="psnr", show_default=True)
 @click.option("--anchor", default=None, help="Codec drawn highlighted.")
 @click.option("--per-image", is_flag=True, help="Per-image RD curves of measured codecs (spread around the mean).")
+@click.option("--delta", is_flag=True,
+              help="Rate difference (%) of each codec against --anchor as a function of quality over their overlap "
+                   "(what a BD-rate averages); with --per-image also a thin line per image.")
+@click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True,
+              help="Interpolation of the --delta curves (as `rdbench bdrate --method`).")
 @click.option("--complexity", is_flag=True,
               help="Time, memory and FLOPs against image size from `rdbench complexity` points in the store.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results/plots", show_default=True)
 @click.option("--ext", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
 @db_option
-def command(codecs, datasets, qualities, metric, anchor, per_image, complexity, out_dir, ext, db):
+def command(codecs, datasets, qualities, metric, anchor, per_image, delta, method, complexity, out_dir, ext, db):
     """One RD figure per dataset: OUT/rd_<dataset>_<metric>.<ext>.
 
-    --per-image writes OUT/rd_<dataset>_<metric>_per_image.<ext>; --complexity writes
-    OUT/complexity.<ext>. A legend names the configuration ("jpeg [3fa2b1c0]") when the store
-    holds several of a codec.
+    --per-image writes OUT/rd_<dataset>_<metric>_per_image.<ext>; --delta writes
+    OUT/delta_<dataset>_<metric>.<ext> (with --per-image: delta_<dataset>_<metric>_per_image.<ext>);
+    --complexity writes OUT/complexity.<ext>. A legend names the configuration ("jpeg [3fa2b1c0]")
+    when the store holds several of a codec.
     """
     if per_image and complexity:
         raise UsageError("--per-image and --complexity draw different figures", hint="pass one of them per call")
+    if delta and complexity:
+        raise UsageError("--delta and --complexity draw different figures", hint="pass one of them per call")
+    if delta and not anchor:
+        raise UsageError("--delta draws each codec's rate difference against an anchor",
+                         hint="name it with --anchor (e.g. --anchor vtm18-published)")
     names = split_csv(codecs)
+    if delta:
+        store = open_store(db, per_image or _needs_store(names, anchor))
+        _delta(store, names, anchor, split_csv(datasets), split_csv(qualities) or None, metric, method, per_image,
+               Path(out_dir), ext)
+        return
     store = open_store(db, complexity or per_image or _needs_store(names, anchor))
     if complexity:
         _complexity(store, names, Path(out_dir) / f"complexity.{ext}")
@@ -117,6 +135,73 @@ def command(codecs, datasets, qualities, metric, anchor, per_image, complexity, 
                        title=title, metric=metric, anchor=anchor,
                        published={n for n, c in found.items() if c.source != "measured"},
                        labels={n: c.label for n, c in found.items()})
+        click.echo(str(path))
+
+
+def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: list[str], qualities: list[str] | None,
+           metric: str, method: str, per_image: bool, out_dir: Path, ext: str) -> None:
+    """One rate-difference figure per dataset (:func:`rdbench.analysis.plots.plot_delta`)."""
+    from rdbench.analysis.bdrate import BdRateError, bd_rate, rate_difference
+
+    wanted = resolve_datasets(store, dataset_specs)
+    measured = sorted({c for c, d, _ in store.iter_codecs() if d in wanted}) if store is not None else []
+    names = [n for n in (names or measured) if n != anchor]
+    if not names:
+        raise UsageError(f"no codec to compare with {anchor}", hint="name them with --codec")
+    check_names(store, names)
+    check_names(store, [anchor], role="anchor")
+    if qualities:
+        check_qualities(store, [*names, anchor], wanted, qualities)
+    said: list[str] = []
+
+    def say(line: str) -> None:
+        if line not in said:
+            said.append(line)
+            click.echo(f"note: {line}", err=True)
+
+    for dataset in wanted:
+        base = resolve_curve(store, anchor, dataset, metric, qualities)
+        if base is None:
+            say(f"anchor {anchor} has no {metric} curve on {dataset}: no rate-difference figure")
+            continue
+        deltas, labels, images = {}, {}, {}
+        for name in names:
+            found = resolve_curve(store, name, dataset, metric, qualities)
+            if found is None:
+                say(f"{name} has no {metric} curve on {dataset}: not drawn")
+                continue
+            for note in found.notes:
+                say(note)
+            try:
+                q, pct = rate_difference(base.points, found.points, method)
+                value = bd_rate(base.points, found.points, method).value
+            except BdRateError as exc:
+                say(f"{name} on {dataset}: {exc}: not drawn")
+                continue
+            deltas[name] = (list(q), list(pct))
+            labels[name] = f"{found.label} (BD-rate {value:+.2f} %)"
+            if per_image:
+                if found.selection is None or base.selection is None:
+                    say(f"{name} on {dataset}: no per-image lines ({'it' if found.selection is None else anchor} "
+                        "is not measured per image here)")
+                    continue
+                mine, theirs = found.selection.per_image(metric), base.selection.per_image(metric)
+                lines = {}
+                for image in sorted(set(mine) & set(theirs)):
+                    try:
+                        q, pct = rate_difference(theirs[image], mine[image], method)
+                    except BdRateError as exc:
+                        say(f"{name} on {dataset}, {image}: {exc}: no per-image line")
+                        continue
+                    lines[image] = (list(q), list(pct))
+                images[name] = lines
+        if not deltas:
+            say(f"no codec has a rate difference against {anchor} on {dataset}: no figure")
+            continue
+        suffix = "_per_image" if per_image else ""
+        title = f"{dataset} ({method}{', per image' if per_image else ''})"
+        path = plot_delta(deltas, out_dir / f"delta_{dataset}_{metric}{suffix}.{ext}", anchor=anchor, title=title,
+                          metric=metric, per_image=images or None, labels=labels)
         click.echo(str(path))
 
 

@@ -1,0 +1,292 @@
+"""Results as pandas DataFrames, for notebooks and scripts: records, curves, BD-rate tables.
+
+* :func:`load_records`: one row per stored record, every record field a column (``extra`` as a
+  dict column, or expanded to ``extra.<key>`` columns);
+* :func:`load_curves`: one row per point of each name's curve on each dataset, chosen by the one
+  curve rule of :mod:`rdbench.analysis.curves` (measured means, imported and shipped published
+  curves), with a ``source`` column;
+* :func:`bd_frame`: a :class:`rdbench.analysis.tables.BdTable` as a long DataFrame, one row per
+  (codec, dataset).
+
+The database is always opened read-only; ``db`` may be a path or an open
+:class:`rdbench.store.sqlite.Store` (left open). Records keep their true values (a lossless
+image's PSNR is ``inf``); :func:`load_curves` follows the 100 dB convention of every derived number
+(:data:`rdbench.analysis.aggregate.PSNR_CAP_DB`), as curves do everywhere::
+
+    import rdbench
+    records = rdbench.load_records("results/rdbench.sqlite", datasets=["kodak"])
+    records.groupby(["codec", "quality"])[["bpp", "psnr"]].mean()
+    curves = rdbench.load_curves("results/rdbench.sqlite", ["jpeg", "mlicpp-paper"], ["kodak"])
+    rdbench.bd_frame(table).pivot(index="codec", columns="dataset", values="value")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rdbench.analysis.aggregate import _quality_sort_key
+from rdbench.analysis.curves import (
+    METRIC_KEYS,
+    CurveInfo,
+    check_names,
+    resolve_curve,
+    resolve_datasets,
+    resolve_name,
+)
+from rdbench.errors import UsageError
+from rdbench.store.record import RECORD_FIELDS
+from rdbench.store.sqlite import Store
+
+#: record fields that are whole numbers (nullable: a failed record has none)
+_INTEGER_FIELDS = ("height", "width", "num_bytes", "peak_mem_bytes")
+#: record fields that are measurements (float; None becomes NaN)
+_FLOAT_FIELDS = ("bpp", "mse", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s")
+#: columns of :func:`load_curves`, in order
+CURVE_COLUMNS = ["name", "label", "dataset", "metric", "source", "config", "point", "quality", "bpp", "value",
+                 "images", "config_hash", "weights", "device", "fallback", "origin"]
+
+
+@contextmanager
+def _opened(db: str | Path | Store | None) -> Iterator[Store | None]:
+    """``db`` as a read-only store: an open Store is used as it is (and left open)."""
+    if db is None or isinstance(db, Store):
+        yield db
+        return
+    store = Store(db, readonly=True)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _names(value: str | Iterable[str] | None) -> list[str]:
+    """A list of names from ``None``, ``"a,b"`` or an iterable of names."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = None,
+                 datasets: str | Iterable[str] | None = None, status: str | None = "ok", *,
+                 expand_extra: bool = False) -> pd.DataFrame:
+    """The stored records as a DataFrame, one row per record, every record field a column.
+
+    ``codecs``: names (``NAME@SELECTOR`` chooses a configuration, device or weights as everywhere);
+    ``datasets``: stored dataset names (a folder's name works as in ``--dataset``); ``status``:
+    ``"ok"`` (default), ``"failed"``, or None for every record. Columns: the fields of
+    :class:`rdbench.store.record.Record` (codec, config_hash, quality (text, as stored), dataset,
+    image, image_hash, weights, height, width, num_bytes, bpp, mse, psnr, ms_ssim, ms_ssim_db,
+    encode_s, decode_s, peak_mem_bytes, device, status, error, rdbench_version, codec_library,
+    codec_version, git_commit, machine, gpu, created_at (UTC timestamps), extra (a dict)); with
+    ``expand_extra`` the ``extra`` dicts become ``extra.<key>`` columns (nested keys joined by dots)
+    instead. Rows are sorted by codec, dataset, configuration, quality (numerically) and image.
+    Values are the records' own: a lossless image's PSNR is ``inf``
+    (``df.psnr.clip(upper=rdbench.PSNR_CAP_DB)`` applies the convention of derived numbers).
+    """
+    if status not in (None, "ok", "failed"):
+        raise UsageError(f"status {status!r}: use 'ok', 'failed' or None (every record)")
+    with _opened(db) as store:
+        if store is None:
+            raise UsageError("load_records needs a results database")
+        selections = None
+        names = _names(codecs)
+        if names:
+            selections = []
+            for name in names:
+                choice = resolve_name(store, name)
+                if choice.imported:
+                    raise UsageError(f"{name!r} is an imported curve: it has no records (load_curves reads it)")
+                selections.append(choice.selection())
+        wanted = resolve_datasets(store, _names(datasets), stored_only=True) or None
+        records = store.find_records(selections=selections, datasets=wanted, status=status)
+    rows = [dataclasses.asdict(r) for r in records]
+    frame = pd.DataFrame(rows, columns=RECORD_FIELDS)
+    for column in _INTEGER_FIELDS:
+        frame[column] = pd.array(frame[column].astype(object).where(frame[column].notna(), None), dtype="Int64")
+    for column in _FLOAT_FIELDS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, errors="coerce", format="ISO8601")
+    if len(frame):
+        order = sorted(range(len(frame)), key=lambda i: (
+            rows[i]["codec"], rows[i]["dataset"], rows[i]["config_hash"], rows[i]["device"], rows[i]["weights"],
+            _quality_sort_key(rows[i]["quality"]), rows[i]["image"]))
+        frame = frame.iloc[order].reset_index(drop=True)
+    if expand_extra:
+        extras = pd.json_normalize([r["extra"] for r in rows], sep=".") if rows else pd.DataFrame()
+        if len(frame):
+            extras = extras.iloc[order].reset_index(drop=True)
+        extras.columns = [f"extra.{c}" for c in extras.columns]
+        frame = pd.concat([frame.drop(columns="extra"), extras], axis=1)
+    return frame
+
+
+def _metrics(metric: str | Iterable[str]) -> list[str]:
+    metrics = _names(metric)
+    for m in metrics:
+        if m not in METRIC_KEYS:
+            raise UsageError(f"metric {m!r}: use {' or '.join(METRIC_KEYS)}")
+    return metrics
+
+
+def default_names(store: Store | None, datasets: list[str]) -> list[str]:
+    """Every measured codec (with an ok record) and imported curve on ``datasets``: what a report
+    shows when no names are given."""
+    if store is None:
+        return []
+    measured = {g["codec"] for g in store.record_groups(datasets=datasets or None, status="ok")}
+    imported = {n for n, ds in store.imported_curve_names().items() if not datasets or set(ds) & set(datasets)}
+    return sorted(measured | imported)
+
+
+def stored_dataset_names(store: Store | None) -> list[str]:
+    """Datasets with records or imported curves in the store."""
+    if store is None:
+        return []
+    found = {g["dataset"] for g in store.record_groups()}
+    found |= {d for ds in store.imported_curve_names().values() for d in ds}
+    return sorted(found)
+
+
+def point_labels(found: CurveInfo) -> list[str | None]:
+    """What each point of a published or imported curve is, where the curve says: ``QP 37`` (a QP
+    list), the quality, or the lambda; None per point otherwise."""
+    ref = found.reference or {}
+    for key, prefix in (("qp", "QP "), ("quality", ""), ("lambda", "lambda ")):
+        values = ref.get(key)
+        if isinstance(values, list) and len(values) == len(found.points):
+            return [f"{prefix}{v}" for v in values]
+    return [None] * len(found.points)
+
+
+def curve_rows(found: CurveInfo, store: Store | None) -> list[dict[str, Any]]:
+    """The points of one resolved curve as :data:`CURVE_COLUMNS` rows (measured: one per quality)."""
+    base = {"name": found.name, "label": found.label, "dataset": found.dataset, "metric": found.metric,
+            "source": found.source, "config": found.config, "fallback": found.fallback,
+            "origin": found.origin(store)}
+    rows = []
+    if found.selection is not None:
+        key = METRIC_KEYS[found.metric]
+        selection = found.selection
+        for row in selection.rows:
+            value = row.get(key)
+            if value is None or math.isnan(value):
+                continue
+            rows.append({**base, "point": len(rows), "quality": row["quality"], "bpp": row["bpp"], "value": value,
+                         "images": row["n"], "config_hash": selection.config_hash, "weights": row["weights"],
+                         "device": row["device"]})
+        return rows
+    labels = point_labels(found)
+    for index, (bpp, value) in enumerate(found.points):
+        rows.append({**base, "point": index, "quality": labels[index],
+                     "bpp": bpp, "value": value, "images": None, "config_hash": None, "weights": None,
+                     "device": None})
+    return rows
+
+
+def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None = None,
+                datasets: str | Iterable[str] | None = None, metric: str | Iterable[str] = "psnr", *,
+                qualities: Iterable[str] | None = None) -> pd.DataFrame:
+    """Curves as a DataFrame, one row per point, for each name on each dataset that has one.
+
+    Which points a name means is the one rule of :mod:`rdbench.analysis.curves` (what ``bdrate``
+    and ``plot`` use): measured means of the chosen configuration, else an imported curve, else a
+    shipped published one (``source``: ``measured``, ``imported`` or ``published``). ``names``
+    default to every measured codec and imported curve on ``datasets``, which default to every
+    dataset in the store; ``db`` None means shipped curves only (names and datasets then needed).
+    ``metric``: ``"psnr"``, ``"ms-ssim"`` or both (a list); ``qualities`` keeps only those points
+    of measured curves. Columns (:data:`CURVE_COLUMNS`): ``value`` is the metric's value in dB,
+    ``quality`` the measured quality (or a published curve's QP where it lists one), ``images`` the
+    number of images of a measured mean, ``origin`` where the points come from. ``df.attrs`` holds
+    the curve rule's ``notes`` and the ``missing`` (name, dataset, metric) without a curve.
+    """
+    metrics = _metrics(metric)
+    wanted_qualities = [str(q) for q in qualities] if qualities else None
+    with _opened(db) as store:
+        wanted = resolve_datasets(store, _names(datasets)) or stored_dataset_names(store)
+        chosen = _names(names) or default_names(store, wanted)
+        if not wanted or not chosen:
+            raise UsageError("load_curves needs names and datasets when the database holds none")
+        check_names(store, chosen)
+        rows: list[dict[str, Any]] = []
+        notes: list[str] = []
+        missing: list[tuple[str, str, str]] = []
+        for m in metrics:
+            for dataset in wanted:
+                for name in chosen:
+                    found = resolve_curve(store, name, dataset, m, wanted_qualities)
+                    if found is None:
+                        missing.append((name, dataset, m))
+                        continue
+                    notes.extend(n for n in found.notes if n not in notes)
+                    rows.extend(curve_rows(found, store))
+    frame = pd.DataFrame(rows, columns=CURVE_COLUMNS)
+    frame["images"] = pd.array(frame["images"].astype(object).where(frame["images"].notna(), None), dtype="Int64")
+    frame["bpp"] = frame["bpp"].astype("float64")
+    frame["value"] = frame["value"].astype("float64")
+    frame.attrs["notes"] = notes
+    frame.attrs["missing"] = missing
+    return frame
+
+
+#: BdTable fields every table has; any other field is carried into ``attrs`` as it is
+_TABLE_FIELDS = ("rows", "columns", "notes", "anchor_info", "info", "curves", "marks")
+
+
+def table_datasets(columns: list[str]) -> list[str]:
+    """The dataset columns of a BD-rate table's ``columns``: those that are neither ``codec`` nor
+    ``config`` nor ``"<another column> <field>"`` (``kodak overlap``)."""
+    candidates = [c for c in columns if c not in ("codec", "config")]
+    return [c for c in candidates if not any(c != d and c.startswith(f"{d} ") for d in candidates)]
+
+
+def bd_frame(table: Any, datasets: list[str] | None = None) -> pd.DataFrame:
+    """A BD-rate table (:func:`rdbench.analysis.tables.bd_table`) as a long DataFrame: one row per
+    (codec, dataset) with ``value`` (the BD-rate in %, or BD-PSNR in dB), every per-dataset field the
+    table carries (``kodak overlap`` -> column ``overlap``, and any other ``kodak <field>``), the
+    row's ``config`` and other row fields, and ``note``: why a NaN cell is NaN (its footnote).
+
+    ``datasets`` defaults to the table's dataset columns (:func:`table_datasets`). ``attrs`` holds the
+    table's ``anchor_info``, ``notes``, ``info``, ``curves`` and any further field it has. A wide view:
+    ``bd_frame(t).pivot(index="codec", columns="dataset", values="value")``.
+    """
+    datasets = datasets or table_datasets(list(table.columns))
+    footnotes = {}
+    for note in table.notes:
+        if note.startswith("[") and "] " in note:
+            number, reason = note[1:].split("] ", 1)
+            footnotes[number] = reason
+    marks = list(getattr(table, "marks", None) or [])
+    keys = dict.fromkeys(key for row in table.rows for key in row)
+    per_dataset = {key for key in keys for d in datasets if key.startswith(f"{d} ")}
+    rows = []
+    for index, row in enumerate(table.rows):
+        mark = marks[index] if index < len(marks) else {}
+        shared = {k: v for k, v in row.items() if k not in datasets and k not in per_dataset}
+        for dataset in datasets:
+            out: dict[str, Any] = {"codec": row.get("codec"), "dataset": dataset, "value": row.get(dataset)}
+            for key, value in row.items():
+                if key.startswith(f"{dataset} ") and key in per_dataset:
+                    out[key[len(dataset) + 1:]] = value
+            out.update({k: v for k, v in shared.items() if k != "codec"})
+            number = mark.get(dataset)
+            out["note"] = footnotes.get(number) if number else None
+            rows.append(out)
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype("float64")
+    for name in ("anchor_info", "notes", "info", "curves"):
+        frame.attrs[name] = getattr(table, name, None)
+    if dataclasses.is_dataclass(table):
+        for f in dataclasses.fields(table):
+            if f.name not in _TABLE_FIELDS:
+                frame.attrs[f.name] = getattr(table, f.name)
+    return frame

@@ -1,0 +1,91 @@
+"""`rdbench report`: one self-contained HTML file with the BD-rate tables, RD curves, per-image spread,
+complexity, failures and provenance of a results database."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+import click
+
+from rdbench.analysis.bdrate import METHODS
+from rdbench.cli.bdrate import SELECTORS_HELP
+from rdbench.cli.options import db_option, split_csv
+from rdbench.errors import UsageError, did_you_mean
+from rdbench.store.sqlite import Store
+
+METRIC_CHOICES = {"both": ("psnr", "ms-ssim"), "psnr": ("psnr",), "ms-ssim": ("ms-ssim",)}
+
+
+def _open(db: str) -> Store:
+    path = Path(db)
+    if not path.exists():
+        folder = path.parent if str(path.parent) else Path(".")
+        siblings = sorted(p.name for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+        raise UsageError(f"no results database at {db}{did_you_mean(path.name, siblings)}",
+                         hint="measure codecs with `rdbench run` first, or pass the right --db")
+    return Store(path, readonly=True)
+
+
+def _command_line(anchor, codecs, datasets, metric, method, ci, out, db) -> str:
+    """The command that writes this report again (recorded in its provenance)."""
+    words = ["rdbench", "report", "--db", db, "--anchor", anchor]
+    for option, value in (("--codec", codecs), ("--dataset", datasets),
+                          ("--metric", metric if metric != "both" else None),
+                          ("--method", method if method != "pchip" else None), ("--ci", ci), ("--out", out)):
+        if value:
+            words += [option, value]
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
+@click.command("report", epilog=SELECTORS_HELP)
+@click.option("--anchor", required=True, help="Codec or published reference the BD-rates are against.")
+@click.option("--codec", "codecs", default=None,
+              help="Comma-separated codecs or references [default: every measured codec and imported curve].")
+@click.option("--dataset", "datasets", default=None,
+              help="Comma-separated datasets [default: every dataset in the database].")
+@click.option("--metric", type=click.Choice(sorted(METRIC_CHOICES)), default="both", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
+@click.option("--ci", type=click.FloatRange(0, 100, min_open=True, max_open=True), default=None,
+              help="Level (%) of the bootstrap interval over images of each BD-rate whose curves are both measured "
+                   "per image [default: 95 where bd_table offers intervals].")
+@click.option("--title", default=None, help="Heading of the report [default: datasets and anchor].")
+@click.option("--out", type=click.Path(dir_okay=False), default="results/report.html", show_default=True,
+              help="The HTML file to write.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the report in the default web browser.")
+@db_option
+def command(anchor, codecs, datasets, metric, method, ci, title, out, open_browser, db):
+    """Write ONE self-contained HTML report (opens offline; nothing is fetched).
+
+    It holds the BD-rate table per metric (overlap, footnotes), RD curves per dataset and metric
+    (hover a point for codec, quality, bpp and value), the per-image spread, complexity figures when
+    the database has `rdbench complexity` points, the failed records with their errors, and the
+    provenance of every number. Tables sort by a click on a column header. The database is only read.
+    """
+    import inspect
+
+    from rdbench.analysis.report import build_report, write_report
+    from rdbench.analysis.tables import bd_table
+
+    started = time.perf_counter()
+    bd_options = {}
+    if "ci" in inspect.signature(bd_table).parameters:
+        bd_options["ci"] = ci if ci is not None else 95.0
+    elif ci is not None:
+        raise UsageError("--ci: this rdbench's BD-rate tables have no bootstrap intervals")
+    store = _open(db)
+    try:
+        html = build_report(store, anchor, codecs=split_csv(codecs) or None, datasets=split_csv(datasets) or None,
+                            metrics=METRIC_CHOICES[metric], method=method, title=title, bd_options=bd_options,
+                            command=_command_line(anchor, codecs, datasets, metric, method, ci, out, db))
+    finally:
+        store.close()
+    path = write_report(out, html)
+    size = path.stat().st_size
+    click.echo(f"wrote {path} ({size / 1024:.0f} KiB) in {time.perf_counter() - started:.1f} s")
+    if open_browser:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            click.echo(f"note: no web browser could be started here; open {path.resolve()} yourself", err=True)
