@@ -23,17 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from rdbench.run.environment import cpu_name
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _median_time(fn, repeat: int) -> tuple[float, object]:
@@ -100,7 +92,7 @@ def main() -> None:
         "",
         f"`{command}`",
         "",
-        f"Machine: {_cpu()}, {os.cpu_count()} cores, {platform.system()}; Python {platform.python_version()}. "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()}; Python {platform.python_version()}. "
         f"Cell: webp against jpeg on {Path(args.dataset).name} (default sweeps of both codecs, RGB PSNR), "
         f"{args.resamples} paired resamples of the images, seed 0; median of {args.repeat} runs "
         f"({max(1, args.repeat // 3)} for akima).",
