@@ -72,7 +72,8 @@ def main() -> None:
         codec = load_adapter(config.adapter)(config, CodecContext())
         model = codec.torch_model(1)
         if transform is not None:
-            codec._models["1"] = transform(model)  # the codec codes with the transformed model
+            changed = transform(model)
+            codec._models["1"] = (changed, changed)  # the codec encodes and decodes with the transformed model
         return codec
 
     rows = []

@@ -401,7 +401,7 @@ def test_overlapping_measurements_in_one_process_report_no_peak() -> None:
     assert all("another job" in r.note for r in results.values())
     with PeakRSS() as alone:  # alone again: measured
         np.ones(8 * MIB, dtype=np.uint8)
-    assert alone.peak is not None and alone.peak >= 8 * MIB
+    assert alone.peak is not None and alone.peak >= 8 * MIB - COUNTER_SLACK
 
 
 # -- small ones ------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from rdbench.errors import RdbenchError, UsageError, did_you_mean
 PER_IMAGE_COLUMNS = ["codec", "config", "quality", "dataset", "image", "height", "width", "bpp", "psnr", "ms_ssim",
                      "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes", "weights", "device", "status", "error"]
 FAILED_COLUMNS = ["codec", "config", "quality", "dataset", "image", "weights", "device", "error", "created_at"]
+MISMATCH_COLUMNS = ["codec", "config", "quality", "dataset", "image", "weights", "device", "bpp", "psnr",
+                    "decoder_max_abs_diff"]
 MEAN_COLUMNS = ["codec", "config_hash", "dataset", "quality", "weights", "device", "n", "failed", "bpp", "psnr",
                 "psnr_capped", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s"]
 
@@ -85,7 +87,9 @@ def _per_image_row(record) -> dict[str, Any]:
 @click.option("--status", type=click.Choice(["ok", "failed"]), default=None, help="Only records with this status.")
 @click.option("--failed", is_flag=True, help="List failed records with their errors (--status failed).")
 @click.option("--weights", default=None, help="Comma-separated weights id prefixes (e.g. the hex of sha256:...).")
-@click.option("--device", default=None, help="Comma-separated devices (cpu, cuda, ...).")
+@click.option("--device", default=None, help="Comma-separated devices (cpu, cuda, cuda-to-cpu, ...).")
+@click.option("--mismatches", is_flag=True, help="List the records whose decoder did not rebuild the encoder's "
+              "latent (extra.decoder_matches_encoder false; learned codecs, e.g. run with --decode-device).")
 @click.option("--per-image", is_flag=True, help="One row per image instead of per-quality means.")
 @click.option("--pooled", is_flag=True, help="Add pixel-weighted aggregates (bits/pixels, PSNR of pooled MSE).")
 @click.option("--delete", is_flag=True, help="Delete the records the filters select (asks first; see --yes).")
@@ -93,8 +97,8 @@ def _per_image_row(record) -> dict[str, Any]:
 @click.option("--all", "everything", is_flag=True, help="With --delete and no filter: delete every record.")
 @format_option()
 @db_option
-def command(codec, dataset, quality, status, failed, weights, device, per_image, pooled, delete, yes, everything,
-            fmt, db) -> None:
+def command(codec, dataset, quality, status, failed, weights, device, mismatches, per_image, pooled, delete, yes,
+            everything, fmt, db) -> None:
     """Print stored results: per-quality dataset means (default), per image, or failures.
 
     Means follow CompressAI's and the MLIC papers' convention (average of per-image values) and
@@ -116,6 +120,9 @@ def command(codec, dataset, quality, status, failed, weights, device, per_image,
         if status == "ok":
             raise UsageError("--failed and --status ok contradict each other")
         status = STATUS_FAILED
+    if delete and mismatches:
+        raise UsageError("--mismatches lists records and does not combine with --delete",
+                         hint="delete by --codec NAME@DEVICE, --device or --quality instead")
     if delete:
         _delete(db, codec, dataset, quality, status, weights, device, yes, everything)
         return
@@ -123,15 +130,20 @@ def command(codec, dataset, quality, status, failed, weights, device, per_image,
         raise UsageError("--yes and --all go with --delete")
     with Store(db, readonly=True) as store:
         filters = _filters(store, codec, dataset, quality, status, weights, device)
-        records = store.find_records(**filters)
+        records = store.find_records(**filters, mismatched=mismatches)
     if not records:
-        click.echo("no matching records" + (" (no failures)" if status == STATUS_FAILED else ""), err=True)
+        click.echo("no matching records" + (" (no failures)" if status == STATUS_FAILED else "")
+                   + (" (no decoder mismatch)" if mismatches else ""), err=True)
         return
     from rdbench.analysis.aggregate import PSNR_CAP_DB
     from rdbench.analysis.curves import short_weights
 
     if failed or status == STATUS_FAILED:
         click.echo(render([_per_image_row(r) for r in records], FAILED_COLUMNS, fmt))
+        return
+    if mismatches:
+        rows = [{**_per_image_row(r), "decoder_max_abs_diff": r.extra.get("decoder_max_abs_diff")} for r in records]
+        click.echo(render(rows, MISMATCH_COLUMNS, fmt))
         return
     if per_image:
         rows = [_per_image_row(r) for r in records]

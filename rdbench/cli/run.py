@@ -21,6 +21,7 @@ from rdbench.errors import plural
 @click.option("--quality", default=None, help="Comma-separated quality points (JPEG quality, VTM QP, model index); default: each codec's sweep.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes for CPU codecs.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N for learned codecs.")
+@click.option("--decode-device", default=None, help="Learned codecs: decode on this device instead of --device (e.g. --device cuda --decode-device cpu), to check a bitstream decodes elsewhere; records store the device as ENCODE-to-DECODE (cuda-to-cpu) with extra.decoder_matches_encoder.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help="Learned codecs: one checkpoint (needs a single --quality).")
 @click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern.")
 @click.option("--retry-failed", is_flag=True, help="Rerun jobs whose stored record failed.")
@@ -33,7 +34,7 @@ from rdbench.errors import plural
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="local: this machine (--jobs processes); dask: a Dask cluster (--scheduler).")
 @click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 (see docs/cluster.md).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
-def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkpoint_dir, retry_failed,
+def command(codec_names, dataset_spec, quality, jobs, device, decode_device, checkpoint, checkpoint_dir, retry_failed,
             force, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root, quiet) -> None:
     """Benchmark codecs on a dataset: encode, decode and measure every image at every quality.
 
@@ -46,6 +47,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
       rdbench run --codec jpeg,webp --dataset kodak --jobs 2
       rdbench run --codec jpeg --dataset ~/pictures --quality 50,75,90
       rdbench run --codec mlicpp --dataset kodak --checkpoint-dir ckpt/ --device cuda
+      rdbench run --codec mlicpp-random --dataset kodak --device cuda --decode-device cpu
       rdbench run --codec vtm17 --dataset tecnick --timeout 7200 --executor dask --scheduler tcp://HEAD:8786
     """
     from rdbench.codecs.base import CodecContext
@@ -60,12 +62,21 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
     qualities = split_csv(quality) or None
     if checkpoint and (not qualities or len(qualities) != 1):
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
-    context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
-                           tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (), timeout_s=timeout_s)
+    context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
+                           checkpoint_dir=checkpoint_dir, tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (),
+                           timeout_s=timeout_s)
     selected = resolve_codecs(codec_names)
     qualities = checked_qualities(selected, qualities)  # each codec's valid range, before anything is stored
     adapters = [load_adapter(config.adapter) for config in selected]
     check_device(device, adapters)
+    if decode_device is not None:
+        if not any(adapter.wants_gpu for adapter in adapters):
+            raise UsageError("--decode-device is for learned codecs; the selected codecs decode where they encode "
+                             "(drop --decode-device)")
+        try:
+            check_device(decode_device, adapters)
+        except UsageError as exc:
+            raise UsageError(str(exc).replace("--device", "--decode-device"), hint=exc.hint) from None
     for note in check_weight_options(selected, adapters, context):
         click.echo(f"note: {note}", err=True)
     dataset = resolve_dataset(dataset_spec, data_root)
@@ -109,6 +120,15 @@ def command(codec_names, dataset_spec, quality, jobs, device, checkpoint, checkp
 
 
 def _run_with_progress(store, jobs, executor, failures, quiet) -> tuple[int, int]:
+    from rdbench.run.execute import execute
+
+    if quiet:  # no progress bar: rich is not even imported (a fixed cost of every quiet run)
+        def on_failure(record) -> None:
+            if not record.ok:
+                failures.append(record)
+
+        return execute(store, jobs, executor, on_failure)
+
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -118,10 +138,8 @@ def _run_with_progress(store, jobs, executor, failures, quiet) -> tuple[int, int
         TimeRemainingColumn,
     )
 
-    from rdbench.run.execute import execute
-
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TimeRemainingColumn(), disable=quiet, transient=False)
+                        TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
     with progress:
         task = progress.add_task("running", total=len(jobs))
 

@@ -10,6 +10,10 @@ Contract for adapters:
 * ``encode(image, quality) -> bytes``: every byte a decoder needs (headers included), since
   bpp is computed from ``len(bytes)``.
 * ``decode(data, quality) -> image``: an (H, W, 3) uint8 array of the original size.
+* ``decode_pixels(data, quality)``: the same reconstruction where the codec made it; by default
+  ``decode``. Device codecs return an (H, W, 3) uint8 torch tensor on their device, so that
+  :func:`rdbench.run.measure.measure` computes the metrics there and the image never has to
+  cross to the host (:func:`rdbench.run.metrics.distortion` takes either).
 * ``prepare(quality)`` does the untimed set-up (loading a model or checkpoint).
 * ``synchronize()`` waits for asynchronous devices so timings are honest.
 * ``notes`` is a dict the adapter may fill during encode/decode (command lines, a decoder
@@ -161,16 +165,36 @@ class CodecConfig:
         }
 
 
+#: Joins the encoding and decoding devices in a record's ``device`` when they differ
+#: (``cuda-to-cpu``): shell-safe (``>`` would redirect) and path-safe.
+CROSS_DEVICE = "-to-"
+
+
+def device_label(device: str, decode_device: str | None = None) -> str:
+    """The ``device`` a record stores: the device, or ``ENCODE-to-DECODE`` when a run decodes
+    on another device (``--decode-device``), since the decoder's numbers can differ there."""
+    if not decode_device or decode_device == device:
+        return device
+    return f"{device}{CROSS_DEVICE}{decode_device}"
+
+
 @dataclass(frozen=True)
 class CodecContext:
     """Run-time options that are not part of a codec's identity (where things are, which device)."""
 
     device: str = "cpu"
+    #: Where to decode, when not on ``device`` (``--decode-device``); None: on ``device``.
+    decode_device: str | None = None
     checkpoint: str | None = None
     checkpoint_dir: str | None = None
     tool_dirs: tuple[tuple[str, str], ...] = ()  # e.g. (("vtm", "/opt/vtm"),); a tuple so contexts hash
     threads: int | None = None
     timeout_s: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The device as records store it (:func:`device_label`): part of a record's identity."""
+        return device_label(self.device, self.decode_device)
 
     def tool_dir(self, tool: str) -> str | None:
         """Folder given on the command line for an external tool (e.g. ``--vtm-dir``)."""
@@ -195,6 +219,11 @@ class Codec(ABC):
     quality_label: ClassVar[str] = "quality"
     #: True for codecs that should run on a GPU when one is requested (learned models).
     wants_gpu: ClassVar[bool] = False
+    #: Whether ``prepare(quality)`` does costly set-up per quality (loads a model). True (the
+    #: safe default) keeps a run's jobs quality by quality; adapters whose ``prepare`` is free
+    #: say False, and their jobs then come image by image, each image decoded once for all its
+    #: qualities (:func:`rdbench.run.jobs.locality_order`).
+    per_quality_setup: ClassVar[bool] = True
     #: The quality values this adapter accepts (:class:`QualityDomain`): `rdbench run` and
     #: `rdbench complexity` refuse any other value, and a configuration's ``qualities`` outside
     #: it, as a usage error before anything is stored. Adapters whose range depends on
@@ -284,6 +313,12 @@ class Codec(ABC):
     @abstractmethod
     def decode(self, data: bytes, quality: Quality) -> np.ndarray:
         """Reconstruct the (H, W, 3) uint8 image from ``data``."""
+
+    def decode_pixels(self, data: bytes, quality: Quality) -> Any:
+        """The reconstruction where the codec made it: an (H, W, 3) uint8 numpy array (this
+        default: :meth:`decode`) or, for device codecs, a uint8 torch tensor of that shape on
+        the device. What :func:`rdbench.run.measure.measure` times and measures."""
+        return self.decode(data, quality)
 
     def synchronize(self) -> None:
         """Block until queued device work is done (GPU adapters override)."""

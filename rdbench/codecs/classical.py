@@ -63,6 +63,8 @@ PILLOW_QUALITIES: dict[tuple[str, str], QualityDomain] = {
 class ImagecodecsCodec(Codec):
     """A format of the imagecodecs package (libjpeg-turbo, libwebp, OpenJPEG, libjxl, libavif)."""
 
+    per_quality_setup = False  # nothing to load per quality: a run's jobs come image by image
+
     @classmethod
     def quality_domain_for(cls, config: CodecConfig) -> QualityDomain | None:
         """Depends on the format and on which encoder argument the quality feeds (``quality_arg``)."""
@@ -114,6 +116,8 @@ class ImagecodecsCodec(Codec):
 
 class PillowCodec(Codec):
     """A format Pillow writes (JPEG, WEBP, JPEG2000, AVIF where Pillow was built with it)."""
+
+    per_quality_setup = False
 
     @classmethod
     def quality_domain_for(cls, config: CodecConfig) -> QualityDomain | None:

@@ -38,7 +38,12 @@ def cpu_name() -> str:
 
 
 def gpu_name(device: str) -> str | None:
-    if not device.startswith("cuda"):
+    """The GPU's name for a record's ``device`` (``cuda``, ``cuda:1``, or ``ENCODE-to-DECODE``
+    when it decoded elsewhere: the first CUDA device of the two); None without one."""
+    from rdbench.codecs.base import CROSS_DEVICE
+
+    device = next((d for d in device.split(CROSS_DEVICE) if d.startswith("cuda")), "")
+    if not device:
         return None
     try:
         import torch

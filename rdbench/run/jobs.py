@@ -9,13 +9,19 @@ error ("out of memory: ..."), so ``rdbench results --failed`` tells it apart fro
 
 from __future__ import annotations
 
+import os
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rdbench.codecs.base import Codec, CodecConfig, CodecContext, parse_quality
 from rdbench.store.record import STATUS_FAILED, STATUS_OK, Record
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -36,13 +42,16 @@ class Job:
     def key(self) -> tuple[str, ...]:
         """The identity of the record this job makes (:attr:`rdbench.store.record.Record.key`)."""
         return (self.config.name, self.config.config_hash, self.quality, self.dataset, self.image_name,
-                self.image_hash, self.weights, self.context.device)
+                self.image_hash, self.weights, self.context.label)
 
     def new_record(self) -> Record:
-        """An empty record carrying this job's identity; every record of the job starts here."""
+        """An empty record carrying this job's identity; every record of the job starts here.
+
+        Its ``device`` is the context's label: the device, or ``ENCODE-to-DECODE`` for a run
+        that decodes elsewhere (:func:`rdbench.codecs.base.device_label`)."""
         return Record(codec=self.config.name, config_hash=self.config.config_hash, quality=self.quality,
                       dataset=self.dataset, image=self.image_name, image_hash=self.image_hash,
-                      weights=self.weights, device=self.context.device)
+                      weights=self.weights, device=self.context.label)
 
     @property
     def label(self) -> str:
@@ -60,6 +69,71 @@ def get_codec(config: CodecConfig, context: CodecContext) -> Codec:
 
         _CODECS[key] = load_adapter(config.adapter)(config, context)
     return _CODECS[key]
+
+
+#: Decoded images kept per process: a dataset's jobs come image by image for codecs without
+#: models (:func:`locality_order`), so a few images serve every quality of each.
+_IMAGES: OrderedDict[tuple, np.ndarray] = OrderedDict()
+IMAGE_CACHE_ENTRIES = 4
+IMAGE_CACHE_BYTES = 512 << 20
+
+
+def job_image(job: Job) -> np.ndarray:
+    """The job's image as a read-only (H, W, 3) uint8 array, decoded once per process for the
+    jobs that share it (the file's path, size and modification time must match, so an image
+    edited in place is read again). Read-only: a codec must not change its input, and a
+    cached image is the input of the next job too."""
+    from rdbench.data.images import load_image
+
+    try:
+        stat = os.stat(job.image_path)
+        key: tuple | None = (job.image_path, job.image_hash, stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        key = None  # load_image says what is wrong with the path
+    if key is not None and key in _IMAGES:
+        _IMAGES.move_to_end(key)
+        return _IMAGES[key]
+    image = load_image(job.image_path)
+    image.setflags(write=False)
+    if key is not None and image.nbytes <= IMAGE_CACHE_BYTES:
+        _IMAGES[key] = image
+        while len(_IMAGES) > IMAGE_CACHE_ENTRIES or sum(i.nbytes for i in _IMAGES.values()) > IMAGE_CACHE_BYTES:
+            _IMAGES.popitem(last=False)
+    return image
+
+
+def locality_order(jobs: list[Job]) -> list[Job]:
+    """The jobs of :func:`job_bundles`, one after the other."""
+    return [job for bundle in job_bundles(jobs) for job in bundle]
+
+
+def job_bundles(jobs: list[Job]) -> list[list[Job]]:
+    """``jobs`` in bundles that one process should run one after the other: all the jobs of one
+    image of one configuration, for the codecs whose ``prepare(quality)`` costs nothing
+    (``Codec.per_quality_setup`` False: the classical and external codecs), so that each image
+    is decoded once for all its qualities (:func:`job_image`), as a hand-written loop would; one
+    job per bundle, in their order (quality by quality), for the others (learned codecs load a
+    model per quality). Bundles come in the order of their first job; order and bundling never
+    change what is stored."""
+    from rdbench.codecs.registry import load_adapter
+
+    per_quality: dict[str, bool] = {}
+
+    def keeps_models(job: Job) -> bool:
+        adapter = job.config.adapter
+        if adapter not in per_quality:
+            try:
+                per_quality[adapter] = bool(getattr(load_adapter(adapter), "per_quality_setup", True))
+            except Exception:  # noqa: BLE001 - an adapter that cannot load fails in its job, not here
+                per_quality[adapter] = True
+        return per_quality[adapter]
+
+    bundles: dict[tuple, list[Job]] = {}
+    for index, job in enumerate(jobs):
+        config = (job.config.name, job.config.config_hash)
+        group = (config, job.image_path) if not keeps_models(job) else (config, job.quality, index)
+        bundles.setdefault(group, []).append(job)
+    return list(bundles.values())
 
 
 def one_line(exc: BaseException) -> str:
@@ -99,12 +173,11 @@ def _release_gpu_memory() -> None:
 
 def run_job(job: Job) -> Record:
     """Measure one job; any exception becomes a failed record."""
-    from rdbench.data.images import load_image
     from rdbench.run.measure import keep_bitstream, measure
 
     record = job.new_record()
     try:
-        image = load_image(job.image_path)
+        image = job_image(job)
         record.height, record.width = image.shape[:2]
         codec = get_codec(job.config, job.context)
         record.codec_library, record.codec_version = codec.library()

@@ -13,11 +13,16 @@ Peak memory (``peak_mem_bytes``, :class:`PeakRSS`): the peak of this process's r
 during encode + decode, minus its resident memory just before encoding, with memory freed
 earlier handed back to the OS first, so it is this image's own encode + decode peak (see
 :class:`PeakRSS` for how and why). It counts this process only: the external tools (VTM,
-x265, avifenc, cjxl) run as child processes and their memory is not in it. GPU adapters add
-the peak allocated device memory in ``extra["gpu_peak_mem_bytes"]``. Where it cannot be
+x265, avifenc, cjxl) run as child processes and their memory is not in it. Codecs on CUDA add
+``extra["gpu_peak_mem_bytes"]`` (:class:`DevicePeak`: the CUDA allocator's peak above what was
+allocated before encoding, on the encoding and decoding devices). Where it cannot be
 measured (no ``/proc/self/clear_refs``, a kernel that ignores it, another job measured in this
 process at the same time) the value is None, with the reason in ``extra["peak_mem_bytes"]``,
 never a misleading number.
+
+Metrics: :func:`rdbench.run.metrics.distortion` on the reconstruction as the codec returns it
+(:meth:`~rdbench.codecs.base.Codec.decode_pixels`): a numpy array on the CPU, or a CUDA tensor
+measured on its device; after the timed and memory-measured block.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import ctypes.util
 import functools
 import hashlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -65,6 +71,21 @@ def libc() -> ctypes.CDLL | None:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return None
+
+
+@functools.cache
+def fixed_mmap_threshold(threshold: int = 1 << 20) -> None:
+    """Serve every allocation above ``threshold`` bytes by its own mmap, returned on free; set once
+    per process, before its first measured block.
+
+    glibc otherwise raises its mmap threshold after large frees (up to 32 MiB) and keeps later
+    buffers on the heap, where ``malloc_trim`` cannot always return them (a fragmented heap of a
+    long-lived process): a 24 MiB buffer then raised the resident set by nothing (M_MMAP_THRESHOLD
+    is -3 in glibc's mallopt).
+    """
+    c = libc()
+    if c is not None and hasattr(c, "mallopt"):
+        c.mallopt(-3, threshold)
 
 
 def release_freed_memory() -> None:
@@ -122,6 +143,7 @@ class PeakRSS:
             if len(_ACTIVE) > 1:
                 for block in _ACTIVE:
                     block.overlapped = True
+        fixed_mmap_threshold()
         release_freed_memory()
         try:
             with open("/proc/self/clear_refs", "w") as fh:
@@ -184,36 +206,105 @@ def coding_start_hook(callback: Callable[[], None]) -> Iterator[None]:
         _CODING_STARTS.remove(callback)
 
 
+class DevicePeak:
+    """Peak CUDA memory allocated over a block, above what was allocated at its start, summed
+    over the CUDA devices ``devices`` names (one, usually; two for ``cuda:0-to-cuda:1``).
+
+    ``peak`` is None when no CUDA device is involved, torch was never imported (a codec that
+    uses CUDA has imported it by the time its ``prepare`` returned) or CUDA is not available (a
+    codec that only says it runs there); measuring never fails a job.
+    """
+
+    def __init__(self, devices: list[str]) -> None:
+        self.devices = sorted({d for d in devices if str(d).startswith("cuda")})
+        self.peak: int | None = None
+        self.start: dict[str, int] = {}
+
+    def _cuda(self):
+        torch = sys.modules.get("torch") if self.devices else None
+        try:
+            return torch.cuda if torch is not None and torch.cuda.is_available() else None
+        except Exception:  # noqa: BLE001 - a broken CUDA set-up: no figure, not a failed job
+            return None
+
+    def __enter__(self) -> DevicePeak:
+        cuda = self._cuda()
+        if cuda is not None:
+            try:
+                for device in self.devices:
+                    cuda.synchronize(device)
+                    cuda.reset_peak_memory_stats(device)
+                    self.start[device] = cuda.memory_allocated(device)
+            except Exception:  # noqa: BLE001 - as above
+                self.start = {}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        cuda = self._cuda()
+        if cuda is not None and len(self.start) == len(self.devices):
+            try:
+                self.peak = sum(max(0, cuda.max_memory_allocated(d) - self.start[d]) for d in self.devices)
+            except Exception:  # noqa: BLE001 - as above
+                self.peak = None
+
+
+def codec_devices(codec: Codec) -> list[str]:
+    """The devices a codec computes on: its context's device and decode device."""
+    context = codec.context
+    return [d for d in (context.device, context.decode_device) if d]
+
+
+def check_reconstruction(reconstruction: Any, image: np.ndarray, name: str) -> Any:
+    """``reconstruction`` as :func:`measure` takes it: an (H, W, 3) uint8 numpy array of the
+    original's size, or such a torch tensor (a CPU tensor becomes a numpy view)."""
+    height, width = image.shape[:2]
+    if not isinstance(reconstruction, np.ndarray) and hasattr(reconstruction, "detach"):
+        shape, dtype = tuple(reconstruction.shape), str(reconstruction.dtype)
+        if dtype != "torch.uint8" or len(shape) != 3 or shape[2] != 3:
+            raise ValueError(f"{name}.decode_pixels returned a {dtype} tensor of shape {shape}; expected "
+                             "(H, W, 3) torch.uint8")
+        if reconstruction.device.type == "cpu":
+            reconstruction = reconstruction.detach().numpy()
+    else:
+        check_rgb8(reconstruction, f"{name}.decode output")
+    if tuple(reconstruction.shape) != image.shape:
+        raise ValueError(f"{name} decoded {reconstruction.shape[1]}x{reconstruction.shape[0]} "
+                         f"for a {width}x{height} image")
+    return reconstruction
+
+
 def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
     """Encode and decode ``image`` once with ``codec`` and compute every metric.
 
-    Raises whatever the codec raises; the runner turns that into a failed record.
+    The reconstruction is measured where the codec made it (:meth:`Codec.decode_pixels`): a
+    device codec's stays on its GPU, where :func:`rdbench.run.metrics.distortion` computes
+    MSE and MS-SSIM, so ``decode_s`` does not include copying it to the host. Raises whatever
+    the codec raises; the runner turns that into a failed record.
     """
     codec.prepare(quality)
     codec.notes = {}
     for callback in _CODING_STARTS:  # set-up is over: a time limit starts here
         callback()
     height, width = image.shape[:2]
-    with PeakRSS() as rss:
+    with PeakRSS() as rss, DevicePeak(codec_devices(codec)) as device_peak:
         start = time.perf_counter()
         data = codec.encode(image, quality)
         codec.synchronize()
         encode_s = time.perf_counter() - start
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError(f"{codec.name}.encode returned {type(data).__name__}, expected bytes")
+        data = bytes(data)
         start = time.perf_counter()
-        reconstruction = codec.decode(bytes(data), quality)
+        reconstruction = codec.decode_pixels(data, quality)
         codec.synchronize()
         decode_s = time.perf_counter() - start
-    check_rgb8(reconstruction, f"{codec.name}.decode output")
-    if reconstruction.shape != image.shape:
-        raise ValueError(f"{codec.name} decoded {reconstruction.shape[1]}x{reconstruction.shape[0]} "
-                         f"for a {width}x{height} image")
-    mse = metrics.mse(image, reconstruction)
-    ms_ssim = metrics.ms_ssim(image, reconstruction)
+    reconstruction = check_reconstruction(reconstruction, image, codec.name)
+    mse, ms_ssim = metrics.distortion(image, reconstruction)
     notes = dict(codec.notes)
     if rss.note:
         notes["peak_mem_bytes"] = rss.note
+    if device_peak.peak is not None:
+        notes["gpu_peak_mem_bytes"] = device_peak.peak
     if ms_ssim is None:
         notes["ms_ssim"] = f"image smaller than {metrics.MS_SSIM_MIN_SIDE} px on a side: MS-SSIM undefined"
     return Measurement(
@@ -226,7 +317,7 @@ def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
         encode_s=encode_s,
         decode_s=decode_s,
         peak_mem_bytes=rss.peak,
-        bitstream=bytes(data),
+        bitstream=data,
         notes=notes,
     )
 

@@ -66,7 +66,7 @@ def plan_jobs(
         for quality in qualities_for(config, quality_list):
             weights, weights_path = adapter.weights_identity(config, codec_context, parse_quality(quality))
             for ref in dataset.images:
-                status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.device))
+                status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.label))
                 if not force and status == STATUS_OK:
                     plan.skipped_ok += 1
                     continue
@@ -106,10 +106,11 @@ def _other_versions(store: Store, config: CodecConfig, adapter: type[Codec], con
 
 
 def job_context(adapter: type[Codec], context: CodecContext) -> CodecContext:
-    """The context a codec's jobs run with: ``--device`` only for adapters that use a device
-    (``wants_gpu``); every other codec runs, and is recorded, on the CPU whatever was asked.
+    """The context a codec's jobs run with: ``--device`` and ``--decode-device`` only for adapters
+    that use a device (``wants_gpu``); every other codec runs, and is recorded, on the CPU
+    whatever was asked.
 
     The device is part of a record's identity (a learned codec's numbers can differ between
     devices), so it must say where the codec really ran.
     """
-    return context if adapter.wants_gpu else dataclasses.replace(context, device="cpu")
+    return context if adapter.wants_gpu else dataclasses.replace(context, device="cpu", decode_device=None)

@@ -530,10 +530,12 @@ class Store:
     def _record_filter(*, selections: Iterable[dict[str, str | None]] | None = None,
                        datasets: Iterable[str] | None = None, qualities: Iterable[str] | None = None,
                        status: str | None = None, weights: Iterable[str] | None = None,
-                       devices: Iterable[str] | None = None) -> tuple[str, list[Any]]:
+                       devices: Iterable[str] | None = None, mismatched: bool = False) -> tuple[str, list[Any]]:
         """WHERE clause (possibly empty) and its parameters. ``selections``: one dict per codec named,
         with ``codec`` and, optionally, an exact ``config_hash``, ``weights`` and ``device``; a record
-        matches when it matches any of them. Other filters: the column's value is one of those given."""
+        matches when it matches any of them. Other filters: the column's value is one of those given;
+        ``mismatched``: only records whose decoder did not rebuild the encoder's latent
+        (``extra.decoder_matches_encoder`` false)."""
         clauses: list[str] = []
         params: list[Any] = []
         alternatives = []
@@ -551,6 +553,8 @@ class Store:
         _in_list("quality", qualities, clauses, params)
         _in_list("weights", weights, clauses, params)
         _in_list("device", devices, clauses, params)
+        if mismatched:
+            clauses.append("json_extract(extra, '$.decoder_matches_encoder') = 0")
         if status:
             clauses.append("status = ?")
             params.append(status)

@@ -189,6 +189,7 @@ class SubprocessCodec(Codec):
     tool: ClassVar[str] = ""
     default_timeout_s: ClassVar[float] = 600.0
     package_hint: ClassVar[str] = ""
+    per_quality_setup = False  # a tool per call, nothing loaded per quality
 
     def __init__(self, config: CodecConfig, context: CodecContext) -> None:
         super().__init__(config, context)

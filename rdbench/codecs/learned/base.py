@@ -109,9 +109,13 @@ class LearnedCodec(Codec):
     """Base of the learned adapters: weights, tensors, device, model cache and complexity hooks.
 
     Subclasses implement :meth:`build_model` (the architecture), :meth:`model_from_state` (that
-    architecture holding a checkpoint's weights), :meth:`pad` and ``encode``/``decode`` (the
-    bitstream); adapters with published weights also :meth:`published_model` and
-    :meth:`published_weights_missing`.
+    architecture holding a checkpoint's weights), :meth:`pad` and ``encode``/:meth:`decode_pixels`
+    (the bitstream; decoding returns a uint8 tensor on the decode device, :meth:`decode` the same
+    as a numpy array); adapters with published weights also :meth:`published_model` and
+    :meth:`published_weights_missing`. Encoding uses :meth:`torch_model`, decoding
+    :meth:`decoder_model` (the same model, or with ``--decode-device`` a copy on that device), and
+    :meth:`remember_encoded` / :meth:`check_decoded` record whether the decoder rebuilt the
+    encoder's latent.
     """
 
     wants_gpu: ClassVar[bool] = True
@@ -124,7 +128,8 @@ class LearnedCodec(Codec):
 
     def __init__(self, config: CodecConfig, context: CodecContext) -> None:
         super().__init__(config, context)
-        self._models: dict[str, torch.nn.Module] = {}
+        self._models: dict[str, tuple[torch.nn.Module, torch.nn.Module]] = {}
+        self._last_encode: tuple[bytes, Any] | None = None  # (bitstream, encoder's quantised latent)
 
     # -- availability -------------------------------------------------------------------------
 
@@ -277,8 +282,9 @@ class LearnedCodec(Codec):
             apply_latent_gain(model, gain, self.latent_layer(model))
         return model
 
-    def _load(self, quality: Quality) -> torch.nn.Module:
-        """The model for ``quality`` from the first weight source that applies (module docstring)."""
+    def _load_cpu(self, quality: Quality) -> torch.nn.Module:
+        """The model for ``quality`` from the first weight source that applies (module
+        docstring), in eval mode, on the CPU."""
         if "random_seed" in self.config.params:
             model = self._seeded_model(quality)
         else:
@@ -293,7 +299,22 @@ class LearnedCodec(Codec):
         # checkpoint saved before update()); stored tables are what the original encoder used.
         # On the CPU, before the move: the tables then do not depend on --device.
         model.update(force=False)
-        return model.eval().to(self.context.device)
+        return model.eval()
+
+    def _load(self, quality: Quality) -> torch.nn.Module:
+        """The model for ``quality`` on the context's device."""
+        return self._load_cpu(quality).to(self.context.device)
+
+    @property
+    def decode_device(self) -> str:
+        """Where decoding runs: ``--decode-device``, else the context's device."""
+        return self.context.decode_device or self.context.device
+
+    @property
+    def separate_decoder(self) -> bool:
+        """Whether decoding uses a model of its own: whenever ``--decode-device`` is given, even
+        naming the encoding device (the cross-device path then runs, checkably, on one device)."""
+        return self.context.decode_device is not None
 
     def torch_model(self, quality: Quality) -> torch.nn.Module:
         """The ``nn.Module`` coding at ``quality``, in eval mode on the context's device.
@@ -301,26 +322,82 @@ class LearnedCodec(Codec):
         Loaded on first use and kept (see :attr:`max_models`); the complexity study counts its
         FLOPs and times its forward.
         """
+        return self._pair(quality)[0]
+
+    def decoder_model(self, quality: Quality) -> torch.nn.Module:
+        """The model that decodes at ``quality``: :meth:`torch_model`, or, with a decode device
+        (``--decode-device``), a copy of the same weights and entropy tables on that device."""
+        return self._pair(quality)[1]
+
+    def _pair(self, quality: Quality) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """(encoder, decoder) models for ``quality``: one model, or, with a decode device, two
+        copies of one CPU model (identical weights and tables), each then moved to its device."""
+        import copy
+
         key = format_quality(quality)
-        model = self._models.get(key)
-        if model is None:
+        pair = self._models.get(key)
+        if pair is None:
             if self.max_models is not None and len(self._models) >= self.max_models:
                 self._models.clear()  # free the previous models before loading the next
-            model = self._models[key] = self._load(quality)
-        return model
+            if self.separate_decoder:
+                model = self._load_cpu(quality)
+                decoder = copy.deepcopy(model).to(self.decode_device)
+                encoder = model.to(self.context.device)
+            else:
+                encoder = decoder = self._load(quality)
+            self.watch_latents(encoder, decoder)
+            pair = self._models[key] = (encoder, decoder)
+        return pair
 
     def prepare(self, quality: Quality) -> None:
-        self.torch_model(quality)
+        self._pair(quality)
+
+    # -- did the decoder rebuild the encoder's latent? ----------------------------------------
+
+    def watch_latents(self, encoder: torch.nn.Module, decoder: torch.nn.Module) -> None:
+        """Hook point, called once per loaded model (pair): make ``encoder`` and ``decoder``
+        report their quantised latents, for adapters whose ``compress``/``decompress`` do not
+        return them (the CompressAI zoo). This default: nothing (the MLIC family returns
+        ``y_hat`` from both)."""
+
+    def remember_encoded(self, data: bytes, latent: Any) -> None:
+        """Keep the encoder's quantised latent for the decode of ``data`` that follows."""
+        self._last_encode = (data, latent)
+
+    def check_decoded(self, data: bytes, latent: Any) -> None:
+        """Record whether the decoder rebuilt exactly the encoder's quantised latent.
+
+        ``notes["decoder_matches_encoder"]`` (and ``decoder_max_abs_diff`` when not): a mismatch
+        (GPU non-determinism between the two passes, a decoder on another device computing other
+        entropy parameters) shows in the record's ``extra`` instead of as a silently worse PSNR.
+        Compared on the CPU when the two are on different devices.
+        """
+        last = self._last_encode
+        if last is None or last[0] != data or latent is None or last[1] is None:
+            return  # decoding a bitstream this object did not just encode: nothing to compare
+        reference = last[1]
+        self._last_encode = None
+        if reference.device != latent.device:
+            reference, latent = reference.cpu(), latent.cpu()
+        same = bool(reference.shape == latent.shape and (reference == latent).all())
+        self.notes["decoder_matches_encoder"] = same
+        if not same:
+            self.notes["decoder_max_abs_diff"] = float((reference - latent).abs().max()) \
+                if reference.shape == latent.shape else "shape differs"
 
     # -- pixels and tensors -------------------------------------------------------------------
 
     def to_tensor(self, image: np.ndarray) -> torch.Tensor:
-        """A (1, 3, H, W) float32 tensor in [0, 1] on the context's device, from (H, W, 3) uint8."""
+        """A (1, 3, H, W) float32 tensor in [0, 1] on the context's device, from (H, W, 3) uint8.
+
+        The uint8 pixels travel to the device (a quarter of the float bytes) and become floats
+        there; /255 in float32 as torchvision's ToTensor does (IEEE division: the same floats on
+        every device)."""
         import torch
 
-        # a float copy (the image may be read-only); /255 in float32 as torchvision's ToTensor does
-        x = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0) / 255.0
-        return x.to(self.context.device)
+        pixels = torch.from_numpy(np.array(image, dtype=np.uint8))  # a copy: the image may be read-only
+        x = pixels.to(self.context.device).permute(2, 0, 1).unsqueeze(0).float()
+        return x / 255.0
 
     @abstractmethod
     def pad(self, x: torch.Tensor) -> torch.Tensor:
@@ -331,10 +408,26 @@ class LearnedCodec(Codec):
         return self.pad(self.to_tensor(image))
 
     @staticmethod
-    def to_image(x_hat: torch.Tensor, height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
-        """The (height, width, 3) uint8 image at (top, left) of a (1, 3, H', W') reconstruction."""
+    def to_pixels(x_hat: torch.Tensor, height: int, width: int, top: int = 0, left: int = 0) -> torch.Tensor:
+        """The (height, width, 3) uint8 tensor at (top, left) of a (1, 3, H', W') reconstruction,
+        on its device: rounded (not truncated) from [0, 1]."""
         pixels = x_hat[0, :, top:top + height, left:left + width].clamp(0, 1).mul(255).round().byte()
-        return pixels.permute(1, 2, 0).cpu().numpy()
+        return pixels.permute(1, 2, 0)
+
+    @classmethod
+    def to_image(cls, x_hat: torch.Tensor, height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
+        """:meth:`to_pixels` as a numpy array on the host."""
+        return cls.to_pixels(x_hat, height, width, top, left).cpu().numpy()
+
+    @abstractmethod
+    def decode_pixels(self, data: bytes, quality: Quality) -> torch.Tensor:
+        """The reconstruction as an (H, W, 3) uint8 tensor on the decode device (see
+        :meth:`rdbench.codecs.base.Codec.decode_pixels`): metrics are computed there."""
+
+    def decode(self, data: bytes, quality: Quality) -> np.ndarray:
+        """The reconstruction as an (H, W, 3) uint8 numpy array (:meth:`decode_pixels`, copied to
+        the host)."""
+        return self.decode_pixels(data, quality).cpu().numpy()
 
     def image_size(self, image: np.ndarray) -> tuple[int, int]:
         """(height, width) of ``image``, refused when a side does not fit a learned header's 16 bits."""
@@ -346,11 +439,13 @@ class LearnedCodec(Codec):
     # -- device and bookkeeping ---------------------------------------------------------------
 
     def synchronize(self) -> None:
-        """Wait for queued CUDA work, so timings include it (a no-op on the CPU)."""
-        if str(self.context.device).startswith("cuda"):
-            import torch
+        """Wait for queued CUDA work on the encoding and decoding devices, so timings include it
+        (a no-op on the CPU)."""
+        for device in {self.context.device, self.decode_device}:
+            if str(device).startswith("cuda"):
+                import torch
 
-            torch.cuda.synchronize(self.context.device)
+                torch.cuda.synchronize(device)
 
     def library(self) -> tuple[str, str]:
         from importlib.metadata import version
@@ -359,3 +454,4 @@ class LearnedCodec(Codec):
 
     def close(self) -> None:
         self._models.clear()
+        self._last_encode = None

@@ -11,8 +11,9 @@ latent-hyperprior size as two uint16; length of the latent string as uint32), th
 then the hyperprior string. The decoder crops the padded reconstruction back to height x width.
 
 After decoding, the decoder's quantised latent is compared with the encoder's and the result is
-stored in ``notes`` (``decoder_matches_encoder``), so a mismatch (e.g. GPU non-determinism between
-the two passes) shows up in the record's ``extra`` instead of as a silently worse PSNR.
+stored in ``notes`` (``decoder_matches_encoder``, :meth:`LearnedCodec.check_decoded`), so a mismatch
+(e.g. GPU non-determinism between the two passes, or a decoder on another device with
+``--decode-device``) shows up in the record's ``extra`` instead of as a silently worse PSNR.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from rdbench.codecs.base import CodecConfig, CodecContext, Quality, QualityDomain
+from rdbench.codecs.base import CodecConfig, Quality, QualityDomain
 from rdbench.codecs.learned.base import LearnedCodec
 from rdbench.errors import RdbenchError
 
@@ -54,10 +55,6 @@ class _MultiReferenceCodec(LearnedCodec):
             return QualityDomain("int", values=tuple(sorted(int(k) for k in lambdas)),
                                  meaning="the checkpoints this configuration lists in [params.lambdas]")
         return QualityDomain("int", 1, 6, meaning="model index, one per trained lambda")
-
-    def __init__(self, config: CodecConfig, context: CodecContext) -> None:
-        super().__init__(config, context)
-        self._last_encode: tuple[bytes, Any] | None = None  # (bitstream, encoder's y_hat)
 
     # -- the model ------------------------------------------------------------------------
 
@@ -102,10 +99,10 @@ class _MultiReferenceCodec(LearnedCodec):
         y_string, z_string = out["strings"][0][0], out["strings"][1][0]
         header = _HEADER.pack(height, width, int(out["shape"][0]), int(out["shape"][1]), len(y_string))
         data = header + y_string + z_string
-        self._last_encode = (data, out["y_hat"])
+        self.remember_encoded(data, out["y_hat"])
         return data
 
-    def decode(self, data: bytes, quality: Quality) -> np.ndarray:
+    def decode_pixels(self, data: bytes, quality: Quality) -> torch.Tensor:
         import torch
 
         if len(data) < _HEADER.size:
@@ -115,23 +112,11 @@ class _MultiReferenceCodec(LearnedCodec):
         if y_len > len(body):
             raise RdbenchError(f"{self.name} bitstream is truncated ({len(body)} bytes after the header, "
                                f"latent alone needs {y_len})")
-        model = self.torch_model(quality)
+        model = self.decoder_model(quality)
         with torch.inference_mode():
             out = model.decompress([[body[:y_len]], [body[y_len:]]], (zh, zw))
-            self._check_against_encoder(data, out["y_hat"])
-            return self.to_image(out["x_hat"], height, width)
-
-    def _check_against_encoder(self, data: bytes, y_hat: Any) -> None:
-        """Record whether the decoder rebuilt exactly the encoder's quantised latent."""
-        if self._last_encode is None or self._last_encode[0] != data:
-            return  # decoding a bitstream this object did not just encode: nothing to compare
-        reference = self._last_encode[1]
-        self._last_encode = None
-        same = bool(reference.shape == y_hat.shape and (reference == y_hat).all())
-        self.notes["decoder_matches_encoder"] = same
-        if not same:
-            self.notes["decoder_max_abs_diff"] = float((reference - y_hat).abs().max()) \
-                if reference.shape == y_hat.shape else "shape differs"
+            self.check_decoded(data, out["y_hat"])
+            return self.to_pixels(out["x_hat"], height, width)
 
 
 class MLICCodec(_MultiReferenceCodec):

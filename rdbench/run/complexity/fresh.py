@@ -20,8 +20,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from rdbench.codecs.base import CodecConfig, CodecContext, Quality
-from rdbench.run.complexity.memory import fixed_mmap_threshold
 from rdbench.run.complexity.point import measure_point, new_point
+from rdbench.run.measure import fixed_mmap_threshold
 from rdbench.store.record import STATUS_OOM, ComplexityPoint
 
 

@@ -6,24 +6,12 @@ something if freed memory leaves the resident set: glibc keeps freed heap memory
 after large frees, serves later large tensors from that heap too, so the second block measured
 in a process would show almost no rise. :class:`~rdbench.run.measure.PeakRSS` hands freed memory
 back to the OS before each block (:func:`rdbench.run.measure.release_freed_memory`), and
-:func:`fixed_mmap_threshold` (once per fresh worker) keeps large tensors out of the heap.
+:func:`rdbench.run.measure.fixed_mmap_threshold` (once per process) keeps large tensors out of the heap.
 """
 
 from __future__ import annotations
 
-from rdbench.run.measure import PeakRSS, libc
-
-
-def fixed_mmap_threshold(threshold: int = 1 << 20) -> None:
-    """Serve every allocation above ``threshold`` bytes by its own mmap, returned on free.
-
-    glibc otherwise raises its mmap threshold after large frees and keeps later tensors on the
-    heap, where freed memory stays resident: the second block measured would show ~0 rise.
-    Called once in each fresh worker (M_MMAP_THRESHOLD = -3 in glibc's mallopt).
-    """
-    c = libc()
-    if c is not None and hasattr(c, "mallopt"):
-        c.mallopt(-3, threshold)
+from rdbench.run.measure import PeakRSS
 
 
 class DeviceMemory:

@@ -58,9 +58,12 @@ def run_remote_job(job: Job, data: bytes | None, timeout_s: float | None) -> Rec
 
 
 def wants_gpu_resource(job: Job) -> bool:
+    """A learned codec encoding or decoding on a device other than the CPU (``--device``,
+    ``--decode-device``) needs a worker with a GPU."""
     from rdbench.codecs.registry import load_adapter
 
-    return bool(load_adapter(job.config.adapter).wants_gpu) and job.context.device != "cpu"
+    devices = {job.context.device, job.context.decode_device or job.context.device}
+    return bool(load_adapter(job.config.adapter).wants_gpu) and devices != {"cpu"}
 
 
 class DaskExecutor:

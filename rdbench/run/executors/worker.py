@@ -78,17 +78,28 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def serve(read_fd: int, write_fd: int, threads: int, parent: int) -> None:
-    """Worker side: announce readiness, then run each job received and send back its record."""
-    _die_with_parent(parent)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    if "torch" in sys.modules or _torch_installed():
-        try:
-            import torch
+#: Thread-count variables a worker starts with (``threads`` each): OpenMP (torch's intra-op
+#: pool reads it when torch is first imported) and the BLAS libraries numpy may use.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-            torch.set_num_threads(threads)
-        except ImportError:
-            pass
+
+def serve(read_fd: int, write_fd: int, threads: int, parent: int) -> None:
+    """Worker side: announce readiness, then run each job received and send back its record.
+
+    Nothing heavy is imported before the first job: a worker of a JPEG run never imports torch,
+    and a learned codec's first job imports torch and compressai once for the worker's life
+    (its codec objects and models are kept, :func:`rdbench.run.jobs.get_codec`). torch takes
+    its thread count from ``OMP_NUM_THREADS``, set when the worker was started; the metrics get
+    the same count (:func:`rdbench.run.metrics.set_threads`).
+    """
+    from rdbench.run import metrics
+
+    _die_with_parent(parent)
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    if "torch" in sys.modules:  # only if something imported it already (it reads the variable at import)
+        sys.modules["torch"].set_num_threads(threads)
+    metrics.set_threads(threads)
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     outbox.send("ready")
     while True:
@@ -99,12 +110,6 @@ def serve(read_fd: int, write_fd: int, threads: int, parent: int) -> None:
         with coding_start_hook(lambda: outbox.send(CODING)):
             record = run_job(job)
         outbox.send(record)
-
-
-def _torch_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None
 
 
 class WorkerProcess:
@@ -129,7 +134,8 @@ class WorkerProcess:
         # the parent can import ("module:Class" from a TOML file) import in the worker too.
         code = ("import json, os, sys; sys.path[:] = json.loads(os.environ.pop('RDBENCH_SYS_PATH')); "
                 "from rdbench.run.executors.worker import serve; serve(*map(int, sys.argv[1:5]))")
-        env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), RDBENCH_SYS_PATH=json.dumps(sys.path))
+        env = dict(os.environ, RDBENCH_SYS_PATH=json.dumps(sys.path),
+                   **{name: str(self.threads) for name in THREAD_VARIABLES})
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code, str(to_child_r), str(from_child_w), str(self.threads), str(os.getpid())],

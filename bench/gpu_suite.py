@@ -1,0 +1,294 @@
+"""The GPU measurements in one command (under 8 minutes on one GPU): coding, complexity, metrics, cross-device.
+
+1. **Coding**: encode and decode time and peak ``torch.cuda.max_memory_allocated`` of MLIC++,
+   MLIC, MLIC+ and two CompressAI models (seeded weights: ``*-random``) on every Kodak image at one
+   quality, measured by rdbench's own :func:`rdbench.run.measure.measure` (timings followed by
+   ``torch.cuda.synchronize``; peak memory per image above what was allocated before it), after
+   one untimed warm-up encode + decode of the first image per codec. Also the bpp, PSNR and
+   whether every decoder rebuilt its encoder's latent.
+2. **Complexity**: ``rdbench complexity --forward-only`` for the MLIC family up to 4096x4096.
+3. **Metric speed** on the device: MSE + MS-SSIM of a reconstruction that is a device tensor
+   (:func:`rdbench.run.metrics.distortion`, what ``rdbench run`` does for a learned codec on the
+   GPU: the image never leaves the device), against the CPU path and against pytorch_msssim in
+   float32 on the device, for Kodak, Tecnick and CLIC sizes; and the values against the definition.
+4. **Cross-device decoding**: encode on one device and decode on the other (``--device cuda
+   --decode-device cpu`` and the reverse), against both on the GPU: did the decoder rebuild the
+   encoder's latent, and what PSNR came out.
+
+Writes ``OUT/gpu_suite_<device>.md`` (GPU name, versions, the exact commands) and prints it.
+``--device cpu --tiny`` runs every section end to end on the CPU in well under a minute (the
+tests do); the figures are then meaningless, the plumbing is what is checked.
+
+    python bench/gpu_suite.py                                  # on a GPU machine: bench/results/gpu_suite_cuda.md
+    python bench/gpu_suite.py --device cpu --tiny --out /tmp/suite
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "datasets"
+CODING_CODECS = "mlicpp-random,mlic-random,mlicplus-random,bmshj2018-hyperprior-random,mbt2018-mean-random"
+FAMILY = "mlicpp-random,mlic-random,mlicplus-random"
+CROSS_CODECS = "mlicpp-random,mbt2018-mean-random"
+METRIC_IMAGES = [("Kodak", SHARED / "kodak" / "kodim01.png"),
+                 ("Tecnick", SHARED / "samples" / "RGB_OR_1200x1200_001.png"),
+                 ("CLIC", SHARED / "samples" / "alberto-montalesi-176097.png")]
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def kodak_images(args) -> list[tuple[str, np.ndarray]]:
+    from rdbench.data.images import load_image
+
+    paths = sorted(Path(args.dataset).glob("*.png"))[:args.images]
+    if not paths:
+        raise SystemExit(f"no PNG images in {args.dataset} (pass --dataset)")
+    images = []
+    for path in paths:
+        image = load_image(path)
+        if args.crop:
+            image = np.ascontiguousarray(image[:args.crop, :args.crop])
+        images.append((path.name, image))
+    return images
+
+
+def make_codec(name: str, device: str, decode_device: str | None = None):
+    from rdbench.codecs.base import CodecContext
+    from rdbench.codecs.registry import load_adapter, resolve_codecs
+
+    config = resolve_codecs(name)[0]
+    return load_adapter(config.adapter)(config, CodecContext(device=device, decode_device=decode_device))
+
+
+def coding(args, images) -> list[str]:
+    from rdbench.run.measure import measure
+
+    lines = [f"## 1. Coding: {len(images)} Kodak images, quality {args.quality}, device {args.device}", "",
+             "Per image: encode and decode wall time (each followed by a device synchronisation), median and "
+             "mean over the images after one untimed warm-up; peak device memory (CUDA allocator, per image, "
+             "above what was allocated before it; on the CPU the resident-memory rise), the largest over the "
+             "images.", "",
+             "| codec | encode median (s) | encode mean (s) | decode median (s) | decode mean (s) | peak memory (MiB) "
+             "| bpp | PSNR (dB) | decoder rebuilt the latent |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in args.codecs.split(","):
+        start = time.perf_counter()
+        codec = make_codec(name, args.device)
+        codec.prepare(args.quality)
+        codec.decode_pixels(codec.encode(images[0][1], args.quality), args.quality)  # warm-up, untimed
+        sync(args.device)
+        results = [measure(codec, image, args.quality) for _, image in images]
+        peaks = [r.notes.get("gpu_peak_mem_bytes", r.peak_mem_bytes) for r in results]
+        peak = max((p for p in peaks if p is not None), default=None)
+        matches = [r.notes.get("decoder_matches_encoder") for r in results]
+        enc, dec = [r.encode_s for r in results], [r.decode_s for r in results]
+        lines.append(f"| {name} | {statistics.median(enc):.4f} | {statistics.fmean(enc):.4f} | {statistics.median(dec):.4f} "
+                     f"| {statistics.fmean(dec):.4f} | {'' if peak is None else f'{peak / 2**20:.0f}'} "
+                     f"| {statistics.fmean(r.bpp for r in results):.4f} | {statistics.fmean(r.psnr for r in results):.3f} "
+                     f"| {sum(m is True for m in matches)} of {len(matches)} |")
+        codec.close()
+        del codec
+        if args.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+        print(f"coding {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    lines += ["", "Same measurement through the command line (records in a database): "
+              f"`rdbench run --codec {args.codecs} --dataset kodak --quality {args.quality} --device {args.device}` "
+              "(its first image includes the warm-up).", ""]
+    return lines
+
+
+def complexity(args) -> tuple[list[str], str]:
+    command = [sys.executable, "-m", "rdbench", "complexity", "--codec", args.family, "--device", args.device,
+               "--sizes", args.complexity_sizes, "--forward-only", "--repeat", str(args.repeat), "--no-store",
+               "--format", "markdown"]
+    if args.device.startswith("cuda") or args.tiny:
+        command.append("--in-process")  # CUDA peaks are reset per point; a fresh process per point only costs time
+    start = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    shown = " ".join(["rdbench"] + [shlex.quote(c) for c in command[3:]])
+    lines = [f"## 2. Complexity: model forward of the MLIC family, sizes {args.complexity_sizes}, device {args.device}",
+             "", f"`{shown}` ({time.perf_counter() - start:.0f} s):", ""]
+    if proc.returncode:
+        lines += ["failed:", "", "```", proc.stderr[-3000:], "```", ""]
+    else:
+        lines += [proc.stdout.strip(), ""]
+    print(f"complexity: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    return lines, shown
+
+
+def metric_speed(args) -> list[str]:
+    import imagecodecs
+    import torch
+    from pytorch_msssim import ms_ssim as reference
+
+    from rdbench.data.images import load_image
+    from rdbench.run import metrics
+
+    device = args.device
+    lines = [f"## 3. Metric speed: MSE + MS-SSIM of a reconstruction on {device}", "",
+             f"Milliseconds per image, median of {args.metric_repeat} after a warm-up, device synchronised. "
+             f"*device*: `distortion(original as numpy, reconstruction as a {device} tensor)`, what `rdbench run` "
+             "does for a learned codec there (the original is moved to the device inside the timing; one value "
+             "comes back); *CPU*: the numpy path with the reconstruction on the host; *pytorch_msssim*: "
+             "`ms_ssim(data_range=255)` in float32 on the device (what CompressAI's evaluation calls). The "
+             "difference is to pytorch_msssim in float64 on the CPU (the definition).", "",
+             "| image | size | device (ms) | CPU (ms) | pytorch_msssim on device (ms) | device - definition "
+             "| pytorch_msssim float32 - definition |", "|---|---|---|---|---|---|---|"]
+    for label, path in METRIC_IMAGES:
+        if not path.is_file():
+            lines.append(f"| {label} | absent ({path}) | | | | | |")
+            continue
+        a = load_image(path)
+        if args.tiny:
+            a = np.ascontiguousarray(a[:200, :240])
+        b = imagecodecs.jpeg8_decode(imagecodecs.jpeg8_encode(a, level=30))
+        on_device = torch.from_numpy(b).to(device)
+        x32 = torch.from_numpy(a).to(device).permute(2, 0, 1)[None].float()
+        y32 = on_device.permute(2, 0, 1)[None].float()
+
+        def timed(fn):
+            fn()
+            sync(device)
+            samples = []
+            for _ in range(args.metric_repeat):
+                start = time.perf_counter()
+                fn()
+                sync(device)
+                samples.append(time.perf_counter() - start)
+            return statistics.median(samples) * 1000
+
+        t_device = timed(lambda: metrics.distortion(a, on_device))
+        t_cpu = timed(lambda: metrics.distortion(a, b))
+        with torch.inference_mode():
+            t_ref = timed(lambda: float(reference(x32, y32, data_range=255.0)))
+            ref32 = float(reference(x32, y32, data_range=255.0))
+            x64 = torch.from_numpy(a).permute(2, 0, 1)[None].double()
+            y64 = torch.from_numpy(b).permute(2, 0, 1)[None].double()
+            exact = float(reference(x64, y64, data_range=255.0))
+        value = metrics.distortion(a, on_device)[1]
+        lines.append(f"| {label} | {a.shape[1]}x{a.shape[0]} | {t_device:.2f} | {t_cpu:.2f} | {t_ref:.2f} "
+                     f"| {value - exact:.1e} | {ref32 - exact:.1e} |")
+    lines.append("")
+    return lines
+
+
+def cross_device(args, images) -> tuple[list[str], list[str]]:
+    from rdbench.run.measure import measure
+
+    gpu = args.device
+    other = "cpu" if gpu != "cpu" else "cpu"
+    pairs = [(gpu, None), (gpu, other), (other, gpu)]
+    lines = [f"## 4. Cross-device decoding: {len(images[:args.cross_images])} Kodak images, quality {args.quality}",
+             "", "Encoded on the first device, decoded on the second (`--device D1 --decode-device D2`; stored as "
+             "device `D1-to-D2`). *rebuilt*: images whose decoder reproduced the encoder's quantised latent exactly "
+             "(`extra.decoder_matches_encoder`); PSNR of the decoded images; *same pixels*: images decoded to "
+             "exactly the pixels of the same-device run.", "",
+             "| codec | encode | decode | rebuilt | PSNR (dB) | max latent difference | same pixels as same-device |",
+             "|---|---|---|---|---|---|---|"]
+    commands = []
+    for name in args.cross_codecs.split(","):
+        baseline = None
+        for encode_on, decode_on in pairs:
+            codec = make_codec(name, encode_on, decode_on)
+            results, pixels = [], []
+            for _, image in images[:args.cross_images]:
+                result = measure(codec, image, args.quality)
+                results.append(result)
+                pixels.append(codec.decode(result.bitstream, args.quality))
+            if baseline is None:
+                baseline = pixels
+            rebuilt = sum(r.notes.get("decoder_matches_encoder") is True for r in results)
+            diffs = [r.notes.get("decoder_max_abs_diff") for r in results if "decoder_max_abs_diff" in r.notes]
+            same = sum(np.array_equal(p, q) for p, q in zip(pixels, baseline))
+            lines.append(f"| {name} | {encode_on} | {decode_on or encode_on} | {rebuilt} of {len(results)} "
+                         f"| {statistics.fmean(r.psnr for r in results):.3f} | {max(diffs) if diffs else 0} "
+                         f"| {same} of {len(results)} |")
+            codec.close()
+            if decode_on:
+                commands.append(f"rdbench run --codec {name} --dataset kodak --quality {args.quality} "
+                                f"--device {encode_on} --decode-device {decode_on}")
+        print(f"cross-device {name} done", file=sys.stderr, flush=True)
+    lines += ["", "The same through the command line, then `rdbench results --mismatches` lists any record whose "
+              "decoder did not rebuild the latent:", ""] + [f"    {c}" for c in commands] + [""]
+    return lines, commands
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu (for a check of the plumbing)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="folder for gpu_suite_<device>.md")
+    parser.add_argument("--dataset", type=Path, default=SHARED / "kodak", help="folder of Kodak images")
+    parser.add_argument("--images", type=int, default=24, help="images for the coding section")
+    parser.add_argument("--crop", type=int, default=0, help="crop images to SIDE x SIDE (0: whole images)")
+    parser.add_argument("--quality", type=int, default=1)
+    parser.add_argument("--codecs", default=CODING_CODECS)
+    parser.add_argument("--family", default=FAMILY, help="codecs of the complexity section")
+    parser.add_argument("--complexity-sizes", default="512,1024,2048,3072,4096")
+    parser.add_argument("--repeat", type=int, default=2, help="timed forwards per complexity point")
+    parser.add_argument("--metric-repeat", type=int, default=10)
+    parser.add_argument("--cross-codecs", default=CROSS_CODECS)
+    parser.add_argument("--cross-images", type=int, default=3)
+    parser.add_argument("--tiny", action="store_true",
+                        help="a small configuration that runs on a CPU in well under a minute (tests)")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip: coding,complexity,metrics,cross")
+    args = parser.parse_args()
+    if args.tiny:
+        args.images, args.crop, args.codecs = 2, args.crop or 64, "mlicpp-random,bmshj2018-hyperprior-random"
+        args.family, args.complexity_sizes, args.repeat = "mlicpp-random", "64,128", 1
+        args.metric_repeat, args.cross_codecs, args.cross_images = 2, "bmshj2018-hyperprior-random", 1
+    import torch
+
+    from rdbench.run.checks import check_device
+    from rdbench.run.environment import cpu_name, gpu_name
+
+    check_device(args.device, [type("Learned", (), {"wants_gpu": True})])
+    torch.manual_seed(0)
+    skip = set(filter(None, args.skip.split(",")))
+    started = time.perf_counter()
+    images = kodak_images(args)
+    command = "python bench/gpu_suite.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    device_name = gpu_name(args.device) or cpu_name()
+    lines = [f"# GPU suite on {args.device}: {device_name}", "",
+             f"Machine: {device_name}; host CPU {cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+             f"torch {torch.__version__} (CUDA {torch.version.cuda}), compressai "
+             f"{__import__('importlib.metadata', fromlist=['version']).version('compressai')}.", "",
+             f"Command: `{command.strip()}`" + (" (tiny configuration: a check of the plumbing, not figures)"
+                                                if args.tiny else ""), ""]
+    if "coding" not in skip:
+        lines += coding(args, images)
+    if "complexity" not in skip:
+        lines += complexity(args)[0]
+    if "metrics" not in skip:
+        lines += metric_speed(args)
+    if "cross" not in skip:
+        lines += cross_device(args, images)[0]
+    lines.append(f"Total: {time.perf_counter() - started:.0f} s.")
+    text = "\n".join(lines)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / f"gpu_suite_{args.device.replace(':', '')}.md"
+    target.write_text(text + "\n")
+    print(f"wrote {target}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
