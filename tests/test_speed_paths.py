@@ -417,3 +417,22 @@ def test_gpu_suite_runs_end_to_end_on_the_cpu(tmp_path, kodak_dir):
         assert section in text
     assert "failed:" not in text and "| mlicpp-random |" in text and "2 of 2 |" in text
     assert "python bench/gpu_suite.py --device cpu --tiny" in text
+
+
+def test_no_peak_memory_leaves_memory_alone_and_says_so(tmp_path, monkeypatch):
+    import rdbench.run.measure as measure_module
+
+    trims = []
+    real = measure_module.release_freed_memory
+    monkeypatch.setattr(measure_module, "release_freed_memory", lambda: trims.append(1) or real())
+    images = save_images(tmp_path / "images", count=2, size=(170, 180))
+    db = tmp_path / "r.sqlite"
+    rdbench("run", "--codec", "jpeg", "--dataset", images, "--quality", "50", "--no-peak-memory", "--db", db, "-q",
+            in_process=True, check=True)
+    records = stored(db)
+    assert trims == [] and all(r["peak_mem_bytes"] is None for r in records)
+    assert all("--no-peak-memory" in r["extra"]["peak_mem_bytes"] for r in records)
+    assert all(r["ms_ssim"] is not None and r["encode_s"] > 0 for r in records)
+    rdbench("run", "--codec", "jpeg", "--dataset", images, "--quality", "60", "--db", db, "-q", in_process=True,
+            check=True)
+    assert len(trims) == 2 and all(r["peak_mem_bytes"] is not None for r in stored(db) if r["quality"] == "60")

@@ -33,9 +33,10 @@ from rdbench.errors import plural
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds one job's coding (encode, decode, metrics) may take; set-up (loading the image, building the codec, loading its model) is not counted and has its own limit of 600 s. A job over time is killed and recorded as failed (jobs then run in worker processes).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="local: this machine (--jobs processes); dask: a Dask cluster (--scheduler).")
 @click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 (see docs/cluster.md).")
+@click.option("--peak-memory/--no-peak-memory", default=True, show_default=True, help="Measure each image's peak resident memory (peak_mem_bytes). Honest figures hand freed memory back to the OS before every image, so the codec faults its memory in again inside its timings (+12-20 % for a learned codec on the CPU); --no-peak-memory times as a warm loop does (as CompressAI's eval_model) and stores no CPU memory figure.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 def command(codec_names, dataset_spec, quality, jobs, device, decode_device, checkpoint, checkpoint_dir, retry_failed,
-            force, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root, quiet) -> None:
+            force, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root, peak_memory, quiet) -> None:
     """Benchmark codecs on a dataset: encode, decode and measure every image at every quality.
 
     Each record is committed as soon as it is measured; rerunning the same command resumes,
@@ -64,7 +65,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
     context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
                            checkpoint_dir=checkpoint_dir, tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (),
-                           timeout_s=timeout_s)
+                           timeout_s=timeout_s, peak_memory=peak_memory)
     selected = resolve_codecs(codec_names)
     qualities = checked_qualities(selected, qualities)  # each codec's valid range, before anything is stored
     adapters = [load_adapter(config.adapter) for config in selected]

@@ -5,8 +5,11 @@ by ``codec.synchronize()`` (a no-op on CPU, ``torch.cuda.synchronize`` for GPU a
 the untimed ``prepare(quality)`` (model or checkpoint loading) done before. Every image starts
 alike: memory freed earlier is handed back to the OS before encoding (for the peak memory,
 below), so the times include the codec's first touch of the memory it uses, whichever image of
-a process it is (measured: +0.3 ms encode, +0.4 ms decode per 768x512 JPEG, median; nothing
-measurable for learned codecs, whose large tensors are fresh memory anyway). The set-up
+a process it is (measured, ``bench/bench_harness.py`` and ``bench/bench_vs_compressai.py``: under
+0.1 ms per 768x512 JPEG; +12-20 % on the encode and decode times of mbt2018-mean on the CPU,
+whose medium-size tensors a warm loop would reuse without faulting them in). A run started with
+``--no-peak-memory`` (``CodecContext.peak_memory``) skips both, for warm-loop timings as
+CompressAI's ``eval_model`` measures them, and stores no CPU peak memory. The set-up
 (``prepare`` and what comes before it) is outside ``--timeout`` too (:func:`coding_start_hook`).
 
 Peak memory (``peak_mem_bytes``, :class:`PeakRSS`): the peak of this process's resident memory
@@ -206,6 +209,21 @@ def coding_start_hook(callback: Callable[[], None]) -> Iterator[None]:
         _CODING_STARTS.remove(callback)
 
 
+class NoPeakRSS:
+    """What :func:`measure` uses instead of :class:`PeakRSS` when a run was asked not to measure
+    memory (``--no-peak-memory``): nothing is handed back or reset, so timings are those of a
+    warm loop; ``peak`` is None and ``note`` says why."""
+
+    peak = None
+    note = "not measured: the run was started with --no-peak-memory"
+
+    def __enter__(self) -> NoPeakRSS:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 class DevicePeak:
     """Peak CUDA memory allocated over a block, above what was allocated at its start, summed
     over the CUDA devices ``devices`` names (one, usually; two for ``cuda:0-to-cuda:1``).
@@ -286,7 +304,8 @@ def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
     for callback in _CODING_STARTS:  # set-up is over: a time limit starts here
         callback()
     height, width = image.shape[:2]
-    with PeakRSS() as rss, DevicePeak(codec_devices(codec)) as device_peak:
+    rss = PeakRSS() if getattr(codec.context, "peak_memory", True) else NoPeakRSS()
+    with rss, DevicePeak(codec_devices(codec)) as device_peak:
         start = time.perf_counter()
         data = codec.encode(image, quality)
         codec.synchronize()

@@ -501,6 +501,8 @@ def _thread_pool(helpers: int) -> Any:
 
     with _POOL_LOCK:
         if _POOL is None or _POOL_SIZE < helpers:
+            if _POOL is not None:
+                _POOL.shutdown(wait=False)  # its threads finish what they run, then exit
             _POOL = ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="rdbench-metrics")
             _POOL_SIZE = helpers
         return _POOL
