@@ -116,8 +116,9 @@ def plot_complexity(points: Sequence[ComplexityPoint], path: str | Path) -> Path
 
 
 def complexity_rows(points: Iterable[ComplexityPoint]) -> list[dict[str, Any]]:
-    """Flat rows for :func:`rdbench.cli.formatting.render`: every field (JSON keeps them all)
-    plus the size and the measures in display units (ms, MiB, kFLOPs per pixel)."""
+    """Flat rows for :func:`rdbench.cli.formatting.render`: every field (JSON keeps them all,
+    ``decoder_macs_per_px`` included, in MACs as C3 reports them) plus the size and the measures
+    in display units (ms, MiB, kFLOPs per pixel)."""
     rows = []
     for p in points:
         row = p.to_json()

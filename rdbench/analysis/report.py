@@ -403,7 +403,7 @@ def _complexity_section(ctx: _Context) -> str:
     parts.append(f'<div class="figures">{"".join(figures)}</div>')
     rows = complexity_rows(points)
     columns = ["codec", "device", "quality", "size", "status", "encode_ms", "decode_ms", "forward_ms", "peak_mem_mib",
-               "fwd_mem_mib", "kflops_per_px", "bpp", "repeat", "machine", "gpu", "rdbench_version", "created_at",
+               "fwd_mem_mib", "kflops_per_px", "decoder_macs_per_px", "bpp", "repeat", "machine", "gpu", "rdbench_version", "created_at",
                "error"]
     parts.append(html_table(rows, columns, caption="Complexity points", digits=2))
     return "".join(parts)

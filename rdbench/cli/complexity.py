@@ -1,4 +1,4 @@
-"""`rdbench complexity`: time, memory and FLOPs of codecs against resolution."""
+"""`rdbench complexity`: time, memory, FLOPs and decoder MACs per pixel of codecs against resolution."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ MIN_SIDE = 16
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help="Learned codecs: one checkpoint.")
 @click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern.")
-@click.option("--flops-only", is_flag=True, help="Count FLOPs only (shapes on the meta device): no timing, any size.")
+@click.option("--flops-only", is_flag=True,
+              help="Count FLOPs and decoder MACs only (shapes on the meta device): no timing, any size.")
 @click.option("--forward-only", is_flag=True,
               help="Learned codecs: time, memory and FLOPs of the model forward only (no entropy coding).")
 @click.option("--in-process", is_flag=True,
@@ -44,6 +45,11 @@ MIN_SIDE = 16
 def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, checkpoint, checkpoint_dir,
             flops_only, forward_only, in_process, fit_min_size, plot_path, no_store, db, data_root, fmt) -> None:
     """Measure encode, decode and forward time, peak memory and FLOPs at each image size.
+
+    Learned codecs also get decoder MACs per pixel (decoder_macs_per_px): the multiply-accumulates
+    of the forward outside the analysis transforms g_a and h_a, per pixel, as DeepMind C3 counts
+    them. C3's figures are at Kodak's 768x512; these points are square, which changes nothing
+    for convolution-only models but does for MLIC and MLIC+ (their attention grows with size).
 
     Each point runs in a fresh worker process (so peak memory is that point's own), is stored
     in the `complexity` table of the results database, and a point that runs out of memory is
@@ -133,7 +139,7 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
             store.close()
 
     columns = ["codec", "size", "status", "encode_ms", "decode_ms", "forward_ms", "peak_mem_mib", "fwd_mem_mib",
-               "kflops_per_px", "bpp"]
+               "kflops_per_px", "decoder_macs_per_px", "bpp"]
     rows = complexity_rows(points)
     exponents = scaling_exponents([p for p in points if p.status == "ok" or p.flops],
                                   fit_min_size * fit_min_size if fit_min_size else None)
@@ -165,4 +171,6 @@ def _progress_line(point) -> str:
             parts.append(f"{label} {value / 2**20:.0f} MiB")
     if point.flops is not None:
         parts.append(f"{point.flops_per_pixel / 1e3:.0f} kFLOPs/px")
+    if point.decoder_macs_per_px is not None:
+        parts.append(f"decoder {point.decoder_macs_per_px:,.0f} MACs/px")
     return " ".join(parts) or "ok"

@@ -4,8 +4,9 @@
   (table ``records``). A record's identity is :attr:`Record.key`: (codec, config_hash,
   quality, dataset, image, image_hash); rerunning a command never writes a second row with
   the same key.
-* :class:`ComplexityPoint`: time, memory and FLOPs of one codec configuration at one quality
-  and one square image size (table ``complexity``), measured by :mod:`rdbench.run.complexity`.
+* :class:`ComplexityPoint`: time, memory, FLOPs and decoder MACs per pixel of one codec
+  configuration at one quality and one square image size (table ``complexity``), measured by
+  :mod:`rdbench.run.complexity`.
 * :class:`ImportedCurve`: a published RD curve imported from a file, with its provenance
   (table ``imported_curves``), parsed by :mod:`rdbench.analysis.import_curves`.
 
@@ -125,6 +126,11 @@ class ComplexityPoint:
     peak_mem_bytes: int | None = None
     forward_peak_mem_bytes: int | None = None
     flops: float | None = None
+    #: MACs per pixel of the forward outside ``g_a`` and ``h_a`` (C3's ``macs_per_pixel``, see
+    #: :mod:`rdbench.run.complexity.decoder`); None where not counted or where the encoder could
+    #: not be told apart (``extra["decoder_macs_missing"]`` says why), and for points stored
+    #: before rdbench counted it.
+    decoder_macs_per_px: float | None = None
     num_bytes: int | None = None
     bpp: float | None = None
     status: str = STATUS_OK

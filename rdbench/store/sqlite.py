@@ -116,6 +116,11 @@ MIGRATIONS: list[str] = [
     DROP TABLE records_v3;
     CREATE INDEX records_codec_dataset ON records (codec, dataset, quality)
     """,
+    # Decoder MACs per pixel of a complexity point (C3's convention, rdbench.run.complexity.decoder).
+    # Points stored before have none (NULL): they are not recounted, only a rerun fills them in.
+    """
+    ALTER TABLE complexity ADD COLUMN decoder_macs_per_px REAL
+    """,
 ]
 
 #: The columns of a record's identity (the records table's unique key), in key order.
@@ -123,7 +128,7 @@ RECORD_KEY = ("codec", "config_hash", "quality", "dataset", "image", "image_hash
 
 #: Complexity columns a successful rerun fills in without erasing: a partial run (--forward-only)
 #: adds its measures to the stored point and keeps the others; any other rerun replaces the point.
-_POINT_MERGED = frozenset(MEASURES) | {"num_bytes", "bpp"}
+_POINT_MERGED = frozenset(MEASURES) | {"decoder_macs_per_px", "num_bytes", "bpp"}
 
 _CURVE_COLUMNS = ("name", "dataset", "bpp", "psnr", "ms_ssim_db", "description", "source_file", "sha256",
                   "imported_at", "extra")

@@ -12,6 +12,7 @@ One module per part of a measurement:
 * :mod:`.memory`: peak memory over a block (CUDA allocator or resident set) and the glibc
   allocator settings that make a CPU peak a block's own;
 * :mod:`.flops`: FLOPs of one model forward, counted on the ``meta`` device;
+* :mod:`.decoder`: the decoder's share of them, as MACs per pixel (C3's convention);
 * :mod:`.point`: one point measured in this process (:func:`measure_point`);
 * :mod:`.fresh`: one point measured in a fresh worker process (:func:`measure_point_fresh`).
 
@@ -20,9 +21,9 @@ A point is a :class:`rdbench.store.record.ComplexityPoint`, stored by
 analysis (:mod:`rdbench.analysis.complexity`). torch is imported only when a model is measured.
 """
 
-from rdbench.run.complexity.flops import count_flops
+from rdbench.run.complexity.flops import count_flops, count_forward
 from rdbench.run.complexity.fresh import measure_point_fresh
 from rdbench.run.complexity.inputs import resized_image, synthetic_image
 from rdbench.run.complexity.point import measure_point
 
-__all__ = ["count_flops", "measure_point", "measure_point_fresh", "resized_image", "synthetic_image"]
+__all__ = ["count_flops", "count_forward", "measure_point", "measure_point_fresh", "resized_image", "synthetic_image"]

@@ -4,7 +4,9 @@
   encode+decode (``peak_mem_bytes``) and over one model forward (``forward_peak_mem_bytes``).
   That first encode/decode/forward is also the warm-up.
 * **Times**: median of ``repeat`` runs after the warm-up, each followed by ``codec.synchronize()``.
-* **FLOPs** (:func:`~rdbench.run.complexity.flops.count_flops`) of one model forward.
+* **FLOPs** (:func:`~rdbench.run.complexity.flops.count_forward`) of one model forward, and the
+  decoder MACs per pixel among them (:mod:`~rdbench.run.complexity.decoder`; when the model's
+  encoder cannot be told apart, None and ``extra["decoder_macs_missing"]`` says why).
 * **Out of memory** at a size is recorded with status ``oom`` and the sweep goes on; any other
   failure is recorded as ``failed``. Nothing a codec raises stops a sweep.
 
@@ -32,7 +34,7 @@ from rdbench.codecs.base import (
     Quality,
     format_quality,
 )
-from rdbench.run.complexity.flops import count_flops
+from rdbench.run.complexity.flops import count_forward
 from rdbench.run.complexity.inputs import resized_image, synthetic_image
 from rdbench.run.complexity.memory import DeviceMemory
 from rdbench.run.jobs import is_out_of_memory
@@ -79,7 +81,7 @@ def measure_point(config: CodecConfig, context: CodecContext, quality: Quality, 
         model = codec.torch_model(quality) if isinstance(codec, LearnedCodec) else None
         inputs = codec.forward_input(image) if model is not None else None
         if model is not None and inputs is not None:
-            point.flops, point.extra["flops_method"] = count_flops(model, inputs)
+            _count_flops(model, inputs, point)
         if flops_only and model is None:
             raise ValueError(f"{config.name} is not a torch model: --flops-only has no FLOPs to count")
         if flops_only:  # stored like any point: status ok, flops set, times and memory None
@@ -111,6 +113,15 @@ def measure_point(config: CodecConfig, context: CodecContext, quality: Quality, 
 
             torch.cuda.empty_cache()
     return point
+
+
+def _count_flops(model: Any, inputs: Any, point: ComplexityPoint) -> None:
+    """Forward FLOPs and decoder MACs per pixel of ``point``, counted once over one forward."""
+    count = count_forward(model, inputs)
+    point.flops, point.extra["flops_method"] = count.flops, count.method
+    point.decoder_macs_per_px = count.decoder_macs_per_px(point.pixels)
+    if count.decoder_missing:
+        point.extra["decoder_macs_missing"] = count.decoder_missing
 
 
 def _measure_coding(codec: Codec, image: np.ndarray, quality: Quality, repeat: int, point: ComplexityPoint) -> None:
