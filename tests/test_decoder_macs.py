@@ -145,3 +145,23 @@ def test_points_stored_before_the_column_read_back_without_a_figure(tmp_path):
         store.add_complexity_points([ComplexityPoint("m", "h", "1", "cpu", "x", 64, 64, 4096, forward_s=0.1)])
         (rerun,) = store.complexity_points()
     assert (rerun.decoder_macs_per_px, rerun.forward_s) == (5e4, 0.1)  # a partial rerun keeps the figure
+
+
+def test_sizes_take_width_x_height_as_published_figures_are_given(tmp_path):
+    """``--sizes 768x512`` measures Kodak's shape (C3's and the MLIC papers' size), stored as
+    768 wide and 512 high, labelled as typed, and ordered by pixels among square sizes."""
+    import json
+
+    db = tmp_path / "c.sqlite"
+    result = rdbench("complexity", "--codec", "bmshj2018-hyperprior-random", "--sizes", "768x512,512,1024x1024,768X512",
+                     "--flops-only", "--format", "json", "--db", db, in_process=True, check=True)
+    rows = json.loads(result.stdout)
+    assert [r["size"] for r in rows] == ["512x512", "768x512", "1024x1024"]
+    kodak = rows[1]
+    assert (kodak["width"], kodak["height"], kodak["pixels"]) == (768, 512, 393216)
+    assert int(kodak["decoder_macs_per_px"]) == 43542
+    assert "768x512,1024" in result.stderr and "bmshj2018-hyperprior-random 768x512:" in result.stderr
+    for bad in ("768x", "768x512x3", "12x512", "big"):
+        failed = rdbench("complexity", "--codec", "bmshj2018-hyperprior-random", "--sizes", bad, "--flops-only",
+                         "--db", db, in_process=True)
+        assert type(failed.exception).__name__ == "UsageError" and "--sizes" in str(failed.exception), bad

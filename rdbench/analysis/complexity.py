@@ -48,7 +48,8 @@ def scaling_exponents(points: Iterable[ComplexityPoint], min_pixels: int | None 
         threshold = min_pixels if min_pixels is not None else sizes[(len(sizes) - 1) // 2] if sizes else 0
         row: dict[str, Any] = {"codec": codec, "device": device}
         fitted = [p for p in group if p.pixels >= threshold]
-        row["fit_sizes"] = ",".join(str(s) for s in sorted({p.width for p in fitted}))
+        labels = {p.size_label: p.pixels for p in fitted}
+        row["fit_sizes"] = ",".join(sorted(labels, key=lambda label: (labels[label], label)))
         for measure in MEASURES:
             row[measure] = fit_exponent([p.pixels for p in fitted], [getattr(p, measure) for p in fitted])
         row["flops_per_pixel"] = None if row["flops"] is None else row["flops"] - 1.0
@@ -83,15 +84,15 @@ def plot_complexity(points: Sequence[ComplexityPoint], path: str | Path) -> Path
         label = codec if len({d for _, d in groups}) == 1 else f"{codec} ({device})"
         for ax, _, series, scale in panels:
             for attr, style, what in series:
-                pts = [(p.width, getattr(p, attr) * scale) for p in group if getattr(p, attr) is not None]
+                pts = [(p.side, getattr(p, attr) * scale) for p in group if getattr(p, attr) is not None]
                 if pts:
                     ax.plot(*zip(*pts), style, marker="o", color=color, label=f"{label} {what}")
-        fpp = [(p.width, p.flops_per_pixel / 1e3) for p in group if p.flops is not None]
+        fpp = [(p.side, p.flops_per_pixel / 1e3) for p in group if p.flops is not None]
         if fpp:
             axes[2].plot(*zip(*fpp), "-", marker="o", color=color, label=label)
         for p in group:
             if p.status == STATUS_OOM:
-                axes[1].axvline(p.width, color=color, alpha=0.3, linestyle=":")
+                axes[1].axvline(p.side, color=color, alpha=0.3, linestyle=":")
     for ax, ylabel, _, _ in panels:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -104,7 +105,7 @@ def plot_complexity(points: Sequence[ComplexityPoint], path: str | Path) -> Path
         if not ax.lines:  # e.g. FLOPs-only points: no empty panels
             ax.set_visible(False)
             continue
-        ax.set_xlabel("image side (px, square)")
+        ax.set_xlabel("image side (px; √pixels when not square)")
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)

@@ -390,14 +390,14 @@ def _complexity_section(ctx: _Context) -> str:
                 for p in group:
                     value = getattr(p, attr)
                     if value is not None and p.status == "ok":
-                        pts.append((float(p.width), value * scale,
+                        pts.append((p.side, value * scale,
                                     f"{name} {what}\n{p.width}x{p.height} px\n{value * scale:.4g} {unit}"))
                 if pts:
                     series.append(Series(label=f"{name} {what}", colour=colour, marker=marker, dashed=dash or False,
                                          width=1.6, points=pts))
         if series:
             ctx.figures += 1
-            svg = chart(series, title=ylabel, xlabel="image side (px, square)", ylabel=ylabel, xlog=True, xbase=2,
+            svg = chart(series, title=ylabel, xlabel="image side (px; √pixels when not square)", ylabel=ylabel, xlog=True, xbase=2,
                         ylog=ylog, yfloor=floor, width=440, height=320)
             figures.append(f'<figure id="fig-{ctx.figures}">{svg}{legend(series)}</figure>')
     parts.append(f'<div class="figures">{"".join(figures)}</div>')

@@ -12,14 +12,41 @@ from rdbench.cli.options import (
     split_csv,
 )
 
-#: Smallest square side --sizes accepts, in pixels.
+#: Smallest side --sizes accepts, in pixels.
 MIN_SIDE = 16
+
+
+def parse_sizes(text: str) -> list[int | tuple[int, int]]:
+    """``--sizes``: square sides (``512``) and WIDTHxHEIGHT sizes (``768x512``), in pixel order."""
+    from rdbench.errors import UsageError
+
+    sizes: list[int | tuple[int, int]] = []
+    too_small: list[str] = []
+    for token in split_csv(text):
+        parts = token.lower().split("x")
+        if len(parts) > 2 or not all(part.isdigit() for part in parts):
+            raise UsageError(f"--sizes takes square sides or WIDTHxHEIGHT in pixels, e.g. 512 or 768x512; "
+                             f"got {token!r}")
+        sides = [int(part) for part in parts]
+        if min(sides) < MIN_SIDE:
+            too_small.append(token)
+            continue
+        size = sides[0] if len(sides) == 1 or sides[0] == sides[1] else (sides[0], sides[1])
+        if size not in sizes:
+            sizes.append(size)
+    if too_small:
+        raise UsageError(f"--sizes {','.join(too_small)}: sides under {MIN_SIDE} px are too small to measure; drop "
+                         f"{'it' if len(too_small) == 1 else 'them'}, e.g. --sizes 256,512")
+    if not sizes:
+        raise UsageError("--sizes names no size; give square sides or WIDTHxHEIGHT in pixels, e.g. --sizes 256,512")
+    return sorted(sizes, key=lambda s: (s * s, s) if isinstance(s, int) else (s[0] * s[1], s[0]))
 
 
 @click.command(name="complexity")
 @click.option("--codec", "codec_names", required=True, help="Comma-separated codec names (see `rdbench codecs`).")
 @click.option("--sizes", default="256,512,768,1024", show_default=True,
-              help="Comma-separated sides of the square test images, in pixels.")
+              help="Comma-separated image sizes in pixels: a square side (512) or WIDTHxHEIGHT (768x512, "
+                   "Kodak's size, at which C3 and the MLIC papers give decoder complexity).")
 @click.option("--quality", default=None, help="One quality point per codec [default: the first of its sweep].")
 @click.option("--dataset", "dataset_spec", default=None,
               help="Resize the first image of this dataset (or folder) to each size [default: a synthetic image].")
@@ -61,6 +88,7 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
     Examples:
       rdbench complexity --codec mlic-random,mlicplus-random,mlicpp-random --sizes 128,256,512,768
       rdbench complexity --codec mlic-random --sizes 512,1024,2048,4096 --flops-only
+      rdbench complexity --codec mlic-random,mlicplus-random --sizes 768x512 --flops-only   # C3's decoder MACs
       rdbench complexity --codec jpeg,webp --sizes 256,512,1024,2048 --repeat 5 --format markdown
     """
     from rdbench.analysis.complexity import (
@@ -77,16 +105,7 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
     from rdbench.run.checks import check_device
     from rdbench.store.sqlite import Store
 
-    try:
-        side_list = [int(s) for s in split_csv(sizes)]
-    except ValueError:
-        raise UsageError(f"--sizes must be whole numbers of pixels, got {sizes!r}") from None
-    too_small = sorted({s for s in side_list if s < MIN_SIDE})
-    if too_small:
-        raise UsageError(f"--sizes {','.join(map(str, too_small))}: sides under {MIN_SIDE} px are too small to "
-                         f"measure; drop {'it' if len(too_small) == 1 else 'them'}, e.g. --sizes 256,512")
-    if not side_list:
-        raise UsageError("--sizes names no size; give square sides in pixels, e.g. --sizes 256,512")
+    size_list = parse_sizes(sizes)
     if checkpoint and not quality:
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
     selected = resolve_codecs(codec_names)
@@ -128,12 +147,12 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
     points = []
     try:
         for config, q in jobs:
-            for side in sorted(set(side_list)):
-                point = measure(config, context, q, side, repeat, image_path, flops_only, forward_only)
+            for size in size_list:
+                point = measure(config, context, q, size, repeat, image_path, flops_only, forward_only)
                 points.append(point)
                 if store is not None:
                     store.add_complexity_points([point])
-                click.echo(f"{config.name} {side}x{side}: {_progress_line(point)}", err=True)
+                click.echo(f"{config.name} {point.width}x{point.height}: {_progress_line(point)}", err=True)
     finally:
         if store is not None:
             store.close()

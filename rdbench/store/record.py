@@ -144,6 +144,17 @@ class ComplexityPoint:
     def flops_per_pixel(self) -> float | None:
         return None if self.flops is None else self.flops / self.pixels
 
+    @property
+    def side(self) -> float:
+        """The side of a square of the same pixel count: the x axis of complexity plots, which
+        must place a 768x512 point between the squares it lies between."""
+        return math.sqrt(self.pixels)
+
+    @property
+    def size_label(self) -> str:
+        """``768`` for a square, ``768x512`` (width x height) otherwise, as ``--sizes`` spells it."""
+        return str(self.width) if self.width == self.height else f"{self.width}x{self.height}"
+
     def to_row(self) -> dict[str, Any]:
         row = dataclasses.asdict(self)
         row["extra"] = json.dumps(self.extra, sort_keys=True, default=str)

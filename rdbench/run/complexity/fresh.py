@@ -20,12 +20,13 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from rdbench.codecs.base import CodecConfig, CodecContext, Quality
+from rdbench.run.complexity.inputs import Size
 from rdbench.run.complexity.point import measure_point, new_point
 from rdbench.run.measure import fixed_mmap_threshold
 from rdbench.store.record import STATUS_OOM, ComplexityPoint
 
 
-def _worker(config: CodecConfig, context: CodecContext, quality: Quality, size: int, repeat: int,
+def _worker(config: CodecConfig, context: CodecContext, quality: Quality, size: Size, repeat: int,
             image_path: str | None, flops_only: bool, forward_only: bool) -> dict[str, Any]:
     """Runs in the spawned process; returns the point as a dict (plain data across the pipe)."""
     fixed_mmap_threshold()
@@ -37,7 +38,7 @@ def _worker(config: CodecConfig, context: CodecContext, quality: Quality, size: 
                                             forward_only))
 
 
-def measure_point_fresh(config: CodecConfig, context: CodecContext, quality: Quality, size: int, repeat: int = 3,
+def measure_point_fresh(config: CodecConfig, context: CodecContext, quality: Quality, size: Size, repeat: int = 3,
                         image_path: str | None = None, flops_only: bool = False,
                         forward_only: bool = False) -> ComplexityPoint:
     """:func:`~rdbench.run.complexity.point.measure_point` in a fresh spawned process."""

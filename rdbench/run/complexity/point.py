@@ -1,4 +1,4 @@
-"""Measuring one complexity point (one codec configuration, quality and square size) in this process.
+"""Measuring one complexity point (one codec configuration, quality and image size) in this process.
 
 * **Peak memory** (:class:`~rdbench.run.complexity.memory.DeviceMemory`) over one
   encode+decode (``peak_mem_bytes``) and over one model forward (``forward_peak_mem_bytes``).
@@ -35,13 +35,18 @@ from rdbench.codecs.base import (
     format_quality,
 )
 from rdbench.run.complexity.flops import count_forward
-from rdbench.run.complexity.inputs import resized_image, synthetic_image
+from rdbench.run.complexity.inputs import (
+    Size,
+    dimensions,
+    resized_image,
+    synthetic_image,
+)
 from rdbench.run.complexity.memory import DeviceMemory
 from rdbench.run.jobs import is_out_of_memory
 from rdbench.store.record import STATUS_FAILED, STATUS_OOM, SYNTHETIC, ComplexityPoint
 
 
-def new_point(config: CodecConfig, context: CodecContext, quality: Quality, size: int, repeat: int,
+def new_point(config: CodecConfig, context: CodecContext, quality: Quality, size: Size, repeat: int,
               image_path: str | None) -> ComplexityPoint:
     """The point's identity and provenance, before anything is measured.
 
@@ -50,15 +55,16 @@ def new_point(config: CodecConfig, context: CodecContext, quality: Quality, size
     """
     from rdbench.run.environment import cpu_name, rdbench_version
 
+    height, width = dimensions(size)
     return ComplexityPoint(
         codec=config.name, config_hash=config.config_hash, quality=format_quality(quality),
-        device=context.device, machine=cpu_name(), height=size, width=size, pixels=size * size,
+        device=context.device, machine=cpu_name(), height=height, width=width, pixels=height * width,
         image=Path(image_path).name if image_path else SYNTHETIC, repeat=repeat,
         rdbench_version=rdbench_version(), created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 
 
-def measure_point(config: CodecConfig, context: CodecContext, quality: Quality, size: int, repeat: int = 3,
+def measure_point(config: CodecConfig, context: CodecContext, quality: Quality, size: Size, repeat: int = 3,
                   image_path: str | None = None, flops_only: bool = False,
                   forward_only: bool = False) -> ComplexityPoint:
     """Measure one point in the current process (the CLI calls it in a fresh worker).
