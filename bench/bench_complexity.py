@@ -1,10 +1,11 @@
-"""Complexity versus resolution: MLIC, MLIC+ (quadratic global context) against MLIC++ (linear).
+"""Complexity versus resolution: MLIC, MLIC+ (quadratic global contexts) against MLIC++ (linear).
 
 Measures, per codec and square size, encode/decode/forward time (median of --repeat after a
 warm-up), peak memory (fresh worker process per point) and FLOPs (FlopCounterMode on the
 meta device), then fits the scaling exponent of each measure against the pixel count over
 the larger sizes. FLOPs are also counted, shapes only, at sizes too large to run here
-(--flops-sizes), where the quadratic term of MLIC/MLIC+ dominates.
+(--flops-sizes), where the quadratic terms grow: MLIC's intra-slice (L/2)x(L/2) maps, and
+MLIC+'s inter-slice LxL maps besides (L latent positions; docs/mlic-fidelity.md section 4.3).
 
 Learned codecs use their ``*-random`` configurations (paper-size architectures with seeded
 random weights): complexity does not depend on the weights. Writes a markdown report and a
@@ -106,7 +107,8 @@ def main() -> None:
         "",
         f"Machine: {platform.processor() or platform.machine()}, {args.threads} torch thread(s) per worker, shared "
         f"with other jobs (times are noisy; FLOPs are exact). Total {elapsed:.0f} s. Synthetic {sizes[0]}..{sizes[-1]} px "
-        "square images; learned codecs with paper-size architectures and seeded random weights.",
+        "square images; learned codecs with paper-size architectures (MLIC and MLIC+ as read in "
+        "docs/mlic-fidelity.md) and seeded random weights.",
         "",
         *(["Not measured: " + "; ".join(missing), ""] if missing else []),
         render(rows, ["codec", "size", "status", "encode_ms", "decode_ms", "forward_ms", "peak_mem_mib", "fwd_mem_mib",

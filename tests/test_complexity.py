@@ -18,7 +18,7 @@ from rdbench.store.record import ComplexityPoint
 from rdbench.store.sqlite import MIGRATIONS, Store
 
 TINY_MLIC = CodecConfig(name="mlic-tiny", adapter="mlic", qualities=(1,),
-                        params={"N": 32, "M": 40, "slices": 4, "attn_dim": 16, "random_seed": 0})
+                        params={"architecture": "ca357-reading", "N": 32, "M": 64, "slices": 2, "random_seed": 0})
 
 
 class HugeAllocationCodec(Codec):

@@ -26,7 +26,7 @@ from rdbench.codecs.learned.mlicpp import MLICPlusPlusCodec
 from rdbench.codecs.registry import BUILTIN_ADAPTERS, load_adapter, resolve_codecs
 from rdbench.errors import RdbenchError
 
-TINY = {"N": 32, "M": 40, "slices": 4, "attn_dim": 16}  # MLIC, MLIC+
+TINY = {"architecture": "ca357-reading", "N": 32, "M": 64, "slices": 2}  # MLIC, MLIC+
 NARROW = {"N": 64, "M": 64, "slices": 2}  # MLIC++
 FAMILY = [(MLICCodec, "mlic", TINY), (MLICPlusCodec, "mlicplus", TINY),
           (MLICPlusPlusCodec, "mlicpp", {**NARROW, "latent_gain": 4.0})]

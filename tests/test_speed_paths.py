@@ -289,7 +289,8 @@ def test_mlic_family_decodes_on_its_own_model_too():
     from rdbench.codecs.learned.mlic import MLICCodec
 
     config = CodecConfig(name="mlic-t", adapter="mlic", qualities=(1,),
-                         params={"N": 32, "M": 40, "slices": 4, "attn_dim": 16, "random_seed": 0, "latent_gain": 4.0})
+                         params={"architecture": "ca357-reading", "N": 32, "M": 64, "slices": 2, "random_seed": 0,
+                                 "latent_gain": 4.0})
     image = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     same = measure(MLICCodec(config, CodecContext()), image, 1)
     codec = MLICCodec(config, CodecContext(decode_device="cpu"))

@@ -1,60 +1,46 @@
-"""MLIC: the multi-reference entropy model MEM with stacked checkerboard convolutions.
+"""MLIC: the multi-reference entropy model MEM, with stacked checkerboard convolutions.
 
-Written from the paper (Jiang et al., ACM MM 2023, arXiv 2211.07273; no public code). Shared
-parts and the list of ambiguities resolved are in :mod:`rdbench.models.mlic_layers`; this
-module adds MEM's local context.
+Written from the paper (Jiang et al., ACM MM 2023, arXiv 2211.07273; no public code) as read in
+``docs/mlic-fidelity.md``: MLIC++'s model (:class:`rdbench.models.mlicpp.MultiReferenceModel`)
+with MEM's local context, the quadratic intra-slice global context and no inter-slice global
+context. The choices are listed in :mod:`rdbench.models.mlic_layers`.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
-from rdbench.models.mlic_layers import MultiReferenceModel
-
-
-class CheckerboardMaskedConv2d(nn.Conv2d):
-    """Convolution whose kernel sees only the taps that land on anchors from a non-anchor.
-
-    With anchors at even ``row + col``, a non-anchor centre reaches anchors at offsets with odd
-    ``di + dj``; the other taps (centre included) are zeroed so no output depends on a value the
-    decoder does not have yet.
-    """
-
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int) -> None:
-        super().__init__(in_ch, out_ch, kernel_size, padding=kernel_size // 2)
-        k = torch.arange(kernel_size) - kernel_size // 2
-        mask = ((k.view(-1, 1) + k.view(1, -1)) % 2 != 0).float()
-        self.register_buffer("mask", mask.view(1, 1, kernel_size, kernel_size), persistent=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self._conv_forward(x, self.weight * self.mask, self.bias)
+from rdbench.models.mlic_layers import QuadraticGlobalIntraContext
+from rdbench.models.mlicpp import MultiReferenceModel
 
 
 class StackedCheckerboardContext(nn.Module):
-    """MEM's local context: a checkerboard-masked 5x5 convolution followed by stacked 3x3 ones.
+    """MEM's local context: three 5x5 convolutions (cs -> cs -> cs -> 2cs), GELU between.
 
-    Ambiguity: the paper stacks checkerboard convolutions to widen the local receptive field
-    without giving every layer's mask. Only the first layer reads the latent, so only it needs
-    the checkerboard mask; the stacked layers read its output, which at every position is a
-    function of decoded anchors only, so they are plain convolutions (masking them too would
-    make them read bias-only values at anchor positions).
+    No layer is masked: the model feeds it the slice's decoded anchors with zeros at the
+    non-anchors, so every output is a function of decoded anchors only, and stacking widens the
+    receptive field over them (to 13x13) beyond one checkerboard convolution's.
     """
 
-    def __init__(self, slice_ch: int, out_ch: int) -> None:
+    def __init__(self, dim: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            CheckerboardMaskedConv2d(slice_ch, out_ch, 5), nn.GELU(),
-            nn.Conv2d(out_ch, out_ch, 3, padding=1), nn.GELU(),
-            nn.Conv2d(out_ch, out_ch, 3, padding=1),
+        self.layers = nn.Sequential(
+            nn.Conv2d(dim, dim, 5, padding=2), nn.GELU(),
+            nn.Conv2d(dim, dim, 5, padding=2), nn.GELU(),
+            nn.Conv2d(dim, dim * 2, 5, padding=2),
         )
 
     def forward(self, anchors_hat: Tensor) -> Tensor:
-        return self.net(anchors_hat)
+        return self.layers(anchors_hat)
 
 
 class MLIC(MultiReferenceModel):
-    """MLIC = transforms + hyperprior + MEM (channel, stacked-checkerboard local, global contexts)."""
+    """MLIC = MLIC++'s transforms and hyperprior + MEM (channel, stacked checkerboard, intra contexts).
 
-    def make_local_context(self, slice_ch: int, out_ch: int) -> nn.Module:
-        return StackedCheckerboardContext(slice_ch, out_ch)
+    Defaults: N=192, M=192 in 6 slices of 32 channels. Slices need an even width (the
+    intra-slice context's two heads).
+    """
+
+    def __init__(self, N: int = 192, M: int = 192, slices: int = 6, old: bool = False) -> None:
+        super().__init__(N, M, slices, old, local=StackedCheckerboardContext, intra=QuadraticGlobalIntraContext,
+                         inter=None)

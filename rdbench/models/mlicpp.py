@@ -20,6 +20,10 @@ Choices and inferences (not stated by the official code as an interface):
 * ``decompress`` clamps ``x_hat`` to [0, 1] as compressai's models do (the official code clamps
   later, when converting to an image); the values are otherwise the same.
 * ``compress`` codes one image at a time (batch size 1), all slices into one rANS string.
+
+The model skeleton, slice loop and entropy coding are :class:`MultiReferenceModel`, shared with
+MLIC and MLIC+ (:mod:`rdbench.models.mlic`, :mod:`rdbench.models.mlicplus`), which differ from
+MLIC++ only in their context modules.
 """
 
 from __future__ import annotations
@@ -61,43 +65,62 @@ STRIDE = 64
 # A pass codes one checkerboard half of a slice: (slice index, scales, means) -> decoded half
 # (zeros on the other half). The same model code then serves forward, compress and decompress.
 Pass = Callable[[int, Tensor, Tensor], Tensor]
+#: Builds a slice's local context from the slice width (2 x width out, read at non-anchors).
+LocalFactory = Callable[[int], nn.Module]
+#: Builds a slice's intra-slice global context from the slice width (2 x width out).
+IntraFactory = Callable[[int], nn.Module]
+#: Builds slice i's inter-slice global context: (i x width in, 2 x width out, heads of 32 channels).
+InterFactory = Callable[..., nn.Module]
 
 
-class MLICPlusPlus(CompressionModel):
-    """MLIC++ with N transform channels, M latent channels in ``slices`` slices.
+class MultiReferenceModel(CompressionModel):
+    """The MLIC family's model: MLIC++'s transforms, hyperprior and entropy model, one slice loop.
 
-    ``old=True`` builds the variant of the 2023-09 checkpoints (``SynthesisTransformOld`` and
-    ``LatentResidualPredictionOld``); :meth:`arch_from_state_dict` tells which a
-    checkpoint needs.
+    MLIC, MLIC+ and MLIC++ differ only in three context modules, which the subclass names by
+    factory: ``local`` (reads the decoded anchors of the slice), ``intra`` (the attention of the
+    previous slice applied to them) and ``inter`` (over all decoded slices; ``None`` when the
+    model has none, as MLIC). Every other block, the parameter networks' input order, the
+    latent residual prediction (LRP) after each pass, the odd-parity checkerboard, slice 0
+    without zero-padded contexts and the rANS coding are MLIC++'s, so one loop serves all three
+    (``docs/mlic-fidelity.md`` section 6).
+
+    ``old=True`` builds the 2023-09 synthesis and LRP ("SynthesisTransformOld" and
+    "LatentResidualPredictionOld"); :meth:`arch_from_state_dict` tells which a checkpoint needs.
     """
 
-    def __init__(self, N: int = 192, M: int = 320, slices: int = 10, old: bool = False) -> None:
+    def __init__(self, N: int, M: int, slices: int, old: bool, *, local: LocalFactory, intra: IntraFactory,
+                 inter: InterFactory | None) -> None:
         super().__init__()
         if M % slices:
             raise ValueError(f"M={M} channels cannot be split into {slices} equal slices")
         cs = M // slices
-        if cs % 32:
-            raise ValueError(f"slices of {cs} channels: MLIC++'s inter-slice heads need multiples of 32")
+        if cs % 2:
+            raise ValueError(f"slices of {cs} channels: the intra-slice context's two heads need an even width")
+        if inter is not None and cs % 32:
+            raise ValueError(f"slices of {cs} channels: {type(self).__name__}'s inter-slice heads need multiples of 32")
         self.N, self.M, self.num_slices, self.slice_ch, self.old = N, M, slices, cs, old
-        # registration order = the official state_dict order
+        # registration order = the official MLIC++ state_dict order
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.g_a = AnalysisTransform(N, M)
         self.g_s = SynthesisTransform(N, M, old=old)
         self.h_a = HyperAnalysis(M, N)
         self.h_s = HyperSynthesis(M, N)
         self.gaussian_conditional = GaussianConditional(None)
-        self.local_context = nn.ModuleList(CheckerboardAttentionContext(cs) for _ in range(slices))
+        self.local_context = nn.ModuleList(local(cs) for _ in range(slices))
         # index 0 is None in the official ModuleLists (slice 0 has no decoded slices to read)
         self.channel_context = nn.ModuleList(
             [None] + [ChannelContext(cs * i, cs) for i in range(1, slices)])
-        self.global_inter_context = nn.ModuleList(
-            [None] + [LinearGlobalInterContext(cs * i, cs * 2, heads=cs * i // 32) for i in range(1, slices)])
-        self.global_intra_context = nn.ModuleList(
-            [None] + [LinearGlobalIntraContext(cs) for _ in range(1, slices)])
+        if inter is None:
+            self.global_inter_context = None
+        else:
+            self.global_inter_context = nn.ModuleList(
+                [None] + [inter(cs * i, cs * 2, heads=cs * i // 32) for i in range(1, slices)])
+        self.global_intra_context = nn.ModuleList([None] + [intra(cs) for _ in range(1, slices)])
+        shared = cs * 4 + (cs * 2 if inter is not None else 0)  # channel (+ inter) context, i > 0
         self.entropy_parameters_anchor = nn.ModuleList(
-            EntropyParameters(M * 2 + (cs * 6 if i else 0), cs * 2) for i in range(slices))
-        self.entropy_parameters_nonanchor = nn.ModuleList(
-            EntropyParameters(M * 2 + (cs * 10 if i else cs * 2), cs * 2) for i in range(slices))
+            EntropyParameters(M * 2 + (shared if i else 0), cs * 2) for i in range(slices))
+        self.entropy_parameters_nonanchor = nn.ModuleList(  # + local, and intra for i > 0
+            EntropyParameters(M * 2 + cs * 2 + (shared + cs * 2 if i else 0), cs * 2) for i in range(slices))
         self.lrp_anchor = nn.ModuleList(
             LatentResidualPrediction(M + (i + 1) * cs, cs, old=old) for i in range(slices))
         self.lrp_nonanchor = nn.ModuleList(
@@ -116,34 +139,37 @@ class MLICPlusPlus(CompressionModel):
     # -- the slice loop shared by forward, compress and decompress ---------------------------
 
     def _decode_slices(self, hyper: Tensor, anchor_pass: Pass, nonanchor_pass: Pass) -> Tensor:
-        """y_hat from the hyperprior features, getting each half-slice from the given passes."""
+        """y_hat from the hyperprior features, getting each half-slice from the given passes.
+
+        The parameter networks read [inter, channel, hyper] (anchors) and [local, intra, inter,
+        channel, hyper] (non-anchors), leaving out the contexts a slice or model does not have.
+        """
         _, hyper_means = hyper.chunk(2, 1)
         decoded: list[Tensor] = []
         for i in range(self.num_slices):
-            if i:
-                previous = torch.cat(decoded, dim=1)
-                inter = self.global_inter_context[i](previous)
-                channel = self.channel_context[i](previous)
-                anchor_in = torch.cat([inter, channel, hyper], dim=1)
-            else:
-                anchor_in = hyper
-            scales, means = self.entropy_parameters_anchor[i](anchor_in).chunk(2, 1)
+            shared = self._decoded_context(i, decoded)
+            scales, means = self.entropy_parameters_anchor[i](torch.cat([*shared, hyper], dim=1)).chunk(2, 1)
             anchors = anchor_pass(i, keep_anchor(scales), keep_anchor(means))
             lrp = self.lrp_anchor[i](torch.cat([hyper_means, *decoded, anchors], dim=1))
             anchors = anchors + keep_anchor(lrp)
 
-            local = self.local_context[i](anchors)
-            if i:
-                intra = self.global_intra_context[i](decoded[-1], anchors)
-                nonanchor_in = torch.cat([local, intra, inter, channel, hyper], dim=1)
-            else:
-                nonanchor_in = torch.cat([local, hyper], dim=1)
+            local = self.local_context[i](anchors)  # anchors only: zeros at non-anchors
+            intra = [self.global_intra_context[i](decoded[-1], anchors)] if i else []
+            nonanchor_in = torch.cat([local, *intra, *shared, hyper], dim=1)
             scales, means = self.entropy_parameters_nonanchor[i](nonanchor_in).chunk(2, 1)
             nonanchors = nonanchor_pass(i, keep_nonanchor(scales), keep_nonanchor(means))
             lrp = self.lrp_nonanchor[i](torch.cat([hyper_means, *decoded, nonanchors + anchors], dim=1))
             nonanchors = nonanchors + keep_nonanchor(lrp)
             decoded.append(nonanchors + anchors)
         return torch.cat(decoded, dim=1)
+
+    def _decoded_context(self, i: int, decoded: list[Tensor]) -> list[Tensor]:
+        """[inter, channel] contexts of slice i from the decoded slices: fewer without inter, none at 0."""
+        if not i:
+            return []
+        previous = torch.cat(decoded, dim=1)
+        inter = [self.global_inter_context[i](previous)] if self.global_inter_context is not None else []
+        return [*inter, self.channel_context[i](previous)]
 
     # -- training / evaluation forward ---------------------------------------------------------
 
@@ -232,6 +258,19 @@ class MLICPlusPlus(CompressionModel):
         y_hat = self._decode_slices(self.h_s(z_hat), decoding_pass(squeeze_anchor, unsqueeze_anchor),
                                     decoding_pass(squeeze_nonanchor, unsqueeze_nonanchor))
         return {"x_hat": self.g_s(y_hat).clamp_(0, 1), "y_hat": y_hat}
+
+
+class MLICPlusPlus(MultiReferenceModel):
+    """MLIC++ with N transform channels, M latent channels in ``slices`` slices.
+
+    Its contexts have linear complexity: the checkerboard attention of 5x5 windows, and the
+    linear intra- and inter-slice global contexts. ``old=True`` builds the variant of the
+    2023-09 checkpoints (see :class:`MultiReferenceModel`).
+    """
+
+    def __init__(self, N: int = 192, M: int = 320, slices: int = 10, old: bool = False) -> None:
+        super().__init__(N, M, slices, old, local=CheckerboardAttentionContext, intra=LinearGlobalIntraContext,
+                         inter=LinearGlobalInterContext)
 
 
 def _ste_round(x: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ one (for instance the unusual head/channel interleaving of the local attention, 
 contexts multiplying full-size maps whose other checkerboard half is zero): a "cleaner"
 rearrangement would change float rounding and, occasionally, a coded symbol.
 
-Checkerboard convention (different from :mod:`rdbench.models.mlic_layers`): *anchors* are the
+Checkerboard convention (the whole MLIC family's, MLIC and MLIC+ included): *anchors* are the
 latent positions with odd ``row + col`` (row 0: columns 1, 3, ...), coded first.
 """
 
@@ -41,8 +41,7 @@ def conv1x1(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
 def odd_anchor_mask(height: int, width: int, device: torch.device | str = "cpu") -> Tensor:
     """(1, 1, H, W) bool, True at anchors (odd row + col). Shared: do not modify it in place.
 
-    The official MLIC++ checkerboard; MLIC/MLIC+ use the other parity
-    (:func:`rdbench.models.mlic_layers.even_anchor_mask`).
+    The official MLIC++ checkerboard, used by MLIC and MLIC+ too.
     """
     return _odd_anchor_mask(height, width, str(device))
 
@@ -338,7 +337,9 @@ class LinearGlobalIntraContext(nn.Module):
     The attention pattern is learnt on the previous slice (queries from its non-anchors, keys
     from its anchors) and applied to the values of the current slice's decoded anchors.
     Softmaxes run over the squeezed half-maps; the products run on full-size maps whose other
-    half is zero (same sums, same float order as the official code).
+    half is zero (same sums, same float order as the official code). Heads are computed one at
+    a time by :meth:`attend_head`, the one step MLIC's quadratic variant replaces
+    (:class:`rdbench.models.mlic_layers.QuadraticGlobalIntraContext`).
     """
 
     def __init__(self, dim: int = 32, heads: int = 2) -> None:
@@ -361,20 +362,27 @@ class LinearGlobalIntraContext(nn.Module):
         keys = squeeze_anchor(self.keys(keep_anchor(previous))).reshape(b, self.dim, half)
         values = squeeze_anchor(self.values(anchors_hat)).reshape(b, self.dim, half)
         hd = self.dim // self.heads
-        heads = []
-        for i in range(self.heads):
-            part = slice(i * hd, (i + 1) * hd)
-            key = unsqueeze_anchor(F.softmax(keys[:, part], dim=2).reshape(b, hd, h, w // 2))
-            value = unsqueeze_anchor(values[:, part].reshape(b, hd, h, w // 2))
-            query = unsqueeze_nonanchor(F.softmax(queries[:, part], dim=1).reshape(b, hd, h, w // 2))
-            key, value, query = (t.reshape(b, hd, h * w) for t in (key, value, query))
-            heads.append(_linear_attention(key, query, value).reshape(b, hd, h, w))
+        heads = [self.attend_head(queries[:, part], keys[:, part], values[:, part], h, w)
+                 for part in (slice(i * hd, (i + 1) * hd) for i in range(self.heads))]
         attention = self.reprojection(torch.cat(heads, dim=1))
         return attention + self.mlp(attention)
 
+    def attend_head(self, queries: Tensor, keys: Tensor, values: Tensor, height: int, width: int) -> Tensor:
+        """One head: squeezed (B, d, L/2) non-anchor queries, anchor keys and values -> (B, d, H, W)."""
+        b, hd, _ = queries.shape
+        key = unsqueeze_anchor(F.softmax(keys, dim=2).reshape(b, hd, height, width // 2))
+        value = unsqueeze_anchor(values.reshape(b, hd, height, width // 2))
+        query = unsqueeze_nonanchor(F.softmax(queries, dim=1).reshape(b, hd, height, width // 2))
+        key, value, query = (t.reshape(b, hd, height * width) for t in (key, value, query))
+        return _linear_attention(key, query, value).reshape(b, hd, height, width)
+
 
 class LinearGlobalInterContext(nn.Module):
-    """Inter-slice global context over all decoded slices, linear attention with 32-channel heads."""
+    """Inter-slice global context over all decoded slices, linear attention with 32-channel heads.
+
+    Heads are computed one at a time by :meth:`attend_head`, the one step MLIC+'s quadratic
+    variant replaces (:class:`rdbench.models.mlic_layers.QuadraticGlobalInterContext`).
+    """
 
     def __init__(self, dim: int, out_dim: int, heads: int) -> None:
         super().__init__()
@@ -397,14 +405,14 @@ class LinearGlobalInterContext(nn.Module):
         keys = self.keys(decoded).reshape(b, self.dim, h * w)
         values = self.values(decoded).reshape(b, self.dim, h * w)
         hd = self.dim // self.heads
-        heads = []
-        for i in range(self.heads):
-            part = slice(i * hd, (i + 1) * hd)
-            attended = _linear_attention(F.softmax(keys[:, part], dim=2), F.softmax(queries[:, part], dim=1),
-                                         values[:, part])
-            heads.append(attended.reshape(b, hd, h, w))
+        heads = [self.attend_head(queries[:, part], keys[:, part], values[:, part]).reshape(b, hd, h, w)
+                 for part in (slice(i * hd, (i + 1) * hd) for i in range(self.heads))]
         attention = self.reprojection(torch.cat(heads, dim=1))
         return self.skip(attention) + self.mlp(attention)
+
+    def attend_head(self, queries: Tensor, keys: Tensor, values: Tensor) -> Tensor:
+        """One head on flattened (B, d, L) maps -> (B, d, L)."""
+        return _linear_attention(F.softmax(keys, dim=2), F.softmax(queries, dim=1), values)
 
 
 class EntropyParameters(nn.Module):

@@ -14,6 +14,15 @@ After decoding, the decoder's quantised latent is compared with the encoder's an
 stored in ``notes`` (``decoder_matches_encoder``, :meth:`LearnedCodec.check_decoded`), so a mismatch
 (e.g. GPU non-determinism between the two passes, or a decoder on another device with
 ``--decode-device``) shows up in the record's ``extra`` instead of as a silently worse PSNR.
+
+Record identity (MLIC and MLIC+): the models are a reading of the paper, and the reading can
+change while the configuration's name stays. So their ``[params]``, which are hashed into every
+record's key, name it: ``architecture = "ca357-reading"`` is the reading of
+``docs/mlic-fidelity.md`` (CompressAI PR #357's: MLIC++'s blocks; MLIC N=192, M=192, 6 slices and
+no inter-slice context; MLIC+ N=192, M=320, 10 slices; explicit softmax global contexts), and
+``old = true`` its 2023 synthesis and LRP blocks (default false). The field is required and
+checked, so results of an earlier reading (which had none) or of a later one are never drawn as
+one curve with these.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ class _MultiReferenceCodec(LearnedCodec):
 
     model_class: ClassVar[str]  # "module:Class" of the nn.Module, imported on first use
     #: The ``[params]`` passed to the model's constructor (as ints).
-    arch_keys: ClassVar[tuple[str, ...]] = ("N", "M", "slices", "attn_dim")
+    arch_keys: ClassVar[tuple[str, ...]] = ("N", "M", "slices")
     library_name: ClassVar[str] = "rdbench.models+compressai"
     quality_label: ClassVar[str] = "model index (higher = more bits)"
     default_qualities = (1, 2, 3, 4, 5, 6)
@@ -81,11 +90,20 @@ class _MultiReferenceCodec(LearnedCodec):
         arch = {**(pick(state) if pick is not None else {}), **self.arch_kwargs()}
         return load_state(cls(**arch), state, source="it")
 
-    def pad(self, x: torch.Tensor) -> torch.Tensor:
-        """Replicate-padded right/bottom to the model's stride (the MLIC papers' evaluation)."""
-        from rdbench.models.mlic_layers import pad_to_stride
+    def latent_layer(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The analysis transform's last convolution (the family's ``g_a`` is one Sequential)."""
+        return model.g_a.analysis_transform[-1]
 
-        return pad_to_stride(x)[0]
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """Zero-padded right/bottom to multiples of 64 (the official MLIC++ evaluation; one
+        padding for the family, so MLIC, MLIC+ and MLIC++ code the same pixels)."""
+        import torch.nn.functional as F
+
+        from rdbench.models.mlicpp import STRIDE
+
+        h, w = x.shape[2:]
+        pad = (0, (-w) % STRIDE, 0, (-h) % STRIDE)
+        return F.pad(x, pad, mode="constant", value=0.0) if any(pad) else x
 
     # -- coding ---------------------------------------------------------------------------
 
@@ -119,15 +137,59 @@ class _MultiReferenceCodec(LearnedCodec):
             return self.to_pixels(out["x_hat"], height, width)
 
 
-class MLICCodec(_MultiReferenceCodec):
+#: The values of ``params.architecture`` that MLIC and MLIC+ know (module docstring).
+ARCHITECTURES = ("ca357-reading",)
+
+
+class _PaperCodec(_MultiReferenceCodec):
+    """MLIC and MLIC+: written from the paper, so ``[params]`` name the reading (``architecture``)."""
+
+    #: Slice widths must be a multiple of this (the model's global-context heads).
+    slice_multiple: ClassVar[int]
+
+    @classmethod
+    def config_problem(cls, config: CodecConfig) -> str | None:
+        """A missing or unknown ``architecture``, an ``old`` that is not a bool, or slices the model
+        cannot build."""
+        where = config.source or config.name
+        known = ", ".join(repr(a) for a in ARCHITECTURES)
+        if "architecture" not in config.params:
+            return f"{where}: [params] must name the architecture read from the paper: one of {known} " \
+                   "(see docs/mlic-fidelity.md)"
+        architecture = config.params["architecture"]
+        if architecture not in ARCHITECTURES:
+            return (f"{where}: [params] architecture = {architecture!r} is not one this rdbench builds; "
+                    f"it knows {known} (see docs/mlic-fidelity.md)")
+        if not isinstance(config.params.get("old", False), bool):
+            return f"{where}: [params] old = {config.params['old']!r} must be true or false"
+        m = int(config.params.get("M", cls.default_params["M"]))
+        slices = int(config.params.get("slices", cls.default_params["slices"]))
+        if m % slices or (m // slices) % cls.slice_multiple:
+            return (f"{where}: [params] M = {m} in {slices} slices: {config.adapter} needs equal slices of a "
+                    f"multiple of {cls.slice_multiple} channels")
+        return None
+
+    def arch_kwargs(self) -> dict[str, Any]:
+        """The integer ``arch_keys`` and ``old``, once ``[params]`` are checked (one-line error if not)."""
+        problem = self.config_problem(self.config)
+        if problem:
+            raise RdbenchError(problem)
+        return {**super().arch_kwargs(), "old": bool(self.config.params.get("old", False))}
+
+
+class MLICCodec(_PaperCodec):
     """MLIC (MEM entropy model, stacked checkerboard convolutions), from the paper."""
 
     model_class = "rdbench.models.mlic:MLIC"
-    default_params: ClassVar[dict[str, Any]] = {"N": 192, "M": 320, "slices": 10}
+    slice_multiple = 2  # the intra-slice context's two heads
+    default_params: ClassVar[dict[str, Any]] = {"architecture": ARCHITECTURES[0], "old": False, "N": 192, "M": 192,
+                                                 "slices": 6}
 
 
-class MLICPlusCodec(_MultiReferenceCodec):
+class MLICPlusCodec(_PaperCodec):
     """MLIC+ (MEM+ entropy model, checkerboard attention), from the paper."""
 
     model_class = "rdbench.models.mlicplus:MLICPlus"
-    default_params: ClassVar[dict[str, Any]] = {"N": 192, "M": 320, "slices": 10}
+    slice_multiple = 32  # the inter-slice context's heads of 32 channels
+    default_params: ClassVar[dict[str, Any]] = {"architecture": ARCHITECTURES[0], "old": False, "N": 192, "M": 320,
+                                                 "slices": 10}

@@ -75,16 +75,3 @@ class MLICPlusPlusCodec(_MultiReferenceCodec):
     def build_model(self, quality: Quality) -> torch.nn.Module:
         """Seeded weights of the current variant, or the "Old" one with ``params.old = true``."""
         return self._model_type()(**self.arch_kwargs(), old=bool(self.config.params.get("old", False)))
-
-    def latent_layer(self, model: torch.nn.Module) -> torch.nn.Module:
-        return model.g_a.analysis_transform[-1]
-
-    def pad(self, x: torch.Tensor) -> torch.Tensor:
-        """Zero-padded right/bottom to multiples of 64 (the official evaluation)."""
-        import torch.nn.functional as F
-
-        from rdbench.models.mlicpp import STRIDE
-
-        h, w = x.shape[2:]
-        pad = (0, (-w) % STRIDE, 0, (-h) % STRIDE)
-        return F.pad(x, pad, mode="constant", value=0.0) if any(pad) else x
