@@ -39,6 +39,11 @@ from rdbench import (
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: Decoder MACs per pixel at 768x512 as DeepMind C3's ``baselines/kodak.py`` lists them ("obtained
+#: from paper authors, who calculated the numbers using the DeepSpeed library"); MLIC++ has none there.
+C3_DECODER_MACS = {"mlic-random": 446_750, "mlicplus-random": 555_340}
+KODAK = (768, 512)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,7 +63,7 @@ def main() -> None:
     forward_sizes = [int(s) for s in args.forward_sizes.split(",") if s]
     context = CodecContext(device=args.device, threads=args.threads)
     configs = load_configs()
-    missing, points, flops_points, forward_points = [], [], [], []
+    missing, points, flops_points, forward_points, decoder_points = [], [], [], [], []
     start = time.perf_counter()
     for name in args.codecs.split(","):
         config = configs.get(name)
@@ -84,13 +89,17 @@ def main() -> None:
                 p = measure_point(config, context, quality, side, 1, flops_only=True)
                 flops_points.append(p)
                 print(f"{name} {side}: flops {p.flops} ({p.status})", flush=True)
+            p = measure_point(config, context, quality, KODAK, 1, flops_only=True)
+            decoder_points.append(p)
+            print(f"{name} 768x512: decoder {p.decoder_macs_per_px} MACs/px", flush=True)
     elapsed = time.perf_counter() - start
 
     out = Path(args.out)
     plot = plot_complexity(points, out.with_suffix(".png"))
     fplot = plot_complexity(flops_points, out.with_name(out.stem + "_flops.png")) if flops_points else None
     wplot = plot_complexity(forward_points, out.with_name(out.stem + "_forward.png")) if forward_points else None
-    everything = {"points": points, "forward_only": forward_points, "flops_only": flops_points}
+    everything = {"points": points, "forward_only": forward_points, "flops_only": flops_points,
+                  "decoder_768x512": decoder_points}
     out.with_suffix(".json").write_text(json.dumps(
         {k: [p.to_json() for p in v] for k, v in everything.items()}, indent=1, default=str))
     rows = complexity_rows(points)
@@ -134,6 +143,20 @@ def main() -> None:
                   "",
                   render(fexps, ["codec", "fit_sizes", "flops", "flops_per_pixel", "fpp_growth"], "markdown",
                          title="FLOPs exponents over the FLOPs-only sizes", digits=3),
+                  ""]
+    if decoder_points:
+        first = decoder_points[0].decoder_macs_per_px
+        decoder_rows = [{"codec": p.codec,
+                         "decoder_macs_per_px": p.decoder_macs_per_px,
+                         "vs_first": p.decoder_macs_per_px / first if first and p.decoder_macs_per_px else None,
+                         "c3_authors": C3_DECODER_MACS.get(p.codec),
+                         "c3_over_rdbench": (C3_DECODER_MACS[p.codec] / p.decoder_macs_per_px
+                                             if p.codec in C3_DECODER_MACS and p.decoder_macs_per_px else None)}
+                        for p in decoder_points]
+        lines += [render(decoder_rows, ["codec", "decoder_macs_per_px", "vs_first", "c3_authors", "c3_over_rdbench"],
+                         "markdown", title="Decoder MACs per pixel at 768x512 (C3's convention: the forward without "
+                         "g_a and h_a, z likelihood counted; `rdbench complexity --sizes 768x512 --flops-only`), "
+                         "against the authors' figures in DeepMind C3's baselines/kodak.py", digits=3),
                   ""]
     lines += ["Plots: " + ", ".join(f"`{p.name}`" for p in (plot, wplot, fplot) if p)
               + f"; every point in `{out.with_suffix('.json').name}`.", ""]
