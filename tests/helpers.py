@@ -83,17 +83,23 @@ def newer_schema_db(path: Path) -> Path:
     return path
 
 
-def build_store(root: Path, size: tuple[int, int] = (176, 176)) -> Path:
-    """Run `rdbench run --codec jpeg,webp` on crops of the first three Kodak images; return the DB path."""
+def kodak_crops(folder: Path, count: int, box: tuple[int, int, int, int] = (0, 0, 176, 176)) -> Path:
+    """Save the ``box`` crop of the first ``count`` real Kodak images into ``folder`` (skipping the
+    test when the shared Kodak set is absent): small real images for quick measured runs."""
     kodak = SHARED / "datasets" / "kodak"
     if not kodak.is_dir():
-        pytest.skip(f"{kodak} is absent: the real Kodak images are needed to build a measured store")
+        pytest.skip(f"{kodak} is absent: the real Kodak images are needed")
     from PIL import Image
 
-    crops = root / "crops"
-    crops.mkdir(parents=True, exist_ok=True)
-    for path in sorted(kodak.glob("*.png"))[:3]:
-        Image.open(path).crop((0, 0, *size)).save(crops / path.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(kodak.glob("*.png"))[:count]:
+        Image.open(path).crop(box).save(folder / path.name)
+    return folder
+
+
+def build_store(root: Path, size: tuple[int, int] = (176, 176)) -> Path:
+    """Run `rdbench run --codec jpeg,webp` on crops of the first three Kodak images; return the DB path."""
+    crops = kodak_crops(root / "crops", 3, (0, 0, *size))
     db = root / "rd.sqlite"
     rdbench("run", "--codec", "jpeg,webp", "--dataset", crops, "--quality", "20,40,60,80", "--db", db,
             in_process=True, check=True)

@@ -14,7 +14,7 @@ import warnings
 import bjontegaard
 import numpy as np
 import pytest
-from helpers import SHARED, rdbench
+from helpers import kodak_crops, rdbench
 
 from rdbench.analysis.bdrate import bd_rate
 from rdbench.analysis.references import load_reference
@@ -33,16 +33,8 @@ def _bj(fn, anchor, test, method="pchip", **kwargs):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """jpeg and webp run by rdbench on five real Kodak crops (176 x 176) at qualities 20, 40, 60, 80."""
-    kodak = SHARED / "datasets" / "kodak"
-    if not kodak.is_dir():
-        pytest.skip(f"{kodak} is absent: the real Kodak images are needed")
-    from PIL import Image
-
     root = tmp_path_factory.mktemp("uncertainty")
-    crops = root / "crops"
-    crops.mkdir()
-    for path in sorted(kodak.glob("*.png"))[:5]:
-        Image.open(path).crop((96, 64, 272, 240)).save(crops / path.name)
+    crops = kodak_crops(root / "crops", 5, (96, 64, 272, 240))
     db = root / "rd.sqlite"
     rdbench("run", "--codec", "jpeg,webp", "--dataset", crops, "--quality", ",".join(QUALITIES), "--db", db,
             in_process=True, check=True)

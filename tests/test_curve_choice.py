@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SHARED, build_store, rdbench
+from helpers import build_store, kodak_crops, rdbench
 
 from rdbench.analysis.bdrate import bd_rate
 from rdbench.errors import RdbenchError, UsageError
@@ -346,16 +346,10 @@ def test_quality_filter_on_bdrate_and_plot(base_db, tmp_path):
 @pytest.fixture(scope="module")
 def lossless_db(tmp_path_factory):
     """jpeg and webp on two real Kodak crops and a flat grey image, which JPEG codes exactly (MSE 0)."""
-    kodak = SHARED / "datasets" / "kodak"
-    if not kodak.is_dir():
-        pytest.skip(f"{kodak} is absent")
     from PIL import Image
 
     root = tmp_path_factory.mktemp("lossless")
-    folder = root / "flat"
-    folder.mkdir()
-    for path in sorted(kodak.glob("*.png"))[:2]:
-        Image.open(path).crop((0, 0, 176, 176)).save(folder / path.name)
+    folder = kodak_crops(root / "flat", 2)
     Image.fromarray(np.full((176, 176, 3), 128, np.uint8)).save(folder / "grey.png")
     db = root / "rd.sqlite"
     rdbench("run", "--codec", "jpeg,webp", "--dataset", folder, "--quality", "20,40,60,80", "--db", db, "--quiet",

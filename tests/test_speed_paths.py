@@ -95,7 +95,13 @@ def test_a_classical_run_imports_neither_torch_nor_compressai(tmp_path):
 def test_zoo_facts_written_out_are_compressais():
     from compressai.zoo.image import model_urls
 
-    from rdbench.codecs.learned.compressai_zoo import ARCHS, METRICS, ZOO_FILES, weights_url, zoo_qualities
+    from rdbench.codecs.learned.compressai_zoo import (
+        ARCHS,
+        METRICS,
+        ZOO_FILES,
+        weights_url,
+        zoo_qualities,
+    )
 
     assert set(ZOO_FILES) == set(model_urls) == set(ARCHS)
     for arch in ARCHS:
