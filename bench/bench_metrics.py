@@ -17,7 +17,11 @@ memory back to the OS, so code that allocates fresh temporaries page-faults them
 rdbench's workspace is kept). Values are checked too: |now - pytorch_msssim in float64| (the
 definition) and |now - float32 reference|.
 
-    python bench/bench_metrics.py [--rounds 7] [--out bench/results/metrics_cpu.md]
+With ``--previous FILE`` (an earlier ``rdbench/run/metrics.py``, e.g. ``git show
+REV:rdbench/run/metrics.py > /tmp/previous_metrics.py``), that version is timed too, on one
+thread, interleaved with the others, and compared with now in a table of its own.
+
+    python bench/bench_metrics.py [--rounds 7] [--previous FILE] [--out bench/results/metrics_cpu.md]
 """
 
 from __future__ import annotations
@@ -48,6 +52,34 @@ def old_mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(diff * diff, dtype=np.float64))
 
 
+def openblas_kernels() -> str:
+    """The kernel set numpy's OpenBLAS picked when it loaded ("Haswell", "Cooperlake", ...): from
+    the CPU, unless ``OPENBLAS_CORETYPE`` forces one (this project's machines force Haswell). The
+    metrics' two BLAS passes run ~2.5x faster with AVX-512 kernels, so the figures depend on it."""
+    import ctypes
+
+    with open("/proc/self/maps") as fh:
+        paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for name in ("openblas_get_corename64_", "openblas_get_corename", "scipy_openblas_get_corename"):
+            corename = getattr(lib, name, None)
+            if corename is not None:
+                corename.restype = ctypes.c_char_p
+                return corename().decode()
+    return "unknown"
+
+
+def load_module(path: Path):
+    """An earlier version of ``rdbench/run/metrics.py``, imported from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("previous_metrics", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def timed(fn, in_run: bool = False) -> tuple[float, float]:
     if in_run:
         from rdbench.run.measure import release_freed_memory
@@ -62,6 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per image (median reported)")
     parser.add_argument("--out", type=Path, default=None, help="also write the table as Markdown here")
+    parser.add_argument("--previous", type=Path, default=None,
+                        help="an earlier rdbench/run/metrics.py to time against now (one thread)")
     args = parser.parse_args()
 
     import imagecodecs
@@ -70,7 +104,9 @@ def main() -> None:
 
     from rdbench.data.images import load_image
     from rdbench.run import metrics
+    from rdbench.run.environment import cpu_name
 
+    previous = load_module(args.previous) if args.previous else None
     default_threads = torch.get_num_threads()
     rows = []
     for label, path in IMAGES:
@@ -85,7 +121,10 @@ def main() -> None:
         now_value = metrics.distortion(a, b)  # first call of a size builds its workspace: not timed
         before_value = metrics.ms_ssim_reference(a, b)
         samples: dict[str, list[tuple[float, float]]] = {
-            f"{k}{r}": [] for k in ("before-1", "before-default", "now", "now-default") for r in ("", "-run")}
+            f"{k}{r}": [] for k in ("before-1", "before-default", "now", "now-default", "previous")
+            for r in ("", "-run")}
+        if previous is not None:
+            previous.distortion(a, b)  # its workspace too
         for _ in range(args.rounds):
             for run in (False, True):
                 suffix = "-run" if run else ""
@@ -94,6 +133,8 @@ def main() -> None:
                     timed(lambda: (old_mse(a, b), metrics.ms_ssim_reference(a, b)), run))
                 metrics.set_threads(1)
                 samples["now" + suffix].append(timed(lambda: metrics.distortion(a, b), run))
+                if previous is not None:
+                    samples["previous" + suffix].append(timed(lambda: previous.distortion(a, b), run))
                 metrics.set_threads(default_threads)
                 samples["now-default" + suffix].append(timed(lambda: metrics.distortion(a, b), run))
                 metrics.set_threads(1)
@@ -103,7 +144,8 @@ def main() -> None:
                 time.sleep(0.5)  # torch's idle OpenMP threads spin a while: let them sleep before the next timing
         psnr_before = statistics.median(timed(lambda: old_mse(a, b))[1] for _ in range(20))
         psnr_now = statistics.median(timed(lambda: metrics.mse(a, b))[1] for _ in range(20))
-        med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in samples.items()}
+        med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+               for k, v in samples.items() if v}
         rows.append((label, f"{a.shape[1]}x{a.shape[0]}", med, exact, now_value[1], before_value,
                      psnr_before, psnr_now, old_mse(a, b) == now_value[0]))
         print(label, {k: f"{v[0] * 1000:.1f}/{v[1] * 1000:.1f} ms" for k, v in med.items()}, file=sys.stderr,
@@ -112,11 +154,14 @@ def main() -> None:
     lines = [
         "# Metric speed: MSE + MS-SSIM per image, before (pytorch_msssim) and now (rdbench.run.metrics)",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, numpy {np.__version__}, torch {torch.__version__} (default "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, numpy {np.__version__} (OpenBLAS {openblas_kernels()} kernels"
+        + (f", OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}" if os.environ.get("OPENBLAS_CORETYPE") else "")
+        + f"), torch {torch.__version__} (default "
         f"{default_threads} threads); {args.rounds} interleaved rounds, medians. Command: "
         "`python bench/bench_metrics.py" + (f" --rounds {args.rounds}" if args.rounds != 7 else "")
-        + (f" --out {args.out}" if args.out else "") + "`.",
+        + (f" --previous {args.previous}" if args.previous else "") + (f" --out {args.out}" if args.out else "")
+        + "`.",
         "",
         "Wall times in ms. *1 thread*: before, the previous rdbench code as every `--jobs N` worker ran it; now, "
         f"the metrics on one thread. *{default_threads} threads*: as `rdbench run --jobs 1` runs them in process "
@@ -135,6 +180,15 @@ def main() -> None:
             n1, nd = med["now" + suffix], med["now-default" + suffix]
             lines.append(f"| {label} | {size} | {timing} | {b1[0] * 1e3:.1f} | {n1[0] * 1e3:.1f} | {b1[0] / n1[0]:.1f}x "
                          f"| {b1[1] / n1[1]:.1f}x | {bd[0] * 1e3:.1f} | {nd[0] * 1e3:.1f} | {bd[0] / nd[0]:.1f}x |")
+    if previous is not None:
+        lines += ["", f"Against the previous fast path (`{args.previous}`), one thread, ms (wall; speed-up also in CPU "
+                  "time):", "", "| image | timing | previous | now | speed-up | speed-up (CPU time) |",
+                  "|---|---|---|---|---|---|"]
+        for label, size, med, *_ in rows:
+            for suffix, timing in (("", "warm"), ("-run", "in a run")):
+                p1, n1 = med["previous" + suffix], med["now" + suffix]
+                lines.append(f"| {label} | {timing} | {p1[0] * 1e3:.1f} | {n1[0] * 1e3:.1f} | {p1[0] / n1[0]:.2f}x "
+                             f"| {p1[1] / n1[1]:.2f}x |")
     lines += ["", "PSNR alone (its MSE; CPU ms, warm): before (int32 arrays) / now (int16 differences, exact "
               "float64 dot products in cache-sized chunks); now is also exactly the value before:", "",
               "| image | before | now | speed-up | same MSE |", "|---|---|---|---|---|"]

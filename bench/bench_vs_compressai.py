@@ -199,13 +199,17 @@ def main() -> None:
     import compressai  # noqa: F401 - fail early when CompressAI is not installed
     import torch
 
+    from rdbench.run.environment import cpu_name
+
+    blas = f" (OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']})" if os.environ.get("OPENBLAS_CORETYPE") else ""
+    flags = "".join(f" --{flag}" for flag in ("skip-classical", "skip-learned") if getattr(args, flag.replace("-", "_")))
     lines = ["# rdbench against CompressAI's own tools", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}, torch {torch.__version__}, compressai "
+             f"Machine: {cpu_name()}, {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}{blas}, torch {torch.__version__}, compressai "
              f"{__import__('importlib.metadata', fromlist=['version']).version('compressai')}; "
              f"median of {args.repeat} interleaved runs of each command (the machine may be shared). Wall time "
              "of whole commands, start-up and imports included. Command: `python bench/bench_vs_compressai.py "
-             f"--repeat {args.repeat} --qualities {args.qualities} --learned-images {args.learned_images}`.", ""]
+             f"--repeat {args.repeat} --qualities {args.qualities} --learned-images {args.learned_images}{flags}`.", ""]
     commands: list[str] = []
     with tempfile.TemporaryDirectory(prefix="rdbench-vs-compressai-") as tmp:
         work = Path(tmp)

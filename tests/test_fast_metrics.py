@@ -110,6 +110,25 @@ def test_odd_and_even_sides_follow_the_pooling_rule(shape):
     assert mse == exact_mse(a, b)
 
 
+@pytest.mark.parametrize("shape", [(161, 162), (170, 1000), (1001, 171), (512, 768)])
+def test_value_does_not_depend_on_the_number_of_threads(shape):
+    """The strips of a scale, the colour split (rows) and the pooling (planes) are shared among
+    the metric threads; every strip's sums are added in strip order, so 1, 2 or 3 threads give
+    the same float, on sizes near the minimum, wide and short, tall and narrow, and Kodak's."""
+    a, b = noise_pair(*shape, seed=7)
+    before = metrics.get_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            metrics.set_threads(threads)
+            results.append(metrics.distortion(a, b))
+    finally:
+        metrics.set_threads(before)
+    assert results[0] == results[1] == results[2]
+    assert results[0][0] == exact_mse(a, b)
+    assert abs(results[0][1] - definition(a, b)) < 1e-10
+
+
 def test_extreme_images():
     black = np.zeros((170, 180, 3), np.uint8)
     white = np.full_like(black, 255)

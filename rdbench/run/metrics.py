@@ -23,26 +23,53 @@ each axis, zeros counted in the average (``avg_pool2d``'s ``count_include_pad``)
 0.2363, 0.1333), averaged over the channels.
 
 :func:`ms_ssim` computes exactly that definition in float64: it equals pytorch_msssim run on
-float64 tensors to ~1e-15 (``tests/test_fast_metrics.py``: every Kodak image at two JPEG
-qualities, odd sizes, the Tecnick and CLIC samples, to 1e-10). pytorch_msssim as usually called,
-on float32 tensors, differs from its own definition by its rounding: 1.5-3e-7 on typical images,
-up to ~4e-6 at JPEG quality 10 and ~5e-5 at quality 5 on Kodak (flat blocks make the float32
-variances' cancellation error systematic instead of averaging out). It is organised for speed:
+float64 tensors to ~1e-15 (measured: at most 1.2e-14 over every Kodak image at JPEG qualities 5
+and 95; ``tests/test_fast_metrics.py`` asserts 1e-10 on every Kodak image at two JPEG qualities,
+odd sizes, the Tecnick and CLIC samples). pytorch_msssim as usually called, on float32 tensors,
+differs from its own definition by its rounding: 1.5-3e-7 on typical images, up to ~4e-6 at JPEG
+quality 10 and ~5e-5 at quality 5 on Kodak (flat blocks make the float32 variances' cancellation
+error systematic instead of averaging out). It is organised for speed:
 
 * only four filtered planes per channel instead of five: with u = x + y and v = x - y,
   ``sigma_x² + sigma_y² = (s_u + s_v) / 2`` and ``2 sigma_xy = (s_u - s_v) / 2`` (s = the
   windowed variance), and likewise for the means, so ``cs = (s_u - s_v + 2 C2) / (s_u + s_v +
-  2 C2)``; the average pool is linear, so u and v are pooled directly;
-* each separable pass is a matrix product with a banded Toeplitz block (BLAS, kept on one
-  thread: :func:`single_threaded_blas`), in horizontal strips of rows, so the working set stays
-  in cache; the strips of a scale can be shared among threads (:func:`set_threads`; ``rdbench
-  run`` gives the metrics the cores a job has), each strip's sums kept apart and added in
-  order, so the value does not depend on the number of threads;
+  2 C2) = 1 - 2 s_v / (s_u + s_v + 2 C2)``: one division and one sum per pixel and channel;
+  the average pool is linear, so u and v are pooled directly;
+* each separable pass is a matrix product with a banded Toeplitz block of 8 output rows
+  (columns): 18 multiply-adds per output where the window has 11, which BLAS (kept on one
+  thread: :func:`single_threaded_blas`) still runs faster than any 11-tap loop numpy, scipy or
+  torch offer in float64 (measured: ``scipy.ndimage.correlate1d`` 3-8x, torch's float64
+  convolutions over 20x slower);
+* plane-major buffers: a scale is computed in horizontal strips of rows whose twelve planes
+  (u, v, u², v² of the three channels) are each contiguous, so every elementwise step is one
+  contiguous pass (2.3x faster than the row-interleaved layout used before); the filtered planes
+  reuse the input planes' memory, so a strip's buffers (4 MiB) stay in the L3 cache;
+* the strips of a scale, the colour split and the pooling can be shared among threads
+  (:func:`set_threads`; ``rdbench run`` gives the metrics the cores a job has), each strip's
+  sums kept apart and added in order, so the value does not depend on the number of threads;
 * the buffers live in a per-thread workspace reused from one image to the next (no page faults
   after the first image of a size, which matters since :class:`rdbench.run.measure.PeakRSS`
   hands freed memory back to the OS before every image).
 
-Speed: ``bench/bench_metrics.py`` (``bench/results/metrics_cpu.md``).
+Speed (``bench/bench_metrics.py``, ``bench/results/metrics_cpu.md``; one thread, back to back,
+on a shared 2-core AMD EPYC, OpenBLAS's Haswell kernels): ~28-30 ms for a Kodak image, ~114 ms
+at 1200x1200 (Tecnick), ~220-280 ms at 2048x1365 (CLIC): 3.5x, 8x and 10x less CPU time than
+pytorch_msssim, and 1.15-1.2x less than the row-interleaved layout used before. About two thirds
+of it is the two BLAS passes, at the speed of OpenBLAS's small-matrix kernels (~16 GFLOP/s of
+useful work); the rest is elementwise passes.
+
+Why float64 throughout: float32 filtering was measured and rejected. It cannot guarantee even
+1e-6 agreement with the definition, because its error is the variances' cancellation error, ``eps *
+t²`` for a locally constant t, which nothing averages out when the image is flat: with u
+centred (u - 255, exact), every Kodak image at JPEG qualities 5-95 came within 5.7e-8 of the
+definition (4.2e-7 uncentred), but a flat colour shift (x - y = 50 everywhere) is off by 7e-6
+and black against white by 8e-6. It would also gain little here: single-precision products ran
+only ~1.35x faster than double ones on this CPU.
+
+BLAS kernels: the figures above are with OpenBLAS's Haswell (AVX2) kernels, which this project's
+machines force (``OPENBLAS_CORETYPE=Haswell`` in their environment). Without that setting
+OpenBLAS picks its Cooperlake (AVX-512) kernels on the same CPU, the two passes run ~2.5x faster
+and MS-SSIM on a Kodak image takes ~16 ms instead of ~27 ms (measured, same values to 1e-16).
 
 On a device (a reconstruction that is a CUDA tensor), :func:`distortion` computes the same
 definition with torch in float64 on that device (:func:`ms_ssim_torch`), so a learned codec's
@@ -57,7 +84,7 @@ import functools
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -79,12 +106,9 @@ C2 = (0.03 * DATA_RANGE) ** 2
 _TAPS = len(GAUSSIAN_WINDOW)
 _HALO = _TAPS - 1  # rows (columns) a valid 11-tap convolution loses
 _PLANES = 12  # u, v, u², v² for each of the 3 channels
-_VBLOCK = 8  # output rows per Toeplitz block of the vertical pass (fastest on the CPUs measured)
+_VBLOCK = 8  # output rows per Toeplitz block of the vertical pass
 _HBLOCK = 8  # output columns per Toeplitz block of the horizontal pass
-#: Widest matrix product of the vertical pass, and most rows of the horizontal one (1792 keeps
-#: (8 x 18) @ (18 x 1792) below the size at which OpenBLAS 0.3 may start threads).
-_GEMM_COLUMNS = 1792
-_STRIP_BYTES = 2 << 20  # size of a strip's buffers (each fits a large L2, and any L3)
+_LANE_BYTES = 4 << 20  # a lane's strip buffer
 
 
 def bpp(num_bytes: int, height: int, width: int) -> float:
@@ -190,29 +214,29 @@ def _toeplitz(rows: int) -> np.ndarray:
 class _Workspace:
     """Every buffer MS-SSIM needs for one image size, reused from one image to the next.
 
-    Layout: "row-planar" arrays of shape (H, planes, W), so that one row of every plane is
-    contiguous: the vertical pass is one matrix product per block of rows over all planes, the
-    horizontal one a product over contiguous rows. The state of a scale is one (H, 6, W) array,
-    u of the three channels then v of the three channels. A scale is computed in horizontal
-    strips; each thread computing strips has a lane of strip buffers of its own
-    (:class:`_Lane`), and every strip's sums are kept apart and added in strip order, so the
-    result is the same float whatever the number of threads.
+    Layout: plane-major, (planes, H, W). The state of a scale is one (6, H, W) array, u of the
+    three channels then v of the three channels (int16 at scale 1, float64 after). A scale is
+    computed in horizontal strips whose twelve planes (u, v, u², v²) and filtered planes are each
+    contiguous, so every elementwise step is one pass over contiguous memory. Each thread
+    computing strips has a lane of strip buffers of its own (:class:`_Lane`), and every strip's
+    sums are kept apart and added in strip order, so the result is the same float whatever the
+    number of threads.
     """
 
     def __init__(self, height: int, width: int) -> None:
         self.height, self.width = height, width
-        self.a8 = np.empty((height, 3, width), np.uint8)
-        self.b8 = np.empty((height, 3, width), np.uint8)
-        self.uv16 = np.empty((height, 6, width), np.int16)  # u = x + y, v = x - y of scale 1
-        self.rows16 = np.empty(((height + 1) // 2, 6, width), np.int16)
+        self.a8 = np.empty((3, height, width), np.uint8)
+        self.b8 = np.empty((3, height, width), np.uint8)
+        self.uv16 = np.empty((6, height, width), np.int16)  # u = x + y, v = x - y of scale 1
+        self.rows16 = np.empty((6, (height + 1) // 2, width), np.int16)
         self.levels: list[np.ndarray] = []  # u and v of scales 2..5, float64
         h, w = height, width
         for _ in range(len(MS_SSIM_WEIGHTS) - 1):
             h, w = h // 2 + h % 2, w // 2 + w % 2
-            self.levels.append(np.empty((h, 6, w)))
-        h1, _, w1 = self.levels[0].shape
-        self.rows64 = np.empty(((h1 + 1) // 2, 6, w1))
-        self.strip_elements = max(_STRIP_BYTES // 8, (_VBLOCK + _HALO) * _PLANES * width)
+            self.levels.append(np.empty((6, h, w)))
+        _, h1, w1 = self.levels[0].shape
+        self.rows64 = np.empty((6, (h1 + 1) // 2, w1))
+        self.lane_elements = max(_LANE_BYTES // 8, _lane_elements(_VBLOCK, width))
         self.lanes: list[_Lane] = []
         self._toeplitz: dict[tuple[int, bool], np.ndarray] = {}
 
@@ -237,10 +261,7 @@ class _Workspace:
             return self._measure(a, b, threads)
 
     def _measure(self, a: np.ndarray, b: np.ndarray, threads: int) -> tuple[float, float]:
-        np.copyto(self.a8, a.transpose(0, 2, 1))
-        np.copyto(self.b8, b.transpose(0, 2, 1))
-        np.add(self.a8, self.b8, out=self.uv16[:, 0:3], dtype=np.int16)
-        np.subtract(self.a8, self.b8, out=self.uv16[:, 3:6], dtype=np.int16)
+        _share(self._split, a, b, count=self.height, threads=threads)
         uv = self.uv16
         value = np.ones(3)
         sse = 0.0
@@ -251,21 +272,31 @@ class _Workspace:
                 sse = level_sse
             value *= np.maximum(mean, 0.0) ** weight
             if not last:
-                self._pool(uv, self.levels[level])
+                _share(self._pool, uv, self.levels[level], count=6, threads=threads)
                 uv = self.levels[level]
         return sse / a.size, float(value.mean())
 
-    def _pool(self, x: np.ndarray, out: np.ndarray) -> None:
-        """2x2 average pool of a (H, 6, W) array, with avg_pool2d's padding rule: side % 2 zeros
-        on both ends of an odd side, counted in the average (only the leading one is ever read)."""
-        h, _, w = x.shape
-        oh = out.shape[0]
-        rows = self.rows16[:oh] if x.dtype == np.int16 else self.rows64[:oh, :, :w]
+    def _split(self, part: int, rows: slice, a: np.ndarray, b: np.ndarray) -> None:
+        """u = x + y and v = x - y of scale 1, plane-major, for the image rows ``rows``."""
+        a8, b8 = self.a8[:, rows], self.b8[:, rows]
+        np.copyto(a8, a[rows].transpose(2, 0, 1))
+        np.copyto(b8, b[rows].transpose(2, 0, 1))
+        np.add(a8, b8, out=self.uv16[0:3, rows], dtype=np.int16)
+        np.subtract(a8, b8, out=self.uv16[3:6, rows], dtype=np.int16)
+
+    def _pool(self, part: int, planes: slice, x: np.ndarray, out: np.ndarray) -> None:
+        """2x2 average pool of the planes ``planes`` of a (6, H, W) array, with avg_pool2d's
+        padding rule: side % 2 zeros on both ends of an odd side, counted in the average (only the
+        leading one is ever read)."""
+        _, h, w = x.shape
+        x, out = x[planes], out[planes]
+        oh = out.shape[1]
+        rows = self.rows16[planes, :oh] if x.dtype == np.int16 else self.rows64[planes, :oh, :w]
         if h % 2:  # windows (-1, 0), (1, 2), ...: the first holds a zero and row 0
-            rows[0] = x[0]
-            np.add(x[1::2], x[2::2], out=rows[1:])
+            rows[:, 0] = x[:, 0]
+            np.add(x[:, 1::2], x[:, 2::2], out=rows[:, 1:])
         else:
-            np.add(x[0::2], x[1::2], out=rows)
+            np.add(x[:, 0::2], x[:, 1::2], out=rows)
         if w % 2:
             np.copyto(out[:, :, 0], rows[:, :, 0])
             np.add(rows[:, :, 1::2], rows[:, :, 2::2], out=out[:, :, 1:])
@@ -276,36 +307,59 @@ class _Workspace:
     def _level(self, uv: np.ndarray, last: bool, want_sse: bool, threads: int) -> tuple[np.ndarray, float]:
         """Per-channel mean cs (or, at the last scale, mean ssim) of one scale, strip by strip;
         with ``want_sse`` also the sum of v² over the image (v = x - y: the squared error)."""
-        h, _, w = uv.shape
+        _, h, w = uv.shape
         out_h, out_w = h - _HALO, w - _HALO
-        step = max(_VBLOCK, (self.strip_elements // (_PLANES * w) - _HALO) // _VBLOCK * _VBLOCK)
-        step = min(step, _GEMM_COLUMNS // _PLANES // _VBLOCK * _VBLOCK)  # see _Strip
+        step = _VBLOCK
+        while step + _VBLOCK <= out_h and _lane_elements(step + _VBLOCK, w) <= self.lane_elements:
+            step += _VBLOCK
         strips = [(top, min(step, out_h - top)) for top in range(0, out_h, step)]
         sums = np.zeros((len(strips), 4))  # per strip: the 3 channels' cs (or ssim) sums, and the sse
-        parts = min(threads, len(strips))
-        if parts <= 1:
-            self.lanes[0].run(uv, strips, range(len(strips)), sums, last, want_sse)
-        else:
-            bounds = [len(strips) * i // parts for i in range(parts + 1)]
-            pool = _thread_pool(parts - 1)
-            futures = [pool.submit(self.lanes[i].run, uv, strips, range(bounds[i], bounds[i + 1]), sums, last,
-                                   want_sse) for i in range(1, parts)]
-            self.lanes[0].run(uv, strips, range(bounds[0], bounds[1]), sums, last, want_sse)
-            for future in futures:
-                future.result()
+        take = _Counter()  # each thread takes the next strip: balanced when another process holds a core
+        _share(lambda part, span: self.lanes[part].run(uv, strips, take, sums, last, want_sse),
+               count=len(strips), threads=threads)
         total = sums.sum(axis=0)  # in strip order: the same float for any number of threads
         return total[:3] / (out_h * out_w), float(total[3])
 
 
+def _share(work: Callable[..., None], *args: Any, count: int, threads: int) -> None:
+    """Call ``work(part, span, *args)`` for up to ``threads`` contiguous slices ``span`` of
+    range(count), part 0 on this thread and the others on the metrics' thread pool, and return
+    when all are done. numpy releases the GIL in every step of the work, so the parts overlap."""
+    parts = max(1, min(threads, count))
+    bounds = [count * i // parts for i in range(parts + 1)]
+    spans = [slice(bounds[i], bounds[i + 1]) for i in range(parts)]
+    futures = [_thread_pool(parts - 1).submit(work, i, spans[i], *args) for i in range(1, parts)] if parts > 1 else []
+    work(0, spans[0], *args)
+    for future in futures:
+        future.result()
+
+
+class _Counter:
+    """0, 1, 2, ... one number per call, to any number of threads."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            value = self._next
+            self._next += 1
+            return value
+
+
+def _lane_elements(n: int, w: int) -> int:
+    """Elements of a lane's buffer for strips of ``n`` output rows of width ``w``: the twelve
+    input planes (whose memory the filtered planes reuse), then the vertically filtered ones."""
+    return _PLANES * (n + _HALO + n) * w
+
+
 class _Lane:
-    """The strip buffers of one thread computing a workspace's strips, and their views."""
+    """The strip buffer of one thread computing a workspace's strips, and its views."""
 
     def __init__(self, ws: _Workspace) -> None:
         self.ws = ws
-        self.planes = np.empty(ws.strip_elements)
-        self.vertical = np.empty(ws.strip_elements)
-        self.filtered = np.empty(ws.strip_elements)
-        self.squares = np.empty(ws.strip_elements // 2)
+        self.buffer = np.empty(ws.lane_elements)
         self.strips: dict[tuple[int, int], _Strip] = {}
 
     def strip(self, n: int, w: int) -> _Strip:
@@ -314,15 +368,21 @@ class _Lane:
             self.strips[key] = _Strip(self, n, w)
         return self.strips[key]
 
-    def run(self, uv: np.ndarray, strips: list[tuple[int, int]], indices: range, sums: np.ndarray, last: bool,
+    def run(self, uv: np.ndarray, strips: list[tuple[int, int]], take: _Counter, sums: np.ndarray, last: bool,
             want_sse: bool) -> None:
-        """Compute the strips ``indices`` of a scale: row ``i`` of ``sums`` gets strip i's sums."""
-        out_h, w = uv.shape[0] - _HALO, uv.shape[2]
+        """Compute strips of a scale, each next one ``take`` hands out, until none is left: row
+        ``i`` of ``sums`` gets strip i's sums, whichever thread computes it.
+
+        Per pixel and channel, with s = G*t² - (G*t)² the windowed variance of t: ``cs = (s_u -
+        s_v + 2 C2) / (s_u + s_v + 2 C2) = 1 - 2 s_v / (s_u + s_v + 2 C2)``, so a strip's cs sum is
+        its pixel count less twice the sum of one ratio (likewise the luminance at the last scale).
+        """
+        out_h, out_w = uv.shape[1] - _HALO, uv.shape[2] - _HALO
         with single_threaded_blas():  # a no-op on the calling thread, which holds it already
-            for i in indices:
+            while (i := take()) < len(strips):
                 top, n = strips[i]
-                strip = self.strip(n, w)
-                np.copyto(strip.uv, uv[top:top + n + _HALO])
+                strip = self.strip(n, uv.shape[2])
+                np.copyto(strip.uv, uv[:, top:top + n + _HALO])
                 np.square(strip.uv, out=strip.squared)
                 if want_sse:  # rows this strip owns: its first n, and the last strip all its rows
                     sums[i, 3] = (strip.v2 if top + n == out_h else strip.v2_own).sum()
@@ -330,68 +390,67 @@ class _Lane:
                     np.matmul(matrix, source, out=target)
                 for source, matrix, target in strip.horizontal:
                     np.matmul(source, matrix, out=target)
-                np.square(strip.means, out=strip.squares)
-                np.subtract(strip.var, strip.squares, out=strip.var)  # s_u, s_v: G*u² - mu_u², G*v² - mu_v²
-                strip.var_u += 2 * C2
-                num, den = strip.num, strip.den  # the means' buffers, no longer needed as such
-                if last:  # luminance (2 mu_x mu_y + C1) / (mu_x² + mu_y² + C1), in u and v
-                    strip.sq_u += 2 * C1
-                    np.subtract(strip.sq_u, strip.sq_v, out=num)
-                    np.add(strip.sq_u, strip.sq_v, out=den)
-                    np.divide(num, den, out=strip.sq_u)
-                np.subtract(strip.var_u, strip.var_v, out=num)  # s_u - s_v + 2 C2 = 2 (2 sigma_xy + C2)
-                np.add(strip.var_u, strip.var_v, out=den)  # s_u + s_v + 2 C2 = 2 (sigma_x² + sigma_y² + C2)
-                np.divide(num, den, out=num)  # cs map
-                if last:
-                    np.multiply(num, strip.sq_u, out=num)  # ssim map
-                sums[i, :3] = num.sum(axis=(0, 2))
+                means2, var = strip.means, strip.var  # G*t and G*t², t = u, v
+                np.square(means2, out=means2)
+                np.subtract(var, means2, out=var)  # s_u, s_v
+                den = strip.den_cs
+                np.add(strip.var_u, strip.var_v, out=den)
+                den += 2 * C2
+                ratio = np.divide(strip.var_v, den, out=strip.var_v)
+                if last:  # luminance (2 mu_x mu_y + C1) / (mu_x² + mu_y² + C1) = 1 - 2 mu_v² / (mu_u² + mu_v² + 2 C1)
+                    lum = strip.mean_u2
+                    lum += strip.mean_v2
+                    lum += 2 * C1
+                    np.divide(strip.mean_v2, lum, out=lum)
+                    np.multiply(lum, -2.0, out=lum)
+                    lum += 1.0
+                    np.multiply(ratio, -2.0, out=ratio)
+                    ratio += 1.0
+                    np.multiply(ratio, lum, out=ratio)  # ssim map
+                    sums[i, :3] = ratio.sum(axis=(1, 2))
+                else:
+                    sums[i, :3] = n * out_w - 2.0 * ratio.sum(axis=(1, 2))
 
 
 class _Strip:
-    """The views of a workspace's buffers for a strip of ``n`` output rows of width ``w`` - 10,
-    and the matrix products of its two passes, made once and reused for every such strip.
+    """The views of a lane's buffer for a strip of ``n`` output rows of width ``w`` - 10, and the
+    matrix products of its two passes, made once and reused for every such strip.
 
-    Vertical pass: one product per block of :data:`_VBLOCK` output rows, plane and chunk of at
-    most :data:`_GEMM_COLUMNS` columns; horizontal pass: one per block of :data:`_HBLOCK`
-    output columns. Each product stays below the size at which OpenBLAS starts threads (which,
-    on a busy machine or with one worker per core, made the pass 5-10x slower): the metrics are
-    single-threaded by design.
+    Vertical pass: one product per plane and block of :data:`_VBLOCK` output rows; horizontal
+    pass: one per block of :data:`_HBLOCK` output columns, over every row of every plane. The
+    metrics keep OpenBLAS on one thread (:func:`single_threaded_blas`): its threads, on a busy
+    machine or with one worker per core, made a pass 5-10x slower.
     """
 
     def __init__(self, lane: _Lane, n: int, w: int) -> None:
         ws = lane.ws
         m, out_w = n + _HALO, w - _HALO
-        planes = lane.planes[:m * _PLANES * w].reshape(m, _PLANES, w)
-        self.uv, self.squared = planes[:, 0:6], planes[:, 6:12]
-        self.v2, self.v2_own = planes[:, 9:12], planes[:n, 9:12]
-        vertical = lane.vertical[:n * _PLANES * w].reshape(n, _PLANES, w)
-        filtered = lane.filtered[:n * _PLANES * out_w].reshape(n, _PLANES, out_w)
-        self.means, self.var = filtered[:, 0:6], filtered[:, 6:12]
-        self.var_u, self.var_v = filtered[:, 6:9], filtered[:, 9:12]
-        self.num, self.den = filtered[:, 0:3], filtered[:, 3:6]
-        self.squares = lane.squares[:n * 6 * out_w].reshape(n, 6, out_w)
-        self.sq_u, self.sq_v = self.squares[:, 0:3], self.squares[:, 3:6]
+        planes = lane.buffer[:_PLANES * m * w].reshape(_PLANES, m, w)
+        self.uv, self.squared = planes[0:6], planes[6:12]
+        self.v2, self.v2_own = planes[9:12], planes[9:12, :n]
+        vertical = lane.buffer[_PLANES * m * w:_PLANES * (m + n) * w].reshape(_PLANES, n, w)
+        filtered = lane.buffer[:_PLANES * n * out_w].reshape(_PLANES, n, out_w)  # the planes are spent by then
+        self.means, self.var = filtered[0:6], filtered[6:12]
+        self.mean_u2, self.mean_v2 = filtered[0:3], filtered[3:6]
+        self.var_u, self.var_v = filtered[6:9], filtered[9:12]
+        self.den_cs = vertical.reshape(-1)[:3 * n * out_w].reshape(3, n, out_w)  # vertical is spent too
         self.vertical = self._vertical(ws, planes, vertical)
-        self.horizontal = self._horizontal(ws, vertical.reshape(n * _PLANES, w), filtered.reshape(n * _PLANES, out_w))
+        self.horizontal = self._horizontal(ws, vertical.reshape(_PLANES * n, w), filtered.reshape(_PLANES * n, out_w))
 
     @staticmethod
     def _vertical(ws: _Workspace, planes: np.ndarray, out: np.ndarray) -> list[tuple[np.ndarray, ...]]:
-        """Valid 11-tap correlation down the rows of (m, P, w) ``planes`` into (m - 10, P, w) ``out``."""
-        n, count, w = out.shape
+        """Valid 11-tap correlation down the rows of (P, m, w) ``planes`` into (P, m - 10, w) ``out``."""
+        count, n, w = out.shape
         blocks, rest = divmod(n, _VBLOCK)
-        chunk = min(w, _GEMM_COLUMNS)
-        chunks, tail = divmod(w, chunk)
         s0, s1, s2 = planes.strides
         o0, o1, o2 = out.strides
         products = []
         for first, rows, number in ((0, _VBLOCK, blocks), (blocks * _VBLOCK, rest, 1 if rest else 0)):
-            for col, width, parts in ((0, chunk, chunks), (chunks * chunk, tail, 1 if tail else 0)):
-                if number and parts:
-                    source = as_strided(planes[first:, :, col:], (number, count, parts, rows + _HALO, width),
-                                        (rows * s0, s1, width * s2, s0, s2), writeable=False)
-                    target = as_strided(out[first:, :, col:], (number, count, parts, rows, width),
-                                        (rows * o0, o1, width * o2, o0, o2))
-                    products.append((ws.toeplitz(rows), source, target))
+            if number:
+                source = as_strided(planes[:, first:], (count, number, rows + _HALO, w), (s0, rows * s1, s1, s2),
+                                    writeable=False)
+                target = as_strided(out[:, first:], (count, number, rows, w), (o0, rows * o1, o1, o2))
+                products.append((ws.toeplitz(rows), source, target))
         return products
 
     @staticmethod
