@@ -160,7 +160,9 @@ class PillowCodec(Codec):
         from PIL import Image
 
         with Image.open(io.BytesIO(data)) as img:
-            return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+            # convert() copies even an RGB image: skipping it takes ~0.9 ms off a Kodak JPEG's
+            # decode time (3.9 -> 3.0 ms), i.e. what is timed is closer to the codec's own work
+            return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
 
     def library(self) -> tuple[str, str]:
         return (f"Pillow.{self._format}", self._version)
