@@ -15,12 +15,18 @@
    --decode-device cpu`` and the reverse), against both on the GPU: did the decoder rebuild the
    encoder's latent, and what PSNR came out.
 
-Writes ``OUT/gpu_suite_<device>.md`` (GPU name, versions, the exact commands) and prints it.
+Writes ``OUT/gpu_suite_<device>.md`` (GPU name, versions, the exact commands) and prints it. The
+file is rewritten after every section, so a run stopped by a time limit still leaves the sections
+it finished (the file then says which are missing; ``--skip`` reruns only those).
 ``--device cpu --tiny`` runs every section end to end on the CPU in well under a minute (the
 tests do); the figures are then meaningless, the plumbing is what is checked.
 
     python bench/gpu_suite.py                                  # on a GPU machine: bench/results/gpu_suite_cuda.md
     python bench/gpu_suite.py --device cpu --tiny --out /tmp/suite
+
+On this project's lent GPU machine (the ``device`` tool: no network, its own Python with torch
+but without compressai, no ``../shared``), ``python bench/prepare_gpu_carry.py`` packs what the
+suite needs into ``.gpu-carry/`` and prints the one call to make.
 """
 
 from __future__ import annotations
@@ -42,9 +48,11 @@ SHARED = REPO.parent / "shared" / "datasets"
 CODING_CODECS = "mlicpp-random,mlic-random,mlicplus-random,bmshj2018-hyperprior-random,mbt2018-mean-random"
 FAMILY = "mlicpp-random,mlic-random,mlicplus-random"
 CROSS_CODECS = "mlicpp-random,mbt2018-mean-random"
-METRIC_IMAGES = [("Kodak", SHARED / "kodak" / "kodim01.png"),
-                 ("Tecnick", SHARED / "samples" / "RGB_OR_1200x1200_001.png"),
-                 ("CLIC", SHARED / "samples" / "alberto-montalesi-176097.png")]
+#: The metric section's images: (label, folder argument, file name).
+METRIC_IMAGES = [("Kodak", "dataset", "kodim01.png"),
+                 ("Tecnick", "samples", "RGB_OR_1200x1200_001.png"),
+                 ("CLIC", "samples", "alberto-montalesi-176097.png")]
+SECTIONS = ("coding", "complexity", "metrics", "cross")
 
 
 def sync(device: str) -> None:
@@ -135,8 +143,19 @@ def complexity(args) -> tuple[list[str], str]:
     return lines, shown
 
 
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """A JPEG reconstruction of ``image`` (Pillow), the distorted image the metrics are timed on."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    with Image.open(buffer) as img:
+        return np.asarray(img.convert("RGB"))
+
+
 def metric_speed(args) -> list[str]:
-    import imagecodecs
     import torch
     from pytorch_msssim import ms_ssim as reference
 
@@ -153,14 +172,15 @@ def metric_speed(args) -> list[str]:
              "difference is to pytorch_msssim in float64 on the CPU (the definition).", "",
              "| image | size | device (ms) | CPU (ms) | pytorch_msssim on device (ms) | device - definition "
              "| pytorch_msssim float32 - definition |", "|---|---|---|---|---|---|---|"]
-    for label, path in METRIC_IMAGES:
+    for label, folder, name in METRIC_IMAGES:
+        path = Path(getattr(args, folder)) / name
         if not path.is_file():
             lines.append(f"| {label} | absent ({path}) | | | | | |")
             continue
         a = load_image(path)
         if args.tiny:
             a = np.ascontiguousarray(a[:200, :240])
-        b = imagecodecs.jpeg8_decode(imagecodecs.jpeg8_encode(a, level=30))
+        b = jpeg_round_trip(a, 30)
         on_device = torch.from_numpy(b).to(device)
         x32 = torch.from_numpy(a).to(device).permute(2, 0, 1)[None].float()
         y32 = on_device.permute(2, 0, 1)[None].float()
@@ -237,6 +257,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu (for a check of the plumbing)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="folder for gpu_suite_<device>.md")
     parser.add_argument("--dataset", type=Path, default=SHARED / "kodak", help="folder of Kodak images")
+    parser.add_argument("--samples", type=Path, default=SHARED / "samples",
+                        help="folder holding the Tecnick and CLIC samples of the metric section")
     parser.add_argument("--images", type=int, default=24, help="images for the coding section")
     parser.add_argument("--crop", type=int, default=0, help="crop images to SIDE x SIDE (0: whole images)")
     parser.add_argument("--quality", type=int, default=1)
@@ -248,13 +270,17 @@ def main() -> None:
     parser.add_argument("--cross-codecs", default=CROSS_CODECS)
     parser.add_argument("--cross-images", type=int, default=3)
     parser.add_argument("--tiny", action="store_true",
-                        help="a small configuration that runs on a CPU in well under a minute (tests)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: coding,complexity,metrics,cross")
+                        help="smaller defaults that run on a CPU in well under a minute (tests); options given win")
+    parser.add_argument("--skip", default="", help=f"comma-separated sections to skip: {','.join(SECTIONS)}")
+    if parser.parse_known_args()[0].tiny:  # smaller defaults; options given explicitly still win
+        parser.set_defaults(images=2, crop=64, codecs="mlicpp-random,bmshj2018-hyperprior-random",
+                            family="mlicpp-random", complexity_sizes="64,128", repeat=1, metric_repeat=2,
+                            cross_codecs="bmshj2018-hyperprior-random", cross_images=1)
     args = parser.parse_args()
-    if args.tiny:
-        args.images, args.crop, args.codecs = 2, args.crop or 64, "mlicpp-random,bmshj2018-hyperprior-random"
-        args.family, args.complexity_sizes, args.repeat = "mlicpp-random", "64,128", 1
-        args.metric_repeat, args.cross_codecs, args.cross_images = 2, "bmshj2018-hyperprior-random", 1
+    skip = set(filter(None, args.skip.split(",")))
+    if skip - set(SECTIONS):
+        parser.error(f"--skip: unknown section(s) {', '.join(sorted(skip - set(SECTIONS)))}; "
+                     f"the sections are {', '.join(SECTIONS)}")
     import torch
 
     from rdbench.run.checks import check_device
@@ -262,7 +288,6 @@ def main() -> None:
 
     check_device(args.device, [type("Learned", (), {"wants_gpu": True})])
     torch.manual_seed(0)
-    skip = set(filter(None, args.skip.split(",")))
     started = time.perf_counter()
     images = kodak_images(args)
     command = "python bench/gpu_suite.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -273,21 +298,34 @@ def main() -> None:
              f"{__import__('importlib.metadata', fromlist=['version']).version('compressai')}.", "",
              f"Command: `{command.strip()}`" + (" (tiny configuration: a check of the plumbing, not figures)"
                                                 if args.tiny else ""), ""]
-    if "coding" not in skip:
-        lines += coding(args, images)
-    if "complexity" not in skip:
-        lines += complexity(args)[0]
-    if "metrics" not in skip:
-        lines += metric_speed(args)
-    if "cross" not in skip:
-        lines += cross_device(args, images)[0]
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / f"gpu_suite_{args.device.replace(':', '')}.md"
+    run_sections = [name for name in SECTIONS if name not in skip]
+    steps = {"coding": lambda: coding(args, images), "complexity": lambda: complexity(args)[0],
+             "metrics": lambda: metric_speed(args), "cross": lambda: cross_device(args, images)[0]}
+    for done, name in enumerate(run_sections):
+        lines += run_section(name, steps[name])
+        left = run_sections[done + 1:]
+        if left:  # a run stopped by a time limit still leaves what it measured
+            target.write_text("\n".join(lines + [f"_Incomplete so far: sections {', '.join(left)} not run yet "
+                                                  f"({time.perf_counter() - started:.0f} s)._", ""]))
     lines.append(f"Total: {time.perf_counter() - started:.0f} s.")
     text = "\n".join(lines)
     print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / f"gpu_suite_{args.device.replace(':', '')}.md"
     target.write_text(text + "\n")
     print(f"wrote {target}", file=sys.stderr)
+
+
+def run_section(name: str, step) -> list[str]:
+    """The section's lines; if it raises, the error's last lines instead, and the suite goes on (a
+    GPU lease is too short to lose the other sections to one failure)."""
+    try:
+        return step()
+    except Exception:  # noqa: BLE001 - reported in the file, then the next section
+        import traceback
+
+        print(f"section {name} failed", file=sys.stderr, flush=True)
+        return [f"## {name}: failed", "", "```", traceback.format_exc()[-3000:].strip(), "```", ""]
 
 
 if __name__ == "__main__":
