@@ -19,7 +19,7 @@ mean bpp, PSNR and MS-SSIM. rdbench's learned bpp counts its 17-byte header (hei
 latent shape, string lengths), which eval_model does not count (it keeps the shape in memory), so
 the payload bpp (header removed) is compared too.
 
-    python bench/bench_vs_compressai.py [--repeat 3] [--qualities 10,30,50,70,90] [--learned-images 4]
+    python bench/bench_vs_compressai.py [--repeat 3] [--qualities 10,30,50,70,90] [--codecs jpeg,webp] [--learned-images 4]
                                         [--out bench/results/vs_compressai.md]
 """
 
@@ -100,6 +100,8 @@ def classical(args, env: dict[str, str], work: Path) -> tuple[list[str], list[st
               "|---|---|---|---|---|"]
     checks = []
     for codec, (config, _) in CONFIGS.items():
+        if codec not in args.codecs.split(","):
+            continue
         for jobs in (1, 2):
             ours_cmd = [sys.executable, "-m", "rdbench", "run", "--codec", config, "--dataset", str(args.dataset),
                         "--quality", args.qualities, "--jobs", str(jobs), "--db", "DB", "-q"]
@@ -190,10 +192,13 @@ def main() -> None:
     parser.add_argument("--qualities", default="10,30,50,70,90", help="classical sweep qualities")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per variant (median)")
     parser.add_argument("--learned-images", type=int, default=4, help="Kodak images for the learned comparison")
+    parser.add_argument("--codecs", default=",".join(CONFIGS), help="classical codecs to compare (jpeg,webp)")
     parser.add_argument("--skip-classical", action="store_true")
     parser.add_argument("--skip-learned", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="also write the report as Markdown here")
     args = parser.parse_args()
+    if set(args.codecs.split(",")) - set(CONFIGS):
+        parser.error(f"--codecs: choose among {', '.join(CONFIGS)}")
     if not args.dataset.is_dir():
         sys.exit(f"{args.dataset} is not a folder of images (pass --dataset)")
     import compressai  # noqa: F401 - fail early when CompressAI is not installed
@@ -209,7 +214,8 @@ def main() -> None:
              f"{__import__('importlib.metadata', fromlist=['version']).version('compressai')}; "
              f"median of {args.repeat} interleaved runs of each command (the machine may be shared). Wall time "
              "of whole commands, start-up and imports included. Command: `python bench/bench_vs_compressai.py "
-             f"--repeat {args.repeat} --qualities {args.qualities} --learned-images {args.learned_images}{flags}`.", ""]
+             f"--repeat {args.repeat} --qualities {args.qualities} --learned-images {args.learned_images}{flags}"
+             f"{'' if args.codecs == ','.join(CONFIGS) else ' --codecs ' + args.codecs}`.", ""]
     commands: list[str] = []
     with tempfile.TemporaryDirectory(prefix="rdbench-vs-compressai-") as tmp:
         work = Path(tmp)

@@ -52,9 +52,10 @@ error systematic instead of averaging out). It is organised for speed:
   hands freed memory back to the OS before every image).
 
 Speed (``bench/bench_metrics.py``, ``bench/results/metrics_cpu.md``; one thread, back to back,
-on a shared 2-core AMD EPYC, OpenBLAS's Haswell kernels): ~28-30 ms for a Kodak image, ~114 ms
-at 1200x1200 (Tecnick), ~220-280 ms at 2048x1365 (CLIC): 3.5x, 8x and 10x less CPU time than
-pytorch_msssim, and 1.15-1.2x less than the row-interleaved layout used before. About two thirds
+on a shared 2-core AMD EPYC, OpenBLAS's Haswell kernels): ~27-30 ms for a Kodak image, ~105-114 ms
+at 1200x1200 (Tecnick), ~200-280 ms at 2048x1365 (CLIC): 3.5-4.1x (4.4-6.2x as ``rdbench run``
+calls it), 6-9x and 8-11x less CPU time than pytorch_msssim over three sessions, and 1.15-1.2x
+less than the row-interleaved layout used before. About two thirds
 of it is the two BLAS passes, at the speed of OpenBLAS's small-matrix kernels (~16 GFLOP/s of
 useful work); the rest is elementwise passes.
 
