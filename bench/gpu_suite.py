@@ -1,4 +1,4 @@
-"""The GPU measurements in one command (under 8 minutes on one GPU): coding, complexity, metrics, cross-device.
+"""The GPU measurements in one command (under 8 minutes on one GPU): coding, metrics, cross-device, complexity.
 
 1. **Coding**: encode and decode time and peak ``torch.cuda.max_memory_allocated`` of MLIC++,
    MLIC, MLIC+ and two CompressAI models (seeded weights: ``*-random``) on every Kodak image at one
@@ -6,14 +6,14 @@
    ``torch.cuda.synchronize``; peak memory per image above what was allocated before it), after
    one untimed warm-up encode + decode of the first image per codec. Also the bpp, PSNR and
    whether every decoder rebuilt its encoder's latent.
-2. **Complexity**: ``rdbench complexity --forward-only`` for the MLIC family up to 4096x4096.
-3. **Metric speed** on the device: MSE + MS-SSIM of a reconstruction that is a device tensor
+2. **Metric speed** on the device: MSE + MS-SSIM of a reconstruction that is a device tensor
    (:func:`rdbench.run.metrics.distortion`, what ``rdbench run`` does for a learned codec on the
    GPU: the image never leaves the device), against the CPU path and against pytorch_msssim in
    float32 on the device, for Kodak, Tecnick and CLIC sizes; and the values against the definition.
-4. **Cross-device decoding**: encode on one device and decode on the other (``--device cuda
+3. **Cross-device decoding**: encode on one device and decode on the other (``--device cuda
    --decode-device cpu`` and the reverse), against both on the GPU: did the decoder rebuild the
    encoder's latent, and what PSNR came out.
+4. **Complexity**: ``rdbench complexity --forward-only`` for the MLIC family up to 4096x4096.
 
 Writes ``OUT/gpu_suite_<device>.md`` (GPU name, versions, the exact commands) and prints it. The
 file is rewritten after every section, so a run stopped by a time limit still leaves the sections
@@ -52,7 +52,9 @@ CROSS_CODECS = "mlicpp-random,mbt2018-mean-random"
 METRIC_IMAGES = [("Kodak", "dataset", "kodim01.png"),
                  ("Tecnick", "samples", "RGB_OR_1200x1200_001.png"),
                  ("CLIC", "samples", "alberto-montalesi-176097.png")]
-SECTIONS = ("coding", "complexity", "metrics", "cross")
+#: In the order they run: the slowest and least certain (MLIC+'s quadratic maps at 4096 px) last, so a
+#: run cut short by the lease's time limit loses as little as possible.
+SECTIONS = ("coding", "metrics", "cross", "complexity")
 
 
 def sync(device: str) -> None:
@@ -133,7 +135,7 @@ def complexity(args) -> tuple[list[str], str]:
     start = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
     shown = " ".join(["rdbench"] + [shlex.quote(c) for c in command[3:]])
-    lines = [f"## 2. Complexity: model forward of the MLIC family, sizes {args.complexity_sizes}, device {args.device}",
+    lines = [f"## 4. Complexity: model forward of the MLIC family, sizes {args.complexity_sizes}, device {args.device}",
              "", f"`{shown}` ({time.perf_counter() - start:.0f} s):", ""]
     if proc.returncode:
         lines += ["failed:", "", "```", proc.stderr[-3000:], "```", ""]
@@ -163,7 +165,7 @@ def metric_speed(args) -> list[str]:
     from rdbench.run import metrics
 
     device = args.device
-    lines = [f"## 3. Metric speed: MSE + MS-SSIM of a reconstruction on {device}", "",
+    lines = [f"## 2. Metric speed: MSE + MS-SSIM of a reconstruction on {device}", "",
              f"Milliseconds per image, median of {args.metric_repeat} after a warm-up, device synchronised. "
              f"*device*: `distortion(original as numpy, reconstruction as a {device} tensor)`, what `rdbench run` "
              "does for a learned codec there (the original is moved to the device inside the timing; one value "
@@ -217,7 +219,7 @@ def cross_device(args, images) -> tuple[list[str], list[str]]:
     gpu = args.device
     other = "cpu" if gpu != "cpu" else "cpu"
     pairs = [(gpu, None), (gpu, other), (other, gpu)]
-    lines = [f"## 4. Cross-device decoding: {len(images[:args.cross_images])} Kodak images, quality {args.quality}",
+    lines = [f"## 3. Cross-device decoding: {len(images[:args.cross_images])} Kodak images, quality {args.quality}",
              "", "Encoded on the first device, decoded on the second (`--device D1 --decode-device D2`; stored as "
              "device `D1-to-D2`). *rebuilt*: images whose decoder reproduced the encoder's quantised latent exactly "
              "(`extra.decoder_matches_encoder`); PSNR of the decoded images; *same pixels*: images decoded to "

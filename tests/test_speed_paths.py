@@ -421,7 +421,7 @@ def test_gpu_suite_runs_end_to_end_on_the_cpu(tmp_path, kodak_dir):
                           capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (out / "gpu_suite_cpu.md").read_text()
-    for section in ("## 1. Coding", "## 2. Complexity", "## 3. Metric speed", "## 4. Cross-device decoding"):
+    for section in ("## 1. Coding", "## 2. Metric speed", "## 3. Cross-device decoding", "## 4. Complexity"):
         assert section in text
     assert "failed" not in text and "| mlicpp-random |" in text and "2 of 2 |" in text
     assert "python bench/gpu_suite.py --device cpu --tiny" in text
@@ -465,7 +465,7 @@ def test_gpu_suite_keeps_going_past_a_failed_section_and_rejects_unknown_ones(tm
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (out / "gpu_suite_cpu.md").read_text()
     assert "## coding: failed" in text and "no-such-codec" in text  # the error, then the next section
-    assert "## 3. Metric speed" in text and "| Tecnick | absent" in text and "Total:" in text
+    assert "## 2. Metric speed" in text and "| Tecnick | absent" in text and "Total:" in text
     bad = subprocess.run([sys.executable, str(REPO / "bench" / "gpu_suite.py"), "--skip", "codingg"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown section(s) codingg" in bad.stderr
