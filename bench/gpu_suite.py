@@ -217,8 +217,7 @@ def cross_device(args, images) -> tuple[list[str], list[str]]:
     from rdbench.run.measure import measure
 
     gpu = args.device
-    other = "cpu" if gpu != "cpu" else "cpu"
-    pairs = [(gpu, None), (gpu, other), (other, gpu)]
+    pairs = [(gpu, None), (gpu, "cpu"), ("cpu", gpu)]  # on the GPU alone, then across to the CPU and back
     lines = [f"## 3. Cross-device decoding: {len(images[:args.cross_images])} Kodak images, quality {args.quality}",
              "", "Encoded on the first device, decoded on the second (`--device D1 --decode-device D2`; stored as "
              "device `D1-to-D2`). *rebuilt*: images whose decoder reproduced the encoder's quantised latent exactly "
