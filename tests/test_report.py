@@ -391,10 +391,13 @@ def test_vtm17_anchor_falls_back_to_the_shipped_measurement_and_measured_runs_wi
     from rdbench.store.sqlite import Store
 
     with Store(copy) as store:
-        for quality, (bpp, psnr) in {"37": (0.3, 30.0), "32": (0.6, 33.0), "27": (1.0, 36.0),
-                                     "22": (1.6, 39.0)}.items():
-            store.put(Record("vtm17", "a" * 16, quality, dataset, "img.png", "2" * 64, height=176, width=176,
-                             num_bytes=int(bpp * 176 * 176 / 8), bpp=bpp, mse=1.0, psnr=psnr))
+        # on the images webp measured (a comparison averages the images both curves have)
+        images = {(r.image, r.image_hash) for r in store.find_records(datasets=[dataset], status="ok")}
+        for image, image_hash in images:
+            for quality, (bpp, psnr) in {"37": (0.3, 30.0), "32": (0.6, 33.0), "27": (1.0, 36.0),
+                                         "22": (1.6, 39.0)}.items():
+                store.put(Record("vtm17", "a" * 16, quality, dataset, image, image_hash, height=176, width=176,
+                                 num_bytes=int(bpp * 176 * 176 / 8), bpp=bpp, mse=1.0, psnr=psnr))
     table = json.loads(rdbench("bdrate", "--anchor", "vtm17", "--codec", "webp", "--dataset", f"kodak,{dataset}",
                                "--format", "json", "--db", copy, in_process=True, check=True).stdout)
     assert f"{dataset}: measured in {copy}" in table["anchor_info"]

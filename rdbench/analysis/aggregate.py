@@ -92,6 +92,7 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
                 decode_s=_mean([r.decode_s for r in ok]),
                 peak_mem_bytes=max((r.peak_mem_bytes or 0) for r in ok) or None,
                 psnr_capped=sum(is_capped(r.psnr) for r in ok),
+                n_ms_ssim=sum(r.ms_ssim is not None and not math.isnan(r.ms_ssim) for r in ok),
             )
         rows.append(row)
     rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["device"], _quality_sort_key(r["quality"]),

@@ -42,7 +42,8 @@ def quality_labels(found: CurveInfo) -> list[str] | None:
     """The quality of each of ``found.points`` in order, or None when the curve carries none."""
     if found.selection is not None:
         key = METRIC_KEYS[found.metric]
-        return [r["quality"] for r in found.selection.rows if r.get(key) is not None and not math.isnan(r[key])]
+        return [r["quality"] for r in found.selection.rows_for(found.metric)
+                if r.get(key) is not None and not math.isnan(r[key])]
     labels = (found.reference or {}).get("quality")
     if not labels or len(labels) != len(found.points):
         return None

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rdbench.analysis.aggregate import PSNR_CAP_DB, capped_db
+from rdbench.analysis.aggregate import PSNR_CAP_DB
 from rdbench.analysis.bdrate import (
     MIN_POINTS,
     BdRateError,
@@ -34,6 +34,7 @@ from rdbench.analysis.bdrate import (
     check_method,
     quality_to_rate_limits,
 )
+from rdbench.analysis.image_sets import ImageSet, common_images, metric_value
 from rdbench.errors import plural
 
 #: fewest images a bootstrap interval is computed from
@@ -71,51 +72,32 @@ class PairedImages:
         return values
 
 
-def _per_image_table(selection: Any, metric: str) -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, str]]:
-    """image -> quality -> (bpp, value) of a selection's ok records, and image -> content hash."""
+def _per_image_table(selection: Any, metric: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """image -> quality -> (bpp, value) of a selection's ok records with a value of ``metric``."""
     table: dict[str, dict[str, tuple[float, float]]] = {}
-    hashes: dict[str, str] = {}
     for record in selection.records:
-        if not record.ok or record.bpp is None:
-            continue
-        if metric == "ms-ssim":
-            value = record.ms_ssim
-        else:
-            value = capped_db(record.psnr)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            continue
-        table.setdefault(record.image, {})[record.quality] = (float(record.bpp), float(value))
-        hashes[record.image] = record.image_hash
-    return table, hashes
+        value = metric_value(record, metric)
+        if value is not None:
+            table.setdefault(record.image, {})[record.quality] = (float(record.bpp), value)
+    return table
 
 
-def paired_images(anchor: Any, test: Any, metric: str) -> PairedImages:
-    """The per-image matrices of two measured selections (:class:`rdbench.analysis.curves.Selection`),
-    restricted to images with every quality of both curves and the same content on both sides."""
-    a_table, a_hash = _per_image_table(anchor, metric)
-    t_table, t_hash = _per_image_table(test, metric)
-    a_q = [r["quality"] for r in anchor.rows]
-    t_q = [r["quality"] for r in test.rows]
-    left_out: dict[str, str] = {}
-    images = []
-    for image in sorted(set(a_table) | set(t_table)):
-        if image not in a_table or image not in t_table:
-            left_out[image] = f"measured for {'the codec' if image in t_table else 'the anchor'} only"
-        elif a_hash[image] != t_hash[image]:
-            left_out[image] = "the codec and the anchor coded different contents under this name"
-        elif missing := [q for q in a_q if q not in a_table[image]]:
-            left_out[image] = f"anchor has no {metric} value at quality {', '.join(missing)}"
-        elif missing := [q for q in t_q if q not in t_table[image]]:
-            left_out[image] = f"codec has no {metric} value at quality {', '.join(missing)}"
-        else:
-            images.append(image)
+def paired_images(anchor: Any, test: Any, metric: str, images: ImageSet | None = None) -> PairedImages:
+    """The per-image matrices of two measured selections (:class:`rdbench.analysis.curves.Selection`)
+    over ``images`` (default: :func:`rdbench.analysis.image_sets.common_images`, the images the
+    comparison's mean curves average), with every other image left out and why."""
+    if images is None:
+        images = common_images(anchor, test, metric)
+    a_table, t_table = _per_image_table(anchor, metric), _per_image_table(test, metric)
+    a_q, t_q = anchor.qualities, test.qualities
+    kept = list(images.images)
 
     def matrix(table: dict, qualities: list[str], column: int) -> np.ndarray:
-        return np.array([[table[i][q][column] for q in qualities] for i in images], dtype=float).reshape(
-            len(images), len(qualities))
+        return np.array([[table[i][q][column] for q in qualities] for i in kept], dtype=float).reshape(
+            len(kept), len(qualities))
 
-    return PairedImages(images, metric, a_q, t_q, matrix(a_table, a_q, 0), matrix(a_table, a_q, 1),
-                        matrix(t_table, t_q, 0), matrix(t_table, t_q, 1), left_out)
+    return PairedImages(kept, metric, a_q, t_q, matrix(a_table, a_q, 0), matrix(a_table, a_q, 1),
+                        matrix(t_table, t_q, 0), matrix(t_table, t_q, 1), dict(images.left_out))
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,9 @@ from pathlib import Path
 from typing import Any
 
 from rdbench.analysis.aggregate import _quality_sort_key, aggregate, capped_db
+from rdbench.analysis.image_sets import ImageSet, complete_images
 from rdbench.analysis.references import list_references, load_reference
-from rdbench.errors import RdbenchError, UsageError, did_you_mean
+from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
 
@@ -206,19 +207,46 @@ def _quality_matches(quality: str, wanted: list[str] | None) -> bool:
 
 @dataclass
 class Selection:
-    """The records that make a measured codec's curve on a dataset, and why these."""
+    """The records that make a measured codec's curve on a dataset, and why these.
+
+    Every mean it gives is over one set of images (:mod:`rdbench.analysis.image_sets`): by default
+    the images with a value of the metric at every quality of the curve; a comparison passes the
+    images both of its curves have (:func:`rdbench.analysis.image_sets.common_images`)."""
 
     name: str
     codec: str
     dataset: str
     config_hash: str
+    #: the chosen configuration's records (ok and failed) at the selected qualities, stale ones excluded
     records: list[Record]
-    rows: list[dict[str, Any]]
     #: configuration hash -> records (after the quality filter) of every configuration stored
     configurations: dict[str, int]
     #: "only", "current" or "chosen" (by a selector)
     how: str
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def qualities(self) -> list[str]:
+        """The curve's qualities: those with at least one ok record, in numeric order."""
+        return sorted({r.quality for r in self.records if r.ok and r.bpp is not None}, key=_quality_sort_key)
+
+    def image_set(self, metric: str | None = None) -> ImageSet:
+        """The images the curve averages for ``metric`` (None: for its rate and timings): those with a
+        value at every quality, and every other image with the reason."""
+        return complete_images(self.records, self.qualities, metric)
+
+    def rows_for(self, metric: str | None = None, images: ImageSet | None = None) -> list[dict[str, Any]]:
+        """Per-quality means (:func:`rdbench.analysis.aggregate.aggregate`) over ``images`` (default:
+        :meth:`image_set` of ``metric``), in quality order."""
+        kept = set((images if images is not None else self.image_set(metric)).images)
+        rows = [r for r in aggregate(r for r in self.records if r.image in kept) if r["n"]]
+        rows.sort(key=lambda r: _quality_sort_key(r["quality"]))
+        return rows
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Per-quality means over the images complete at every quality (the curve's rate and timings)."""
+        return self.rows_for(None)
 
     @property
     def several(self) -> bool:
@@ -227,7 +255,7 @@ class Selection:
 
     @property
     def devices(self) -> list[str]:
-        return sorted({r["device"] for r in self.rows})
+        return sorted({r.device for r in self.records if r.ok})
 
     @property
     def config_label(self) -> str:
@@ -242,25 +270,32 @@ class Selection:
 
     @property
     def images(self) -> int:
-        return max(r["n"] for r in self.rows)
+        """How many images the curve averages (its rate; a metric may have fewer: :meth:`image_set`)."""
+        return len(self.image_set(None))
 
-    def points(self, metric: str) -> list[tuple[float, float]]:
+    def points(self, metric: str, images: ImageSet | None = None) -> list[tuple[float, float]]:
+        """The mean curve (bpp, metric) over ``images`` (default: the images complete for ``metric``)."""
         key = METRIC_KEYS[metric]
-        return [(r["bpp"], r[key]) for r in self.rows if r.get(key) is not None and not math.isnan(r[key])]
+        return [(r["bpp"], r[key]) for r in self.rows_for(metric, images)
+                if r.get(key) is not None and not math.isnan(r[key])]
 
-    def per_image(self, metric: str) -> dict[str, list[tuple[float, float]]]:
+    def per_image(self, metric: str, images: ImageSet | None = None) -> dict[str, list[tuple[float, float]]]:
+        """Image -> its (bpp, metric) points, for the images the mean curve averages (``images`` or
+        :meth:`image_set`)."""
+        kept = set((images if images is not None else self.image_set(metric)).images)
         key = METRIC_KEYS[metric]
         found: dict[str, list[tuple[float, float]]] = {}
         for record in self.records:
             value = capped_db(getattr(record, key))
-            if record.ok and value is not None and not math.isnan(value):
+            if record.ok and record.image in kept and value is not None and not math.isnan(value):
                 found.setdefault(record.image, []).append((record.bpp, value))
         return found
 
-    def describe(self) -> str:
+    def describe(self, metric: str | None = None) -> str:
         """Which configuration, images and qualities: for anchor lines and export descriptions."""
-        text = f"{self.images} images, {len(self.rows)} qualities, configuration {self.config_hash}"
-        weights = sorted({r["weights"] for r in self.rows} - {""})
+        text = (f"{self.image_set(metric).describe()}, {len(self.qualities)} qualities, "
+                f"configuration {self.config_hash}")
+        weights = sorted({r.weights for r in self.records if r.ok} - {""})
         if weights:
             text += f", weights {', '.join(short_weights(w) for w in weights)}"
         if self.devices != ["cpu"]:
@@ -278,7 +313,7 @@ def select_measured(store: Store | None, name: str, dataset: str,
     choice = resolve_name(store, name)
     if choice.imported:
         return None
-    records = [r for r in store.find_records(selections=[choice.selection()], datasets=[dataset])
+    records = [r for r in store.find_records(selections=[choice.selection()], datasets=[dataset], stale=False)
                if _quality_matches(r.quality, qualities)]
     ok = [r for r in records if r.ok]
     if not ok:
@@ -321,9 +356,33 @@ def select_measured(store: Store | None, name: str, dataset: str,
                      f"the one you do not want with `rdbench results --delete --codec {codec}@HASH --dataset {dataset}`")
     chosen_records = [r for r in records if r.config_hash == chosen]
     _refuse_mixed_qualities(choice, dataset, [r for r in chosen_records if r.ok])
-    rows = [r for r in aggregate(chosen_records) if r["n"]]
-    rows.sort(key=lambda r: _quality_sort_key(r["quality"]))
-    return Selection(name, codec, dataset, chosen, chosen_records, rows, configurations, how, notes)
+    _refuse_mixed_devices(choice, dataset, [r for r in chosen_records if r.ok])
+    stale = sum(g["records"] for g in store.record_groups(selections=[choice.selection()], datasets=[dataset],
+                                                           stale=True) if g["config_hash"] == chosen)
+    if stale:
+        notes.append(f"{codec} on {dataset}: {plural(stale, 'stale record')} left out (measured on an image's "
+                     "earlier content; `rdbench results --stale` lists them)")
+    selection = Selection(name, codec, dataset, chosen, chosen_records, configurations, how, notes)
+    rate_set = selection.image_set(None)
+    if rate_set.left_out:
+        notes.append(f"{codec} on {dataset}: the curve averages {rate_set.describe()}")
+    return selection
+
+
+def _refuse_mixed_devices(choice: Choice, dataset: str, ok: list[Record]) -> None:
+    """Refuse a curve whose qualities were measured on different devices (a learned codec's numbers
+    differ between devices): the user chooses one with ``NAME@DEVICE``."""
+    by_device: dict[str, set[str]] = defaultdict(set)
+    for record in ok:
+        by_device[record.device].add(record.quality)
+    if len(by_device) < 2:
+        return
+    listed = "; ".join(f"{device} at quality {', '.join(sorted(qs, key=_quality_sort_key))}"
+                       for device, qs in sorted(by_device.items()))
+    raise CurveChoiceError(
+        f"{choice.name} on {dataset} mixes devices across its qualities ({listed}): one curve is measured on one "
+        "device", hint=f"name one with {' or '.join(f'{choice.codec}@{d}' for d in sorted(by_device))}, or measure "
+                       "the missing qualities on that device")
 
 
 def _refuse_mixed_qualities(choice: Choice, dataset: str, ok: list[Record]) -> None:
@@ -391,7 +450,7 @@ class CurveInfo:
     def origin(self, store: Store | None) -> str:
         """Where the points come from, in one phrase (the anchor line of a BD-rate table)."""
         if self.selection is not None:
-            return f"measured in {store.path if store is not None else '?'} ({self.selection.describe()})"
+            return f"measured in {store.path if store is not None else '?'} ({self.selection.describe(self.metric)})"
         ref = self.reference or {}
         if "sha256" in ref:
             return f"imported from {ref['source_file']}"

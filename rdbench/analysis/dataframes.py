@@ -89,6 +89,7 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
     codec_version, git_commit, machine, gpu, created_at (UTC timestamps), extra (a dict)); with
     ``expand_extra`` the ``extra`` dicts become ``extra.<key>`` columns (nested keys joined by dots)
     instead. Rows are sorted by codec, dataset, configuration, quality (numerically) and image.
+    Stale records (an image's earlier content, ``rdbench results --stale``) are not included.
     Values are the records' own: a lossless image's PSNR is ``inf``
     (``df.psnr.clip(upper=rdbench.PSNR_CAP_DB)`` applies the convention of derived numbers).
     """
@@ -107,7 +108,7 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
                     raise UsageError(f"{name!r} is an imported curve: it has no records (load_curves reads it)")
                 selections.append(choice.selection())
         wanted = resolve_datasets(store, _names(datasets), stored_only=True) or None
-        records = store.find_records(selections=selections, datasets=wanted, status=status)
+        records = store.find_records(selections=selections, datasets=wanted, status=status, stale=False)
     rows = [dataclasses.asdict(r) for r in records]
     frame = pd.DataFrame(rows, columns=RECORD_FIELDS)
     for column in _INTEGER_FIELDS:
@@ -176,7 +177,7 @@ def curve_rows(found: CurveInfo, store: Store | None) -> list[dict[str, Any]]:
     if found.selection is not None:
         key = METRIC_KEYS[found.metric]
         selection = found.selection
-        for row in selection.rows:
+        for row in selection.rows_for(found.metric):
             value = row.get(key)
             if value is None or math.isnan(value):
                 continue

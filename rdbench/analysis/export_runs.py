@@ -30,20 +30,26 @@ def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
     if selection is None:
         raise RdbenchError(f"no successful records of {codec!r} on {dataset!r} in {store.path}",
                            hint="see what is stored with `rdbench results`")
-    rows = selection.rows
+    images = selection.image_set("psnr")
+    rows = selection.rows_for("psnr", images)
     results: dict[str, list[Any]] = {
         "quality": [r["quality"] for r in rows],
         "bpp": [r["bpp"] for r in rows],
         "psnr-rgb": [r["psnr"] for r in rows],
     }
-    if all(r["ms_ssim"] is not None for r in rows):
+    # one file, one image set: MS-SSIM only when every image of the PSNR curve has it at every quality
+    with_ms_ssim = selection.image_set("ms-ssim")
+    if with_ms_ssim.images == images.images:
         results["ms-ssim-rgb"] = [r["ms_ssim"] for r in rows]
     for key, column in (("encoding_time", "encode_s"), ("decoding_time", "decode_s")):
         if all(r[column] is not None for r in rows):
             results[key] = [r[column] for r in rows]
     capped = [r.get("psnr_capped", 0) for r in rows]
-    description = (f"{selection.codec} measured by rdbench {__version__} on {dataset} ({selection.describe()}); "
-                   "mean of per-image values per quality")
+    description = (f"{selection.codec} measured by rdbench {__version__} on {dataset} "
+                   f"({selection.describe('psnr')}); mean of per-image values per quality over the same images")
+    if "ms-ssim-rgb" not in results and with_ms_ssim.images:
+        description += (f"; MS-SSIM not exported: {len(images) - len(with_ms_ssim)} of the images have no MS-SSIM "
+                        "value at every quality")
     if any(capped):
         description += (f"; {sum(capped)} per-image PSNR values above {PSNR_CAP_DB:g} dB (lossless images) "
                         f"counted as {PSNR_CAP_DB:g} dB")
@@ -63,6 +69,8 @@ def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
             "weights": [r["weights"] for r in rows],
             "device": [r["device"] for r in rows],
             "images": [r["n"] for r in rows],
+            "image_names": list(images.images),
+            "left_out": dict(images.left_out),
             "psnr_cap_db": PSNR_CAP_DB,
             "psnr_capped_images": capped,
             "notes": selection.notes,

@@ -16,27 +16,25 @@ from typing import Any
 import numpy as np
 
 from rdbench.analysis.bdrate import BdRateError, bd_value
+from rdbench.analysis.image_sets import ImageSet, common_images
 
 
 def per_image_values(anchor: Any, test: Any, metric: str, *, method: str = "pchip", psnr_delta: bool = False,
-                     interval: tuple[float | None, float | None] | None = None) -> list[dict[str, Any]]:
-    """One entry per image either selection (:class:`rdbench.analysis.curves.Selection`) has:
+                     interval: tuple[float | None, float | None] | None = None,
+                     images: ImageSet | None = None) -> list[dict[str, Any]]:
+    """One entry per image either selection (:class:`rdbench.analysis.curves.Selection`) names:
     ``image``, ``value`` (BD-rate % or BD-PSNR dB, NaN with ``reason`` when none), ``overlap``
-    and ``interval``."""
-    a_curves, t_curves = anchor.per_image(metric), test.per_image(metric)
-    a_hash = {r.image: r.image_hash for r in anchor.records if r.ok}
-    t_hash = {r.image: r.image_hash for r in test.records if r.ok}
+    and ``interval``. Only the images of ``images`` (default: the comparison's common set,
+    :func:`rdbench.analysis.image_sets.common_images`) get a value; every other one has the reason
+    it is left out of the comparison."""
+    if images is None:
+        images = common_images(anchor, test, metric)
+    a_curves, t_curves = anchor.per_image(metric, images), test.per_image(metric, images)
     out = []
-    for image in sorted(set(a_curves) | set(t_curves) | set(a_hash) | set(t_hash)):
+    for image in sorted(set(images.images) | set(images.left_out)):
         entry: dict[str, Any] = {"image": image, "value": math.nan, "overlap": math.nan, "interval": None,
-                                 "interval_text": "", "reason": None}
-        if image not in t_curves:
-            entry["reason"] = f"the codec has no {metric} value on this image"
-        elif image not in a_curves:
-            entry["reason"] = f"the anchor has no {metric} value on this image"
-        elif a_hash.get(image) != t_hash.get(image):
-            entry["reason"] = "the codec and the anchor coded different contents under this name"
-        else:
+                                 "interval_text": "", "reason": images.left_out.get(image)}
+        if image in images:
             try:
                 result = bd_value(a_curves[image], t_curves[image], method, psnr_delta=psnr_delta, interval=interval)
             except BdRateError as exc:

@@ -218,7 +218,7 @@ def _curve_points(found: CurveInfo) -> list[tuple[float, float, str | None, str]
     if found.selection is not None:
         key = METRIC_KEYS[found.metric]
         out = []
-        for row in found.selection.rows:
+        for row in found.selection.rows_for(found.metric):
             value = row.get(key)
             if value is not None and not math.isnan(value):
                 out.append((row["bpp"], value, row["quality"], f"mean of {row['n']} images"))
@@ -303,7 +303,8 @@ def _spread_section(ctx: _Context) -> str:
                     series.append(Series(label=image, colour=colour, marker=None, width=1.0, opacity=0.45,
                                          tooltip=f"{selection.label}: {image}", legend=False, classes=["thin"],
                                          points=[(b, v, "") for b, v in pts]))
-                mean_points = [(r["bpp"], r[key], r["quality"], r["n"]) for r in selection.rows
+                mean_rows = selection.rows_for(metric)
+                mean_points = [(r["bpp"], r[key], r["quality"], r["n"]) for r in mean_rows
                                if r.get(key) is not None and not math.isnan(r[key])]
                 if per_image:
                     series.append(Series(
@@ -313,12 +314,13 @@ def _spread_section(ctx: _Context) -> str:
                                                    f"mean of {n} images")) for b, v, q, n in mean_points]))
                 values: dict[str, list[tuple[float, str]]] = defaultdict(list)
                 capped: dict[str, int] = defaultdict(int)
+                averaged = set(selection.image_set(metric).images)
                 for record in selection.records:
                     value = getattr(record, key)
-                    if record.ok and value is not None and not math.isnan(value):
+                    if record.ok and record.image in averaged and value is not None and not math.isnan(value):
                         values[record.quality].append((capped_db(value), record.image))
                         capped[record.quality] += is_capped(value)
-                for row in selection.rows:
+                for row in mean_rows:
                     found = values.get(row["quality"], [])
                     if not found:
                         continue

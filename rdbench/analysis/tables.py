@@ -29,6 +29,7 @@ from rdbench.analysis.bootstrap import (
     bootstrap_bd,
     paired_images,
 )
+from rdbench.analysis.comparison import compare
 from rdbench.analysis.curves import (
     METRIC_KEYS,
     CurveInfo,
@@ -42,8 +43,29 @@ from rdbench.analysis.curves import (
 )
 from rdbench.analysis.interpolation_error import interpolation_error
 from rdbench.analysis.per_image import per_image_values, summarize
-from rdbench.errors import RdbenchError, UsageError, did_you_mean
+from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural
 from rdbench.store.sqlite import Store
+
+#: Coverage (:func:`coverage`) below which a value is flagged as a weak comparison. The number is the
+#: ``bjontegaard`` package's ``min_overlap`` default; it is applied to the codec's own range rather than to
+#: the joint range (the ``overlap`` column) because a value is read as a summary of the codec's curve: an
+#: anchor measured over a wider range (VTM's 36 published QPs) leaves the joint overlap small although the
+#: value covers all of the codec's curve, while an anchor that meets the codec's curve only at one end
+#: (docs/bd-rate.md) is flagged either way.
+WEAK_COVERAGE = 0.75
+
+
+def coverage(anchor: list[tuple[float, float]], test: list[tuple[float, float]], psnr_delta: bool) -> float:
+    """The share of the codec's range, along the integrated axis (quality for BD-rate, log rate for
+    BD-PSNR), that the anchor's curve also covers: 1 when the value summarises all of the codec's curve."""
+    def axis(points: list[tuple[float, float]]) -> list[float]:
+        return [math.log10(b) for b, _ in points] if psnr_delta else [q for _, q in points]
+
+    a, t = axis(anchor), axis(test)
+    span = max(t) - min(t)
+    if span <= 0:
+        return math.nan
+    return max(0.0, min(max(a), max(t)) - max(min(a), min(t))) / span
 
 
 @dataclass
@@ -179,12 +201,17 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
                                     "method": method, value_key: math.nan, "overlap": math.nan, "interval": None,
                                     "anchor_points": None, "test_points": None, "interp_error": math.nan,
                                     "below_interp_error": False}
+            comparison = compare(a, t, metric) if a is not None and t is not None else None
             if t is not None:
                 configs[dataset] = t.config
                 cell["config"] = t.config
-                cell["test_points"] = _points_json(t.points, anchor_points.quality_labels(t), metric)
+                points = comparison.test_points if comparison is not None else t.points
+                cell["test_points"] = _points_json(points, anchor_points.quality_labels(t), metric)
             if a is not None:
-                cell["anchor_points"] = _points_json(a.points, anchor_points.quality_labels(a), metric)
+                points = comparison.anchor_points if comparison is not None else a.points
+                cell["anchor_points"] = _points_json(points, anchor_points.quality_labels(a), metric)
+            if comparison is not None and comparison.images is not None:
+                cell.update(comparison.images.to_json())
             result = None
             if a is None:
                 reason = anchor_reasons.get(dataset) or f"anchor {anchor} has no {metric} curve on {dataset}"
@@ -194,15 +221,19 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
                     reason += f" at quality {', '.join(qualities)}"
                 if store is None and resolve_name(store, codec).codec not in known_names(None):
                     reason += " (no results database)"
+            elif (empty := comparison.empty_reason()) is not None:
+                reason = f"{codec} on {dataset}: {empty}"
             else:
                 try:
-                    result = bd_value(a.points, t.points, method, psnr_delta=psnr_delta, interval=interval)
+                    result = bd_value(comparison.anchor_points, comparison.test_points, method, psnr_delta=psnr_delta,
+                                      interval=interval)
                 except BdRateError as exc:
                     reason = f"{codec} on {dataset}: {exc}"
             columns_of = [dataset, f"{dataset} overlap", f"{dataset} interp",
                           *(f"{dataset} {c}" for c in ci_columns), f"{dataset} interval"]
             if result is not None:
-                error = interpolation_error(a.points, t.points, method, psnr_delta=psnr_delta, full=result)
+                error = interpolation_error(comparison.anchor_points, comparison.test_points, method,
+                                            psnr_delta=psnr_delta, full=result)
                 row[dataset], row[f"{dataset} overlap"] = result.value, result.overlap
                 row[f"{dataset} interp"] = error.value
                 row[f"{dataset} interval"] = f"{result.interval_text()}; {len(t.points)} pts"
@@ -214,19 +245,32 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
                 elif error.below(result.value):
                     mark[dataset] = footnote("|value| below its interpolation error (leave-one-out subset error, "
                                              "docs/bd-rate.md): no conclusion should be drawn from it")
+                cell["coverage"] = coverage(comparison.anchor_points, comparison.test_points, psnr_delta)
+                if cell["coverage"] < WEAK_COVERAGE:
+                    cell["weak_overlap"] = True
+                    mark[f"{dataset} overlap"] = footnote(
+                        f"weak comparison: the anchor's curve covers less than {WEAK_COVERAGE:.0%} of the codec's "
+                        f"{'quality' if not psnr_delta else 'log-rate'} range, so the value describes only that part "
+                        "of the codec's curve (coverage in JSON; docs/bd-rate.md)")
+                if comparison.images is not None:
+                    row[f"{dataset} interval"] += f"; {plural(len(comparison.images), 'image')}"
+                    if comparison.images.left_out:
+                        mark[f"{dataset} interval"] = footnote(
+                            f"{codec} on {dataset}: every number of this cell averages {comparison.images.describe()}")
             else:
                 for column in columns_of:
                     row[column] = math.nan
                     mark[column] = footnote(reason)
                 cell["reason"] = reason
             if ci is not None:
-                _add_interval(cell, row, mark, footnote, a, t, result, codec, dataset, metric, method, psnr_delta,
+                _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset, method, psnr_delta,
                               interval, ci, resamples, seed)
             if per_image:
-                _add_per_image(per_image_rows, summaries, a, t, codec, dataset, metric, method, psnr_delta,
-                               interval, value_key, cell)
-            if sensitivity and a is not None and t is not None:
-                for entry in anchor_points.sensitivity(a.points, anchor_points.quality_labels(a), t.points,
+                _add_per_image(per_image_rows, summaries, comparison, a, t, codec, dataset, metric, method,
+                               psnr_delta, interval, value_key, cell)
+            if sensitivity and comparison is not None:
+                for entry in anchor_points.sensitivity(comparison.anchor_points, anchor_points.quality_labels(a),
+                                                       comparison.test_points,
                                                        method=method, psnr_delta=psnr_delta, interval=interval,
                                                        steps=sensitivity_steps):
                     sensitivity_rows.append({"codec": codec, "dataset": dataset, **entry})
@@ -275,10 +319,11 @@ def _protocol_lines(datasets, anchor, anchor_curve, metric, method, psnr_delta, 
     return lines
 
 
-def _add_interval(cell, row, mark, footnote, a, t, result, codec, dataset, metric, method, psnr_delta, interval,
+def _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset, method, psnr_delta, interval,
                   level, resamples, seed) -> None:
     cell.update(ci_level=level, ci_low=math.nan, ci_high=math.nan, n_images=0, resamples=resamples, seed=seed)
     reason = None
+    a, t = (comparison.anchor, comparison.test) if comparison is not None else (None, None)
     if result is None:
         reason = None  # the cell's own footnote says why
     elif t.selection is None or a.selection is None:
@@ -287,7 +332,7 @@ def _add_interval(cell, row, mark, footnote, a, t, result, codec, dataset, metri
         reason = (f"no bootstrap interval: the {role} {which.name} on {dataset} is a {which.source} curve, with no "
                   "per-image values (a bootstrap needs both curves measured per image)")
     else:
-        data = paired_images(a.selection, t.selection, metric)
+        data = paired_images(a.selection, t.selection, comparison.metric, comparison.images)
         boot = bootstrap_bd(data, method=method, psnr_delta=psnr_delta, interval=interval, level=level,
                             resamples=resamples, seed=seed)
         cell.update(ci_low=boot.low, ci_high=boot.high, n_images=boot.n_images, ci_failed=boot.failed)
@@ -297,14 +342,19 @@ def _add_interval(cell, row, mark, footnote, a, t, result, codec, dataset, metri
             reason = f"no bootstrap interval for {codec} on {dataset}: {boot.reason}"
         elif boot.failed:
             cell["ci_note"] = f"{boot.failed} of {resamples} resamples gave no value and are left out"
+        if not reason and not boot.low <= result.value <= boot.high:
+            cell["ci_excludes_value"] = True
+            mark[f"{dataset} ci_low"] = mark[f"{dataset} ci_high"] = footnote(
+                "the interval excludes the value itself: the resampled mean curves are skewed (few images, or one "
+                "image far from the others); read the per-image values (--per-image) before the interval")
     row[f"{dataset} ci_low"], row[f"{dataset} ci_high"] = cell["ci_low"], cell["ci_high"]
     if reason:
         cell["ci_reason"] = reason
         mark[f"{dataset} ci_low"] = mark[f"{dataset} ci_high"] = footnote(reason)
 
 
-def _add_per_image(out, summaries, a, t, codec, dataset, metric, method, psnr_delta, interval, value_key,
-                   cell) -> None:
+def _add_per_image(out, summaries, comparison, a, t, codec, dataset, metric, method, psnr_delta, interval,
+                   value_key, cell) -> None:
     summary: dict[str, Any] = {"codec": codec, "dataset": dataset, "images": 0, "of": 0,
                                "mean_curve": cell.get(value_key, math.nan)}
     if a is None or t is None or a.selection is None or t.selection is None:
@@ -322,7 +372,7 @@ def _add_per_image(out, summaries, a, t, codec, dataset, metric, method, psnr_de
         summaries.append(summary)
         return
     entries = per_image_values(a.selection, t.selection, metric, method=method, psnr_delta=psnr_delta,
-                               interval=interval)
+                               interval=interval, images=comparison.images)
     for entry in entries:
         record = {"codec": codec, "dataset": dataset, "image": entry["image"], value_key: entry["value"],
                   "overlap": entry["overlap"], "interval": entry["interval"], "interval_text": entry["interval_text"]}

@@ -141,7 +141,7 @@ def command(codecs, datasets, qualities, metric, anchor, per_image, delta, metho
 def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: list[str], qualities: list[str] | None,
            metric: str, method: str, per_image: bool, out_dir: Path, ext: str) -> None:
     """One rate-difference figure per dataset (:func:`rdbench.analysis.plots.plot_delta`)."""
-    from rdbench.analysis.bdrate import BdRateError, bd_rate, rate_difference
+    from rdbench.analysis.delta import delta_figure
 
     wanted = resolve_datasets(store, dataset_specs)
     measured = sorted({c for c, d, _ in store.iter_codecs() if d in wanted}) if store is not None else []
@@ -160,48 +160,19 @@ def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: li
             click.echo(f"note: {line}", err=True)
 
     for dataset in wanted:
-        base = resolve_curve(store, anchor, dataset, metric, qualities)
-        if base is None:
+        figure = delta_figure(store, anchor, names, dataset, metric, method, qualities, per_image)
+        if figure is None:
             say(f"anchor {anchor} has no {metric} curve on {dataset}: no rate-difference figure")
             continue
-        deltas, labels, images = {}, {}, {}
-        for name in names:
-            found = resolve_curve(store, name, dataset, metric, qualities)
-            if found is None:
-                say(f"{name} has no {metric} curve on {dataset}: not drawn")
-                continue
-            for note in found.notes:
-                say(note)
-            try:
-                q, pct = rate_difference(base.points, found.points, method)
-                value = bd_rate(base.points, found.points, method).value
-            except BdRateError as exc:
-                say(f"{name} on {dataset}: {exc}: not drawn")
-                continue
-            deltas[name] = (list(q), list(pct))
-            labels[name] = f"{found.label} (BD-rate {value:+.2f} %)"
-            if per_image:
-                if found.selection is None or base.selection is None:
-                    say(f"{name} on {dataset}: no per-image lines ({'it' if found.selection is None else anchor} "
-                        "is not measured per image here)")
-                    continue
-                mine, theirs = found.selection.per_image(metric), base.selection.per_image(metric)
-                lines = {}
-                for image in sorted(set(mine) & set(theirs)):
-                    try:
-                        q, pct = rate_difference(theirs[image], mine[image], method)
-                    except BdRateError as exc:
-                        say(f"{name} on {dataset}, {image}: {exc}: no per-image line")
-                        continue
-                    lines[image] = (list(q), list(pct))
-                images[name] = lines
-        if not deltas:
+        for line in figure.notes:
+            say(line)
+        if not figure.deltas:
             say(f"no codec has a rate difference against {anchor} on {dataset}: no figure")
             continue
         suffix = "_per_image" if per_image else ""
         title = f"{dataset} ({method}{', per image' if per_image else ''})"
-        path = plot_delta(deltas, out_dir / f"delta_{dataset}_{metric}{suffix}.{ext}", anchor=anchor, title=title,
-                          metric=metric, per_image=images or None, labels=labels)
+        path = plot_delta(figure.deltas, out_dir / f"delta_{dataset}_{metric}{suffix}.{ext}", anchor=anchor,
+                          title=title, metric=metric, per_image=figure.per_image or None, labels=figure.labels)
         click.echo(str(path))
 
 

@@ -20,8 +20,10 @@ MEAN_COLUMNS = ["codec", "config_hash", "dataset", "quality", "weights", "device
 
 
 def _filters(store, codec: str | None, dataset: str | None, quality: str | None, status: str | None,
-             weights: str | None, device: str | None) -> dict[str, Any]:
-    """Store filters from the options, every name checked against what is stored (usage error + "did you mean")."""
+             weights: str | None, device: str | None, image: str | None = None,
+             stale: bool = False) -> dict[str, Any]:
+    """Store filters from the options, every name checked against what is stored (usage error + "did you mean").
+    Stale records (an image's earlier content) are selected with ``stale`` only, never mixed with current ones."""
     from rdbench.analysis.curves import (
         check_names,
         resolve_datasets,
@@ -29,7 +31,7 @@ def _filters(store, codec: str | None, dataset: str | None, quality: str | None,
         short_weights,
     )
 
-    filters: dict[str, Any] = {"status": status}
+    filters: dict[str, Any] = {"status": status, "stale": stale}
     names = split_csv(codec)
     if names:
         check_names(store, names, measured_only=True)
@@ -63,6 +65,13 @@ def _filters(store, codec: str | None, dataset: str | None, quality: str | None,
                 raise UsageError(f"no record on device {d!r}{did_you_mean(d, stored)}",
                                  hint=f"stored devices: {', '.join(stored)}")
         filters["devices"] = split_csv(device)
+    if image:
+        stored = sorted({r.image for r in store.find_records(**{k: v for k, v in filters.items() if k != "stale"})})
+        for name in split_csv(image):
+            if name not in stored:
+                raise UsageError(f"no record of image {name!r}{did_you_mean(name, stored)}",
+                                 hint="`rdbench results --per-image` lists the stored images")
+        filters["images"] = split_csv(image)
     return filters
 
 
@@ -88,6 +97,9 @@ def _per_image_row(record) -> dict[str, Any]:
 @click.option("--failed", is_flag=True, help="List failed records with their errors (--status failed).")
 @click.option("--weights", default=None, help="Comma-separated weights id prefixes (e.g. the hex of sha256:...).")
 @click.option("--device", default=None, help="Comma-separated devices (cpu, cuda, cuda-to-cpu, ...).")
+@click.option("--image", default=None, help="Comma-separated image names (e.g. kodim05.png).")
+@click.option("--stale", is_flag=True, help="Only stale records: measured on an image's earlier content (the file "
+              "changed since; no curve uses them). With --delete: delete them.")
 @click.option("--mismatches", is_flag=True, help="List the records whose decoder did not rebuild the encoder's "
               "latent (extra.decoder_matches_encoder false; learned codecs, e.g. run with --decode-device).")
 @click.option("--per-image", is_flag=True, help="One row per image instead of per-quality means.")
@@ -97,8 +109,8 @@ def _per_image_row(record) -> dict[str, Any]:
 @click.option("--all", "everything", is_flag=True, help="With --delete and no filter: delete every record.")
 @format_option()
 @db_option
-def command(codec, dataset, quality, status, failed, weights, device, mismatches, per_image, pooled, delete, yes,
-            everything, fmt, db) -> None:
+def command(codec, dataset, quality, status, failed, weights, device, image, stale, mismatches, per_image, pooled,
+            delete, yes, everything, fmt, db) -> None:
     """Print stored results: per-quality dataset means (default), per image, or failures.
 
     Means follow CompressAI's and the MLIC papers' convention (average of per-image values) and
@@ -108,6 +120,9 @@ def command(codec, dataset, quality, status, failed, weights, device, mismatches
     counts them). `--format json` gives flat records with stable field names (codec,
     config_hash, quality, dataset, image, weights, device, height, width, bpp, psnr, ms_ssim,
     ms_ssim_db, encode_s, decode_s, peak_mem_bytes, status, error, ...).
+
+    Records of an image whose file has changed content since they were measured are stale: left
+    out of every listing and curve, listed with --stale (and deleted with --delete --stale).
 
     --delete removes the records the filters select (exit 2 without a filter unless --all).
     """
@@ -124,16 +139,20 @@ def command(codec, dataset, quality, status, failed, weights, device, mismatches
         raise UsageError("--mismatches lists records and does not combine with --delete",
                          hint="delete by --codec NAME@DEVICE, --device or --quality instead")
     if delete:
-        _delete(db, codec, dataset, quality, status, weights, device, yes, everything)
+        _delete(db, codec, dataset, quality, status, weights, device, image, stale, yes, everything)
         return
     if yes or everything:
         raise UsageError("--yes and --all go with --delete")
     with Store(db, readonly=True) as store:
-        filters = _filters(store, codec, dataset, quality, status, weights, device)
+        filters = _filters(store, codec, dataset, quality, status, weights, device, image, stale)
         records = store.find_records(**filters, mismatched=mismatches)
+        stale_count = 0 if stale else sum(g["records"] for g in store.record_groups(**{**filters, "stale": True}))
+    if stale_count and fmt in ("table", "markdown"):
+        click.echo(f"note: {stale_count} stale records (measured on an image's earlier content) are not shown "
+                   "(--stale lists them)", err=True)
     if not records:
         click.echo("no matching records" + (" (no failures)" if status == STATUS_FAILED else "")
-                   + (" (no decoder mismatch)" if mismatches else ""), err=True)
+                   + (" (no decoder mismatch)" if mismatches else "") + (" (nothing stale)" if stale else ""), err=True)
         return
     from rdbench.analysis.aggregate import PSNR_CAP_DB
     from rdbench.analysis.curves import short_weights
@@ -158,6 +177,10 @@ def command(codec, dataset, quality, status, failed, weights, device, mismatches
     else:
         rows = aggregate(records)
         columns = list(MEAN_COLUMNS)
+        if any(row.get("n_ms_ssim", row["n"]) != row["n"] for row in rows):
+            columns.insert(columns.index("ms_ssim"), "n_ms_ssim")
+        for note in _uneven_images(rows):
+            click.echo(f"note: {note}", err=True)
         if pooled:
             columns += ["bpp_pooled", "psnr_pooled"]
         if fmt != "json":
@@ -176,19 +199,40 @@ def command(codec, dataset, quality, status, failed, weights, device, mismatches
                    f"as {PSNR_CAP_DB:g} dB (psnr_capped); the records keep the true value")
 
 
-def _delete(db, codec, dataset, quality, status, weights, device, yes: bool, everything: bool) -> None:
+def _uneven_images(rows: list[dict[str, Any]]) -> list[str]:
+    """Say where the qualities of one curve hold different numbers of images: the rows are per-quality
+    means of what is stored, while curves average only the images measured at every quality."""
+    from collections import defaultdict
+
+    groups: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        groups[(row["codec"], row["config_hash"], row["dataset"], row["device"])][row["quality"]] = row["n"]
+    notes = []
+    for (codec, config_hash, dataset, _), counts in groups.items():
+        if len(set(counts.values())) > 1:
+            shown = ", ".join(f"quality {q}: {n}" for q, n in counts.items())
+            notes.append(f"{codec} [{config_hash[:8]}] on {dataset} has different numbers of images per quality "
+                         f"({shown}); its curve in bdrate, plot, report and export averages only the images "
+                         "measured at every quality (docs/guarantees.md, 'What a number averages')")
+    return notes
+
+
+def _delete(db, codec, dataset, quality, status, weights, device, image, stale: bool, yes: bool,
+            everything: bool) -> None:
     from collections import Counter
 
     from rdbench.store.sqlite import Store
 
-    if not any((codec, dataset, quality, status, weights, device)) and not everything:
+    if not any((codec, dataset, quality, status, weights, device, image, stale)) and not everything:
         raise UsageError("--delete needs a filter (--codec, --dataset, --quality, --status/--failed, --weights, "
-                         "--device); nothing was deleted",
+                         "--device, --image, --stale); nothing was deleted",
                          hint="pass --all to delete every record of the database")
     if not Path(db).exists():
         raise UsageError(f"no results database at {db}")
     with Store(db) as store:
-        filters = _filters(store, codec, dataset, quality, status, weights, device)
+        filters = _filters(store, codec, dataset, quality, status, weights, device, image, stale)
+        if not stale:
+            filters["stale"] = None  # deleting by a filter takes an image's records of every content
         groups = store.record_groups(**filters)
         count = sum(g["records"] for g in groups)
         if not count:

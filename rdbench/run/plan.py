@@ -57,6 +57,13 @@ def plan_jobs(
     """Every job not already in the store, ordered codec -> quality -> image."""
     hashes = {ref.name: file_sha256(ref.path) if ref.path.is_file() else "missing" for ref in dataset.images}
     plan = Plan()
+    changed = store.set_current_images(dataset.name, {n: h for n, h in hashes.items() if h != "missing"})
+    if changed:
+        plan.notes.append(
+            f"{plural(len(changed), 'image')} of {dataset.name} changed content since measured "
+            f"({', '.join(sorted(changed)[:5])}{', ...' if len(changed) > 5 else ''}): "
+            f"{plural(sum(changed.values()), 'stored record')} of the old content are stale, kept but left out "
+            f"of every curve (`rdbench results --stale` lists them, `rdbench results --delete --stale` deletes them)")
     quality_list = list(qualities) if qualities else None
     for config in configs:
         adapter = load_adapter(config.adapter)

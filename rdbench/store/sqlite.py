@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,19 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE complexity ADD COLUMN decoder_macs_per_px REAL
     """,
+    # The content each image of a dataset has now (its SHA-256 as the last run saw it): records of an
+    # image name measured on other content are stale, never part of a curve (docs/guarantees.md).
+    # Filled from the newest record of each image name (SQLite returns the bare column of the MAX row).
+    """
+    CREATE TABLE current_images (
+        dataset TEXT NOT NULL, image TEXT NOT NULL, image_hash TEXT NOT NULL, seen_at TEXT,
+        PRIMARY KEY (dataset, image)
+    );
+    INSERT INTO current_images (dataset, image, image_hash, seen_at)
+        SELECT dataset, image, image_hash, NULL FROM (
+            SELECT dataset, image, image_hash, MAX(COALESCE(created_at, '') || printf('%012d', id))
+            FROM records GROUP BY dataset, image)
+    """,
 ]
 
 #: The columns of a record's identity (the records table's unique key), in key order.
@@ -129,6 +143,10 @@ RECORD_KEY = ("codec", "config_hash", "quality", "dataset", "image", "image_hash
 #: Complexity columns a successful rerun fills in without erasing: a partial run (--forward-only)
 #: adds its measures to the stored point and keeps the others; any other rerun replaces the point.
 _POINT_MERGED = frozenset(MEASURES) | {"decoder_macs_per_px", "num_bytes", "bpp"}
+
+#: A record is stale when its image name has another content now (table ``current_images``).
+_STALE = ("EXISTS (SELECT 1 FROM current_images c WHERE c.dataset = records.dataset AND c.image = records.image "
+          "AND c.image_hash != records.image_hash)")
 
 _CURVE_COLUMNS = ("name", "dataset", "bpp", "psnr", "ms_ssim_db", "description", "source_file", "sha256",
                   "imported_at", "extra")
@@ -439,6 +457,26 @@ class Store:
         )
         return {(r["quality"], r["image"], r["image_hash"], r["weights"], r["device"]): r["status"] for r in rows}
 
+    def set_current_images(self, dataset: str, hashes: dict[str, str]) -> dict[str, int]:
+        """Record the content (SHA-256) each image of ``dataset`` has now, as a run found it; returns,
+        per image whose content changed, how many stored records that makes stale. Records of an
+        image's earlier content stay in the database (listed by ``rdbench results --stale``) but
+        no curve uses them."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO current_images (dataset, image, image_hash, seen_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (dataset, image) DO UPDATE SET image_hash = excluded.image_hash, seen_at = excluded.seen_at",
+                [(dataset, image, digest, now) for image, digest in hashes.items()])
+            rows = conn.execute(
+                f"SELECT image, COUNT(*) AS n FROM records WHERE dataset = ? AND {_STALE} GROUP BY image", (dataset,))
+            return {r["image"]: r["n"] for r in rows}
+
+    def current_images(self, dataset: str) -> dict[str, str]:
+        """Image name -> the content (SHA-256) it had when a run last saw it, on ``dataset``."""
+        rows = self.conn.execute("SELECT image, image_hash FROM current_images WHERE dataset = ?", (dataset,))
+        return {r["image"]: r["image_hash"] for r in rows}
+
     def codec_versions(self, codec: str, config_hash: str, dataset: str) -> dict[tuple[str | None, str | None], int]:
         """(codec library, version) -> number of ``ok`` records of one configuration on one dataset."""
         rows = self.conn.execute(
@@ -535,12 +573,14 @@ class Store:
     def _record_filter(*, selections: Iterable[dict[str, str | None]] | None = None,
                        datasets: Iterable[str] | None = None, qualities: Iterable[str] | None = None,
                        status: str | None = None, weights: Iterable[str] | None = None,
-                       devices: Iterable[str] | None = None, mismatched: bool = False) -> tuple[str, list[Any]]:
+                       devices: Iterable[str] | None = None, images: Iterable[str] | None = None,
+                       mismatched: bool = False, stale: bool | None = None) -> tuple[str, list[Any]]:
         """WHERE clause (possibly empty) and its parameters. ``selections``: one dict per codec named,
         with ``codec`` and, optionally, an exact ``config_hash``, ``weights`` and ``device``; a record
         matches when it matches any of them. Other filters: the column's value is one of those given;
         ``mismatched``: only records whose decoder did not rebuild the encoder's latent
-        (``extra.decoder_matches_encoder`` false)."""
+        (``extra.decoder_matches_encoder`` false); ``stale``: True only records of an image measured on
+        content it no longer has (:meth:`set_current_images`), False none of them, None both."""
         clauses: list[str] = []
         params: list[Any] = []
         alternatives = []
@@ -558,6 +598,9 @@ class Store:
         _in_list("quality", qualities, clauses, params)
         _in_list("weights", weights, clauses, params)
         _in_list("device", devices, clauses, params)
+        _in_list("image", images, clauses, params)
+        if stale is not None:
+            clauses.append(("" if stale else "NOT ") + _STALE)
         if mismatched:
             clauses.append("json_extract(extra, '$.decoder_matches_encoder') = 0")
         if status:
