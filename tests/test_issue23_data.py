@@ -15,6 +15,7 @@ from helpers import kodak_crops, rdbench
 from PIL import Image
 
 from rdbench.data.images import load_image
+from rdbench.errors import RdbenchError
 from rdbench.store.sqlite import Store
 
 
@@ -71,3 +72,92 @@ def test_images_deeper_than_8_bits_are_refused_in_every_format(tmp_path: Path) -
         assert record.status == "failed" and record.bpp is None, name
         assert words in record.error and "rdbench measures 8-bit RGB" in record.error, (name, record.error)
         assert "\n" not in record.error
+
+
+def _outcome(result) -> tuple[int, str]:
+    """(exit status, what the user reads) of an in-process command: an error it raised is what ``rdbench``
+    prints (``error: message``, the hint) and exits with (the error's ``exit_code``)."""
+    error = result.exception
+    if isinstance(error, RdbenchError):
+        return error.exit_code, f"error: {error}\n{error.hint or ''}"
+    assert error is None, repr(error)
+    return result.returncode, result.stdout + result.stderr
+
+
+def _stored_names(db: Path) -> set[str]:
+    with Store(db, readonly=True) as store:
+        return {r.dataset for r in store.records()}
+
+
+@pytest.fixture()
+def two_crops_folders(tmp_path: Path) -> tuple[Path, Path, Path, str]:
+    """``a/crops`` measured (jpeg, webp) into a database, and ``b/crops`` (other crops, not measured):
+    two folders of one name. Returns (a/crops, b/crops, db, the stored name of a/crops)."""
+    first = kodak_crops(tmp_path / "a" / "crops", 2, (0, 0, 64, 64))
+    second = kodak_crops(tmp_path / "b" / "crops", 2, (64, 64, 128, 128))
+    db = tmp_path / "rd.sqlite"
+    rdbench("run", "--codec", "jpeg,webp", "--quality", "20,40,60,80", "--dataset", first, "--db", db, "-q",
+            in_process=True, check=True)
+    (stored,) = _stored_names(db)
+    return first, second, db, stored
+
+
+def test_every_command_reads_a_dataset_name_by_one_rule(two_crops_folders, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second, db, stored = two_crops_folders
+    bdrate = ("bdrate", "--anchor", "jpeg", "--codec", "webp", "--db", db, "--format", "json")
+    (second.parent.parent / "curve.json").write_text('{"bpp": [0.4, 0.8], "psnr": [27.0, 30.0]}')
+    # Beside a folder `crops` other than the measured one, the bare name is ambiguous for every command.
+    monkeypatch.chdir(second.parent)
+    for args in (("results", "--db", db), bdrate, ("export", "--codec", "webp", "--db", db),
+                 ("plot", "--anchor", "jpeg", "--codec", "webp", "--db", db, "--out", second.parent / "figs"),
+                 ("run", "--codec", "jpeg", "--quality", "50", "--db", db),
+                 ("report", "--anchor", "jpeg", "--db", db, "--out", second.parent / "report.html"),
+                 ("complexity", "--codec", "jpeg", "--sizes", "64", "--db", db),
+                 ("import", second.parent.parent / "curve.json", "--db", db)):
+        status, said = _outcome(rdbench(*args, "--dataset", "crops", in_process=True))
+        assert status == 2, (args[0], said)
+        assert "ambiguous" in said and stored in said and "./crops" in said, (args[0], said)
+    assert _stored_names(db) == {stored}  # the refused run stored nothing
+    # `./crops` is the folder here for every command: no records (results refuses, bdrate exits 1) ...
+    status, said = _outcome(rdbench("results", "--db", db, "--dataset", "./crops", in_process=True))
+    assert status == 2 and "has no records" in said
+    status, said = _outcome(rdbench(*bdrate, "--dataset", "./crops", in_process=True))
+    assert status == 1 and "every cell is NaN" in said
+    # ... and the stored name, or the folder's path, is the measured folder for every command.
+    for spec in (stored, str(first)):
+        listed = rdbench("results", "--db", db, "--dataset", spec, "--format", "json", in_process=True, check=True)
+        assert stored in listed.stdout
+        table = rdbench(*bdrate, "--dataset", spec, in_process=True, check=True)
+        assert '"bd_rate": null' not in table.stdout
+    # Away from any folder of that name, the bare name is the one stored folder dataset called `crops`.
+    monkeypatch.chdir(first.parent.parent)
+    assert rdbench("results", "--db", db, "--dataset", "crops", in_process=True, check=True).returncode == 0
+    rdbench(*bdrate, "--dataset", "crops", in_process=True, check=True)
+
+
+def test_an_all_nan_bd_table_exits_1(two_crops_folders) -> None:
+    first, second, db, _ = two_crops_folders
+    rdbench("run", "--codec", "webp", "--quality", "20,40,60,80", "--dataset", second, "--db", db, "-q",
+            in_process=True, check=True)
+    # the anchor is measured on the first folder only: nothing can be compared on the second
+    for fmt in ("table", "json", "csv"):
+        result = rdbench("bdrate", "--anchor", "jpeg", "--codec", "webp", "--dataset", second, "--db", db,
+                         "--format", fmt, in_process=True)
+        assert result.returncode == 1, (fmt, result.stdout, result.stderr)
+        assert "every cell is NaN" in result.stderr and "anchor jpeg has no psnr curve" in result.stdout + result.stderr
+    both = rdbench("bdrate", "--anchor", "jpeg", "--codec", "webp", "--dataset", f"{first},{second}", "--db", db,
+                   in_process=True)
+    assert both.returncode == 0, both.stderr  # one value is a result; its NaN neighbour has its footnote
+
+
+def test_import_dataset_folder_stores_under_the_name_run_gives_it(two_crops_folders, tmp_path: Path) -> None:
+    first, _, db, stored = two_crops_folders
+    curve = tmp_path / "curve.json"
+    curve.write_text('{"bpp": [0.4, 0.8, 1.2, 1.6], "psnr": [27.0, 30.0, 32.0, 33.5]}')
+    result = rdbench("import", curve, "--name", "paper", "--dataset", first, "--db", db, in_process=True, check=True)
+    assert f"on {stored}" in result.stdout
+    with Store(db, readonly=True) as store:
+        assert store.imported_curve_names() == {"paper": [stored]}
+    table = rdbench("bdrate", "--anchor", "jpeg", "--codec", "paper,webp", "--dataset", first, "--db", db,
+                    "--format", "json", in_process=True, check=True)
+    assert '"bd_rate": null' not in table.stdout  # compared with the folder's measured curves

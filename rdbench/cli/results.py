@@ -24,10 +24,10 @@ def _filters(store, codec: str | None, dataset: str | None, quality: str | None,
     """Store filters from the options, every name checked against what is stored (usage error + "did you mean")."""
     from rdbench.analysis.curves import (
         check_names,
-        resolve_datasets,
         resolve_name,
         short_weights,
     )
+    from rdbench.analysis.dataset_names import resolve_datasets
 
     filters: dict[str, Any] = {"status": status}
     names = split_csv(codec)
