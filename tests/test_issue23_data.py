@@ -161,3 +161,105 @@ def test_import_dataset_folder_stores_under_the_name_run_gives_it(two_crops_fold
     table = rdbench("bdrate", "--anchor", "jpeg", "--codec", "paper,webp", "--dataset", first, "--db", db,
                     "--format", "json", in_process=True, check=True)
     assert '"bd_rate": null' not in table.stdout  # compared with the folder's measured curves
+
+
+@pytest.fixture()
+def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data root and a manifest folder of the test's own (as tests/test_datasets.py isolates them)."""
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    monkeypatch.setenv("RDBENCH_DATASETS_PATH", str(manifests))
+    monkeypatch.setenv("RDBENCH_DATA", str(tmp_path / "data"))
+    return manifests
+
+
+def _alter_one_pixel(path: Path) -> None:
+    """Change one pixel and save: still a valid image, but another one."""
+    pixels = np.asarray(Image.open(path).convert("RGB")).copy()
+    pixels[0, 0] = 255 - pixels[0, 0]
+    Image.fromarray(pixels).save(path)
+
+
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with Store(db, readonly=True) as store:
+        return store.count()
+
+
+def _refused_run(name: str, changed: Path, expected: str, db: Path) -> None:
+    """`rdbench run` on dataset ``name`` is refused naming ``changed``, its expected and actual hash; nothing stored."""
+    from rdbench.data.images import file_sha256
+
+    before = _count(db)
+    status, said = _outcome(rdbench("run", "--codec", "jpeg", "--quality", "60", "--dataset", name, "--db", db, "-q",
+                                    in_process=True))
+    assert status == 2, said
+    assert changed.name in said and expected in said and file_sha256(changed) in said, said
+    assert "restore it" in said and "folder dataset" in said and "nothing was measured" in said
+    assert _count(db) == before
+    # `datasets verify` applies the same check and finds the same file, with the same two hashes
+    verify = rdbench("datasets", "verify", name, "-q", in_process=True)
+    assert verify.returncode == 1
+    assert f"{changed.name}: SHA-256 {file_sha256(changed)} differs from the expected {expected}" in verify.stderr
+
+
+def test_a_run_on_a_registered_dataset_refuses_a_changed_image(kodak_dir: Path, data_env: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from rdbench.data.datasets import get_manifest
+
+    copy = tmp_path / "kodak-copy"
+    shutil.copytree(kodak_dir, copy)
+    rdbench("datasets", "add", "kodak", copy, "-q", in_process=True, check=True)
+    db = tmp_path / "rd.sqlite"
+    rdbench("run", "--codec", "jpeg", "--quality", "50", "--dataset", "kodak", "--db", db, "-q",
+            in_process=True, check=True)
+    published = get_manifest("kodak").checksums
+    with Store(db, readonly=True) as store:
+        assert {r.image: r.image_hash for r in store.records()} == published  # the hashes the check used
+    _alter_one_pixel(copy / "kodim05.png")
+    _refused_run("kodak", copy / "kodim05.png", published["kodim05.png"], db)
+
+
+def test_hashes_first_seen_at_add_or_download_are_the_reference(data_env: Path, tmp_path: Path) -> None:
+    """Manifests without per-image hashes (Tecnick's and CLIC's archives, a lab's list): `datasets add` and
+    `datasets download` record the hashes of what they installed, and a run checks against those."""
+    import threading
+    import zipfile
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from rdbench.data.images import file_sha256
+
+    # added from a local folder, with a manifest that lists file names but no hash
+    lab = kodak_crops(tmp_path / "lab", 2, (0, 0, 48, 48))
+    names = sorted(p.name for p in lab.iterdir())
+    (data_env / "lab.toml").write_text('name = "lab"\ncount = 2\n' + "".join(f'[[files]]\nname = "{n}"\n' for n in names))
+    rdbench("datasets", "add", "lab", lab, "-q", in_process=True, check=True)
+    first_seen = file_sha256(lab / names[1])
+    _alter_one_pixel(lab / names[1])
+    _refused_run("lab", lab / names[1], first_seen, tmp_path / "rd.sqlite")
+
+    # downloaded as an archive whose images have no published hash
+    served = tmp_path / "served"
+    served.mkdir()
+    with zipfile.ZipFile(served / "set.zip", "w") as archive:
+        for name in names:
+            archive.write(lab / name, f"set/{name}")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (data_env / "arch.toml").write_text(
+            f'name = "arch"\ncount = 2\n[[archives]]\nurl = "http://127.0.0.1:{server.server_address[1]}/set.zip"\n'
+            'members = "*.png"\n')
+        rdbench("datasets", "download", "arch", "-q", in_process=True, check=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    folder = tmp_path / "data" / "arch"
+    rdbench("run", "--codec", "jpeg", "--quality", "60", "--dataset", "arch", "--db", tmp_path / "arch.sqlite", "-q",
+            in_process=True, check=True)  # intact: measured
+    downloaded = file_sha256(folder / names[0])
+    _alter_one_pixel(folder / names[0])
+    _refused_run("arch", folder / names[0], downloaded, tmp_path / "arch.sqlite")

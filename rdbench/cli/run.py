@@ -57,6 +57,8 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
     from rdbench.analysis.dataset_names import dataset_to_measure
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import load_adapter, resolve_codecs
+    from rdbench.data.datasets import data_root as root_of
+    from rdbench.data.install import check_unchanged
     from rdbench.errors import RdbenchError, UsageError
     from rdbench.run.checks import check_device, check_weight_options, for_qualities
     from rdbench.run.executors import make_executor
@@ -96,6 +98,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
             configs.append(config)
     if not configs:
         raise RdbenchError("no codec can run on this machine", hint="`rdbench codecs` says what each one needs")
+    check_unchanged(dataset, root_of(data_root))  # a registered dataset's images are the ones its hashes name
 
     runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler)
     with Store(db) as store:
