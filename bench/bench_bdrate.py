@@ -48,7 +48,8 @@ def main() -> None:
     from click.testing import CliRunner
 
     from rdbench.analysis.bootstrap import bootstrap_bd, paired_images
-    from rdbench.analysis.curves import resolve_datasets, select_measured
+    from rdbench.analysis.curves import select_measured
+    from rdbench.analysis.dataset_names import resolve_datasets
     from rdbench.cli.main import cli
     from rdbench.store.sqlite import Store
 

@@ -39,6 +39,13 @@ class DatasetError(RdbenchError):
     """A dataset is missing, incomplete, or fails its checksums."""
 
 
+class ChangedDatasetError(DatasetError):
+    """A registered dataset's image is not the file its SHA-256 says (exit 2, like a usage error: the
+    command names a dataset that the folder no longer holds, and nothing is measured)."""
+
+    exit_code = 2
+
+
 class StoreError(RdbenchError):
     """The results database cannot be opened or written."""
 

@@ -40,10 +40,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rdbench.analysis.aggregate import _quality_sort_key, aggregate, capped_db
@@ -108,12 +106,6 @@ def stored_codecs(store: Store | None) -> list[str]:
     if store is None:
         return []
     return sorted({g["codec"] for g in store.record_groups()})
-
-
-def stored_datasets(store: Store | None) -> list[str]:
-    if store is None:
-        return []
-    return sorted({g["dataset"] for g in store.record_groups()})
 
 
 def resolve_name(store: Store | None, name: str) -> Choice:
@@ -593,50 +585,6 @@ def check_names(store: Store | None, names: list[str], *, role: str = "codec",
                    f"; imported: {', '.join(sorted(store.imported_curve_names())) if store is not None else 'none'}"
                    "; shipped published curves: `rdbench bdrate --help` lists where; configured codecs: `rdbench codecs`"))
         raise UsageError(f"unknown {role} {name!r}{did_you_mean(choice.codec, choices)}", hint=hint)
-
-
-_FOLDER_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
-
-
-def resolve_datasets(store: Store | None, specs: list[str], *, stored_only: bool = False) -> list[str]:
-    """Dataset names for ``--dataset`` values: a name stored in the database or with a published
-    curve, a registered dataset, a folder (stored under the name ``rdbench run`` gives it), or a
-    folder's name when exactly one stored dataset is that folder (``crops`` -> ``crops-3952195e``).
-    Anything else is a usage error with "did you mean"."""
-    stored = stored_datasets(store)
-    published = sorted({d for ds in published_names(store).values() for d in ds})
-    registered = []
-    if not stored_only:
-        from rdbench.data.datasets import manifests
-
-        registered = sorted(manifests())
-    known = set(stored) if stored_only else set(stored) | set(published) | set(registered)
-    out = []
-    for spec in specs:
-        if spec in known:
-            out.append(spec)
-            continue
-        folder_matches = [d for d in stored if _FOLDER_SUFFIX.search(d) and d[:-9] == spec]
-        if Path(spec).expanduser().is_dir():
-            from rdbench.data.datasets import resolve_dataset
-
-            try:
-                name = resolve_dataset(spec).name
-            except RdbenchError:
-                name = None
-            if name is not None and (name in known or not stored_only):
-                out.append(name)
-                continue
-        if len(folder_matches) == 1:
-            out.append(folder_matches[0])
-            continue
-        if len(folder_matches) > 1:
-            raise UsageError(f"dataset {spec!r} is ambiguous: the store holds {', '.join(folder_matches)}",
-                             hint="name one of them (a folder dataset is stored as <folder>-<hash of its path>)")
-        raise UsageError(f"unknown dataset {spec!r}{did_you_mean(spec, sorted(known))}",
-                         hint=f"stored in the database: {', '.join(stored) or 'none'}"
-                              + ("" if stored_only else f"; with published curves: {', '.join(published)}"))
-    return out
 
 
 def stored_qualities(store: Store | None, codecs: list[str], datasets: list[str]) -> list[str]:

@@ -37,9 +37,9 @@ from rdbench.analysis.curves import (
     CurveInfo,
     check_names,
     resolve_curve,
-    resolve_datasets,
     resolve_name,
 )
+from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.errors import UsageError
 from rdbench.store.record import RECORD_FIELDS
 from rdbench.store.sqlite import Store

@@ -17,10 +17,10 @@ from rdbench import __version__
 from rdbench.analysis.aggregate import PSNR_CAP_DB
 from rdbench.analysis.curves import (
     check_names,
-    resolve_datasets,
     resolve_name,
     select_measured,
 )
+from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.errors import RdbenchError, UsageError
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rdbench.analysis.aggregate import capped_db
+from rdbench.analysis.dataset_names import dataset_name
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
 from rdbench.run.metrics import ms_ssim_db
 from rdbench.store.record import ImportedCurve
@@ -142,7 +143,10 @@ def import_curves(store: Store, paths: list[str | Path], *, name: str | None = N
     """Parse every file first, then store them all in one transaction; returns one summary per file.
 
     A curve is named ``name``, else the file's ``name`` field, else (also when several of the files
-    declare the same name) the file's stem.
+    declare the same name) the file's stem. ``dataset`` (``--dataset``) is read by the rule every command
+    uses (:func:`rdbench.analysis.dataset_names.dataset_name`), so a folder's curve is stored under the
+    name ``rdbench run`` gives that folder and is compared with its measured curves; a name that matches
+    nothing is kept as it is, as is the file's own ``dataset`` field.
     """
     if name and len(paths) > 1:
         raise UsageError("--name applies to a single file", hint="import the files one at a time to name each")
@@ -150,6 +154,8 @@ def import_curves(store: Store, paths: list[str | Path], *, name: str | None = N
         if metric not in METRICS:
             raise UsageError(f"unknown metric {metric!r}{did_you_mean(metric, list(METRICS))}")
     parsed_files = [parse_curve_file(path) for path in paths]
+    if dataset:
+        dataset = dataset_name(store, dataset, new_ok=True)
     declared = [p.name for p in parsed_files]
     curves: list[ImportedCurve] = []
     summaries: list[dict[str, Any]] = []

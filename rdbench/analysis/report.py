@@ -47,7 +47,6 @@ from rdbench.analysis.curves import (
     SHORT,
     CurveInfo,
     resolve_curve,
-    resolve_datasets,
     short_weights,
     split_name,
 )
@@ -56,6 +55,7 @@ from rdbench.analysis.dataframes import (
     point_labels,
     stored_dataset_names,
 )
+from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.plots import styles
 from rdbench.analysis.svgplot import Series, chart, esc, legend
 from rdbench.analysis.tables import BdTable, bd_table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 import click
@@ -15,9 +16,9 @@ from rdbench.analysis.curves import (
     check_qualities,
     known_names,
     listed_once,
-    resolve_datasets,
     split_name,
 )
+from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.tables import BdTable, bd_table
 from rdbench.cli.formatting import render
 from rdbench.cli.options import db_option, format_option, split_csv
@@ -84,6 +85,9 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
             per_image, ci, resamples, seed, sensitivity, steps, fmt, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
+    Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
+    usage error.
+
     Next to each value: `overlap` (share of the joint range both curves cover), `interp` (an
     interpolation-error estimate; a value whose magnitude is below it is flagged) and `interval`
     (the quality range actually integrated and the anchor's rates at its ends, and the codec's
@@ -135,7 +139,19 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
         if sensitivity:
             out["sensitivity"] = table.sensitivity
         click.echo(json.dumps(_clean(out), indent=1, allow_nan=False))
-        return
+    else:
+        _print_text(table, fmt, unit, anchor, metric, method, quality_list, anchor_list, interval, interval_text,
+                    per_image, sensitivity)
+    if table.cells and all(math.isnan(cell.get(table.value_key, math.nan)) for cell in table.cells):
+        # exit 0 would let a script take a table of NaN for a result; the footnotes above say why each is NaN
+        click.echo(f"error: no {unit} could be computed: every cell is NaN (see the reasons above)", err=True)
+        sys.exit(1)
+
+
+def _print_text(table: BdTable, fmt: str, unit: str, anchor: str, metric: str, method: str,
+                quality_list: list[str] | None, anchor_list: list[str] | None, interval: Any,
+                interval_text: str | None, per_image: bool, sensitivity: bool) -> None:
+    """The table (or csv) and what a reader must know under it."""
     title = (f"{unit} vs {anchor} ({metric}, {method})"
              + (f", quality {', '.join(quality_list)}" if quality_list else "")
              + (f", anchor quality {', '.join(anchor_list)}" if anchor_list else "")

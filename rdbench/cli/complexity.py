@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import click
 
 from rdbench.cli.options import (
@@ -115,9 +117,12 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
         raise UsageError(f"--quality takes one point, not {', '.join(chosen)}: run one sweep per quality")
     image_path = None
     if dataset_spec:
-        from rdbench.data.datasets import resolve_dataset
+        from pathlib import Path
 
-        image_path = str(resolve_dataset(dataset_spec, data_root).images[0].path)
+        from rdbench.analysis.dataset_names import dataset_to_measure
+
+        with (Store(db, readonly=True) if Path(db).exists() else nullcontext()) as stored:
+            image_path = str(dataset_to_measure(stored, dataset_spec, data_root).images[0].path)
     context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir, threads=threads)
     jobs = []
     for config in selected:

@@ -80,7 +80,11 @@ def download_cmd(name, keep_archives, quiet, data_root) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @data_root_option
 def add_cmd(name, path, quiet, data_root) -> None:
-    """Register PATH as the local copy of dataset NAME, after checking every file."""
+    """Register PATH as the local copy of dataset NAME, after checking every file.
+
+    Where the manifest publishes no hash of an image, the SHA-256 of the file as it is now is recorded
+    (in the data root): `verify` and every `rdbench run` on NAME then refuse a later change to it.
+    """
     from pathlib import Path
 
     from rdbench.data.datasets import data_root as resolve_root

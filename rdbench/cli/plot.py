@@ -11,9 +11,9 @@ from rdbench.analysis.curves import (
     check_names,
     check_qualities,
     resolve_curve,
-    resolve_datasets,
     select_measured,
 )
+from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.plots import plot_delta, plot_per_image, plot_rd
 from rdbench.cli.bdrate import SELECTORS_HELP
 from rdbench.cli.options import db_option, split_csv

@@ -26,10 +26,10 @@ def _filters(store, codec: str | None, dataset: str | None, quality: str | None,
     Stale records (an image's earlier content) are selected with ``stale`` only, never mixed with current ones."""
     from rdbench.analysis.curves import (
         check_names,
-        resolve_datasets,
         resolve_name,
         short_weights,
     )
+    from rdbench.analysis.dataset_names import resolve_datasets
 
     filters: dict[str, Any] = {"status": status, "stale": stale}
     names = split_csv(codec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 
 import click
 
@@ -51,9 +52,13 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
       rdbench run --codec mlicpp-random --dataset kodak --device cuda --decode-device cpu
       rdbench run --codec vtm17 --dataset tecnick --timeout 7200 --executor dask --scheduler tcp://HEAD:8786
     """
+    from pathlib import Path
+
+    from rdbench.analysis.dataset_names import dataset_to_measure
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import load_adapter, resolve_codecs
-    from rdbench.data.datasets import resolve_dataset
+    from rdbench.data.datasets import data_root as root_of
+    from rdbench.data.install import check_unchanged
     from rdbench.errors import RdbenchError, UsageError
     from rdbench.run.checks import check_device, check_weight_options, for_qualities
     from rdbench.run.executors import make_executor
@@ -80,7 +85,8 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
             raise UsageError(str(exc).replace("--device", "--decode-device"), hint=exc.hint) from None
     for note in check_weight_options(selected, adapters, context):
         click.echo(f"note: {note}", err=True)
-    dataset = resolve_dataset(dataset_spec, data_root)
+    with (Store(db, readonly=True) if Path(db).exists() else nullcontext()) as stored:
+        dataset = dataset_to_measure(stored, dataset_spec, data_root)
     if dataset.manifest is None:  # a folder: say the name its results are stored under
         click.echo(dataset.describe(), err=True)
     configs = []
@@ -92,6 +98,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
             configs.append(config)
     if not configs:
         raise RdbenchError("no codec can run on this machine", hint="`rdbench codecs` says what each one needs")
+    check_unchanged(dataset, root_of(data_root))  # a registered dataset's images are the ones its hashes name
 
     runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler)
     with Store(db) as store:

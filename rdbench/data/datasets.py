@@ -35,12 +35,13 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import tomllib
 
-from rdbench.data.images import IMAGE_SUFFIXES
+from rdbench.data.images import IMAGE_SUFFIXES, file_sha256
 from rdbench.errors import DatasetError, UsageError, did_you_mean
 
 #: rdbench's own manifests: package data, installed with the wheel.
@@ -97,6 +98,13 @@ class Dataset:
     root: Path
     images: list[ImageRef] = field(default_factory=list)
     manifest: Manifest | None = None
+
+    @cached_property
+    def image_hashes(self) -> dict[str, str]:
+        """Image name -> SHA-256 of its file (``"missing"`` where there is none), read once per dataset:
+        a run checks a registered dataset's files against their expected hashes and records the same
+        values as each record's ``image_hash``, so each image is hashed once."""
+        return {ref.name: file_sha256(ref.path) if ref.path.is_file() else "missing" for ref in self.images}
 
     def describe(self) -> str:
         """One line saying what the dataset is and the name its results are stored under."""

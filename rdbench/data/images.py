@@ -7,7 +7,8 @@ Conversions are applied only where they lose nothing, and each is documented her
 * RGBA / LA whose alpha is fully opaque -> RGB by dropping alpha.
 
 Everything else is refused with a one-line :class:`~rdbench.errors.ImageError` that says what
-the file is and what to do: images with real transparency, 16-bit or float samples, CMYK,
+the file is and what to do: images with real transparency, more than 8 bits per sample (16-bit
+PNG, TIFF and PPM/PGM, whatever mode Pillow would give them) or float samples, CMYK,
 truncated or corrupt files, empty files, and images above :data:`MAX_PIXELS`.
 """
 
@@ -53,6 +54,44 @@ def _png_header(path: Path) -> tuple[int, int, int] | None:
     return width, height, head[24]
 
 
+def _pnm_maxval(path: Path) -> int | None:
+    """The maxval of a greymap or pixmap (P2, P3, P5, P6) header, read before Pillow decodes.
+
+    Why: Pillow scales a PPM whose maxval is above 255 down to 8 bits without a word (RGB mode,
+    like 8-bit data), so the depth is only visible in the header. None for other files or a
+    malformed header (Pillow then reports the corruption).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    if head[:2] not in (b"P2", b"P3", b"P5", b"P6"):
+        return None
+    text = re.sub(rb"#[^\n\r]*", b" ", head[2:])  # comments may sit between the header's numbers
+    tokens = text.split(maxsplit=3)
+    if len(tokens) < 3 or not tokens[2].isdigit():
+        return None
+    return int(tokens[2])
+
+
+def _bits_per_sample(path: Path, img, png_depth: int | None) -> tuple[int, str] | None:
+    """(bits per sample, format) as the file declares it, where the format says; None where unknown.
+
+    Why from the header and not Pillow's mode: Pillow opens 16-bit RGB TIFF and 16-bit PPM as
+    8-bit ``RGB`` (keeping the high byte), so the mode alone would let them be measured as
+    other, 8-bit images.
+    """
+    if png_depth is not None:
+        return png_depth, "PNG"
+    if img.format == "TIFF":
+        declared = img.tag_v2.get(258)  # BitsPerSample: one value per sample, or one for all
+        if declared is not None:
+            return max(declared) if isinstance(declared, tuple) else int(declared), "TIFF"
+    if img.format == "PPM":
+        maxval = _pnm_maxval(path)
+        if maxval is not None:
+            return maxval.bit_length(), f"PPM/PGM (maxval {maxval})"
+    return None
+
+
 def _check_size(path: Path, width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise ImageError(
@@ -79,15 +118,15 @@ def load_image(path: str | Path) -> np.ndarray:
     header = _png_header(path)
     if header is not None:
         _check_size(path, header[0], header[1])
-    depth = header[2] if header else None
-    if depth is not None and depth > 8:
-        raise ImageError(
-            f"{path}: {depth}-bit PNG; rdbench measures 8-bit RGB, convert it explicitly "
-            "(e.g. with a dithering-free rounding) before benchmarking"
-        )
     try:
         with Image.open(path) as img:
             _check_size(path, *img.size)
+            declared = _bits_per_sample(path, img, header[2] if header else None)
+            if declared is not None and declared[0] > 8:
+                raise ImageError(
+                    f"{path}: {declared[0]}-bit {declared[1]}; rdbench measures 8-bit RGB, convert it "
+                    "explicitly (e.g. with a dithering-free rounding) before benchmarking"
+                )
             mode = img.mode
             img.load()
             array = _to_rgb(path, img, mode)

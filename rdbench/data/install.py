@@ -1,10 +1,16 @@
 """Getting a dataset onto this machine and proving it is the right one: download, add, verify.
 
 Every image is checked against the SHA-256 its manifest publishes. Where no hash is
-published (images that come out of an archive without per-file hashes), the hashes are
-recorded when the dataset is first installed, in ``<data root>/checksums/<name>.sha256``,
-so that ``verify`` detects any later change; the file lives under the data root, never in a
-folder the user ``add``-ed, because rdbench writes nothing outside its own places.
+published (images that come out of an archive without per-file hashes, or a lab manifest
+that lists none), the hashes are recorded when the dataset is first installed (``download``,
+or ``add`` of a local folder: the content first seen is then the reference), in
+``<data root>/checksums/<name>.sha256``, so that any later change is detected; the file lives
+under the data root, never in a folder the user ``add``-ed, because rdbench writes nothing
+outside its own places.
+
+One check, :func:`changed_images`, serves ``rdbench datasets verify`` (:func:`verify_folder`) and
+``rdbench run`` (:func:`check_unchanged`, before anything is measured): a registered dataset's
+name promises its images, and results stored under it must be of those images.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rdbench.data.datasets import (
+    Dataset,
     Manifest,
     dataset_dir,
     get_manifest,
@@ -22,7 +29,7 @@ from rdbench.data.datasets import (
 )
 from rdbench.data.download import Progress, download, extract
 from rdbench.data.images import file_sha256
-from rdbench.errors import DatasetError
+from rdbench.errors import ChangedDatasetError, DatasetError, plural
 
 
 @dataclass
@@ -66,6 +73,51 @@ def write_recorded_sums(root: Path, name: str, sums: dict[str, str]) -> None:
     tmp.replace(path)
 
 
+def reference_hashes(manifest: Manifest, root: Path) -> dict[str, str]:
+    """Image name -> the SHA-256 it must have: the manifest's, else the one recorded at install."""
+    return {**read_recorded_sums(root, manifest.name), **manifest.checksums}
+
+
+@dataclass(frozen=True)
+class ChangedImage:
+    """An image whose file is not the one its expected SHA-256 names."""
+
+    name: str
+    expected: str
+    actual: str
+
+
+def changed_images(manifest: Manifest, root: Path, hashes: dict[str, str]) -> list[ChangedImage]:
+    """The images among ``hashes`` (name -> SHA-256 of the file as it is) that differ from the hash
+    the dataset expects of them; images with no expected hash are not judged."""
+    expected = reference_hashes(manifest, root)
+    return [ChangedImage(name, expected[name], actual) for name, actual in hashes.items()
+            if name in expected and actual != expected[name]]
+
+
+def check_unchanged(dataset: Dataset, root: Path) -> None:
+    """Refuse to measure a registered dataset one of whose images changed (:class:`ChangedDatasetError`).
+
+    Why before a run: its records would be stored under the dataset's name (``kodak``) and compared
+    with everyone's Kodak numbers while measuring other images. Uses ``dataset.image_hashes``, which
+    the run then records, so no image is hashed twice.
+    """
+    if dataset.manifest is None:
+        return
+    changed = changed_images(dataset.manifest, root, dataset.image_hashes)
+    if not changed:
+        return
+    first = changed[0]
+    more = f" (and {plural(len(changed) - 1, 'more changed image')})" if len(changed) > 1 else ""
+    raise ChangedDatasetError(
+        f"dataset {dataset.name}: {first.name} in {dataset.root} has SHA-256 {first.actual}, expected "
+        f"{first.expected}{more}; nothing was measured",
+        hint=f"restore it (`rdbench datasets download {dataset.name}` fetches the original where the manifest has "
+             f"a URL; `rdbench datasets verify {dataset.name}` lists every change), or to measure the changed images "
+             "copy the folder elsewhere and run on the copy: a folder dataset, stored under its own name",
+    )
+
+
 def expected_names(manifest: Manifest, folder: Path) -> list[str]:
     """The image files the dataset consists of: the manifest's list, else what the folder holds."""
     if manifest.lists_all_files:
@@ -82,20 +134,20 @@ def verify_folder(manifest: Manifest, folder: Path, root: Path, *, progress: Pro
     names = expected_names(manifest, folder)
     if manifest.count is not None and len(names) != manifest.count and not manifest.lists_all_files:
         result.problems.append(f"{folder} holds {len(names)} images, the dataset has {manifest.count}")
-    known = {**read_recorded_sums(root, manifest.name), **manifest.checksums}
+    known = reference_hashes(manifest, root)
+    hashes = {}
     for index, filename in enumerate(names, 1):
         path = folder / filename
         if not path.is_file():
             result.problems.append(f"{filename}: missing")
             continue
-        expected = known.get(filename)
-        if expected is not None:
-            actual = file_sha256(path)
-            if actual != expected:
-                result.problems.append(f"{filename}: SHA-256 {actual[:12]}... differs from {expected[:12]}...")
+        if filename in known:
+            hashes[filename] = file_sha256(path)
         result.checked += 1
         if progress:
             progress(index, len(names), filename)
+    result.problems += [f"{c.name}: SHA-256 {c.actual} differs from the expected {c.expected}"
+                        for c in changed_images(manifest, root, hashes)]
     return result
 
 

@@ -20,7 +20,6 @@ from rdbench.codecs.base import (
 )
 from rdbench.codecs.registry import load_adapter
 from rdbench.data.datasets import Dataset
-from rdbench.data.images import file_sha256
 from rdbench.errors import UsageError, plural
 from rdbench.run.jobs import Job
 from rdbench.store.record import STATUS_FAILED, STATUS_OK
@@ -55,7 +54,7 @@ def plan_jobs(
     keep_bitstreams: str | None = None,
 ) -> Plan:
     """Every job not already in the store, ordered codec -> quality -> image."""
-    hashes = {ref.name: file_sha256(ref.path) if ref.path.is_file() else "missing" for ref in dataset.images}
+    hashes = dataset.image_hashes
     plan = Plan()
     changed = store.set_current_images(dataset.name, {n: h for n, h in hashes.items() if h != "missing"})
     if changed:
