@@ -95,7 +95,8 @@ def test_images_added_between_runs_leave_the_comparison_on_the_common_images(gro
 
 
 def test_a_curve_averages_the_images_measured_at_every_quality(grown):
-    from rdbench.analysis.curves import resolve_curve, resolve_datasets
+    from rdbench.analysis.curves import resolve_curve
+    from rdbench.analysis.dataset_names import resolve_datasets
     from rdbench.store.sqlite import Store
 
     with Store(grown["db"], readonly=True) as store:
@@ -111,7 +112,7 @@ def test_a_curve_averages_the_images_measured_at_every_quality(grown):
 
 
 def test_the_delta_figure_and_the_export_use_the_same_images(grown, tmp_path):
-    from rdbench.analysis.curves import resolve_datasets
+    from rdbench.analysis.dataset_names import resolve_datasets
     from rdbench.analysis.delta import delta_figure
     from rdbench.store.sqlite import Store
 
@@ -233,7 +234,8 @@ def test_an_image_changed_in_place_makes_its_old_records_stale(tmp_path):
     stale = json.loads(rdbench("results", "--stale", "--per-image", "--format", "json", "--db", db,
                                in_process=True, check=True).stdout)
     assert {r["image"] for r in stale} == {victim.name} and len(stale) == 3
-    from rdbench.analysis.curves import resolve_curve, resolve_datasets
+    from rdbench.analysis.curves import resolve_curve
+    from rdbench.analysis.dataset_names import resolve_datasets
     from rdbench.store.sqlite import Store
 
     with Store(db, readonly=True) as store:
