@@ -62,19 +62,20 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
-    """One row per (codec, config_hash, dataset, quality, weights, device), sorted by codec, dataset,
-    configuration, device, quality and weights. PSNR and MS-SSIM dB follow the lossless convention
-    (module docstring); ``psnr_capped`` counts the images it capped."""
-    groups: dict[tuple[str, str, str, str, str, str], list[Record]] = defaultdict(list)
+    """One row per (codec, config_hash, dataset, quality, weights, device, code), sorted by codec,
+    dataset, configuration, device, quality and weights: records of two versions of a codec's code
+    never share a mean. PSNR and MS-SSIM dB follow the lossless convention (module docstring);
+    ``psnr_capped`` counts the images it capped."""
+    groups: dict[tuple[str, ...], list[Record]] = defaultdict(list)
     for record in records:
         groups[(record.codec, record.config_hash, record.dataset, record.quality, record.weights,
-                record.device)].append(record)
+                record.device, record.code)].append(record)
     rows = []
-    for (codec, config_hash, dataset, quality, weights, device), members in groups.items():
+    for (codec, config_hash, dataset, quality, weights, device, code), members in groups.items():
         ok = [r for r in members if r.ok]
         row: dict[str, Any] = {
             "codec": codec, "config_hash": config_hash, "dataset": dataset, "quality": quality,
-            "weights": weights, "device": device, "n": len(ok), "failed": len(members) - len(ok),
+            "weights": weights, "device": device, "code": code, "n": len(ok), "failed": len(members) - len(ok),
         }
         if ok:
             pixels = [r.height * r.width for r in ok]
@@ -96,5 +97,5 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
             )
         rows.append(row)
     rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["device"], _quality_sort_key(r["quality"]),
-                             r["weights"]))
+                             r["weights"], r["code"]))
     return rows

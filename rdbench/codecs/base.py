@@ -235,6 +235,10 @@ class Codec(ABC):
     #: ``[params]`` override :meth:`quality_domain_for` instead. None (the default, so adapters
     #: that declare nothing keep working) passes every value to ``encode`` unchecked.
     quality_domain: ClassVar[QualityDomain | None] = None
+    #: What identifies this adapter's code in its records (:mod:`rdbench.codecs.code_identity`). None
+    #: (the default): a hash of the adapter's source files; set a version string instead only when
+    #: the source hash would change without the output changing (a wrapper of an external binary).
+    code_version: ClassVar[str | None] = None
 
     def __init__(self, config: CodecConfig, context: CodecContext) -> None:
         self.config = config

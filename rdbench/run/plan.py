@@ -18,6 +18,7 @@ from rdbench.codecs.base import (
     format_quality,
     parse_quality,
 )
+from rdbench.codecs.code_identity import code_identity, short_code
 from rdbench.codecs.registry import load_adapter
 from rdbench.data.datasets import Dataset
 from rdbench.errors import UsageError, plural
@@ -67,12 +68,14 @@ def plan_jobs(
     for config in configs:
         adapter = load_adapter(config.adapter)
         codec_context = job_context(adapter, context)
+        code = code_identity(adapter)
+        plan.notes += _code_notes(store, config, dataset.name, code)
         done = store.statuses(config.name, config.config_hash, dataset.name)
         skipped_before = plan.skipped_ok
         for quality in qualities_for(config, quality_list):
             weights, weights_path = adapter.weights_identity(config, codec_context, parse_quality(quality))
             for ref in dataset.images:
-                status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.label))
+                status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.label, code))
                 if not force and status == STATUS_OK:
                     plan.skipped_ok += 1
                     continue
@@ -81,10 +84,28 @@ def plan_jobs(
                     continue
                 plan.jobs.append(Job(config=config, context=codec_context, quality=quality, dataset=dataset.name,
                                      image_name=ref.name, image_path=str(ref.path), image_hash=hashes[ref.name],
-                                     keep_bitstreams=keep_bitstreams, weights=weights, weights_path=weights_path))
+                                     keep_bitstreams=keep_bitstreams, weights=weights, weights_path=weights_path,
+                                     code=code))
         if plan.skipped_ok > skipped_before:
             plan.notes += _other_versions(store, config, adapter, codec_context, dataset.name)
     return plan
+
+
+def _code_notes(store: Store, config: CodecConfig, dataset: str, code: str) -> list[str]:
+    """Adopt records stored before rdbench recorded code identities, and say that records of other
+    code exist: they are kept, not reused, and no curve mixes them with this code's (the curve rule
+    of :mod:`rdbench.analysis.curves` takes the current code)."""
+    notes = []
+    adopted = store.adopt_legacy_code(config.name, config.config_hash, dataset, code)
+    if adopted:
+        notes.append(f"{plural(adopted, 'stored record')} of {config.name} on {dataset} predate code identities; "
+                     f"they are taken as made by the current code ({code}); `rdbench run --force` remeasures them")
+    others = {c: n for c, n in store.codes(config.name, config.config_hash, dataset).items() if c not in (code, "")}
+    if others:
+        listed = "; ".join(f"{c} ({plural(n, 'record')}, {config.name}@{short_code(c)})" for c, n in sorted(others.items()))
+        notes.append(f"{config.name} on {dataset}: the codec's code changed since some records were made ({listed}); "
+                     f"they are kept but not reused, this run measures the current code ({code})")
+    return notes
 
 
 def _other_versions(store: Store, config: CodecConfig, adapter: type[Codec], context: CodecContext,
