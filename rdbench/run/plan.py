@@ -26,6 +26,9 @@ from rdbench.run.jobs import Job
 from rdbench.store.record import STATUS_FAILED, STATUS_OK
 from rdbench.store.sqlite import Store
 
+#: How :meth:`rdbench.codecs.base.Codec.weights_identity` names weights whose file is not there.
+MISSING_WEIGHTS = "missing:"
+
 
 @dataclass
 class Plan:
@@ -34,6 +37,14 @@ class Plan:
     skipped_failed: int = 0
     #: What the user must know about reused records (e.g. made by another codec library version).
     notes: list[str] = field(default_factory=list)
+    #: (codec, quality, path) of each quality asked for whose checkpoint file is not there: its
+    #: jobs are not planned (nothing can be measured, and nothing is stored), the others run.
+    missing_weights: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def missing_lines(self) -> list[str]:
+        """One line per quality left out for want of its checkpoint."""
+        return [f"{codec} quality {quality}: checkpoint {path} is missing; not run (add the file and rerun)"
+                for codec, quality, path in self.missing_weights]
 
 
 def qualities_for(config: CodecConfig, override: Iterable[str] | None) -> list[str]:
@@ -54,7 +65,12 @@ def plan_jobs(
     force: bool = False,
     keep_bitstreams: str | None = None,
 ) -> Plan:
-    """Every job not already in the store, ordered codec -> quality -> image."""
+    """Every job not already in the store, ordered codec -> quality -> image.
+
+    A quality whose named checkpoint does not exist (weights identity ``missing:<path>``) gets no
+    jobs and an entry in :attr:`Plan.missing_weights`: a checkpoint folder holding some of the
+    qualities asked for runs those, and says which it could not.
+    """
     hashes = dataset.image_hashes
     plan = Plan()
     changed = store.set_current_images(dataset.name, {n: h for n, h in hashes.items() if h != "missing"})
@@ -74,6 +90,9 @@ def plan_jobs(
         skipped_before = plan.skipped_ok
         for quality in qualities_for(config, quality_list):
             weights, weights_path = adapter.weights_identity(config, codec_context, parse_quality(quality))
+            if weights.startswith(MISSING_WEIGHTS):
+                plan.missing_weights.append((config.name, quality, weights_path or weights[len(MISSING_WEIGHTS):]))
+                continue
             for ref in dataset.images:
                 status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.label, code))
                 if not force and status == STATUS_OK:
