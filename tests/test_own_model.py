@@ -220,3 +220,62 @@ def test_no_seeded_configuration_is_suggested_unless_it_exists(tmp_path, monkeyp
         reason = load_adapter(config.adapter).unavailable_reason(config, CodecContext())
         assert "--checkpoint-dir" in reason
         assert ("-random" in reason) == bool(suggested) and (not suggested or suggested in reason)
+
+
+def test_the_documented_plugin_changed_between_runs_keeps_both_versions(tmp_path):
+    """Issue 27, items 1 and 2, on the documented example: version 1 runs on two images; a post-filter
+    is added to its ``decode_pixels``, the package reinstalled and an image added; the second run
+    measures version 2 on all three images (not "nothing to do"), both versions' records are kept,
+    and the curve averages version 2 only, over its three images, naming version 1."""
+    root = tmp_path / "pkg"
+    shutil.copytree(EXAMPLE, root / "src", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+
+    def install() -> None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                        "--upgrade", "--target", str(root / "site"), str(root / "src")],
+                       check=True, capture_output=True)
+
+    install()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RDBENCH_")}
+    env.update(PYTHONPATH=os.pathsep.join([str(root / "site"), str(REPO)]), OMP_NUM_THREADS="1")
+    crops = kodak_crops(tmp_path / "crops", 2, SIZE)
+    ckpt = tmp_path / "ckpt"
+    for q in (1, 2):
+        save_checkpoint(ckpt / f"tinyhp_q{q}.pth.tar", seed=q, gain=4.0 * q)
+    db = tmp_path / "rd.sqlite"
+    run = ("run", "--codec", "tinyhp", "--dataset", crops, "--checkpoint-dir", ckpt, "--db", db, "--quiet")
+    assert rdbench(*run, env=env).returncode == 0
+    (v1,) = {r["code"] for r in records(db)}
+    assert v1.startswith("tinyhp 0.1.0 src:"), v1
+
+    codec = root / "src" / "tinyhp" / "codec.py"
+    original = "return self.to_pixels(x_hat, height, width)"
+    assert original in codec.read_text()
+    codec.write_text(codec.read_text().replace(original, "return self.to_pixels(x_hat * 0.98 + 0.01, height, width)"))
+    install()
+    kodak_crops(tmp_path / "crops", 3, SIZE)
+    second = rdbench(*run, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "nothing to do" not in second.stderr and "code changed" in second.stderr
+    rows = records(db)
+    (v2,) = {r["code"] for r in rows} - {v1}
+    assert sorted((r["code"], r["quality"]) for r in rows) == sorted([(v1, q) for q in "1122"]
+                                                                      + [(v2, q) for q in "111222"])
+    before = {(r["quality"], r["image"]): r for r in rows if r["code"] == v1}
+    after = {(r["quality"], r["image"]): r for r in rows if r["code"] == v2}
+    assert all(before[k]["num_bytes"] == after[k]["num_bytes"] and before[k]["psnr"] != after[k]["psnr"]
+               for k in before), "same bitstreams, other decoder: other PSNR"
+
+    frame = json.loads(rdbench("results", "--codec", "tinyhp", "--format", "json", "--db", db, env=env).stdout)
+    assert {(r["code"], r["n"]) for r in frame} == {(v1, 2), (v2, 3)}
+    script = ("import json, rdbench, sys\n"
+              f"with rdbench.Store({str(db)!r}, readonly=True) as store:\n"
+              "    (dataset,) = {g['dataset'] for g in store.record_groups()}\n"
+              "    s = rdbench.select_measured(store, 'tinyhp', dataset)\n"
+              "    print(json.dumps({'points': s.points('psnr'), 'notes': s.notes}))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    curve = json.loads(done.stdout)
+    expected = [(np.mean([r["bpp"] for k, r in after.items() if k[0] == q]),
+                 np.mean([r["psnr"] for k, r in after.items() if k[0] == q])) for q in "12"]
+    assert np.allclose(curve["points"], expected, rtol=1e-12, atol=0)
+    assert any("versions of its code" in note and v1 in note for note in curve["notes"])
