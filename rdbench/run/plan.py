@@ -8,7 +8,7 @@ recomputes everything.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rdbench.codecs.base import (
@@ -18,6 +18,7 @@ from rdbench.codecs.base import (
     format_quality,
     parse_quality,
 )
+from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.codecs.registry import load_adapter
 from rdbench.data.datasets import Dataset
 from rdbench.errors import UsageError, plural
@@ -48,12 +49,16 @@ def plan_jobs(
     dataset: Dataset,
     context: CodecContext,
     *,
-    qualities: Iterable[str] | None = None,
+    qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
     retry_failed: bool = False,
     force: bool = False,
     keep_bitstreams: str | None = None,
 ) -> Plan:
-    """Every job not already in the store, ordered codec -> quality -> image."""
+    """Every job not already in the store, ordered codec -> quality -> image.
+
+    ``qualities``: the points of every codec (a list), of each codec (a mapping codec name ->
+    list, or a :class:`~rdbench.codecs.quality_choice.QualityChoice`); a codec without any runs
+    its configuration's sweep."""
     hashes = dataset.image_hashes
     plan = Plan()
     changed = store.set_current_images(dataset.name, {n: h for n, h in hashes.items() if h != "missing"})
@@ -63,13 +68,13 @@ def plan_jobs(
             f"({', '.join(sorted(changed)[:5])}{', ...' if len(changed) > 5 else ''}): "
             f"{plural(sum(changed.values()), 'stored record')} of the old content are stale, kept but left out "
             f"of every curve (`rdbench results --stale` lists them, `rdbench results --delete --stale` deletes them)")
-    quality_list = list(qualities) if qualities else None
+    choice = QualityChoice.of_value(qualities)
     for config in configs:
         adapter = load_adapter(config.adapter)
         codec_context = job_context(adapter, context)
         done = store.statuses(config.name, config.config_hash, dataset.name)
         skipped_before = plan.skipped_ok
-        for quality in qualities_for(config, quality_list):
+        for quality in qualities_for(config, choice.of(config.name)):
             weights, weights_path = adapter.weights_identity(config, codec_context, parse_quality(quality))
             for ref in dataset.images:
                 status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.label))
