@@ -68,6 +68,21 @@ def restrict(found: CurveInfo, qualities: list[str]) -> tuple[CurveInfo | None, 
     return replace(found, points=points, reference=reference), None
 
 
+def anchor_curve(store: Store | None, anchor: str, dataset: str, metric: str,
+                 qualities: list[str] | None) -> tuple[CurveInfo | None, str | None]:
+    """The anchor's curve on ``dataset`` with only its points at ``qualities`` (``--anchor-qualities``;
+    None: every point), or (None, why not) when it has none there."""
+    found = resolve_curve(store, anchor, dataset, metric, qualities)
+    if qualities is None:
+        return found, None
+    if found is not None and found.selection is None:  # a shipped or imported curve: its labels decide
+        found.notes = [n for n in found.notes if "--quality selects measured qualities only" not in n]
+        return restrict(found, qualities)
+    if found is None and resolve_curve(store, anchor, dataset, metric, None) is not None:
+        return None, f"anchor {anchor} has no point at quality {', '.join(qualities)} on {dataset}"
+    return found, None
+
+
 def check_anchor_qualities(store: Store | None, anchor: str, datasets: list[str], metric: str,
                            qualities: list[str] | None) -> None:
     """Refuse ``--anchor-qualities`` naming a point the anchor does not have on a dataset where its

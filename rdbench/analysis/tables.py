@@ -175,17 +175,12 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     def lookup(name: str, dataset: str, as_anchor: bool = False) -> CurveInfo | None:
         key = (name, dataset, as_anchor)
         if key not in resolved:
-            wanted = anchor_qualities if as_anchor else choice.of(name)
-            found = resolve_curve(store, name, dataset, metric, wanted)
-            restricted = as_anchor and anchor_qualities is not None
-            if found is not None and restricted and found.selection is None:
-                found.notes = [n for n in found.notes if "--quality selects measured qualities only" not in n]
-                found, why = anchor_points.restrict(found, anchor_qualities)
+            if as_anchor:
+                found, why = anchor_points.anchor_curve(store, name, dataset, metric, anchor_qualities)
                 if why:
                     anchor_reasons[dataset] = why
-            elif found is None and restricted and resolve_curve(store, name, dataset, metric, None) is not None:
-                anchor_reasons[dataset] = (f"anchor {name} has no point at quality {', '.join(anchor_qualities)} "
-                                           f"on {dataset}")
+            else:
+                found = resolve_curve(store, name, dataset, metric, choice.of(name))
             resolved[key] = found
             if found is not None:
                 info.extend(n for n in found.notes if n not in info)
