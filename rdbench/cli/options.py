@@ -67,10 +67,11 @@ def parse_qualities(values: Iterable[str]) -> QualityChoice:
     return QualityChoice(every, tuple(named.items()))
 
 
-def checked_qualities(configs, choice: QualityChoice) -> QualityChoice:
+def checked_qualities(configs, qualities: QualityChoice | Iterable[str] | None) -> QualityChoice:
     """The quality points each codec of a run will use, checked before anything is stored.
 
-    Each codec's points (its ``CODEC=`` list, else the global one) are checked against its declared
+    Each codec's points (``qualities``: a list for every codec, or a QualityChoice; its ``CODEC=``
+    list, else the global one) are checked against its declared
     range (:meth:`rdbench.codecs.base.Codec.checked_qualities`) and returned as stored texts, one
     per point (``50,50.0`` is one point); a codec with no points given keeps None (it runs its
     sweep, which is checked too). A ``CODEC=`` entry for a codec not selected is refused. Raises
@@ -78,6 +79,7 @@ def checked_qualities(configs, choice: QualityChoice) -> QualityChoice:
     """
     from rdbench.codecs.registry import load_adapter
 
+    choice = QualityChoice.of_value(qualities)
     choice.check_names([config.name for config in configs])
     named = []
     for config in configs:
