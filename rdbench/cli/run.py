@@ -49,7 +49,7 @@ def command(codec_names, dataset_spec, qualities, jobs, device, decode_device, c
     Examples:
       rdbench run --codec jpeg,webp --dataset kodak --jobs 2
       rdbench run --codec jpeg --dataset ~/pictures --quality 50,75,90
-      rdbench run --codec jpeg,tinyhp --dataset kodak --quality jpeg=30,50,70 --quality tinyhp=1,2,3
+      rdbench run --codec jpeg,webp --dataset kodak --quality jpeg=30,50,70 --quality webp=40,60
       rdbench run --codec mlicpp --dataset kodak --checkpoint-dir ckpt/ --device cuda
       rdbench run --codec mlicpp-random --dataset kodak --device cuda --decode-device cpu
       rdbench run --codec vtm17 --dataset tecnick --timeout 7200 --executor dask --scheduler tcp://HEAD:8786
