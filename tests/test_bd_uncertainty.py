@@ -299,9 +299,10 @@ def test_anchor_qualities_a_curve_cannot_honour_get_a_reason(store):
     data = _json("--anchor", "compressai-vtm", "--codec", "mlicpp-paper", "--dataset", "kodak",
                  "--anchor-qualities", "22,27", db=store["db"], status=1)
     assert "without quality labels" in data["cells"][0]["reason"]
-    data = _json("--anchor", "vtm17-rdbench", "--codec", "mlicpp-paper", "--dataset", "kodak",
-                 "--anchor-qualities", "12,13", db=store["db"], status=1)
-    assert "no point at quality 12, 13" in data["cells"][0]["reason"]
+    # QPs the anchor's labelled points do not have: a usage error, not a value on fewer points
+    missing = rdbench("bdrate", "--anchor", "vtm17-rdbench", "--codec", "mlicpp-paper", "--dataset", "kodak",
+                      "--anchor-qualities", "22,12,13", "--db", store["db"], in_process=True)
+    assert isinstance(missing.exception, UsageError) and "no point at quality 12, 13" in str(missing.exception)
     bad = rdbench("bdrate", "--anchor", "jpeg", "--interval", "36:30", "--db", store["db"], in_process=True)
     assert isinstance(bad.exception, UsageError) and "upper end" in str(bad.exception)
     outside = _json("--anchor", "jpeg", "--codec", "webp", "--dataset", "crops", "--interval", "50:60", db=store["db"],

@@ -324,10 +324,14 @@ def test_delete_removes_exactly_the_filtered_records(two_configs, tmp_path):
 
 def test_quality_filter_on_bdrate_and_plot(base_db, tmp_path):
     ds = _dataset(base_db)
-    result = _bdrate(base_db, "webp", "jpeg", ds, "--quality", "20,40,60", env=_env())
+    # --quality selects the codec's points; the anchor's only --anchor-qualities selects
+    result = _bdrate(base_db, "webp", "jpeg", ds, "--quality", "20,40,60", "--anchor-qualities", "20,40,60",
+                     env=_env())
     assert result.returncode == 0, result.exception
-    webp = _direct_curve(base_db, "webp", _hashes(base_db, "webp").popitem()[0], ds)[:3]
+    webp = _direct_curve(base_db, "webp", _hashes(base_db, "webp").popitem()[0], ds)  # the anchor
     jpeg = _direct_curve(base_db, "jpeg", _hashes(base_db).popitem()[0], ds)[:3]
+    assert json.loads(result.stdout)["rows"][0][ds] == pytest.approx(bd_rate(webp[:3], jpeg).value, abs=1e-9)
+    result = _bdrate(base_db, "webp", "jpeg", ds, "--quality", "20,40,60", env=_env())
     assert json.loads(result.stdout)["rows"][0][ds] == pytest.approx(bd_rate(webp, jpeg).value, abs=1e-9)
     from rdbench.analysis.curves import curve
     from rdbench.store import Store

@@ -18,7 +18,9 @@ from typing import Any
 
 from rdbench.analysis.aggregate import _quality_sort_key
 from rdbench.analysis.bdrate import MIN_POINTS, BdRateError, bd_value
-from rdbench.analysis.curves import METRIC_KEYS, CurveInfo
+from rdbench.analysis.curves import METRIC_KEYS, CurveInfo, resolve_curve
+from rdbench.errors import UsageError
+from rdbench.store.sqlite import Store
 
 #: the QPs of the JVET common test conditions (all intra): the usual 4-point VTM anchor
 JVET_QPS = ("22", "27", "32", "37")
@@ -64,6 +66,40 @@ def restrict(found: CurveInfo, qualities: list[str]) -> tuple[CurveInfo | None, 
     points = [p for p, _ in kept]
     reference = dict(found.reference or {}, quality=[q for _, q in kept]) if found.reference is not None else None
     return replace(found, points=points, reference=reference), None
+
+
+def anchor_curve(store: Store | None, anchor: str, dataset: str, metric: str,
+                 qualities: list[str] | None) -> tuple[CurveInfo | None, str | None]:
+    """The anchor's curve on ``dataset`` with only its points at ``qualities`` (``--anchor-qualities``;
+    None: every point), or (None, why not) when it has none there."""
+    found = resolve_curve(store, anchor, dataset, metric, qualities)
+    if qualities is None:
+        return found, None
+    if found is not None and found.selection is None:  # a shipped or imported curve: its labels decide
+        found.notes = [n for n in found.notes if "--quality selects measured qualities only" not in n]
+        return restrict(found, qualities)
+    if found is None and resolve_curve(store, anchor, dataset, metric, None) is not None:
+        return None, f"anchor {anchor} has no point at quality {', '.join(qualities)} on {dataset}"
+    return found, None
+
+
+def check_anchor_qualities(store: Store | None, anchor: str, datasets: list[str], metric: str,
+                           qualities: list[str] | None) -> None:
+    """Refuse ``--anchor-qualities`` naming a point the anchor does not have on a dataset where its
+    points carry qualities: the value would rest on fewer points than asked, without a word (the
+    JVET variant of :func:`sensitivity` refuses a missing QP for the same reason). Where the anchor
+    has no curve, or points without qualities, the table's cell says so."""
+    if not qualities:
+        return
+    for dataset in datasets:
+        found = resolve_curve(store, anchor, dataset, metric, None)
+        labels = quality_labels(found) if found is not None else None
+        if not labels:
+            continue
+        missing = [q for q in qualities if not any(same_quality(q, have) for have in labels)]
+        if missing:
+            raise UsageError(f"--anchor-qualities: anchor {anchor} has no point at quality {', '.join(missing)} "
+                             f"on {dataset}", hint=f"its points there: quality {', '.join(labels)}")
 
 
 def describe_points(points: list[tuple[float, float]], labels: list[str] | None, *, prefix: str = "quality") -> str:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -53,6 +54,7 @@ from rdbench.analysis.aggregate import _quality_sort_key, aggregate, capped_db
 from rdbench.analysis.image_sets import ImageSet, complete_images
 from rdbench.analysis.references import list_references, load_reference
 from rdbench.codecs.code_identity import code_identity, short_code
+from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
@@ -655,25 +657,50 @@ def check_names(store: Store | None, names: list[str], *, role: str = "codec",
 
 
 def stored_qualities(store: Store | None, codecs: list[str], datasets: list[str]) -> list[str]:
-    """Qualities of ok records of the measured ``codecs`` (base names) on ``datasets``, sorted."""
+    """Qualities of ok, current (not stale) records of the measured ``codecs`` (names, ``@``
+    selectors applied) on ``datasets``, sorted."""
     if store is None or not codecs:
         return []
-    groups = store.record_groups(selections=[{"codec": c} for c in codecs], datasets=datasets or None, status="ok")
+    selections = [resolve_name(store, c).selection() for c in codecs]
+    groups = store.record_groups(selections=selections, datasets=datasets or None, status="ok", stale=False)
     return sorted({g["quality"] for g in groups}, key=_quality_sort_key)
 
 
-def check_qualities(store: Store | None, names: list[str], datasets: list[str], qualities: list[str]) -> None:
-    """Refuse a ``--quality`` filter that matches no stored quality of the measured names."""
-    if not qualities:
+def check_qualities(store: Store | None, names: list[str], datasets: list[str],
+                    qualities: QualityChoice | Mapping[str, Any] | list[str] | None, *,
+                    anchor: str | None = None) -> None:
+    """Refuse a quality selection that would drop a point silently: every quality asked of a
+    measured name (its ``CODEC=`` list, else the global one) must be stored for it on ``datasets``
+    (on one of them at least), a ``CODEC=`` entry must name one of ``names`` (``anchor``: refused
+    with the option that selects its points) and a measured one, and a global list needs a measured
+    name. A name not measured on ``datasets`` is not checked against the global list: its cell says
+    it has no curve. Raises UsageError naming the codec, the missing qualities and what is stored.
+    """
+    choice = QualityChoice.of_value(qualities)
+    if not choice:
         return
-    measured = sorted({split_name(n)[0] for n in names} & set(stored_codecs(store)))
-    if not measured:
-        raise UsageError("--quality selects points of measured codecs, and none of the codecs is measured here",
-                         hint="published curves have no qualities: all their points are used")
-    have = stored_qualities(store, measured, datasets)
-    if not any(_quality_matches(q, qualities) for q in have):
-        raise UsageError(f"no record of {', '.join(measured)} at quality {', '.join(qualities)}",
-                         hint=f"stored qualities: {', '.join(have) or 'none'}")
+    choice.check_names(names, anchor=anchor)
+    where = ", ".join(datasets)
+    checked = False
+    for name in names:
+        wanted = choice.of(name)
+        resolved = resolve_name(store, name)
+        have = [] if resolved.imported else stored_qualities(store, [name], datasets)
+        own = choice.explicit(name) is not None
+        if not wanted or not (have or own):
+            continue
+        checked = True
+        if not have:
+            raise UsageError(f"--quality {name}=...: {name} has no measured record on {where}",
+                             hint="published and imported curves have no qualities: all their points are used")
+        missing = [q for q in wanted if not _quality_matches(q, have)]
+        if missing:
+            raise UsageError(f"{name} has no record at quality {', '.join(missing)} on {where}",
+                             hint=f"{name} has quality {', '.join(have)}"
+                                  + ("" if own else "; --quality CODEC=Q1,Q2 gives one codec its own points"))
+    if choice.every and not checked:
+        raise UsageError("--quality selects points of measured codecs, and none of the codecs is measured on "
+                         f"{where}", hint="published curves have no qualities: all their points are used")
 
 
 def vtm_alternatives(store: Store | None, datasets: list[str]) -> list[str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,12 @@ from rdbench.analysis.curves import (
     METRIC_KEYS,
     CurveInfo,
     check_names,
+    check_qualities,
     resolve_curve,
     resolve_name,
 )
 from rdbench.analysis.dataset_names import resolve_datasets
+from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
 from rdbench.store.record import RECORD_FIELDS
 from rdbench.store.sqlite import Store
@@ -81,6 +83,7 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
     """The stored records as a DataFrame, one row per record, every record field a column.
 
     ``codecs``: names (``NAME@SELECTOR`` chooses a configuration, device or weights as everywhere);
+    a name without any record in the database is a usage error, as an unknown dataset is;
     ``datasets``: stored dataset names (a folder's name works as in ``--dataset``); ``status``:
     ``"ok"`` (default), ``"failed"``, or None for every record. Columns: the fields of
     :class:`rdbench.store.record.Record` (codec, config_hash, quality (a number: int64, or float64
@@ -102,6 +105,8 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
         selections = None
         names = _names(codecs)
         if names:
+            # a name with no record at all is a typo or another database: an empty frame would hide it
+            check_names(store, [n for n in names if not resolve_name(store, n).imported], measured_only=True)
             selections = []
             for name in names:
                 choice = resolve_name(store, name)
@@ -214,7 +219,7 @@ def curve_rows(found: CurveInfo, store: Store | None) -> list[dict[str, Any]]:
 
 def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None = None,
                 datasets: str | Iterable[str] | None = None, metric: str | Iterable[str] = "psnr", *,
-                qualities: Iterable[str] | None = None) -> pd.DataFrame:
+                qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None) -> pd.DataFrame:
     """Curves as a DataFrame, one row per point, for each name on each dataset that has one.
 
     Which points a name means is the one rule of :mod:`rdbench.analysis.curves` (what ``bdrate``
@@ -223,26 +228,28 @@ def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None
     default to every measured codec and imported curve on ``datasets``, which default to every
     dataset in the store; ``db`` None means shipped curves only (names and datasets then needed).
     ``metric``: ``"psnr"``, ``"ms-ssim"`` or both (a list); ``qualities`` keeps only those points
-    of measured curves. Columns (:data:`CURVE_COLUMNS`): ``value`` is the metric's value in dB,
+    of measured curves (a list for every name, or a mapping name -> its list); a quality a measured
+    name does not have is a usage error. Columns (:data:`CURVE_COLUMNS`): ``value`` is the metric's value in dB,
     ``quality`` the measured quality (or a published curve's QP where it lists one), ``images`` the
     number of images of a measured mean, ``origin`` where the points come from. ``df.attrs`` holds
     the curve rule's ``notes`` and the ``missing`` (name, dataset, metric) without a curve.
     """
     metrics = _metrics(metric)
-    wanted_qualities = [str(q) for q in qualities] if qualities else None
+    choice = QualityChoice.of_value(qualities)
     with _opened(db) as store:
         wanted = resolve_datasets(store, _names(datasets)) or stored_dataset_names(store)
         chosen = _names(names) or default_names(store, wanted)
         if not wanted or not chosen:
             raise UsageError("load_curves needs names and datasets when the database holds none")
         check_names(store, chosen)
+        check_qualities(store, chosen, wanted, choice)
         rows: list[dict[str, Any]] = []
         notes: list[str] = []
         missing: list[tuple[str, str, str]] = []
         for m in metrics:
             for dataset in wanted:
                 for name in chosen:
-                    found = resolve_curve(store, name, dataset, m, wanted_qualities)
+                    found = resolve_curve(store, name, dataset, m, choice.of(name))
                     if found is None:
                         missing.append((name, dataset, m))
                         continue

@@ -7,11 +7,14 @@ points — and the BD-rate in each legend is the table's value.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from rdbench.analysis.anchor_points import anchor_curve
 from rdbench.analysis.bdrate import BdRateError, bd_rate, rate_difference
 from rdbench.analysis.comparison import compare
 from rdbench.analysis.curves import resolve_curve
+from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.store.sqlite import Store
 
 Line = tuple[list[float], list[float]]
@@ -29,10 +32,13 @@ class DeltaFigure:
 
 
 def delta_figure(store: Store | None, anchor: str, names: list[str], dataset: str, metric: str, method: str,
-                 qualities: list[str] | None = None, per_image: bool = False) -> DeltaFigure | None:
+                 qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
+                 per_image: bool = False, anchor_qualities: list[str] | None = None) -> DeltaFigure | None:
     """The lines of the rate-difference figure of ``names`` against ``anchor`` on ``dataset``; None
-    when the anchor has no curve there."""
-    base = resolve_curve(store, anchor, dataset, metric, qualities)
+    when the anchor has no curve there. ``qualities`` selects the codecs' points (as
+    :func:`rdbench.analysis.tables.bd_table` takes them), ``anchor_qualities`` the anchor's."""
+    choice = QualityChoice.of_value(qualities)
+    base, _ = anchor_curve(store, anchor, dataset, metric, anchor_qualities)
     if base is None:
         return None
     figure = DeltaFigure()
@@ -42,7 +48,7 @@ def delta_figure(store: Store | None, anchor: str, names: list[str], dataset: st
             figure.notes.append(line)
 
     for name in names:
-        found = resolve_curve(store, name, dataset, metric, qualities)
+        found = resolve_curve(store, name, dataset, metric, choice.of(name))
         if found is None:
             note(f"{name} has no {metric} curve on {dataset}: not drawn")
             continue

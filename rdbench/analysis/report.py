@@ -26,7 +26,7 @@ import math
 import os
 import platform
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -40,6 +40,7 @@ from rdbench.analysis.aggregate import (
     capped_db,
     is_capped,
 )
+from rdbench.analysis.anchor_points import anchor_curve
 from rdbench.analysis.complexity import complexity_rows, scaling_exponents
 from rdbench.analysis.curves import (
     FALLBACKS,
@@ -59,6 +60,7 @@ from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.plots import styles
 from rdbench.analysis.svgplot import Series, chart, esc, legend
 from rdbench.analysis.tables import BdTable, bd_table
+from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
 
@@ -522,26 +524,33 @@ def _csp(script: str, style: str) -> str:
 def build_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = None,
                  datasets: Sequence[str] | None = None, metrics: Sequence[str] = ("psnr", "ms-ssim"),
                  method: str = "pchip", title: str | None = None, command: str | None = None,
-                 bd_options: dict[str, Any] | None = None) -> str:
+                 bd_options: dict[str, Any] | None = None,
+                 qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
+                 anchor_qualities: list[str] | None = None) -> str:
     """The report as one HTML document (a string). ``codecs`` default to every measured codec and
     imported curve on ``datasets``, which default to every dataset in the store; names and datasets are
-    checked as ``rdbench bdrate`` checks them (usage errors with "did you mean"). ``bd_options`` go to
-    :func:`rdbench.analysis.tables.bd_table` as they are (e.g. ``{"ci": 95}`` for bootstrap intervals)."""
+    checked as ``rdbench bdrate`` checks them (usage errors with "did you mean"). ``qualities`` and
+    ``anchor_qualities`` select the points of every table and figure as in
+    :func:`rdbench.analysis.tables.bd_table` (the codecs', per codec or for all; the anchor's).
+    ``bd_options`` go to :func:`rdbench.analysis.tables.bd_table` as they are (e.g. ``{"ci": 95}`` for
+    bootstrap intervals)."""
     started = datetime.now(timezone.utc)
     wanted = resolve_datasets(store, list(datasets or [])) or stored_dataset_names(store)
     names = list(codecs) if codecs else default_names(store, wanted)
     names = [n for n in dict.fromkeys(names) if n != anchor]
     if not codecs:
         names = [n for n in names if n != split_name(anchor)[0]]
+    choice = QualityChoice.of_value(qualities)
     ctx = _Context(store, anchor, names, wanted, list(metrics), method, explicit=bool(codecs))
     for metric in ctx.metrics:
-        ctx.tables[metric] = bd_table(store, anchor, names, wanted, metric=metric, method=method,
-                                      **(bd_options or {}))
+        ctx.tables[metric] = bd_table(store, anchor, names, wanted, metric=metric, method=method, qualities=choice,
+                                      anchor_qualities=anchor_qualities, **(bd_options or {}))
     drawn = {anchor}
     for metric in ctx.metrics:
         for dataset in wanted:
             for name in dict.fromkeys([*names, anchor]):
-                found = resolve_curve(store, name, dataset, metric)
+                found = (anchor_curve(store, name, dataset, metric, anchor_qualities)[0] if name == anchor
+                         else resolve_curve(store, name, dataset, metric, choice.of(name)))
                 if found is not None:
                     ctx.curves[(name, dataset, metric)] = found
                     drawn.add(name)
@@ -573,6 +582,8 @@ def build_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = No
         "codecs": ", ".join(names) or "none",
         "datasets": ", ".join(wanted),
         "metrics": ", ".join(ctx.metrics),
+        "qualities": choice.describe() or "all stored",
+        "anchor qualities": ", ".join(anchor_qualities) if anchor_qualities else "all its points",
         "BD method": method,
     }
     body = [_bd_section(ctx), _curves_section(ctx), _spread_section(ctx)]

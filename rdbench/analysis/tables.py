@@ -18,6 +18,7 @@ object per (codec, dataset) with all of it; ``rows``/``columns`` are the wide ta
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from rdbench.analysis.curves import (
     METRIC_KEYS,
     CurveInfo,
     check_names,
+    check_qualities,
     describe_anchor,
     known_names,
     resolve_curve,
@@ -43,6 +45,7 @@ from rdbench.analysis.curves import (
 )
 from rdbench.analysis.interpolation_error import interpolation_error
 from rdbench.analysis.per_image import per_image_values, summarize
+from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural
 from rdbench.store.sqlite import Store
 
@@ -139,15 +142,19 @@ def _points_json(points: list[tuple[float, float]], labels: list[str] | None, me
 
 def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list[str], *,
              metric: str = "psnr", method: str = "pchip", psnr_delta: bool = False,
-             qualities: list[str] | None = None, anchor_qualities: list[str] | None = None,
-             interval: tuple[float | None, float | None] | None = None, ci: float | None = None,
+             qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
+             anchor_qualities: list[str] | None = None, interval: tuple[float | None, float | None] | None = None, ci: float | None = None,
              resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED, per_image: bool = False,
              sensitivity: bool = False, sensitivity_steps: int = anchor_points.DEFAULT_STEPS) -> BdTable:
     """BD-rate (or BD-PSNR) of each codec against ``anchor`` on each dataset, with reasons for NaN cells.
 
-    ``qualities`` restricts measured curves to those quality points (the anchor too, unless
-    ``anchor_qualities`` gives the anchor's own: its QPs or qualities, for a measured anchor or a
-    shipped curve that carries them). ``interval=(lo, hi)`` restricts integration to that quality
+    ``qualities`` restricts measured curves to those quality points: a list for every codec, a
+    mapping codec -> list, or a :class:`~rdbench.codecs.quality_choice.QualityChoice` (both). The
+    anchor is not restricted by it: only ``anchor_qualities`` selects its points (its QPs or
+    qualities, for a measured anchor or a shipped curve that carries them), since a list meant for
+    the codecs would leave the anchor with whichever of its points happen to share those numbers.
+    A quality a measured codec (or the anchor) does not have is a usage error, as is a codec in the
+    mapping that is not in ``codecs``. ``interval=(lo, hi)`` restricts integration to that quality
     range (dB; None leaves an end open). ``ci`` (a level in percent) adds a paired bootstrap interval
     over images (``resamples``, ``seed``) where both curves are measured per image; ``per_image``
     adds each image's value; ``sensitivity`` the anchor-point study. Names may carry ``@`` selectors
@@ -155,6 +162,9 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     """
     _check_anchor(store, anchor, datasets)
     check_names(store, codecs)
+    choice = QualityChoice.of_value(qualities)
+    check_qualities(store, codecs, datasets, choice, anchor=anchor)
+    anchor_points.check_anchor_qualities(store, anchor, datasets, metric, anchor_qualities)
     value_key = "bd_psnr" if psnr_delta else "bd_rate"
     notes: list[str] = []
     info: list[str] = []
@@ -163,18 +173,14 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     anchor_reasons: dict[str, str] = {}
 
     def lookup(name: str, dataset: str, as_anchor: bool = False) -> CurveInfo | None:
-        key = (name, dataset, as_anchor and anchor_qualities is not None)
+        key = (name, dataset, as_anchor)
         if key not in resolved:
-            wanted = anchor_qualities if key[2] else qualities
-            found = resolve_curve(store, name, dataset, metric, wanted)
-            if found is not None and key[2] and found.selection is None:
-                found.notes = [n for n in found.notes if "--quality selects measured qualities only" not in n]
-                found, why = anchor_points.restrict(found, anchor_qualities)
+            if as_anchor:
+                found, why = anchor_points.anchor_curve(store, name, dataset, metric, anchor_qualities)
                 if why:
                     anchor_reasons[dataset] = why
-            elif found is None and key[2] and resolve_curve(store, name, dataset, metric, None) is not None:
-                anchor_reasons[dataset] = (f"anchor {name} has no point at quality {', '.join(anchor_qualities)} "
-                                           f"on {dataset}")
+            else:
+                found = resolve_curve(store, name, dataset, metric, choice.of(name))
             resolved[key] = found
             if found is not None:
                 info.extend(n for n in found.notes if n not in info)
@@ -217,8 +223,8 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
                 reason = anchor_reasons.get(dataset) or f"anchor {anchor} has no {metric} curve on {dataset}"
             elif t is None:
                 reason = f"{codec} has no {metric} curve on {dataset}"
-                if qualities:
-                    reason += f" at quality {', '.join(qualities)}"
+                if choice.of(codec):
+                    reason += f" at quality {', '.join(choice.of(codec))}"
                 if store is None and resolve_name(store, codec).codec not in known_names(None):
                     reason += " (no results database)"
             elif (empty := comparison.empty_reason()) is not None:
@@ -286,8 +292,7 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
         d, f"{d} overlap", f"{d} interp", *(f"{d} {x}" for x in ci_columns), f"{d} interval")]
     protocol = _protocol_lines(datasets, anchor, lambda d: lookup(anchor, d, as_anchor=True), metric, method,
                                psnr_delta, anchor_qualities, interval, ci, resamples, seed)
-    anchor_line = describe_anchor(store, anchor, datasets, metric,
-                                  anchor_qualities if anchor_qualities is not None else qualities)
+    anchor_line = describe_anchor(store, anchor, datasets, metric, anchor_qualities)
     return BdTable(rows, columns, notes, anchor_line, info, entries, marks, cells, protocol, per_image_rows,
                    summaries, sensitivity_rows)
 

@@ -13,7 +13,6 @@ from rdbench.analysis.anchor_points import DEFAULT_STEPS
 from rdbench.analysis.bdrate import METHODS, BdRateError, parse_interval
 from rdbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from rdbench.analysis.curves import (
-    check_qualities,
     known_names,
     listed_once,
     split_name,
@@ -21,7 +20,14 @@ from rdbench.analysis.curves import (
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.tables import BdTable, bd_table
 from rdbench.cli.formatting import render
-from rdbench.cli.options import db_option, format_option, split_csv
+from rdbench.cli.options import (
+    db_option,
+    format_option,
+    parse_qualities,
+    quality_option,
+    split_csv,
+)
+from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
 from rdbench.store.sqlite import Store
 
@@ -52,8 +58,8 @@ def _clean(value: Any) -> Any:
 @click.option("--codec", "codecs", default=None, help="Comma-separated codecs [default: all known].")
 @click.option("--dataset", "datasets", default="kodak", show_default=True,
               help="Comma-separated datasets (a stored name, a registered dataset, or an image folder).")
-@click.option("--quality", "qualities", default=None,
-              help="Comma-separated qualities: only these points make measured curves [default: all].")
+@quality_option("only these stored points make the measured codecs' curves, not the anchor's (see "
+                "--anchor-qualities) [default: all]")
 @click.option("--anchor-qualities", "anchor_qualities", default=None,
               help="Comma-separated qualities (QPs) of the anchor's points to use, e.g. 22,27,32,37: a measured "
                    "anchor, or a shipped curve that carries its QPs (vtm18-published QP 15..50, vtm17-rdbench "
@@ -117,13 +123,13 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
         raise UsageError(str(exc), hint=exc.hint) from None
     store = Store(db, readonly=True) if Path(db).exists() else None
     wanted = resolve_datasets(store, split_csv(datasets))
-    quality_list = split_csv(qualities) or None
+    choice = parse_qualities(qualities)
+    if anchor_qualities is not None and not split_csv(anchor_qualities):
+        raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
     anchor_list = split_csv(anchor_qualities) or None
     names = split_csv(codecs) or sorted(listed_once(store, known_names(store, wanted), anchor) - {anchor, split_name(anchor)[0]})
-    if quality_list:
-        check_qualities(store, [*names, anchor] if anchor_list is None else names, wanted, quality_list)
     table = bd_table(store, anchor, names, wanted, metric=metric, method=method, psnr_delta=psnr_delta,
-                     qualities=quality_list, anchor_qualities=anchor_list, interval=interval, ci=ci,
+                     qualities=choice, anchor_qualities=anchor_list, interval=interval, ci=ci,
                      resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
                      seed=DEFAULT_SEED if seed is None else seed, per_image=per_image, sensitivity=sensitivity,
                      sensitivity_steps=DEFAULT_STEPS if steps is None else steps)
@@ -131,7 +137,8 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     if fmt == "json":
         out: dict[str, Any] = {
             "anchor": anchor, "anchor_info": table.anchor_info, "metric": metric, "method": method, "unit": unit,
-            "qualities": quality_list, "anchor_qualities": anchor_list,
+            "qualities": list(choice.every) if choice.every else None,
+            "qualities_per_codec": dict(choice.named), "anchor_qualities": anchor_list,
             "interval": list(interval) if interval else None, "cells": table.cells, "rows": table.rows,
             "protocol": table.protocol, "notes": table.notes, "info": table.info, "curves": table.curves}
         if per_image:
@@ -140,7 +147,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
             out["sensitivity"] = table.sensitivity
         click.echo(json.dumps(_clean(out), indent=1, allow_nan=False))
     else:
-        _print_text(table, fmt, unit, anchor, metric, method, quality_list, anchor_list, interval, interval_text,
+        _print_text(table, fmt, unit, anchor, metric, method, choice, anchor_list, interval, interval_text,
                     per_image, sensitivity)
     if table.cells and all(math.isnan(cell.get(table.value_key, math.nan)) for cell in table.cells):
         # exit 0 would let a script take a table of NaN for a result; the footnotes above say why each is NaN
@@ -149,11 +156,11 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
 
 
 def _print_text(table: BdTable, fmt: str, unit: str, anchor: str, metric: str, method: str,
-                quality_list: list[str] | None, anchor_list: list[str] | None, interval: Any,
+                choice: QualityChoice, anchor_list: list[str] | None, interval: Any,
                 interval_text: str | None, per_image: bool, sensitivity: bool) -> None:
     """The table (or csv) and what a reader must know under it."""
     title = (f"{unit} vs {anchor} ({metric}, {method})"
-             + (f", quality {', '.join(quality_list)}" if quality_list else "")
+             + (f", quality {choice.describe()}" if choice else "")
              + (f", anchor quality {', '.join(anchor_list)}" if anchor_list else "")
              + (f", interval {interval_text.strip()} dB" if interval else ""))
     if fmt == "csv":  # one table; what a reader must know goes to stderr

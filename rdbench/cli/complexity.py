@@ -11,6 +11,8 @@ from rdbench.cli.options import (
     data_root_option,
     db_option,
     format_option,
+    parse_qualities,
+    quality_option,
     split_csv,
 )
 
@@ -49,7 +51,7 @@ def parse_sizes(text: str) -> list[int | tuple[int, int]]:
 @click.option("--sizes", default="256,512,768,1024", show_default=True,
               help="Comma-separated image sizes in pixels: a square side (512) or WIDTHxHEIGHT (768x512, "
                    "Kodak's size, at which C3 and the MLIC papers give decoder complexity).")
-@click.option("--quality", default=None, help="One quality point per codec [default: the first of its sweep].")
+@quality_option("one point for every codec, or CODEC=Q for one [default: the first of its sweep]")
 @click.option("--dataset", "dataset_spec", default=None,
               help="Resize the first image of this dataset (or folder) to each size [default: a synthetic image].")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N for learned codecs.")
@@ -71,7 +73,7 @@ def parse_sizes(text: str) -> list[int | tuple[int, int]]:
 @db_option
 @data_root_option
 @format_option()
-def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, checkpoint, checkpoint_dir,
+def command(codec_names, sizes, qualities, dataset_spec, device, repeat, threads, checkpoint, checkpoint_dir,
             flops_only, forward_only, in_process, fit_min_size, plot_path, no_store, db, data_root, fmt) -> None:
     """Measure encode, decode and forward time, peak memory and FLOPs at each image size.
 
@@ -108,13 +110,16 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
     from rdbench.store.sqlite import Store
 
     size_list = parse_sizes(sizes)
-    if checkpoint and not quality:
+    if checkpoint and not qualities:
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
     selected = resolve_codecs(codec_names)
     check_device(device, [load_adapter(config.adapter) for config in selected])
-    chosen = checked_qualities(selected, split_csv(quality))  # each codec's valid range, before anything is stored
-    if chosen and len(chosen) > 1:
-        raise UsageError(f"--quality takes one point, not {', '.join(chosen)}: run one sweep per quality")
+    choice = checked_qualities(selected, parse_qualities(qualities))  # each codec's valid range, before anything is stored
+    for config in selected:
+        chosen = choice.of(config.name) or []
+        if len(chosen) > 1:
+            raise UsageError(f"--quality takes one point per codec, not {', '.join(chosen)} for {config.name}: "
+                             "run one sweep per quality")
     image_path = None
     if dataset_spec:
         from pathlib import Path
@@ -135,6 +140,7 @@ def command(codec_names, sizes, quality, dataset_spec, device, repeat, threads, 
         if reason:
             click.echo(f"skipping {config.name}: {reason}", err=True)
             continue
+        chosen = choice.of(config.name)
         q = parse_quality(chosen[0]) if chosen else (config.qualities[0] if config.qualities else None)
         if q is None:
             raise UsageError(f"{config.name} has no default quality; pass --quality")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import click
 
 from rdbench.cli.formatting import FORMATS
+from rdbench.codecs.quality_choice import QualityChoice
+from rdbench.errors import UsageError
 from rdbench.store.sqlite import DEFAULT_DB
 
 db_option = click.option(
@@ -26,19 +30,61 @@ def split_csv(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
-def checked_qualities(configs, override: list[str] | None) -> list[str] | None:
-    """The quality points a command will use, checked before anything is stored.
+def quality_option(what: str):
+    """``--quality``, repeatable, in the one spelling every command shares (:func:`parse_qualities`)."""
+    return click.option("--quality", "qualities", multiple=True, metavar="[CODEC=]Q1,Q2,...",
+                        help=f"Comma-separated qualities: {what}. CODEC=Q1,Q2 gives one codec its own points "
+                             "(repeat the option; a codec's own list replaces the global one for it).")
 
-    ``override`` (the ``--quality`` values) is checked against every codec's declared range
-    (:meth:`rdbench.codecs.base.Codec.checked_qualities`) and returned as stored texts, one per
-    point (``50,50.0`` is one point); without it, each configuration's own sweep is checked and
-    None is returned (each codec then runs its sweep). Raises UsageError naming the codec, the
-    value and the valid range.
+
+def parse_qualities(values: Iterable[str]) -> QualityChoice:
+    """The ``--quality`` values of one command line (the option repeats): ``Q1,Q2,...`` for every
+    codec, ``CODEC=Q1,Q2,...`` for one. An empty list, a codec named twice or two global lists are
+    usage errors (one would silently replace the other, or run a whole default sweep)."""
+    every: tuple[str, ...] | None = None
+    named: dict[str, tuple[str, ...]] = {}
+    for raw in values:
+        codec, sep, listed = raw.partition("=")
+        if not sep:
+            codec, listed = "", raw
+        codec = codec.strip()
+        points = tuple(dict.fromkeys(v.strip() for v in listed.split(",") if v.strip()))
+        shown = f"--quality {raw!r}" if raw.strip() else "--quality ''"
+        if sep and not codec:
+            raise UsageError(f"{shown}: no codec before '='", hint="write CODEC=Q1,Q2 (e.g. jpeg=30,50)")
+        if not points:
+            raise UsageError(f"{shown} names no quality",
+                             hint="write Q1,Q2 (every codec) or CODEC=Q1,Q2, or leave --quality out for every point")
+        if not codec:
+            if every is not None:
+                raise UsageError(f"--quality: two lists for every codec ({', '.join(every)} and {', '.join(points)})",
+                                 hint="give one comma-separated list, or CODEC=Q1,Q2 for one codec")
+            every = points
+        elif codec in named:
+            raise UsageError(f"--quality: {codec} is given twice", hint="give one comma-separated list per codec")
+        else:
+            named[codec] = points
+    return QualityChoice(every, tuple(named.items()))
+
+
+def checked_qualities(configs, qualities: QualityChoice | Iterable[str] | None) -> QualityChoice:
+    """The quality points each codec of a run will use, checked before anything is stored.
+
+    Each codec's points (``qualities``: a list for every codec, or a QualityChoice; its ``CODEC=``
+    list, else the global one) are checked against its declared
+    range (:meth:`rdbench.codecs.base.Codec.checked_qualities`) and returned as stored texts, one
+    per point (``50,50.0`` is one point); a codec with no points given keeps None (it runs its
+    sweep, which is checked too). A ``CODEC=`` entry for a codec not selected is refused. Raises
+    UsageError naming the codec, the value and the valid range.
     """
     from rdbench.codecs.registry import load_adapter
 
-    points: list[str] = []
+    choice = QualityChoice.of_value(qualities)
+    choice.check_names([config.name for config in configs])
+    named = []
     for config in configs:
-        texts = load_adapter(config.adapter).checked_qualities(config, override or None)
-        points += [t for t in texts if t not in points]
-    return points if override else None
+        wanted = choice.of(config.name)
+        texts = load_adapter(config.adapter).checked_qualities(config, wanted)
+        if wanted is not None:
+            named.append((config.name, texts))
+    return QualityChoice(named=tuple(named))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from rdbench.analysis.anchor_points import anchor_curve, check_anchor_qualities
 from rdbench.analysis.bdrate import METHODS
 from rdbench.analysis.curves import (
     check_names,
@@ -16,7 +17,8 @@ from rdbench.analysis.curves import (
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.plots import plot_delta, plot_per_image, plot_rd
 from rdbench.cli.bdrate import SELECTORS_HELP
-from rdbench.cli.options import db_option, split_csv
+from rdbench.cli.options import db_option, parse_qualities, quality_option, split_csv
+from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError, did_you_mean
 from rdbench.store.sqlite import Store
 
@@ -39,15 +41,18 @@ def _needs_store(names: list[str], anchor: str | None) -> bool:
     from rdbench.analysis.curves import FALLBACKS
     from rdbench.analysis.references import list_references
 
-    shipped = {**list_references(), **dict.fromkeys(FALLBACKS, [])}
+    shipped = {*list_references(), *FALLBACKS}
     return not names or any(n not in shipped for n in [*names, *([anchor] if anchor else [])])
 
 
 @click.command("plot", epilog=SELECTORS_HELP)
 @click.option("--codec", "codecs", default=None, help="Comma-separated codecs or references [default: measured].")
 @click.option("--dataset", "datasets", default="kodak", show_default=True, help="Comma-separated datasets.")
-@click.option("--quality", "qualities", default=None,
-              help="Comma-separated qualities: only these points make measured curves [default: all].")
+@quality_option("only these stored points make the measured codecs' curves, not the anchor's (see "
+                "--anchor-qualities) [default: all]")
+@click.option("--anchor-qualities", "anchor_qualities", default=None,
+              help="Comma-separated qualities (QPs) of the anchor's points to draw and compare with, as in "
+                   "`rdbench bdrate` [default: all its points].")
 @click.option("--metric", type=click.Choice(["psnr", "ms-ssim"]), default="psnr", show_default=True)
 @click.option("--anchor", default=None, help="Codec drawn highlighted.")
 @click.option("--per-image", is_flag=True, help="Per-image RD curves of measured codecs (spread around the mean).")
@@ -61,7 +66,7 @@ def _needs_store(names: list[str], anchor: str | None) -> bool:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results/plots", show_default=True)
 @click.option("--ext", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
 @db_option
-def command(codecs, datasets, qualities, metric, anchor, per_image, delta, method, complexity, out_dir, ext, db):
+def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_image, delta, method, complexity, out_dir, ext, db):
     """One RD figure per dataset: OUT/rd_<dataset>_<metric>.<ext>.
 
     --per-image writes OUT/rd_<dataset>_<metric>_per_image.<ext>; --delta writes
@@ -76,10 +81,15 @@ def command(codecs, datasets, qualities, metric, anchor, per_image, delta, metho
     if delta and not anchor:
         raise UsageError("--delta draws each codec's rate difference against an anchor",
                          hint="name it with --anchor (e.g. --anchor vtm18-published)")
+    choice = parse_qualities(qualities)
+    anchor_list = split_csv(anchor_qualities) or None
+    if anchor_qualities is not None and (not anchor or not anchor_list):
+        raise UsageError("--anchor-qualities selects points of the anchor: name it with --anchor, and at least one "
+                         "quality")
     names = split_csv(codecs)
     if delta:
         store = open_store(db, per_image or _needs_store(names, anchor))
-        _delta(store, names, anchor, split_csv(datasets), split_csv(qualities) or None, metric, method, per_image,
+        _delta(store, names, anchor, split_csv(datasets), choice, anchor_list, metric, method, per_image,
                Path(out_dir), ext)
         return
     store = open_store(db, complexity or per_image or _needs_store(names, anchor))
@@ -87,7 +97,6 @@ def command(codecs, datasets, qualities, metric, anchor, per_image, delta, metho
         _complexity(store, names, Path(out_dir) / f"complexity.{ext}")
         return
     wanted = resolve_datasets(store, split_csv(datasets))
-    quality_list = split_csv(qualities) or None
     measured = sorted({c for c, d, _ in store.iter_codecs() if d in wanted}) if store is not None else []
     said: list[str] = []
 
@@ -99,10 +108,9 @@ def command(codecs, datasets, qualities, metric, anchor, per_image, delta, metho
     if per_image:
         names = names or measured
         check_names(store, names, measured_only=True)
-        if quality_list:
-            check_qualities(store, names, wanted, quality_list)
+        check_qualities(store, names, wanted, choice)
         for dataset in wanted:
-            selections = {n: s for n in names if (s := select_measured(store, n, dataset, quality_list))}
+            selections = {n: s for n in names if (s := select_measured(store, n, dataset, choice.of(n)))}
             for selection in selections.values():
                 for note in selection.notes:
                     say(note)
@@ -119,18 +127,24 @@ def command(codecs, datasets, qualities, metric, anchor, per_image, delta, metho
         check_names(store, [anchor], role="anchor")
         if anchor not in names:
             names.append(anchor)
-    if quality_list:
-        check_qualities(store, names, wanted, quality_list)
+    check_qualities(store, [n for n in names if n != anchor], wanted, choice, anchor=anchor)
+    if anchor:
+        check_anchor_qualities(store, anchor, wanted, metric, anchor_list)
     for dataset in wanted:
-        found = {n: c for n in names if (c := resolve_curve(store, n, dataset, metric, quality_list))}
+        found = {}
         for name in names:
-            if name not in found:
+            wanted_points = anchor_list if name == anchor else choice.of(name)
+            curve = (anchor_curve(store, name, dataset, metric, anchor_list)[0] if name == anchor
+                     else resolve_curve(store, name, dataset, metric, wanted_points))
+            if curve is not None:
+                found[name] = curve
+            else:
                 say(f"{name} has no {metric} curve on {dataset}"
-                    + (f" at quality {', '.join(quality_list)}" if quality_list else "") + ": not drawn")
+                    + (f" at quality {', '.join(wanted_points)}" if wanted_points else "") + ": not drawn")
         for info in found.values():
             for note in info.notes:
                 say(note)
-        title = dataset + (f" (quality {', '.join(quality_list)})" if quality_list else "")
+        title = dataset + (f" (quality {choice.describe()})" if choice else "")
         path = plot_rd({n: c.points for n, c in found.items()}, Path(out_dir) / f"rd_{dataset}_{metric}.{ext}",
                        title=title, metric=metric, anchor=anchor,
                        published={n for n, c in found.items() if c.source != "measured"},
@@ -138,8 +152,8 @@ def command(codecs, datasets, qualities, metric, anchor, per_image, delta, metho
         click.echo(str(path))
 
 
-def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: list[str], qualities: list[str] | None,
-           metric: str, method: str, per_image: bool, out_dir: Path, ext: str) -> None:
+def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: list[str], choice: QualityChoice,
+           anchor_qualities: list[str] | None, metric: str, method: str, per_image: bool, out_dir: Path, ext: str) -> None:
     """One rate-difference figure per dataset (:func:`rdbench.analysis.plots.plot_delta`)."""
     from rdbench.analysis.delta import delta_figure
 
@@ -150,8 +164,8 @@ def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: li
         raise UsageError(f"no codec to compare with {anchor}", hint="name them with --codec")
     check_names(store, names)
     check_names(store, [anchor], role="anchor")
-    if qualities:
-        check_qualities(store, [*names, anchor], wanted, qualities)
+    check_qualities(store, names, wanted, choice, anchor=anchor)
+    check_anchor_qualities(store, anchor, wanted, metric, anchor_qualities)
     said: list[str] = []
 
     def say(line: str) -> None:
@@ -160,7 +174,7 @@ def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: li
             click.echo(f"note: {line}", err=True)
 
     for dataset in wanted:
-        figure = delta_figure(store, anchor, names, dataset, metric, method, qualities, per_image)
+        figure = delta_figure(store, anchor, names, dataset, metric, method, choice, per_image, anchor_qualities)
         if figure is None:
             say(f"anchor {anchor} has no {metric} curve on {dataset}: no rate-difference figure")
             continue

@@ -11,7 +11,7 @@ import click
 
 from rdbench.analysis.bdrate import METHODS
 from rdbench.cli.bdrate import SELECTORS_HELP
-from rdbench.cli.options import db_option, split_csv
+from rdbench.cli.options import db_option, parse_qualities, quality_option, split_csv
 from rdbench.errors import UsageError, did_you_mean
 from rdbench.store.sqlite import Store
 
@@ -28,10 +28,12 @@ def _open(db: str) -> Store:
     return Store(path, readonly=True)
 
 
-def _command_line(anchor, codecs, datasets, metric, method, ci, out, db) -> str:
+def _command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric, method, ci, out, db) -> str:
     """The command that writes this report again (recorded in its provenance)."""
     words = ["rdbench", "report", "--db", db, "--anchor", anchor]
-    for option, value in (("--codec", codecs), ("--dataset", datasets),
+    for value in qualities:
+        words += ["--quality", value]
+    for option, value in (("--codec", codecs), ("--dataset", datasets), ("--anchor-qualities", anchor_qualities),
                           ("--metric", metric if metric != "both" else None),
                           ("--method", method if method != "pchip" else None), ("--ci", ci), ("--out", out)):
         if value:
@@ -45,6 +47,11 @@ def _command_line(anchor, codecs, datasets, metric, method, ci, out, db) -> str:
               help="Comma-separated codecs or references [default: every measured codec and imported curve].")
 @click.option("--dataset", "datasets", default=None,
               help="Comma-separated datasets [default: every dataset in the database].")
+@quality_option("only these stored points make the measured codecs' curves, in every table and figure, "
+                "not the anchor's (see --anchor-qualities) [default: all]")
+@click.option("--anchor-qualities", "anchor_qualities", default=None,
+              help="Comma-separated qualities (QPs) of the anchor's points to use, as in `rdbench bdrate` "
+                   "[default: all its points].")
 @click.option("--metric", type=click.Choice(sorted(METRIC_CHOICES)), default="both", show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
 @click.option("--ci", type=click.FloatRange(0, 100, min_open=True, max_open=True), default=None,
@@ -55,7 +62,7 @@ def _command_line(anchor, codecs, datasets, metric, method, ci, out, db) -> str:
               help="The HTML file to write.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the default web browser.")
 @db_option
-def command(anchor, codecs, datasets, metric, method, ci, title, out, open_browser, db):
+def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, method, ci, title, out, open_browser, db):
     """Write ONE self-contained HTML report (opens offline; nothing is fetched).
 
     It holds the BD-rate table per metric (overlap, footnotes), RD curves per dataset and metric
@@ -69,6 +76,9 @@ def command(anchor, codecs, datasets, metric, method, ci, title, out, open_brows
     from rdbench.analysis.tables import bd_table
 
     started = time.perf_counter()
+    choice = parse_qualities(qualities)
+    if anchor_qualities is not None and not split_csv(anchor_qualities):
+        raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
     bd_options = {}
     if "ci" in inspect.signature(bd_table).parameters:
         bd_options["ci"] = ci if ci is not None else 95.0
@@ -78,7 +88,9 @@ def command(anchor, codecs, datasets, metric, method, ci, title, out, open_brows
     try:
         html = build_report(store, anchor, codecs=split_csv(codecs) or None, datasets=split_csv(datasets) or None,
                             metrics=METRIC_CHOICES[metric], method=method, title=title, bd_options=bd_options,
-                            command=_command_line(anchor, codecs, datasets, metric, method, ci, out, db))
+                            qualities=choice, anchor_qualities=split_csv(anchor_qualities) or None,
+                            command=_command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
+                                                  method, ci, out, db))
     finally:
         store.close()
     path = write_report(out, html)

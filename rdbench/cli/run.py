@@ -11,7 +11,8 @@ from rdbench.cli.options import (
     checked_qualities,
     data_root_option,
     db_option,
-    split_csv,
+    parse_qualities,
+    quality_option,
 )
 from rdbench.errors import plural
 
@@ -19,7 +20,7 @@ from rdbench.errors import plural
 @click.command(name="run")
 @click.option("--codec", "codec_names", required=True, help="Comma-separated codec names (see `rdbench codecs`).")
 @click.option("--dataset", "dataset_spec", required=True, help="Registered dataset (kodak, tecnick, clic-pro-valid) or a folder of images.")
-@click.option("--quality", default=None, help="Comma-separated quality points (JPEG quality, VTM QP, model index); default: each codec's sweep.")
+@quality_option("the points to run (JPEG quality, VTM QP, model index), each in the codec's range [default: each codec's sweep]")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes for CPU codecs.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N for learned codecs.")
 @click.option("--decode-device", default=None, help="Learned codecs: decode on this device instead of --device (e.g. --device cuda --decode-device cpu), to check a bitstream decodes elsewhere; records store the device as ENCODE-to-DECODE (cuda-to-cpu) with extra.decoder_matches_encoder.")
@@ -36,7 +37,7 @@ from rdbench.errors import plural
 @click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 (see docs/cluster.md).")
 @click.option("--peak-memory/--no-peak-memory", default=True, show_default=True, help="Measure each image's peak resident memory (peak_mem_bytes). Honest figures hand freed memory back to the OS before every image, so the codec faults its memory in again inside its timings (+12-20 % for a learned codec on the CPU); --no-peak-memory times as a warm loop does (as CompressAI's eval_model) and stores no CPU memory figure.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
-def command(codec_names, dataset_spec, quality, jobs, device, decode_device, checkpoint, checkpoint_dir, retry_failed,
+def command(codec_names, dataset_spec, qualities, jobs, device, decode_device, checkpoint, checkpoint_dir, retry_failed,
             force, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root, peak_memory, quiet) -> None:
     """Benchmark codecs on a dataset: encode, decode and measure every image at every quality.
 
@@ -50,6 +51,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
     Examples:
       rdbench run --codec jpeg,webp --dataset kodak --jobs 2
       rdbench run --codec jpeg --dataset ~/pictures --quality 50,75,90
+      rdbench run --codec jpeg,webp --dataset kodak --quality jpeg=30,50,70 --quality webp=40,60
       rdbench run --codec mlicpp --dataset kodak --checkpoint-dir ckpt/ --device cuda
       rdbench run --codec mlicpp-random --dataset kodak --device cuda --decode-device cpu
       rdbench run --codec vtm17 --dataset tecnick --timeout 7200 --executor dask --scheduler tcp://HEAD:8786
@@ -72,14 +74,14 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
     from rdbench.run.plan import plan_jobs
     from rdbench.store.sqlite import Store
 
-    qualities = split_csv(quality) or None
-    if checkpoint and (not qualities or len(qualities) != 1):
-        raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
+    choice = parse_qualities(qualities)
     context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
                            checkpoint_dir=checkpoint_dir, tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (),
                            timeout_s=timeout_s, peak_memory=peak_memory)
     selected = resolve_codecs(codec_names)
-    qualities = checked_qualities(selected, qualities)  # each codec's valid range, before anything is stored
+    choice = checked_qualities(selected, choice)  # each codec's valid range, before anything is stored
+    if checkpoint and any(len(choice.of(config.name) or ()) != 1 for config in selected):
+        raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
     adapters = [load_adapter(config.adapter) for config in selected]
     check_device(device, adapters)
     if decode_device is not None:
@@ -92,7 +94,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
             raise UsageError(str(exc).replace("--device", "--decode-device"), hint=exc.hint) from None
     for note in check_weight_options(selected, adapters, context):
         click.echo(f"note: {note}", err=True)
-    selected, found = checkpoint_sweeps(selected, adapters, context, qualities)
+    selected, found = checkpoint_sweeps(selected, adapters, context, choice)
     for note in found:
         click.echo(note, err=True)
     with (Store(db, readonly=True) if Path(db).exists() else nullcontext()) as stored:
@@ -101,7 +103,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
         click.echo(dataset.describe(), err=True)
     configs = []
     for config, adapter in zip(selected, adapters):
-        reason = adapter.unavailable_reason(for_qualities(config, qualities), context)
+        reason = adapter.unavailable_reason(for_qualities(config, choice.of(config.name)), context)
         if reason:
             click.echo(f"skipping {config.name}: {reason}", err=True)
         else:
@@ -112,7 +114,7 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
 
     runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler)
     with Store(db) as store:
-        plan = plan_jobs(store, configs, dataset, context, qualities=qualities, retry_failed=retry_failed,
+        plan = plan_jobs(store, configs, dataset, context, qualities=choice, retry_failed=retry_failed,
                          force=force, keep_bitstreams=keep_bitstreams)
         if plan.skipped_ok or plan.skipped_failed:
             click.echo(f"resuming: {plural(plan.skipped_ok, 'record')} already stored"

@@ -8,7 +8,7 @@ recomputes everything.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rdbench.codecs.base import (
@@ -19,6 +19,7 @@ from rdbench.codecs.base import (
     parse_quality,
 )
 from rdbench.codecs.code_identity import code_identity, short_code
+from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.codecs.registry import load_adapter
 from rdbench.data.datasets import Dataset
 from rdbench.errors import UsageError, plural
@@ -60,12 +61,16 @@ def plan_jobs(
     dataset: Dataset,
     context: CodecContext,
     *,
-    qualities: Iterable[str] | None = None,
+    qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
     retry_failed: bool = False,
     force: bool = False,
     keep_bitstreams: str | None = None,
 ) -> Plan:
     """Every job not already in the store, ordered codec -> quality -> image.
+
+    ``qualities``: the points of every codec (a list), of each codec (a mapping codec name ->
+    list, or a :class:`~rdbench.codecs.quality_choice.QualityChoice`); a codec without any runs
+    its configuration's sweep.
 
     A quality whose named checkpoint does not exist (weights identity ``missing:<path>``) gets no
     jobs and an entry in :attr:`Plan.missing_weights`: a checkpoint folder holding some of the
@@ -80,7 +85,7 @@ def plan_jobs(
             f"({', '.join(sorted(changed)[:5])}{', ...' if len(changed) > 5 else ''}): "
             f"{plural(sum(changed.values()), 'stored record')} of the old content are stale, kept but left out "
             f"of every curve (`rdbench results --stale` lists them, `rdbench results --delete --stale` deletes them)")
-    quality_list = list(qualities) if qualities else None
+    choice = QualityChoice.of_value(qualities)
     for config in configs:
         adapter = load_adapter(config.adapter)
         codec_context = job_context(adapter, context)
@@ -88,7 +93,7 @@ def plan_jobs(
         plan.notes += _code_notes(store, config, dataset.name, code)
         done = store.statuses(config.name, config.config_hash, dataset.name)
         skipped_before = plan.skipped_ok
-        for quality in qualities_for(config, quality_list):
+        for quality in qualities_for(config, choice.of(config.name)):
             weights, weights_path = adapter.weights_identity(config, codec_context, parse_quality(quality))
             if weights.startswith(MISSING_WEIGHTS):
                 plan.missing_weights.append((config.name, quality, weights_path or weights[len(MISSING_WEIGHTS):]))
