@@ -27,6 +27,7 @@ from rdbench.analysis.bootstrap import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     bootstrap_bd,
+    check_resampling,
     paired_images,
 )
 from rdbench.analysis.comparison import compare
@@ -151,8 +152,12 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     range (dB; None leaves an end open). ``ci`` (a level in percent) adds a paired bootstrap interval
     over images (``resamples``, ``seed``) where both curves are measured per image; ``per_image``
     adds each image's value; ``sensitivity`` the anchor-point study. Names may carry ``@`` selectors
-    (:mod:`rdbench.analysis.curves`); an unknown name is a usage error.
+    (:mod:`rdbench.analysis.curves`); an unknown name is a usage error, and so (also a ValueError) is a
+    level, resample count or seed that cannot give a meaningful interval
+    (:func:`rdbench.analysis.bootstrap.check_resampling`).
     """
+    if ci is not None:
+        check_resampling(ci, resamples, seed)
     _check_anchor(store, anchor, datasets)
     check_names(store, codecs)
     value_key = "bd_psnr" if psnr_delta else "bd_rate"
