@@ -78,3 +78,63 @@ def test_library_bd_table_refuses_bad_resampling_with_a_value_error(measured, op
             library.bd_table(store, "jpeg", ["webp"], datasets, **kwargs)
         table = library.bd_table(store, "jpeg", ["webp"], datasets, ci=95.0, seed=3)
         assert math.isfinite(table.cells[0]["ci_low"])
+
+
+# -- item 9: one rule for codec and curve names -----------------------------------------------------------------------
+
+BAD_NAMES = ["", "..", "a/b", "my@codec", "My-Codec", "jpeg__x", "a,b"]
+
+
+def _jpeg_toml(folder: Path, name: str | None, file_name: str = "mine") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{file_name}.toml"
+    path.write_text((f"name = {json.dumps(name)}\n" if name is not None else "")
+                    + 'adapter = "imagecodecs"\nqualities = [50]\n[params]\nformat = "jpeg"\n')
+    return path
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_a_toml_codec_name_import_would_refuse_is_refused_naming_the_file(measured, tmp_path, name):
+    """`run --keep-bitstreams` and `export` crashed on such names; now every command refuses the file, as
+    `import --name` refuses the same name."""
+    import os
+
+    path = _jpeg_toml(tmp_path / "codecs", name)
+    env = dict(os.environ, RDBENCH_CODECS_PATH=str(path.parent))
+    db = tmp_path / "r.sqlite"
+    for args in (["codecs"], ["run", "--codec", "jpeg", "--dataset", measured["crops"], "--quality", "50",
+                              "--keep-bitstreams", tmp_path / "bits", "--db", db]):
+        result = rdbench(*args, env=env)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert str(path) in result.stderr and "not usable" in result.stderr, result.stderr
+    assert not db.exists() and not (tmp_path / "bits").exists()
+    if name and name == name.lower():  # import takes an empty --name as none, and lower-cases names
+        curve = tmp_path / "curve.json"
+        curve.write_text(json.dumps({"bpp": [0.2, 0.5, 1.0], "psnr": [28.0, 31.0, 34.0]}))
+        imported = rdbench("import", curve, "--name", name, "--dataset", "kodak", "--db", db)
+        assert imported.returncode == 2 and "not a usable curve name" in imported.stderr, imported.stderr
+
+
+def test_a_file_name_that_is_no_codec_name_is_refused_without_a_name_key(tmp_path):
+    import os
+
+    path = _jpeg_toml(tmp_path / "codecs", None, file_name="my@codec")
+    result = rdbench("codecs", env=dict(os.environ, RDBENCH_CODECS_PATH=str(path.parent)))
+    assert result.returncode == 1 and str(path) in result.stderr and "file name" in result.stderr, result.stderr
+
+
+def test_a_usable_name_works_for_a_toml_codec_and_an_imported_curve(measured, tmp_path):
+    """The same rule admits the same names: letters, digits and . + _ -."""
+    import os
+
+    name = "my-jpeg.v2+q_1"
+    path = _jpeg_toml(tmp_path / "codecs", name)
+    env = dict(os.environ, RDBENCH_CODECS_PATH=str(path.parent))
+    db = tmp_path / "r.sqlite"
+    rdbench("run", "--codec", name, "--dataset", measured["crops"], "--quality", "50", "--keep-bitstreams",
+            tmp_path / "bits", "--db", db, env=env, check=True)
+    assert len(list((tmp_path / "bits").rglob("*"))) > 1
+    rdbench("export", "--codec", name, "--db", db, "--out", tmp_path / "out", env=env, check=True)
+    curve = tmp_path / "curve.json"
+    curve.write_text(json.dumps({"bpp": [0.2, 0.5, 1.0], "psnr": [28.0, 31.0, 34.0]}))
+    rdbench("import", curve, "--name", "other-" + name, "--dataset", "kodak", "--db", db, check=True)
