@@ -138,3 +138,26 @@ def test_a_usable_name_works_for_a_toml_codec_and_an_imported_curve(measured, tm
     curve = tmp_path / "curve.json"
     curve.write_text(json.dumps({"bpp": [0.2, 0.5, 1.0], "psnr": [28.0, 31.0, 34.0]}))
     rdbench("import", curve, "--name", "other-" + name, "--dataset", "kodak", "--db", db, check=True)
+
+
+# -- item 10: --timeout nan / inf ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "0"])
+def test_a_timeout_that_is_no_finite_positive_number_is_a_usage_error_storing_nothing(measured, tmp_path, value):
+    """nan and inf passed the range check: every job was stored as failed and a rerun skipped them."""
+    db = tmp_path / "r.sqlite"
+    result = rdbench("run", "--codec", "jpeg", "--dataset", measured["crops"], "--quality", "50",
+                     f"--timeout={value}", "--db", db)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "--timeout" in result.stderr and not db.exists(), result.stderr
+
+
+def test_the_library_executor_refuses_the_same_timeouts():
+    from rdbench.errors import UsageError
+    from rdbench.run.executors import make_executor
+
+    for value in (math.nan, math.inf, -1.0):
+        with pytest.raises(UsageError, match="positive, finite"):
+            make_executor("local", jobs=2, timeout_s=value)
+    assert make_executor("local", jobs=2, timeout_s=30.0).timeout_s == 30.0

@@ -60,11 +60,17 @@ def command(codec_names, dataset_spec, quality, jobs, device, decode_device, che
     from rdbench.data.datasets import data_root as root_of
     from rdbench.data.install import check_unchanged
     from rdbench.errors import RdbenchError, UsageError
-    from rdbench.run.checks import check_device, check_weight_options, for_qualities
+    from rdbench.run.checks import (
+        check_device,
+        check_timeout,
+        check_weight_options,
+        for_qualities,
+    )
     from rdbench.run.executors import make_executor
     from rdbench.run.plan import plan_jobs
     from rdbench.store.sqlite import Store
 
+    check_timeout(timeout_s)
     qualities = split_csv(quality) or None
     if checkpoint and (not qualities or len(qualities) != 1):
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
