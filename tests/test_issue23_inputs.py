@@ -161,3 +161,21 @@ def test_the_library_executor_refuses_the_same_timeouts():
         with pytest.raises(UsageError, match="positive, finite"):
             make_executor("local", jobs=2, timeout_s=value)
     assert make_executor("local", jobs=2, timeout_s=30.0).timeout_s == 30.0
+
+
+# -- item 11: a malformed Dask address -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["notaurl", "tcp://127.0.0.1", "http://127.0.0.1:8786", "tcp://:8786"])
+def test_a_malformed_scheduler_address_exits_2_at_once_without_a_traceback(measured, tmp_path, address):
+    """It printed the right error, then a half-built Client waited 60 s in __del__ and printed a traceback."""
+    import time
+
+    pytest.importorskip("distributed", reason="the 'distributed' package is needed for Dask runs")
+    db = tmp_path / "r.sqlite"
+    started = time.monotonic()
+    result = rdbench("run", "--codec", "jpeg", "--dataset", measured["crops"], "--quality", "50", "--executor", "dask",
+                     "--scheduler", address, "--db", db, timeout=60)
+    assert time.monotonic() - started < 30, result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert f"--scheduler {address!r} is not a Dask scheduler address" in result.stderr and not db.exists()
