@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 import pytest
-from helpers import build_store, rdbench
+from helpers import build_store, kodak_crops, rdbench
 
 
 def _one_line_usage_error(result, *words: str) -> None:
@@ -179,3 +179,88 @@ def test_a_malformed_scheduler_address_exits_2_at_once_without_a_traceback(measu
     assert time.monotonic() - started < 30, result.stderr
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert f"--scheduler {address!r} is not a Dask scheduler address" in result.stderr and not db.exists()
+
+
+# -- item 13: the docs say what the code does -----------------------------------------------------------------------
+
+
+def _dataset(measured) -> str:
+    from rdbench.analysis.dataset_names import resolve_datasets
+    from rdbench.store.sqlite import Store
+
+    with Store(measured["db"], readonly=True) as store:
+        return resolve_datasets(store, [str(measured["crops"])])[0]
+
+
+def test_overlap_is_the_share_of_the_joint_quality_range_as_the_report_says(measured):
+    """The report said "the share of the joint log-rate range"; a BD-rate's overlap is over quality."""
+    import numpy as np
+
+    import rdbench as library
+    from rdbench.store.sqlite import Store
+
+    dataset = _dataset(measured)
+    curves = library.load_curves(measured["db"], ["jpeg", "webp"], [dataset], "psnr")
+    ranges = {name: (np.log10(group["bpp"]), group["value"]) for name, group in curves.groupby("name")}
+
+    def share(axis: int) -> float:
+        (a, t) = (ranges["jpeg"][axis], ranges["webp"][axis])
+        return (min(a.max(), t.max()) - max(a.min(), t.min())) / (max(a.max(), t.max()) - min(a.min(), t.min()))
+
+    result = rdbench("bdrate", "--anchor", "jpeg", "--codec", "webp", "--dataset", measured["crops"], "--format",
+                     "json", "--db", measured["db"], check=True)
+    (cell,) = json.loads(result.stdout)["cells"]
+    assert cell["overlap"] == pytest.approx(share(1)) and abs(share(1) - share(0)) > 0.01
+    with Store(measured["db"], readonly=True) as store:
+        html = library.build_report(store, "jpeg", codecs=["webp"], datasets=[dataset], metrics=("psnr",))
+    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "report.ipynb").read_text())["cells"]
+    notebook = "".join("".join(cell["source"]) for cell in cells)
+    for text in (" ".join(html.split()), " ".join(notebook.split())):
+        assert "joint quality range" in text and "log-rate range" not in text
+
+
+def test_kept_bitstream_folders_of_a_learned_codec_follow_the_documented_pattern(tmp_path):
+    """A learned codec's folder is <codec>-<config hash>-w<weights>; the docs gave <codec>-<config hash>."""
+    import os
+    import re
+
+    pytest.importorskip("compressai")
+    crops = kodak_crops(tmp_path / "crops", 1, (0, 0, 64, 64))
+    documented = "<codec>-<config hash>[-w<weights>][-<device>]"
+    help_text = "".join(rdbench("run", "--help", check=True).stdout.split())  # click wraps inside words
+    assert "".join(documented.split()) in help_text
+    assert documented in (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    codec = "bmshj2018-hyperprior-random"
+    rdbench("run", "--codec", codec, "--dataset", crops, "--keep-bitstreams", tmp_path / "bits", "--db",
+            tmp_path / "r.sqlite", env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True)
+    (dataset,) = (tmp_path / "bits").iterdir()
+    (folder,) = dataset.iterdir()
+    assert re.fullmatch(rf"{codec}-[0-9a-f]+-w[0-9a-f]{{8}}", folder.name), folder.name
+
+
+def test_load_curves_takes_a_list_of_both_metrics_as_the_readme_says(measured):
+    import rdbench as library
+    from rdbench.errors import UsageError
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "may be both" not in readme and '`["psnr", "ms-ssim"]`' in readme
+    dataset = _dataset(measured)
+    frame = library.load_curves(measured["db"], ["jpeg"], [dataset], ["psnr", "ms-ssim"])
+    assert set(frame["metric"]) == {"psnr", "ms-ssim"}
+    with pytest.raises(UsageError, match="a list of both"):
+        library.load_curves(measured["db"], ["jpeg"], [dataset], "both")
+
+
+def test_an_imported_curve_is_an_imported_curve_in_every_message(measured, tmp_path):
+    """The bootstrap footnote said "is a imported curve"."""
+    import shutil
+
+    db = tmp_path / "r.sqlite"
+    shutil.copy(measured["db"], db)
+    curve = tmp_path / "paper.json"
+    curve.write_text(json.dumps({"bpp": [0.3, 0.6, 1.0, 1.6], "psnr": [27.0, 30.0, 32.5, 35.0]}))
+    rdbench("import", curve, "--name", "paper", "--dataset", measured["crops"], "--db", db, check=True)
+    result = rdbench("bdrate", "--anchor", "jpeg", "--codec", "paper", "--dataset", measured["crops"], "--ci", "95",
+                     "--per-image", "--quality", "20,40", "--db", db)
+    assert "is an imported curve" in result.stdout + result.stderr, result.stdout + result.stderr
+    assert " a imported" not in result.stdout + result.stderr

@@ -69,7 +69,7 @@ def check_resampling(level: float, resamples: int, seed: int | None) -> None:
     need = min_resamples(level)
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < need:
         raise ResamplingError(
-            f"--bootstrap {resamples}: a {level:g} % interval needs at least {need} resamples (at least "
+            f"--bootstrap {resamples}: an interval at {level:g} % needs at least {need} resamples (at least "
             f"{MIN_RESAMPLES}, and {MIN_TAIL_RESAMPLES} beyond each end of the interval)",
             hint=f"e.g. --bootstrap {max(need, DEFAULT_RESAMPLES)}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):

@@ -44,7 +44,7 @@ from rdbench.analysis.curves import (
 )
 from rdbench.analysis.interpolation_error import interpolation_error
 from rdbench.analysis.per_image import per_image_values, summarize
-from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural
+from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural, with_article
 from rdbench.store.sqlite import Store
 
 #: Coverage (:func:`coverage`) below which a value is flagged as a weak comparison. The number is the
@@ -334,7 +334,7 @@ def _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset,
     elif t.selection is None or a.selection is None:
         which = t if t.selection is None else a
         role = "codec" if which is t else "anchor"
-        reason = (f"no bootstrap interval: the {role} {which.name} on {dataset} is a {which.source} curve, with no "
+        reason = (f"no bootstrap interval: the {role} {which.name} on {dataset} is {with_article(which.source)} curve, with no "
                   "per-image values (a bootstrap needs both curves measured per image)")
     else:
         data = paired_images(a.selection, t.selection, comparison.metric, comparison.images)
@@ -369,7 +369,7 @@ def _add_per_image(out, summaries, comparison, a, t, codec, dataset, metric, met
                 reason = f"no per-image values: the {role} {name} has no {metric} curve on {dataset}"
                 break
             if found.selection is None:
-                reason = (f"no per-image values: the {role} {name} on {dataset} is a {found.source} curve "
+                reason = (f"no per-image values: the {role} {name} on {dataset} is {with_article(found.source)} curve "
                           "(per-image BD values need both curves measured on the same images)")
                 break
         summary.update(summarize([]), reason=reason)

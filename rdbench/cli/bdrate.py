@@ -95,8 +95,9 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
     usage error.
 
-    Next to each value: `overlap` (share of the joint range both curves cover), `interp` (an
-    interpolation-error estimate; a value whose magnitude is below it is flagged) and `interval`
+    Next to each value: `overlap` (share of the joint range both curves cover on the integrated
+    axis: quality for BD-rate, log rate for --bd-psnr), `interp` (an interpolation-error
+    estimate; a value whose magnitude is below it is flagged) and `interval`
     (the quality range actually integrated and the anchor's rates at its ends, and the codec's
     number of points); the anchor's supporting points are listed under the table. The `config`
     column says which stored configuration made each measured curve (rule: the only one stored,

@@ -27,7 +27,7 @@ from rdbench.errors import plural
 @click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern.")
 @click.option("--retry-failed", is_flag=True, help="Rerun jobs whose stored record failed.")
 @click.option("--force", is_flag=True, help="Recompute jobs that are already stored.")
-@click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream as DIR/<dataset>/<codec>-<config hash>/<quality>/<image file name>.<image hash>.bin (one file per record; its path is in the record's extra.bitstream).")
+@click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream as DIR/<dataset>/<codec>-<config hash>[-w<weights>][-<device>]/<quality>/<image file name>.<image hash>.bin (-w<weights>: 8 hex of the SHA-256 of the weights id, codecs with weights only; -<device>: not for cpu; one file per record, its path in the record's extra.bitstream).")
 @click.option("--vtm-dir", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="VTM source tree built with CMake (bin/ and cfg/); else RDBENCH_VTM_DIR. See the README's VTM-17.0 section.")
 @db_option
 @data_root_option
