@@ -264,3 +264,64 @@ def test_an_imported_curve_is_an_imported_curve_in_every_message(measured, tmp_p
                      "--per-image", "--quality", "20,40", "--db", db)
     assert "is an imported curve" in result.stdout + result.stderr, result.stdout + result.stderr
     assert " a imported" not in result.stdout + result.stderr
+
+
+# -- item 15: the wheel test inside a virtualenv; unavailable_reason never raises -----------------------------------
+
+
+def test_rdbench_codecs_lists_pillow_as_unavailable_when_pil_cannot_be_imported(tmp_path):
+    """`rdbench codecs` died with a ModuleNotFoundError traceback from PillowCodec.unavailable_reason. Python
+    refuses to import a module whose sys.modules entry is None (the import system's documented rule), so
+    this is the real command on an interpreter where PIL cannot be imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['PIL'] = None\n"
+            "from rdbench.cli.main import main\n"
+            "sys.argv = ['rdbench', 'codecs', '--format', 'json']\n"
+            "main()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                            check=False, timeout=300)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    rows = {row["codec"]: row for row in json.loads(result.stdout)}
+    assert rows["pillow-jpeg"]["available"] == "no" and "Pillow" in rows["pillow-jpeg"]["why_not"]
+    assert rows["jpeg"]["available"] == "yes"  # imagecodecs is unaffected
+
+
+def test_a_venv_made_for_the_wheel_test_sees_the_packages_of_the_virtualenv_the_tests_run_in(tmp_path):
+    """The wheel test's venv came from the *base* interpreter (`venv --system-site-packages`), so inside
+    a virtualenv it lacked the virtualenv's packages (Pillow). Here the tests' interpreter is itself a
+    virtualenv holding a package the base interpreter lacks: a venv made the old way cannot import it,
+    one made by helpers.venv_with_this_environment can."""
+    import subprocess
+
+    from helpers import venv_with_this_environment
+
+    outer = venv_with_this_environment(tmp_path / "outer")  # a virtualenv the tests could run in
+    site_dir = subprocess.run([str(outer), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    Path(site_dir, "issue23_only_in_the_virtualenv.py").write_text("HERE = True\n")
+    probe = "import issue23_only_in_the_virtualenv, PIL; print('ok')"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(outer), *args], capture_output=True, text=True, check=False, timeout=300,
+                              cwd=tmp_path)
+
+    old = run("-m", "venv", "--system-site-packages", "--without-pip", str(tmp_path / "old"))
+    assert old.returncode == 0, old.stderr
+    assert _python_in(tmp_path / "old", probe).returncode != 0  # the failure the wheel test had
+    tests = Path(__file__).resolve().parent
+    made = run("-c", f"import sys; sys.path.insert(0, {str(tests)!r}); from pathlib import Path; "
+                     f"from helpers import venv_with_this_environment as make; print(make(Path({str(tmp_path / 'new')!r})))")
+    assert made.returncode == 0, made.stderr
+    new = _python_in(tmp_path / "new", probe)
+    assert new.returncode == 0 and new.stdout.strip() == "ok", new.stderr
+
+
+def _python_in(venv: Path, code: str):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=False,
+                          env=env, timeout=300)
