@@ -58,6 +58,12 @@ def did_you_mean(name: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def with_article(word: str) -> str:
+    """``word`` after "a" or "an" by its first letter ("a published", "an imported"), for messages that
+    name a kind of curve or record held in a variable, so none says "a imported"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     """``count`` with its noun in agreement: '1 point', '2 points', '3 qualities' (give the
     irregular plural), so no message says '1 points'."""

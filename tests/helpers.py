@@ -68,6 +68,32 @@ def rdbench(*args: object, env: dict[str, str] | None = None, check: bool = Fals
     return result
 
 
+def venv_with_this_environment(path: Path) -> Path:
+    """Make a virtual environment at ``path`` that imports what this interpreter imports from its
+    site-packages (and nothing of this checkout), and return its ``python``.
+
+    WHY not ``python -m venv --system-site-packages``: that venv is built on the *base*
+    interpreter, so when the tests run inside a virtualenv (as most users run them) it lacks
+    everything that virtualenv holds (Pillow, numpy, ...), and a test of it fails for a reason
+    that has nothing to do with rdbench. Here a ``.pth`` file hands the new environment this
+    interpreter's site-packages folders through :func:`site.addsitedir` (their own ``.pth`` files
+    included), after the environment's own site-packages, so whatever is installed into the new
+    environment comes first. The environment has no pip; install with
+    ``python -m pip --python NEW_PYTHON install ...``.
+    """
+    import site
+    import venv
+
+    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(path)
+    python = path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    outer = [*site.getsitepackages(), *([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])]
+    lines = "; ".join(f"site.addsitedir({folder!r})" for folder in outer if Path(folder).is_dir())
+    Path(own, "_outer_environment.pth").write_text(f"import site; {lines}\n")
+    return python
+
+
 def newer_schema_db(path: Path) -> Path:
     """A real results database whose schema version is beyond what this rdbench knows."""
     import sqlite3

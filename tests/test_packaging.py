@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import venv_with_this_environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,7 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 def wheel_venv(tmp_path_factory) -> Path:
     """A fresh virtual environment with rdbench installed from a wheel built from this checkout.
 
-    The venv sees the machine's site-packages for the heavy dependencies (torch, ...) but gets
+    The venv sees this interpreter's site-packages for the heavy dependencies (torch, ...), whether
+    the tests run in a virtualenv or not (:func:`helpers.venv_with_this_environment`), but gets
     rdbench itself only from the wheel; the wheel is built from a copy of the sources so the
     checkout gets no build/ or egg-info folders.
     """
@@ -38,8 +40,8 @@ def wheel_venv(tmp_path_factory) -> Path:
     assert "rdbench/data/manifests/kodak.toml" in names
     assert "rdbench/analysis/reference_curves/mlicpp-paper__kodak.json" in names
     venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+    python = venv_with_this_environment(venv)  # sees this interpreter's packages, however it was made
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
                     str(wheel)], check=True, capture_output=True)
     return venv
 

@@ -19,7 +19,7 @@ from typing import Any
 from rdbench.analysis.aggregate import _quality_sort_key
 from rdbench.analysis.bdrate import MIN_POINTS, BdRateError, bd_value
 from rdbench.analysis.curves import METRIC_KEYS, CurveInfo, resolve_curve
-from rdbench.errors import UsageError
+from rdbench.errors import UsageError, with_article
 from rdbench.store.sqlite import Store
 
 #: the QPs of the JVET common test conditions (all intra): the usual 4-point VTM anchor
@@ -56,7 +56,7 @@ def restrict(found: CurveInfo, qualities: list[str]) -> tuple[CurveInfo | None, 
     """``found`` keeping only the points at ``qualities``; (None, reason) when it has no labels or none match."""
     labels = quality_labels(found)
     if labels is None:
-        return None, (f"{found.name} on {found.dataset} is a {found.source} curve without quality labels: "
+        return None, (f"{found.name} on {found.dataset} is {with_article(found.source)} curve without quality labels: "
                       "--anchor-qualities needs a measured anchor or a shipped curve that carries its QPs "
                       "(vtm18-published, vtm17-rdbench)")
     kept = [(p, q) for p, q in zip(found.points, labels) if any(same_quality(q, w) for w in qualities)]

@@ -34,7 +34,8 @@ class BdRateError(RdbenchError):
 
 @dataclass(frozen=True)
 class BdResult:
-    """A Bjøntegaard delta, the share of the joint range both curves cover (0..1), and what was integrated.
+    """A Bjøntegaard delta, the share of the joint range both curves cover (0..1) on the integrated axis
+    (quality for BD-rate, log10 rate for BD-PSNR: ``overlap``), and what was integrated.
 
     ``kind`` is "rate" (BD-rate, %, integrated over quality) or "psnr" (BD-PSNR, dB, integrated
     over log10 rate). ``interval`` is the integrated range in its own unit (quality in dB for

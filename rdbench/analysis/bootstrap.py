@@ -35,12 +35,46 @@ from rdbench.analysis.bdrate import (
     quality_to_rate_limits,
 )
 from rdbench.analysis.image_sets import ImageSet, common_images, metric_value
-from rdbench.errors import plural
+from rdbench.errors import UsageError, plural
 
 #: fewest images a bootstrap interval is computed from
 MIN_IMAGES = 3
 DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 0
+#: fewest resamples of any interval (docs/bd-rate.md, section 4)
+MIN_RESAMPLES = 200
+#: fewest resamples beyond each end of a percentile interval: an end is read off the resamples beyond it,
+#: so with fewer it is the extreme of a handful of draws and moves with the seed (docs/bd-rate.md, section 4)
+MIN_TAIL_RESAMPLES = 10
+
+
+class ResamplingError(UsageError, ValueError):
+    """A confidence level, resample count or seed that cannot give a meaningful interval: a usage error
+    on the command line (exit 2), a ValueError to library callers."""
+
+
+def min_resamples(level: float) -> int:
+    """Fewest resamples for a ``level`` % percentile interval: :data:`MIN_RESAMPLES`, and enough that
+    :data:`MIN_TAIL_RESAMPLES` lie beyond each end (400 at 95 %, 2000 at 99 %)."""
+    tail = (100 - level) / 200  # share of the resamples beyond one end
+    return max(MIN_RESAMPLES, math.ceil(MIN_TAIL_RESAMPLES / tail - 1e-9))
+
+
+def check_resampling(level: float, resamples: int, seed: int | None) -> None:
+    """Refuse, before anything is computed, a level outside (0, 100), too few resamples for that level
+    (:func:`min_resamples`) or a seed that is not a non-negative integer (None: fresh entropy)."""
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 100:
+        raise ResamplingError(f"--ci {level}: the confidence level must lie between 0 and 100 (percent)",
+                              hint="e.g. --ci 95")
+    need = min_resamples(level)
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < need:
+        raise ResamplingError(
+            f"--bootstrap {resamples}: an interval at {level:g} % needs at least {need} resamples (at least "
+            f"{MIN_RESAMPLES}, and {MIN_TAIL_RESAMPLES} beyond each end of the interval)",
+            hint=f"e.g. --bootstrap {max(need, DEFAULT_RESAMPLES)}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ResamplingError(f"--seed {seed}: the random seed must be a non-negative integer",
+                              hint=f"e.g. --seed {DEFAULT_SEED} (the default)")
 
 
 @dataclass
@@ -120,6 +154,7 @@ def bootstrap_bd(data: PairedImages, *, method: str = "pchip", psnr_delta: bool 
                  resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> BootstrapResult:
     """Paired bootstrap interval (``level`` %) of the BD value between the mean curves of ``data``."""
     check_method(method)
+    check_resampling(level, resamples, seed)
     n = len(data.images)
     need = MIN_POINTS[method]
     if n < MIN_IMAGES:
@@ -132,11 +167,6 @@ def bootstrap_bd(data: PairedImages, *, method: str = "pchip", psnr_delta: bool 
             return BootstrapResult(math.nan, math.nan, level, n, resamples, seed, reason=(
                 f"the {role} has {plural(len(qualities), 'quality', 'qualities')} per image; method {method!r} "
                 f"needs at least {need} points for a bootstrap interval"))
-    if not 0 < level < 100:
-        raise BdRateError(f"--ci {level}: the confidence level must lie between 0 and 100 (percent)",
-                          hint="e.g. --ci 95")
-    if resamples < 1:
-        raise BdRateError(f"--bootstrap {resamples}: at least one resample is needed", hint="e.g. --bootstrap 2000")
     counts = resample_weights(n, resamples, seed)
     a_rate, t_rate = counts @ data.anchor_bpp, counts @ data.test_bpp
     a_q = data.mean_quality(counts @ data.anchor_value)

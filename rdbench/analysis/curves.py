@@ -55,7 +55,7 @@ from rdbench.analysis.image_sets import ImageSet, complete_images
 from rdbench.analysis.references import list_references, load_reference
 from rdbench.codecs.code_identity import code_identity, short_code
 from rdbench.codecs.quality_choice import QualityChoice
-from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural
+from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural, with_article
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
 
@@ -565,7 +565,7 @@ def resolve_curve(store: Store | None, name: str, dataset: str, metric: str,
     source = "imported" if "sha256" in ref else "published"
     notes = []
     if qualities:
-        notes.append(f"{name} on {dataset} is a {source} curve: all its points are used (--quality selects "
+        notes.append(f"{name} on {dataset} is {with_article(source)} curve: all its points are used (--quality selects "
                      "measured qualities only)")
     label = f"{name} [shipped {fallback}]" if fallback else name
     return CurveInfo(name, dataset, metric, list(zip(ref["bpp"], ref[key])), source, source, label, notes,

@@ -158,7 +158,8 @@ def _metrics(metric: str | Iterable[str]) -> list[str]:
     metrics = _names(metric)
     for m in metrics:
         if m not in METRIC_KEYS:
-            raise UsageError(f"metric {m!r}: use {' or '.join(METRIC_KEYS)}")
+            raise UsageError(f"metric {m!r}: use {' or '.join(METRIC_KEYS)}, or a list of both",
+                             hint=f"e.g. metric={list(METRIC_KEYS)}")
     return metrics
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 from rdbench.analysis.aggregate import capped_db
 from rdbench.analysis.dataset_names import dataset_name
+from rdbench.codecs.base import CODEC_NAME_RULE, is_codec_name
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
 from rdbench.run.metrics import ms_ssim_db
 from rdbench.store.record import ImportedCurve
@@ -39,7 +39,6 @@ METRIC_ALIASES: dict[str, tuple[str, bool]] = {
     "ms_ssim_rgb": ("ms-ssim", True), "ms-ssim-db": ("ms-ssim", False), "ms_ssim_db": ("ms-ssim", False),
 }
 METRICS = ("psnr", "ms-ssim")
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.+_-]*$")
 
 
 @dataclass
@@ -121,9 +120,9 @@ def parse_curve_file(path: str | Path) -> ParsedCurve:
 def normalise_name(raw: str) -> str:
     """A curve name usable on the command line: lower case, spaces as dashes."""
     name = "-".join(raw.strip().lower().split())
-    if not NAME_RE.match(name) or "__" in name:
+    if not is_codec_name(name):
         raise UsageError(f"{raw!r} is not a usable curve name",
-                         hint="pass --name with letters, digits and . + _ - (no double underscore)")
+                         hint=f"pass --name with {CODEC_NAME_RULE} (the rule for codec names too)")
     return name
 
 

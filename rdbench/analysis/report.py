@@ -175,7 +175,7 @@ def _bd_section(ctx: _Context) -> str:
     parts = ['<h2 id="bdrate">BD-rate</h2>',
              (f'<p class="note">BD-rate (%) of each codec against <b>{esc(ctx.anchor)}</b> ({esc(ctx.method)}): '
               "negative means fewer bits than the anchor at equal quality. <i>overlap</i> is the share of the "
-              "joint log-rate range both curves cover; a NaN cell has a footnote saying why. Click a column "
+              "joint quality range (dB) both curves cover, the axis a BD-rate is integrated over; a NaN cell has a footnote saying why. Click a column "
               "header to sort.</p>")]
     for metric in ctx.metrics:
         table = ctx.tables[metric]

@@ -28,6 +28,7 @@ from rdbench.analysis.bootstrap import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     bootstrap_bd,
+    check_resampling,
     paired_images,
 )
 from rdbench.analysis.comparison import compare
@@ -46,7 +47,7 @@ from rdbench.analysis.curves import (
 from rdbench.analysis.interpolation_error import interpolation_error
 from rdbench.analysis.per_image import per_image_values, summarize
 from rdbench.codecs.quality_choice import QualityChoice
-from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural
+from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural, with_article
 from rdbench.store.sqlite import Store
 
 #: Coverage (:func:`coverage`) below which a value is flagged as a weak comparison. The number is the
@@ -158,8 +159,12 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     range (dB; None leaves an end open). ``ci`` (a level in percent) adds a paired bootstrap interval
     over images (``resamples``, ``seed``) where both curves are measured per image; ``per_image``
     adds each image's value; ``sensitivity`` the anchor-point study. Names may carry ``@`` selectors
-    (:mod:`rdbench.analysis.curves`); an unknown name is a usage error.
+    (:mod:`rdbench.analysis.curves`); an unknown name is a usage error, and so (also a ValueError) is a
+    level, resample count or seed that cannot give a meaningful interval
+    (:func:`rdbench.analysis.bootstrap.check_resampling`).
     """
+    if ci is not None:
+        check_resampling(ci, resamples, seed)
     _check_anchor(store, anchor, datasets)
     check_names(store, codecs)
     choice = QualityChoice.of_value(qualities)
@@ -334,7 +339,7 @@ def _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset,
     elif t.selection is None or a.selection is None:
         which = t if t.selection is None else a
         role = "codec" if which is t else "anchor"
-        reason = (f"no bootstrap interval: the {role} {which.name} on {dataset} is a {which.source} curve, with no "
+        reason = (f"no bootstrap interval: the {role} {which.name} on {dataset} is {with_article(which.source)} curve, with no "
                   "per-image values (a bootstrap needs both curves measured per image)")
     else:
         data = paired_images(a.selection, t.selection, comparison.metric, comparison.images)
@@ -369,7 +374,7 @@ def _add_per_image(out, summaries, comparison, a, t, codec, dataset, metric, met
                 reason = f"no per-image values: the {role} {name} has no {metric} curve on {dataset}"
                 break
             if found.selection is None:
-                reason = (f"no per-image values: the {role} {name} on {dataset} is a {found.source} curve "
+                reason = (f"no per-image values: the {role} {name} on {dataset} is {with_article(found.source)} curve "
                           "(per-image BD values need both curves measured on the same images)")
                 break
         summary.update(summarize([]), reason=reason)

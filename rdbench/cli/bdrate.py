@@ -11,7 +11,12 @@ import click
 
 from rdbench.analysis.anchor_points import DEFAULT_STEPS
 from rdbench.analysis.bdrate import METHODS, BdRateError, parse_interval
-from rdbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+from rdbench.analysis.bootstrap import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    MIN_RESAMPLES,
+    MIN_TAIL_RESAMPLES,
+)
 from rdbench.analysis.curves import (
     known_names,
     listed_once,
@@ -77,8 +82,10 @@ def _clean(value: Any) -> Any:
               help="Add a LEVEL % bootstrap confidence interval (e.g. 95): images resampled with replacement, "
                    "paired between codec and anchor, both mean curves and the value recomputed.")
 @click.option("--bootstrap", "resamples", type=int, default=None,
-              help=f"Resamples of --ci [default: {DEFAULT_RESAMPLES}].")
-@click.option("--seed", type=int, default=None, help=f"Random seed of --ci [default: {DEFAULT_SEED}, fixed].")
+              help=f"Resamples of --ci [default: {DEFAULT_RESAMPLES}; at least {MIN_RESAMPLES}, and "
+                   f"{MIN_TAIL_RESAMPLES} beyond each end of the interval: 400 at --ci 95, 2000 at --ci 99].")
+@click.option("--seed", type=int, default=None,
+              help=f"Random seed of --ci, a non-negative integer [default: {DEFAULT_SEED}, fixed].")
 @click.option("--sensitivity", is_flag=True,
               help="Also how each value moves as the anchor's lowest-rate and highest-rate points are dropped one "
                    "at a time, and under the JVET QPs 22,27,32,37.")
@@ -94,8 +101,9 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
     usage error.
 
-    Next to each value: `overlap` (share of the joint range both curves cover), `interp` (an
-    interpolation-error estimate; a value whose magnitude is below it is flagged) and `interval`
+    Next to each value: `overlap` (share of the joint range both curves cover on the integrated
+    axis: quality for BD-rate, log rate for --bd-psnr), `interp` (an interpolation-error
+    estimate; a value whose magnitude is below it is flagged) and `interval`
     (the quality range actually integrated and the anchor's rates at its ends, and the codec's
     number of points); the anchor's supporting points are listed under the table. The `config`
     column says which stored configuration made each measured curve (rule: the only one stored,

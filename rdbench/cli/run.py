@@ -28,7 +28,7 @@ from rdbench.errors import plural
 @click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern; without --quality every quality it holds a file for runs, and a named quality without one is reported and left out.")
 @click.option("--retry-failed", is_flag=True, help="Rerun jobs whose stored record failed.")
 @click.option("--force", is_flag=True, help="Recompute jobs that are already stored.")
-@click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream as DIR/<dataset>/<codec>-<config hash>/<quality>/<image file name>.<image hash>.bin (one file per record; its path is in the record's extra.bitstream).")
+@click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream as DIR/<dataset>/<codec>-<config hash>[-w<weights>][-<device>]/<quality>/<image file name>.<image hash>.bin (-w<weights>: 8 hex of the SHA-256 of the weights id, codecs with weights only; -<device>: not for cpu; one file per record, its path in the record's extra.bitstream).")
 @click.option("--vtm-dir", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="VTM source tree built with CMake (bin/ and cfg/); else RDBENCH_VTM_DIR. See the README's VTM-17.0 section.")
 @db_option
 @data_root_option
@@ -66,6 +66,7 @@ def command(codec_names, dataset_spec, qualities, jobs, device, decode_device, c
     from rdbench.errors import RdbenchError, UsageError
     from rdbench.run.checks import (
         check_device,
+        check_timeout,
         check_weight_options,
         checkpoint_sweeps,
         for_qualities,
@@ -74,6 +75,7 @@ def command(codec_names, dataset_spec, qualities, jobs, device, decode_device, c
     from rdbench.run.plan import plan_jobs
     from rdbench.store.sqlite import Store
 
+    check_timeout(timeout_s)
     choice = parse_qualities(qualities)
     context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
                            checkpoint_dir=checkpoint_dir, tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (),

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,19 @@ from typing import Any, ClassVar
 import numpy as np
 
 Quality = int | float | str
+
+#: What a codec or curve name may be: lower-case letters, digits and ``. + _ -``, starting with a letter
+#: or digit, with no ``__``. WHY one rule for configured codecs and imported curves: a name is written
+#: into paths (kept bitstreams under ``<codec>-...``, ``export`` files ``<codec>__<dataset>.json``, where
+#: ``__`` separates the two) and onto the command line (``,`` separates names, ``@`` starts a selector),
+#: so ``""``, ``..``, ``a/b`` or ``my@codec`` would break one of them.
+CODEC_NAME = re.compile(r"^[a-z0-9][a-z0-9.+_-]*$")
+CODEC_NAME_RULE = "lower-case letters, digits and . + _ - (starting with a letter or digit, no double underscore)"
+
+
+def is_codec_name(name: object) -> bool:
+    """Whether ``name`` follows :data:`CODEC_NAME` (the rule for every codec and imported curve name)."""
+    return isinstance(name, str) and bool(CODEC_NAME.match(name)) and "__" not in name
 
 
 def format_quality(quality: Quality) -> str:
@@ -428,8 +442,12 @@ def load_codec_toml(path: Path) -> CodecConfig:
     params = data.get("params", {})
     if not isinstance(params, dict):
         raise RdbenchError(f"{path}: [params] must be a table")
+    name = data.get("name", path.stem)
+    if not is_codec_name(name):
+        source = "name" if "name" in data else "name (the file name, as it has no 'name = ...')"
+        raise RdbenchError(f"{path}: codec {source} {name!r} is not usable; a codec name has {CODEC_NAME_RULE}")
     return CodecConfig(
-        name=str(data.get("name", path.stem)),
+        name=name,
         adapter=data["adapter"],
         qualities=tuple(qualities),
         params=params,

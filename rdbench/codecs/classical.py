@@ -130,8 +130,10 @@ class PillowCodec(Codec):
         fmt = config.params.get("format")
         if not fmt:
             return f"{config.source or config.name}: [params] needs format = \"JPEG\" (or WEBP, JPEG2000, AVIF)"
-        from PIL import Image, features
-
+        try:  # a missing module is a reason, like any other: `rdbench codecs` lists it rather than dying
+            from PIL import Image, features
+        except ImportError as exc:
+            return f"Pillow cannot be imported ({exc}; pip install Pillow)"
         Image.init()
         if fmt.upper() not in Image.SAVE:
             return f"this Pillow build cannot write {fmt}"

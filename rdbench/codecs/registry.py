@@ -25,7 +25,13 @@ import os
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from rdbench.codecs.base import Codec, CodecConfig, load_codec_toml
+from rdbench.codecs.base import (
+    CODEC_NAME_RULE,
+    Codec,
+    CodecConfig,
+    is_codec_name,
+    load_codec_toml,
+)
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
 
 ENTRY_POINT_GROUP = "rdbench.codecs"
@@ -104,6 +110,10 @@ def load_configs() -> dict[str, CodecConfig]:
     for name, ep in _entry_point_adapters().items():
         if name in configs:
             continue
+        if not is_codec_name(name):
+            raise RdbenchError(f"entry point {name!r} = {ep.value!r} (group {ENTRY_POINT_GROUP}) is not a usable codec "
+                               f"name; a codec name has {CODEC_NAME_RULE}",
+                               hint="rename it in that package, or add a TOML file of a usable name for its adapter")
         try:
             cls = _check_adapter(name, ep.load())
         except Exception:  # listed as unavailable by `rdbench codecs`, not fatal here

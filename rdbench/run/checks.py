@@ -10,6 +10,7 @@ afterwards were not what the command asked for. Each check here raises a one-lin
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Sequence
 
@@ -24,6 +25,18 @@ from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+
+
+def check_timeout(timeout_s: float | None) -> None:
+    """``--timeout`` is a positive, finite number of seconds (None: no limit). NaN and infinity passed
+    click's range check, and every job was then stored as failed ("cannot convert float NaN to
+    integer") and skipped by the next run; no limit is asked for by leaving the option out."""
+    if timeout_s is None:
+        return
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not math.isfinite(timeout_s) \
+            or timeout_s <= 0:
+        raise UsageError(f"--timeout {timeout_s}: a job's time limit must be a positive, finite number of seconds",
+                         hint="e.g. --timeout 600; leave --timeout out for no limit")
 
 
 def check_device(device: str, adapters: Sequence[type[Codec]]) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from rdbench.errors import UsageError
+from rdbench.run.checks import check_timeout
 from rdbench.run.jobs import Job
 from rdbench.store.record import Record
 
@@ -31,6 +32,7 @@ class Executor(Protocol):
 def make_executor(kind: str, *, jobs: int = 1, timeout_s: float | None = None,
                   scheduler: str | None = None) -> Executor:
     """The executor named by ``--executor`` (Dask is imported only when asked for)."""
+    check_timeout(timeout_s)  # before any job is planned: a limit no job can meet would store them all as failed
     if kind == "local":
         if scheduler:
             raise UsageError("--scheduler is for --executor dask")

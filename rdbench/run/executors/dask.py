@@ -66,20 +66,44 @@ def wants_gpu_resource(job: Job) -> bool:
     return bool(load_adapter(job.config.adapter).wants_gpu) and devices != {"cpu"}
 
 
+def check_scheduler_address(address: str) -> None:
+    """``--scheduler`` is an address Dask can connect to (``tcp://HOST:PORT``, ``HOST:PORT``, ``tls://``,
+    ``ws://``, ...), parsed by Dask's own address functions before any client exists.
+
+    WHY before: :class:`distributed.Client` given a malformed address raises, but the half-built
+    client's ``__del__`` then waits 60 s for a connection that never opened and prints a traceback.
+    """
+    try:
+        from distributed.comm import parse_address, parse_host_port
+        from distributed.comm.registry import get_backend
+    except ImportError as exc:
+        raise RdbenchError("--executor dask needs the 'distributed' package: pip install 'dask[distributed]'") from exc
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)  # an unknown scheme (http://) is a ValueError naming the known ones
+        if scheme != "inproc":
+            host, port = parse_host_port(location)
+            if not host or not 0 < port < 65536:
+                raise ValueError(f"no host or port in {location!r}")
+    except ValueError as exc:
+        why = " ".join(str(exc).split())
+        raise UsageError(f"--scheduler {address!r} is not a Dask scheduler address: {why}",
+                         hint="give the address `dask scheduler` prints, e.g. tcp://HOST:8786") from None
+
+
 class DaskExecutor:
     """Submit jobs to a running Dask scheduler and yield records as they complete."""
 
     name = "dask"
 
     def __init__(self, scheduler: str, timeout_s: float | None = None) -> None:
+        check_scheduler_address(scheduler)
         self.scheduler = scheduler
         self.timeout_s = timeout_s
 
     def _client(self):
-        try:
-            from distributed import Client
-        except ImportError as exc:
-            raise RdbenchError("--executor dask needs the 'distributed' package: pip install 'dask[distributed]'") from exc
+        from distributed import Client
+
         try:
             # connection timeout: Dask's own setting (distributed.comm.timeouts.connect, 30 s)
             return Client(self.scheduler, set_as_default=False)
