@@ -9,6 +9,7 @@ error ("out of memory: ..."), so ``rdbench results --failed`` tells it apart fro
 
 from __future__ import annotations
 
+import hashlib
 import os
 import traceback
 from collections import OrderedDict
@@ -37,6 +38,9 @@ class Job:
     #: The weights' identity and file, as planned (:meth:`rdbench.codecs.base.Codec.weights_identity`).
     weights: str = ""
     weights_path: str | None = None
+    #: Re-measure the times of the stored record of this job, keeping its quality figures
+    #: (``--retime``, :func:`rdbench.run.execute.retimed`).
+    retime: bool = False
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -173,6 +177,7 @@ def _release_gpu_memory() -> None:
 
 def run_job(job: Job) -> Record:
     """Measure one job; any exception becomes a failed record."""
+    from rdbench.run.conditions import thread_facts
     from rdbench.run.measure import keep_bitstream, measure
 
     record = job.new_record()
@@ -191,6 +196,9 @@ def run_job(job: Job) -> Record:
         for name in ("num_bytes", "bpp", "mse", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes"):
             setattr(record, name, getattr(result, name))
         record.extra = result.notes
+        # what a re-measure (--retime) checks the bitstream against, and the threads the times had
+        record.extra["bitstream_sha256"] = hashlib.sha256(result.bitstream).hexdigest()
+        record.extra["timing"] = thread_facts(uses_torch=bool(codec.wants_gpu))
         if job.weights_path:
             record.extra["weights_path"] = job.weights_path
         if job.keep_bitstreams:
