@@ -558,8 +558,9 @@ _POOL_LOCK = threading.Lock()
 
 def set_threads(threads: int) -> None:
     """How many threads :func:`distortion` uses on the CPU (default 1): the strips of each scale
-    are shared among them. ``rdbench run`` gives the metrics the threads a job has: every core
-    with ``--jobs 1``, cores / N in each of N worker processes. The result does not depend on it."""
+    are shared among them. ``rdbench run`` gives the metrics the threads a job has
+    (:func:`rdbench.run.conditions.job_threads`: ``--threads``, default cores // ``--jobs``). The
+    result does not depend on it."""
     global _THREADS
     _THREADS = max(1, int(threads))
 
