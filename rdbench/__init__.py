@@ -31,6 +31,8 @@ _PUBLIC: dict[str, str] = {
     "Codec": "rdbench.codecs.base",
     "CodecConfig": "rdbench.codecs.base",
     "CodecContext": "rdbench.codecs.base",
+    "QualityDomain": "rdbench.codecs.base",
+    "LearnedCodec": "rdbench.codecs.learned.base",
     "load_configs": "rdbench.codecs.registry",
     "resolve_codecs": "rdbench.codecs.registry",
     "load_adapter": "rdbench.codecs.registry",

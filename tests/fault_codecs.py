@@ -74,6 +74,25 @@ class GpuFlaggedJpeg(FaultyJpeg):
     wants_gpu = True
 
 
+class WeightedJpeg(Codec):
+    """A plain :class:`Codec` (not a LearnedCodec) whose "weights" are a file named in ``[params]``:
+    the file holds a number added to the JPEG quality. It declares ``weight_params``, so the file's
+    content, not its path, is the records' weights identity."""
+
+    weight_params = ("weights",)
+
+    def encode(self, image: np.ndarray, quality) -> bytes:
+        import imagecodecs
+
+        offset = int(self.param_path(self.config, "weights").read_text())
+        return bytes(imagecodecs.jpeg8_encode(image, level=min(100, int(quality) + offset)))
+
+    def decode(self, data: bytes, quality) -> np.ndarray:
+        import imagecodecs
+
+        return imagecodecs.jpeg8_decode(data)
+
+
 def write_codec(folder: Path, name: str, qualities=(50,), adapter: str = "FaultyJpeg", **params) -> Path:
     """Write ``folder/name.toml`` declaring a FaultyJpeg (or ``adapter``) variant with ``params``."""
     folder.mkdir(parents=True, exist_ok=True)

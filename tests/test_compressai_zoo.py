@@ -7,6 +7,7 @@ with TORCH_HOME pointing at an empty folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -207,7 +208,11 @@ def test_checkpoint_dir_accepts_the_zoo_file_names(tmp_path):
     torch.save(model.state_dict(), tmp_path / cached_weights(arch, "ms-ssim", 2).name)
     config = resolve_codecs(f"{arch}-ms-ssim")[0]
     context = CodecContext(checkpoint_dir=str(tmp_path))
-    assert "quality 1 is missing" in CompressAIZooCodec.unavailable_reason(config, context)
+    # a folder holding some of the qualities is usable: a run without --quality codes those it holds
+    assert CompressAIZooCodec.unavailable_reason(config, context) is None
+    assert CompressAIZooCodec.checkpoint_qualities(config, context) == (2,)
+    only_1 = dataclasses.replace(config, qualities=(1,))
+    assert "quality 1 is missing" in CompressAIZooCodec.unavailable_reason(only_1, context)
     codec = CompressAIZooCodec(config, context)
     image = noise_image(64, 64)
     seeded = CodecConfig(name="f", adapter="compressai", qualities=(2,),

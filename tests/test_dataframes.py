@@ -38,19 +38,20 @@ def test_load_records_one_row_per_record_with_every_field(measured, tmp_path):
                    "created_at", "extra"):
         assert column in frame.columns, column
     assert str(frame["created_at"].dtype).startswith("datetime64") and str(frame["height"].dtype) == "Int64"
-    by_key = {(r.codec, r.quality, r.image): r for r in records}
+    by_key = {(r.codec, int(r.quality), r.image): r for r in records}
     for row in frame.itertuples():
         record = by_key[(row.codec, row.quality, row.image)]
         assert row.bpp == record.bpp and row.psnr == record.psnr and row.codec_version == record.codec_version
         assert row.extra == record.extra and row.dataset == dataset
     # sorted by codec, then quality numerically
     jpeg = frame[frame.codec == "jpeg"]
-    assert list(dict.fromkeys(jpeg.quality)) == ["20", "40", "60", "80"]
+    assert list(dict.fromkeys(jpeg.quality)) == [20, 40, 60, 80]
     # the per-quality means are rdbench's (results, curves)
     means = frame.groupby(["codec", "quality"])[["bpp", "psnr"]].mean()
     for row in rdbench.aggregate(records):
-        assert means.loc[(row["codec"], row["quality"]), "bpp"] == pytest.approx(row["bpp"], rel=1e-12)
-        assert means.loc[(row["codec"], row["quality"]), "psnr"] == pytest.approx(row["psnr"], rel=1e-12)
+        key = (row["codec"], int(row["quality"]))
+        assert means.loc[key, "bpp"] == pytest.approx(row["bpp"], rel=1e-12)
+        assert means.loc[key, "psnr"] == pytest.approx(row["psnr"], rel=1e-12)
     # a read-only folder works as for every command
     folder = tmp_path / "ro"
     folder.mkdir()
@@ -145,3 +146,31 @@ def test_bd_frame_carries_fields_it_does_not_know():
     frame = rdbench.bd_frame(table)
     assert frame.set_index("dataset").loc["my set", "ci_low"] == 1.0
     assert frame.set_index("dataset").loc["tecnick", "note"] == "no curve"
+
+
+def test_load_records_quality_is_a_number_that_sorts_numerically(tmp_path):
+    """Issue 27 item 7: quality 0, 1, 2, 10, 20 pivots in that order, not as text (0, 1, 10, 2, 20)."""
+    from helpers import kodak_crops
+    from helpers import rdbench as cli
+
+    crops = kodak_crops(tmp_path / "crops", 1, (0, 0, 64, 64))
+    db = tmp_path / "rd.sqlite"
+    cli("run", "--codec", "jpeg", "--dataset", crops, "--quality", "20,1,10,2,5", "--db", db, "--quiet",
+        in_process=True, check=True)
+    frame = rdbench.load_records(db)
+    assert str(frame.quality.dtype) == "int64"
+    assert frame.quality.tolist() == [1, 2, 5, 10, 20]
+    wide = frame.pivot(index="quality", columns="codec", values="bpp")
+    assert wide.index.tolist() == [1, 2, 5, 10, 20] and wide.jpeg.is_monotonic_increasing
+    assert frame.sort_values("quality").quality.tolist() == [1, 2, 5, 10, 20]
+
+
+def test_bd_frame_note_says_why_the_interval_is_nan():
+    """Issue 27 item 7: a finite value whose bootstrap interval is NaN carries the interval's reason in
+    ``note`` (not only in ``attrs['cells']``)."""
+    table = rdbench.bd_table(None, "vtm18-published", ["mlicpp-paper"], ["kodak"], ci=95)
+    frame = rdbench.bd_frame(table)
+    (row,) = frame.itertuples()
+    assert math.isfinite(row.value) and math.isnan(row.ci_low) and math.isnan(row.ci_high)
+    assert row.note == table.cells[0]["ci_reason"]
+    assert "no bootstrap interval" in row.note and "published curve" in row.note

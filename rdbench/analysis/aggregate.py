@@ -83,20 +83,21 @@ def timed_records(records: list[Record]) -> tuple[list[Record], int]:
 
 
 def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
-    """One row per (codec, config_hash, dataset, quality, weights, device), sorted by codec, dataset,
-    configuration, device, quality and weights. PSNR and MS-SSIM dB follow the lossless convention
-    (module docstring); ``psnr_capped`` counts the images it capped; times come from one set of
-    timing conditions (module docstring: ``n_timed``, ``timing_sets``)."""
-    groups: dict[tuple[str, str, str, str, str, str], list[Record]] = defaultdict(list)
+    """One row per (codec, config_hash, dataset, quality, weights, device, code), sorted by codec,
+    dataset, configuration, device, quality and weights: records of two versions of a codec's code
+    never share a mean. PSNR and MS-SSIM dB follow the lossless convention (module docstring);
+    ``psnr_capped`` counts the images it capped; times come from one set of timing conditions
+    (module docstring: ``n_timed``, ``timing_sets``)."""
+    groups: dict[tuple[str, ...], list[Record]] = defaultdict(list)
     for record in records:
         groups[(record.codec, record.config_hash, record.dataset, record.quality, record.weights,
-                record.device)].append(record)
+                record.device, record.code)].append(record)
     rows = []
-    for (codec, config_hash, dataset, quality, weights, device), members in groups.items():
+    for (codec, config_hash, dataset, quality, weights, device, code), members in groups.items():
         ok = [r for r in members if r.ok]
         row: dict[str, Any] = {
             "codec": codec, "config_hash": config_hash, "dataset": dataset, "quality": quality,
-            "weights": weights, "device": device, "n": len(ok), "failed": len(members) - len(ok),
+            "weights": weights, "device": device, "code": code, "n": len(ok), "failed": len(members) - len(ok),
         }
         if ok:
             pixels = [r.height * r.width for r in ok]
@@ -121,7 +122,7 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
             )
         rows.append(row)
     rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["device"], _quality_sort_key(r["quality"]),
-                             r["weights"]))
+                             r["weights"], r["code"]))
     return rows
 
 

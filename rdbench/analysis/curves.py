@@ -21,7 +21,11 @@ name means.
    (``jpeg@cpu``, ``mlicpp@cuda``), or a prefix of a weights id (the hex of ``sha256:...``, or
    ``seed:0``); selectors combine (``mlicpp@3fa2@cuda``). An unknown or ambiguous selector is a
    usage error listing what is stored.
-5. Within the chosen configuration, each quality must come from one weights file and one
+5. Within the chosen configuration, one *code* (:mod:`rdbench.codecs.code_identity`): the only
+   code stored, else the adapter's current code, with a note naming the others; refused when
+   several are stored and none is current. ``NAME@<code hash>`` chooses one
+   (``NAME@unrecorded``: records stored before rdbench recorded code).
+6. Within the chosen configuration and code, each quality must come from one weights file and one
    device: a quality measured with two checkpoints, or on cpu and cuda, is refused with both
    listed (resolve with ``rdbench results --delete ...`` or a ``NAME@cuda`` / ``NAME@cpu`` /
    ``NAME@<weights>`` selector).
@@ -42,11 +46,13 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from rdbench.analysis.aggregate import _quality_sort_key, aggregate, capped_db
 from rdbench.analysis.image_sets import ImageSet, complete_images
 from rdbench.analysis.references import list_references, load_reference
+from rdbench.codecs.code_identity import code_identity, short_code
 from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
@@ -58,6 +64,8 @@ SELECTOR_SEP = "@"
 IMPORTED = "imported"
 #: characters of a configuration hash or weights hash shown to people
 SHORT = 8
+#: the selector of records stored before rdbench recorded which code made them (code '')
+UNRECORDED = "unrecorded"
 #: codec name -> the shipped curve it stands for where the store holds no measurement of it on a dataset
 FALLBACKS: dict[str, str] = {"vtm17": "vtm17-rdbench"}
 
@@ -89,16 +97,17 @@ class Choice:
     config_hash: str | None = None
     device: str | None = None
     weights: str | None = None
+    code: str | None = None
     imported: bool = False
 
     @property
     def explicit(self) -> bool:
-        return bool(self.config_hash or self.device or self.weights)
+        return bool(self.config_hash or self.device or self.weights or self.code is not None)
 
     def selection(self) -> dict[str, str | None]:
         """The store filter (:meth:`Store.find_records` ``selections``) of this choice."""
         return {"codec": self.codec, "config_hash": self.config_hash, "device": self.device,
-                "weights": self.weights}
+                "weights": self.weights, "code": self.code}
 
 
 def stored_codecs(store: Store | None) -> list[str]:
@@ -115,7 +124,7 @@ def resolve_name(store: Store | None, name: str) -> Choice:
         return Choice(name, name)
     codec, selectors = split_name(name)
     groups = store.record_groups(selections=[{"codec": codec}]) if store is not None else []
-    fixed: dict[str, Any] = {"config_hash": None, "device": None, "weights": None, "imported": False}
+    fixed: dict[str, Any] = {"config_hash": None, "device": None, "weights": None, "code": None, "imported": False}
     for selector in selectors:
         if selector == IMPORTED:
             fixed["imported"] = True
@@ -128,6 +137,7 @@ def resolve_name(store: Store | None, name: str) -> Choice:
         configs = sorted({g["config_hash"] for g in groups})
         devices = sorted({g["device"] for g in groups})
         weights = sorted({g["weights"] for g in groups} - {""})
+        codes = sorted({g["code"] for g in groups})
         if selector in devices:
             fixed["device"] = selector
             continue
@@ -135,20 +145,45 @@ def resolve_name(store: Store | None, name: str) -> Choice:
         config_hits = [h for h in configs if lowered and h.startswith(lowered)]
         weight_hits = [w for w in weights if lowered and (w.startswith(selector)
                                                           or w.split(":", 1)[-1].startswith(lowered))]
-        hits = [("config_hash", h) for h in config_hits] + [("weights", w) for w in weight_hits]
+        code_hits = [c for c in codes if lowered and code_key(c).lower().startswith(lowered)]
+        hits = ([("config_hash", h) for h in config_hits] + [("weights", w) for w in weight_hits]
+                + [("code", c) for c in code_hits])
         stored = (f"configurations {', '.join(configs)}; devices {', '.join(devices)}"
-                  + (f"; weights {', '.join(short_weights(w) for w in weights)}" if weights else ""))
+                  + (f"; weights {', '.join(short_weights(w) for w in weights)}" if weights else "")
+                  + (f"; code {', '.join(code_key(c) for c in codes)}" if len(codes) > 1 else ""))
         if len(hits) == 1:
             column, value = hits[0]
             fixed[column] = value
         elif hits:
             raise UsageError(f"{name!r}: {selector!r} is ambiguous, it begins "
-                             f"{', '.join(short_weights(v) if c == 'weights' else v for c, v in hits)}",
+                             f"{', '.join(_shown(c, v) for c, v in hits)}",
                              hint=f"give more characters; {codec} has {stored}")
         else:
             raise UsageError(f"{name!r}: {codec!r} has no stored configuration, device or weights {selector!r}",
                              hint=f"{codec} has {stored} (see `rdbench results --codec {codec}`)")
     return Choice(name, codec, **fixed)
+
+
+def code_key(code: str) -> str:
+    """What a ``NAME@...`` selector matches of a code identity: its source hash or declared version."""
+    return short_code(code) if code else UNRECORDED
+
+
+def _shown(column: str, value: str) -> str:
+    if column == "weights":
+        return short_weights(value)
+    return code_key(value) if column == "code" else value
+
+
+@cache
+def current_code(adapter_name: str) -> str | None:
+    """The code identity of an adapter as installed now; None when it no longer loads."""
+    from rdbench.codecs.registry import load_adapter
+
+    try:
+        return code_identity(load_adapter(adapter_name))
+    except Exception:  # noqa: BLE001 - a plug-in that fails to import has no current code
+        return None
 
 
 def current_config(codec: str) -> Any | None:
@@ -347,6 +382,8 @@ def select_measured(store: Store | None, name: str, dataset: str,
                 hint=f"choose one with {codec}@HASH (e.g. {codec}@{next(iter(configurations))[:SHORT]}), or delete "
                      f"the one you do not want with `rdbench results --delete --codec {codec}@HASH --dataset {dataset}`")
     chosen_records = [r for r in records if r.config_hash == chosen]
+    if choice.code is None:
+        chosen_records = _current_code(store, choice, dataset, chosen, chosen_records, notes)
     _refuse_mixed_qualities(choice, dataset, [r for r in chosen_records if r.ok])
     _refuse_mixed_devices(choice, dataset, [r for r in chosen_records if r.ok])
     stale = sum(g["records"] for g in store.record_groups(selections=[choice.selection()], datasets=[dataset],
@@ -359,6 +396,36 @@ def select_measured(store: Store | None, name: str, dataset: str,
     if rate_set.left_out:
         notes.append(f"{codec} on {dataset}: the curve averages {rate_set.describe()}")
     return selection
+
+
+def _current_code(store: Store, choice: Choice, dataset: str, config_hash: str, records: list[Record],
+                  notes: list[str]) -> list[Record]:
+    """The records of one configuration made by one code (:mod:`rdbench.codecs.code_identity`): the
+    only code stored, else the codec's current code with a note naming the others; refused when
+    several are stored and none is current (the user chooses with ``NAME@<code>``)."""
+    counts: dict[str, int] = defaultdict(int)
+    for record in records:
+        if record.ok:
+            counts[record.code] += 1
+    config = store.config(choice.codec, config_hash) or {}
+    current = current_code(config["adapter"]) if config.get("adapter") else None
+    listing = "; ".join(f"{code or 'not recorded'} ({plural(n, 'record')}, {choice.codec}@{code_key(code)})"
+                        for code, n in sorted(counts.items()))
+    if len(counts) <= 1:
+        (code,) = counts or [""]
+        if code and current is not None and code != current:
+            notes.append(f"{choice.codec} on {dataset}: measured by code {code}, not the installed code ({current}); "
+                         "rerun `rdbench run` to measure the current code")
+        return [r for r in records if r.code == code] if counts else records
+    if current not in counts:
+        now = f"the installed code is {current}" if current else f"{choice.codec}'s adapter does not load here"
+        raise CurveChoiceError(f"{choice.codec} on {dataset} has records of {len(counts)} versions of its code and "
+                               f"none is current ({now}): {listing}",
+                               hint=f"choose one with {choice.codec}@CODE, or run the current code with `rdbench run "
+                                    f"--codec {choice.codec} --dataset {dataset}`")
+    notes.append(f"{choice.codec} on {dataset}: records of {len(counts)} versions of its code are stored; the curve "
+                 f"uses the current one ({current}); the others are kept: {listing}")
+    return [r for r in records if r.code == current]
 
 
 def _refuse_mixed_devices(choice: Choice, dataset: str, ok: list[Record]) -> None:

@@ -83,7 +83,8 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
     ``codecs``: names (``NAME@SELECTOR`` chooses a configuration, device or weights as everywhere);
     ``datasets``: stored dataset names (a folder's name works as in ``--dataset``); ``status``:
     ``"ok"`` (default), ``"failed"``, or None for every record. Columns: the fields of
-    :class:`rdbench.store.record.Record` (codec, config_hash, quality (text, as stored), dataset,
+    :class:`rdbench.store.record.Record` (codec, config_hash, quality (a number: int64, or float64
+    when some point is fractional; the stored text only when a quality is not a number), dataset,
     image, image_hash, weights, height, width, num_bytes, bpp, mse, psnr, ms_ssim, ms_ssim_db,
     encode_s, decode_s, peak_mem_bytes, device, status, error, rdbench_version, codec_library,
     codec_version, git_commit, machine, gpu, created_at (UTC timestamps), extra (a dict)); with
@@ -116,6 +117,7 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
     for column in _FLOAT_FIELDS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, errors="coerce", format="ISO8601")
+    frame["quality"] = _numeric_qualities(frame["quality"])
     if len(frame):
         order = sorted(range(len(frame)), key=lambda i: (
             rows[i]["codec"], rows[i]["dataset"], rows[i]["config_hash"], rows[i]["device"], rows[i]["weights"],
@@ -128,6 +130,23 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
         extras.columns = [f"extra.{c}" for c in extras.columns]
         frame = pd.concat([frame.drop(columns="extra"), extras], axis=1)
     return frame
+
+
+def _numeric_qualities(stored: pd.Series) -> pd.Series:
+    """The stored quality texts as numbers, so that sorting and pivots order 2 before 10.
+
+    Records store a quality as its canonical text (``"27"``, ``"0.5"``); a DataFrame user sorts,
+    pivots and plots it, and text puts ``"10"`` before ``"2"``. Whole numbers become ``int64``,
+    others ``float64``; a column holding a quality that is not a number (an adapter without a
+    :class:`~rdbench.codecs.base.QualityDomain` may take any text) is left as the stored text,
+    since no numeric order exists for it.
+    """
+    numbers = pd.to_numeric(stored, errors="coerce")
+    if numbers.isna().any():
+        return stored
+    if (numbers == numbers.round()).all():
+        return numbers.astype("int64")
+    return numbers.astype("float64")
 
 
 def _metrics(metric: str | Iterable[str]) -> list[str]:
@@ -249,11 +268,22 @@ def table_datasets(columns: list[str]) -> list[str]:
     return [c for c in candidates if not any(c != d and c.startswith(f"{d} ") for d in candidates)]
 
 
+def _cell_note(mark: dict[str, str], dataset: str, footnotes: dict[str, str]) -> str | None:
+    """Why a (codec, dataset) row has NaN in it: the value's footnote, then the bootstrap
+    interval's (``ci_low``/``ci_high`` NaN while the value is not, or an interval that excludes the
+    value), joined by ``; ``; None when neither has one. A frame user reads this column, not the
+    table's ``cells``, so the interval's reason must be here too."""
+    numbers = dict.fromkeys(n for n in (mark.get(dataset), mark.get(f"{dataset} ci_low")) if n)
+    reasons = [footnotes[n] for n in numbers if n in footnotes]
+    return "; ".join(reasons) or None
+
+
 def bd_frame(table: Any, datasets: list[str] | None = None) -> pd.DataFrame:
     """A BD-rate table (:func:`rdbench.analysis.tables.bd_table`) as a long DataFrame: one row per
     (codec, dataset) with ``value`` (the BD-rate in %, or BD-PSNR in dB), every per-dataset field the
     table carries (``kodak overlap`` -> column ``overlap``, and any other ``kodak <field>``), the
-    row's ``config`` and other row fields, and ``note``: why a NaN cell is NaN (its footnote).
+    row's ``config`` and other row fields, and ``note``: why a NaN cell is NaN (its footnote), with
+    the reason a bootstrap interval (``ci_low``/``ci_high``) is NaN or excludes the value.
 
     ``datasets`` defaults to the table's dataset columns (:func:`table_datasets`). ``attrs`` holds the
     table's ``anchor_info``, ``notes``, ``info``, ``curves`` and any further field it has. A wide view:
@@ -278,8 +308,7 @@ def bd_frame(table: Any, datasets: list[str] | None = None) -> pd.DataFrame:
                 if key.startswith(f"{dataset} ") and key in per_dataset:
                     out[key[len(dataset) + 1:]] = value
             out.update({k: v for k, v in shared.items() if k != "codec"})
-            number = mark.get(dataset)
-            out["note"] = footnotes.get(number) if number else None
+            out["note"] = _cell_note(mark, dataset, footnotes)
             rows.append(out)
     frame = pd.DataFrame(rows)
     if len(frame):

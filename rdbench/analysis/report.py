@@ -456,14 +456,15 @@ def _provenance_section(ctx: _Context, records: list[Record], about: dict[str, A
               "curve.</p>")]
     parts.append("<h3>This report</h3>" + "<dl class=\"summary\">" + "".join(
         f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in about.items()) + "</dl>")
-    groups: dict[tuple[str, str, str, str, str], list[Record]] = defaultdict(list)
+    groups: dict[tuple[str, ...], list[Record]] = defaultdict(list)
     for record in records:
-        groups[(record.codec, record.config_hash, record.dataset, record.device, record.weights)].append(record)
-    used = {(c.selection.codec, c.selection.config_hash, c.dataset) for c in ctx.curves.values()
-            if c.selection is not None}
+        groups[(record.codec, record.config_hash, record.dataset, record.device, record.weights,
+                record.code)].append(record)
+    used = {(c.selection.codec, c.selection.config_hash, c.dataset, r.code) for c in ctx.curves.values()
+            if c.selection is not None for r in c.selection.records}
     configs: dict[tuple[str, str], Any] = {}
     rows = []
-    for (codec, config_hash, dataset, device, weights), members in sorted(groups.items()):
+    for (codec, config_hash, dataset, device, weights, code), members in sorted(groups.items()):
         if (codec, config_hash) not in configs:
             configs[(codec, config_hash)] = ctx.store.config(codec, config_hash)
         config = configs[(codec, config_hash)] or {}
@@ -472,8 +473,8 @@ def _provenance_section(ctx: _Context, records: list[Record], about: dict[str, A
         libraries = _join(f"{r.codec_library} {r.codec_version or ''}".strip() for r in members if r.codec_library)
         rows.append({
             "codec": codec, "config": config_hash[:SHORT], "dataset": dataset, "device": device,
-            "weights": short_weights(weights) if weights else None,
-            "in curves": "yes" if (codec, config_hash, dataset) in used else "no",
+            "weights": short_weights(weights) if weights else None, "code": code or "not recorded",
+            "in curves": "yes" if (codec, config_hash, dataset, code) in used else "no",
             "ok": len(ok), "failed": len(members) - len(ok), "images": len({r.image for r in members}),
             "qualities": ", ".join(sorted({r.quality for r in members}, key=_quality_sort_key)),
             "rdbench": _join(r.rdbench_version for r in members), "git commit": _join(r.git_commit for r in members),

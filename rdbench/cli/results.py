@@ -15,7 +15,7 @@ PER_IMAGE_COLUMNS = ["codec", "config", "quality", "dataset", "image", "height",
 FAILED_COLUMNS = ["codec", "config", "quality", "dataset", "image", "weights", "device", "error", "created_at"]
 MISMATCH_COLUMNS = ["codec", "config", "quality", "dataset", "image", "weights", "device", "bpp", "psnr",
                     "decoder_max_abs_diff"]
-MEAN_COLUMNS = ["codec", "config_hash", "dataset", "quality", "weights", "device", "n", "failed", "bpp", "psnr",
+MEAN_COLUMNS = ["codec", "config_hash", "dataset", "quality", "weights", "device", "code", "n", "failed", "bpp", "psnr",
                 "psnr_capped", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s"]
 
 
@@ -90,7 +90,8 @@ def _per_image_row(record) -> dict[str, Any]:
 
 @click.command(name="results")
 @click.option("--codec", default=None,
-              help="Comma-separated codecs (default: all); NAME@HASH, NAME@DEVICE, NAME@WEIGHTS select further.")
+              help="Comma-separated codecs (default: all); NAME@HASH, NAME@DEVICE, NAME@WEIGHTS, NAME@CODE "
+              "select further.")
 @click.option("--dataset", default=None, help="Comma-separated dataset names (default: all).")
 @click.option("--quality", default=None, help="Comma-separated qualities (default: all).")
 @click.option("--status", type=click.Choice(["ok", "failed"]), default=None, help="Only records with this status.")
@@ -155,7 +156,7 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
                    + (" (no decoder mismatch)" if mismatches else "") + (" (nothing stale)" if stale else ""), err=True)
         return
     from rdbench.analysis.aggregate import PSNR_CAP_DB
-    from rdbench.analysis.curves import short_weights
+    from rdbench.analysis.curves import code_key, short_weights
 
     if failed or status == STATUS_FAILED:
         click.echo(render([_per_image_row(r) for r in records], FAILED_COLUMNS, fmt))
@@ -170,8 +171,11 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
             columns = [*RECORD_FIELDS, "psnr_capped", "ms_ssim_db_capped"]
         else:
             columns = [c for c in PER_IMAGE_COLUMNS if c != "weights" or any(r.weights for r in records)]
+            if len({r.code for r in records}) > 1:
+                columns.insert(columns.index("device") + 1, "code")
             for row in rows:
                 row["weights"] = row["weights_short"]
+                row["code"] = code_key(row["code"])
         click.echo(render(rows, columns, fmt))
         capped = sum(row["psnr_capped"] for row in rows)
     else:
@@ -188,12 +192,16 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
         if pooled:
             columns += ["bpp_pooled", "psnr_pooled"]
         if fmt != "json":
+            several_codes = len({row["code"] for row in rows}) > 1
             for row in rows:
                 row["config"] = row["config_hash"][:8]
                 row["weights"] = short_weights(row["weights"])
+                row["code"] = code_key(row["code"])
             columns[columns.index("config_hash")] = "config"
             if not any(row["weights"] for row in rows):
                 columns.remove("weights")
+            if not several_codes:
+                columns.remove("code")
             if not any(row.get("psnr_capped") for row in rows):
                 columns.remove("psnr_capped")
         click.echo(render(rows, columns, fmt))
@@ -208,11 +216,11 @@ def _uneven_images(rows: list[dict[str, Any]]) -> list[str]:
     means of what is stored, while curves average only the images measured at every quality."""
     from collections import defaultdict
 
-    groups: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(dict)
+    groups: dict[tuple[str, ...], dict[str, int]] = defaultdict(dict)
     for row in rows:
-        groups[(row["codec"], row["config_hash"], row["dataset"], row["device"])][row["quality"]] = row["n"]
+        groups[(row["codec"], row["config_hash"], row["dataset"], row["device"], row["code"])][row["quality"]] = row["n"]
     notes = []
-    for (codec, config_hash, dataset, _), counts in groups.items():
+    for (codec, config_hash, dataset, _, _), counts in groups.items():
         if len(set(counts.values())) > 1:
             shown = ", ".join(f"quality {q}: {n}" for q, n in counts.items())
             notes.append(f"{codec} [{config_hash[:8]}] on {dataset} has different numbers of images per quality "

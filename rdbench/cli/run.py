@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N for learned codecs.")
 @click.option("--decode-device", default=None, help="Learned codecs: decode on this device instead of --device (e.g. --device cuda --decode-device cpu), to check a bitstream decodes elsewhere; records store the device as ENCODE-to-DECODE (cuda-to-cpu) with extra.decoder_matches_encoder.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help="Learned codecs: one checkpoint (needs a single --quality).")
-@click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern.")
+@click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern; without --quality every quality it holds a file for runs, and a named quality without one is reported and left out.")
 @click.option("--retry-failed", is_flag=True, help="Rerun jobs whose stored record failed.")
 @click.option("--force", is_flag=True, help="Recompute jobs that are already stored.")
 @click.option("--retime", is_flag=True, help="Also re-measure the encode/decode times (and peak memory) of the stored records of this selection under this run's conditions, keeping their bpp, PSNR and MS-SSIM; a record whose re-encode gives other bytes is left as it was and reported.")
@@ -49,8 +49,11 @@ def command(codec_names, dataset_spec, quality, jobs, threads, device, decode_de
 
     Each record is committed as soon as it is measured; rerunning the same command resumes,
     skipping what is stored (--retime re-measures the stored records' times, keeping their quality
-    figures, so that a curve's timings come from one set of conditions). Exit status 0 when anything ran (failed images are recorded and
-    listed), 1 when nothing could run, 2 on a usage error.
+    figures, so that a curve's timings come from one set of conditions). Exit status 0 when
+    anything ran (failed images are recorded and listed; a quality whose checkpoint is missing is
+    named and counted, the others run), 1 when nothing could run, 2 on a usage error. With
+    --checkpoint-dir and no --quality, a learned codec codes every quality the folder holds a
+    checkpoint for.
 
     \b
     Examples:
@@ -68,7 +71,12 @@ def command(codec_names, dataset_spec, quality, jobs, threads, device, decode_de
     from rdbench.data.datasets import data_root as root_of
     from rdbench.data.install import check_unchanged
     from rdbench.errors import RdbenchError, UsageError
-    from rdbench.run.checks import check_device, check_weight_options, for_qualities
+    from rdbench.run.checks import (
+        check_device,
+        check_weight_options,
+        checkpoint_sweeps,
+        for_qualities,
+    )
     from rdbench.run.execute import Outcome
     from rdbench.run.executors import make_executor
     from rdbench.run.plan import plan_jobs
@@ -96,6 +104,9 @@ def command(codec_names, dataset_spec, quality, jobs, threads, device, decode_de
             raise UsageError(str(exc).replace("--device", "--decode-device"), hint=exc.hint) from None
     for note in check_weight_options(selected, adapters, context):
         click.echo(f"note: {note}", err=True)
+    selected, found = checkpoint_sweeps(selected, adapters, context, qualities)
+    for note in found:
+        click.echo(note, err=True)
     with (Store(db, readonly=True) if Path(db).exists() else nullcontext()) as stored:
         dataset = dataset_to_measure(stored, dataset_spec, data_root)
     if dataset.manifest is None:  # a folder: say the name its results are stored under
@@ -124,6 +135,8 @@ def command(codec_names, dataset_spec, quality, jobs, threads, device, decode_de
                        err=True)
         for note in plan.notes:
             click.echo(f"note: {note}", err=True)
+        for line in plan.missing_lines():
+            click.echo(line, err=True)
         failures = []
         if plan.jobs:
             outcome = _run_with_progress(store, plan.jobs, runner, failures, quiet)
@@ -143,6 +156,9 @@ def command(codec_names, dataset_spec, quality, jobs, threads, device, decode_de
         click.echo(f"failed: {record.codec} q={record.quality} {record.image}: {record.error}", err=True)
     if len(failures) > 20:
         click.echo(f"... and {len(failures) - 20} more; `rdbench results --failed` lists them all", err=True)
+    if plan.missing_weights:
+        click.echo(f"{plural(len(plan.missing_weights), 'quality', 'qualities')} not run: no checkpoint "
+                   f"({', '.join(f'{c} q={q}' for c, q, _ in plan.missing_weights)})", err=True)
     if plan.jobs and outcome.ok + outcome.retimed == 0:
         click.echo(f"error: all {plural(outcome.failed + len(outcome.refused), 'job')} failed", err=True)
         sys.exit(1)

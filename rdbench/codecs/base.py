@@ -235,6 +235,15 @@ class Codec(ABC):
     #: ``[params]`` override :meth:`quality_domain_for` instead. None (the default, so adapters
     #: that declare nothing keep working) passes every value to ``encode`` unchecked.
     quality_domain: ClassVar[QualityDomain | None] = None
+    #: What identifies this adapter's code in its records (:mod:`rdbench.codecs.code_identity`). None
+    #: (the default): a hash of the adapter's source files; set a version string instead only when
+    #: the source hash would change without the output changing (a wrapper of an external binary).
+    code_version: ClassVar[str | None] = None
+    #: Names of ``[params]`` entries that name weight files or folders (``weights = "model.pt"``):
+    #: their content, not their path, is the record's weights identity (:meth:`weights_identity`),
+    #: so a file retrained in place gives new records instead of reusing the old ones. A relative
+    #: path is taken from the folder of the TOML file that gives it.
+    weight_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: CodecConfig, context: CodecContext) -> None:
         self.config = config
@@ -289,6 +298,12 @@ class Codec(ABC):
         return False
 
     @classmethod
+    def checkpoint_qualities(cls, config: CodecConfig, context: CodecContext) -> tuple[Quality, ...]:
+        """The qualities ``--checkpoint-dir`` holds weights for, which a run without ``--quality``
+        codes instead of the default sweep; this default (codecs without weights): none."""
+        return ()
+
+    @classmethod
     def weights_identity(cls, config: CodecConfig, context: CodecContext, quality: Quality) -> tuple[str, str | None]:
         """(identity, file) of the weights a job at ``quality`` will code with; ``("", None)`` for
         codecs without weights (this default).
@@ -297,8 +312,28 @@ class Codec(ABC):
         record's key, so results of other weights are never mistaken for these (and a rerun with
         other weights is not skipped). A learned adapter returns a content hash of its
         checkpoint, or what names its seeded weights; ``file`` is the path, for humans.
+        ``missing:<path>`` names a checkpoint that is not there: the planner runs no job of that
+        quality and reports it (adding the file later gives the jobs a new identity).
         """
-        return ("", None)
+        files = {key: cls.param_path(config, key) for key in cls.weight_params if key in config.params}
+        if not files:
+            return ("", None)
+        shown = ", ".join(str(path) for path in files.values())
+        for path in files.values():
+            if not path.exists():
+                return (f"missing:{path}", str(path))
+        parts = {key: content_digest(path) for key, path in sorted(files.items())}
+        digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+        return (f"sha256:{digest}", shown)
+
+    @staticmethod
+    def param_path(config: CodecConfig, key: str) -> Path:
+        """``config.params[key]`` as a path: a relative one is taken from the folder of the TOML
+        file that gives it (the current folder for a configuration without a file)."""
+        path = Path(str(config.params[key])).expanduser()
+        if not path.is_absolute() and config.source:
+            path = Path(config.source).parent / path
+        return path.resolve()
 
     @property
     def name(self) -> str:
@@ -334,6 +369,30 @@ class Codec(ABC):
 
     def close(self) -> None:
         """Release resources (models, temporary directories)."""
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a weights file, remembered per (path, size, mtime): planning a sweep asks for
+    the same few files once per quality and image list, and checkpoints are hundreds of MB."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        from rdbench.data.images import file_sha256
+
+        _DIGESTS[key] = file_sha256(path)
+    return _DIGESTS[key]
+
+
+def content_digest(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's content: every file under it by relative name and
+    digest (so renaming, adding or changing any file changes it)."""
+    if path.is_file():
+        return file_digest(path)
+    listing = {str(f.relative_to(path)): file_digest(f) for f in sorted(path.rglob("*")) if f.is_file()}
+    return hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()
 
 
 def load_codec_toml(path: Path) -> CodecConfig:

@@ -13,7 +13,13 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from rdbench.codecs.base import Codec, CodecConfig, CodecContext, parse_quality
+from rdbench.codecs.base import (
+    Codec,
+    CodecConfig,
+    CodecContext,
+    format_quality,
+    parse_quality,
+)
 from rdbench.errors import UsageError
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
@@ -77,3 +83,28 @@ def for_qualities(config: CodecConfig, qualities: Sequence[str] | None) -> Codec
     if not qualities:
         return config
     return dataclasses.replace(config, qualities=tuple(parse_quality(q) for q in qualities))
+
+
+def checkpoint_sweeps(configs: Sequence[CodecConfig], adapters: Sequence[type[Codec]], context: CodecContext,
+                      qualities: Sequence[str] | None) -> tuple[list[CodecConfig], list[str]]:
+    """Without ``--quality``, each codec reading ``--checkpoint-dir`` codes every quality the
+    folder holds a checkpoint for (:meth:`~rdbench.codecs.base.Codec.checkpoint_qualities`), not
+    its class's default sweep: a folder of q1..q5 is what the user trained. Returns the
+    configurations to run and one line per codec saying which qualities were found.
+
+    With ``--quality`` the configurations are returned as they are (the planner reports each
+    named quality without a file). A codec whose folder holds none keeps its sweep, and its
+    availability check says what is missing.
+    """
+    if qualities or not context.checkpoint_dir:
+        return list(configs), []
+    chosen, notes = [], []
+    for config, adapter in zip(configs, adapters):
+        found = adapter.checkpoint_qualities(config, context)
+        if found:
+            shown = ", ".join(format_quality(q) for q in found)
+            notes.append(f"{config.name}: {context.checkpoint_dir} holds checkpoints for qualities {shown}; "
+                         "running those (--quality chooses)")
+            config = dataclasses.replace(config, qualities=found)
+        chosen.append(config)
+    return chosen, notes

@@ -38,6 +38,8 @@ class Job:
     #: The weights' identity and file, as planned (:meth:`rdbench.codecs.base.Codec.weights_identity`).
     weights: str = ""
     weights_path: str | None = None
+    #: The identity of the adapter's code (:func:`rdbench.codecs.code_identity.code_identity`), as planned.
+    code: str = ""
     #: Re-measure the times of the stored record of this job, keeping its quality figures
     #: (``--retime``, :func:`rdbench.run.execute.retimed`).
     retime: bool = False
@@ -46,7 +48,7 @@ class Job:
     def key(self) -> tuple[str, ...]:
         """The identity of the record this job makes (:attr:`rdbench.store.record.Record.key`)."""
         return (self.config.name, self.config.config_hash, self.quality, self.dataset, self.image_name,
-                self.image_hash, self.weights, self.context.label)
+                self.image_hash, self.weights, self.context.label, self.code)
 
     def new_record(self) -> Record:
         """An empty record carrying this job's identity; every record of the job starts here.
@@ -55,7 +57,7 @@ class Job:
         that decodes elsewhere (:func:`rdbench.codecs.base.device_label`)."""
         return Record(codec=self.config.name, config_hash=self.config.config_hash, quality=self.quality,
                       dataset=self.dataset, image=self.image_name, image_hash=self.image_hash,
-                      weights=self.weights, device=self.context.label)
+                      weights=self.weights, device=self.context.label, code=self.code)
 
     @property
     def label(self) -> str:

@@ -19,12 +19,16 @@ from rdbench.codecs.base import (
     format_quality,
     parse_quality,
 )
+from rdbench.codecs.code_identity import code_identity, short_code
 from rdbench.codecs.registry import load_adapter
 from rdbench.data.datasets import Dataset
 from rdbench.errors import UsageError, plural
 from rdbench.run.jobs import Job
 from rdbench.store.record import STATUS_FAILED, STATUS_OK
 from rdbench.store.sqlite import Store
+
+#: How :meth:`rdbench.codecs.base.Codec.weights_identity` names weights whose file is not there.
+MISSING_WEIGHTS = "missing:"
 
 
 @dataclass
@@ -36,6 +40,14 @@ class Plan:
     retimes: int = 0
     #: What the user must know about reused records (e.g. made by another codec library version).
     notes: list[str] = field(default_factory=list)
+    #: (codec, quality, path) of each quality asked for whose checkpoint file is not there: its
+    #: jobs are not planned (nothing can be measured, and nothing is stored), the others run.
+    missing_weights: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def missing_lines(self) -> list[str]:
+        """One line per quality left out for want of its checkpoint."""
+        return [f"{codec} quality {quality}: checkpoint {path} is missing; not run (add the file and rerun)"
+                for codec, quality, path in self.missing_weights]
 
 
 def qualities_for(config: CodecConfig, override: Iterable[str] | None) -> list[str]:
@@ -58,7 +70,12 @@ def plan_jobs(
     retime: bool = False,
 ) -> Plan:
     """Every job not already in the store, ordered codec -> quality -> image; with ``retime``
-    also a re-timing job for every stored ``ok`` record of the selection."""
+    also a re-timing job for every stored ``ok`` record of the selection.
+
+    A quality whose named checkpoint does not exist (weights identity ``missing:<path>``) gets no
+    jobs and an entry in :attr:`Plan.missing_weights`: a checkpoint folder holding some of the
+    qualities asked for runs those, and says which it could not.
+    """
     if retime and force:
         raise UsageError("--retime keeps the stored quality figures and --force replaces them: choose one")
     hashes = dataset.image_hashes
@@ -74,12 +91,17 @@ def plan_jobs(
     for config in configs:
         adapter = load_adapter(config.adapter)
         codec_context = job_context(adapter, context)
+        code = code_identity(adapter)
+        plan.notes += _code_notes(store, config, dataset.name, code)
         done = store.statuses(config.name, config.config_hash, dataset.name)
         skipped_before = plan.skipped_ok
         for quality in qualities_for(config, quality_list):
             weights, weights_path = adapter.weights_identity(config, codec_context, parse_quality(quality))
+            if weights.startswith(MISSING_WEIGHTS):
+                plan.missing_weights.append((config.name, quality, weights_path or weights[len(MISSING_WEIGHTS):]))
+                continue
             for ref in dataset.images:
-                status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.label))
+                status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.label, code))
                 retiming = retime and status == STATUS_OK
                 if not force and status == STATUS_OK and not retiming:
                     plan.skipped_ok += 1
@@ -90,11 +112,28 @@ def plan_jobs(
                 plan.jobs.append(Job(config=config, context=codec_context, quality=quality, dataset=dataset.name,
                                      image_name=ref.name, image_path=str(ref.path), image_hash=hashes[ref.name],
                                      keep_bitstreams=None if retiming else keep_bitstreams, weights=weights,
-                                     weights_path=weights_path, retime=retiming))
+                                     weights_path=weights_path, code=code, retime=retiming))
                 plan.retimes += retiming
         if plan.skipped_ok > skipped_before:
             plan.notes += _other_versions(store, config, adapter, codec_context, dataset.name)
     return plan
+
+
+def _code_notes(store: Store, config: CodecConfig, dataset: str, code: str) -> list[str]:
+    """Adopt records stored before rdbench recorded code identities, and say that records of other
+    code exist: they are kept, not reused, and no curve mixes them with this code's (the curve rule
+    of :mod:`rdbench.analysis.curves` takes the current code)."""
+    notes = []
+    adopted = store.adopt_legacy_code(config.name, config.config_hash, dataset, code)
+    if adopted:
+        notes.append(f"{plural(adopted, 'stored record')} of {config.name} on {dataset} predate code identities; "
+                     f"they are taken as made by the current code ({code}); `rdbench run --force` remeasures them")
+    others = {c: n for c, n in store.codes(config.name, config.config_hash, dataset).items() if c not in (code, "")}
+    if others:
+        listed = "; ".join(f"{c} ({plural(n, 'record')}, {config.name}@{short_code(c)})" for c, n in sorted(others.items()))
+        notes.append(f"{config.name} on {dataset}: the codec's code changed since some records were made ({listed}); "
+                     f"they are kept but not reused, this run measures the current code ({code})")
+    return notes
 
 
 def _other_versions(store: Store, config: CodecConfig, adapter: type[Codec], context: CodecContext,

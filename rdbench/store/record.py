@@ -2,8 +2,8 @@
 
 * :class:`Record`: one measurement of one codec configuration at one quality on one image
   (table ``records``). A record's identity is :attr:`Record.key`: (codec, config_hash,
-  quality, dataset, image, image_hash); rerunning a command never writes a second row with
-  the same key.
+  quality, dataset, image, image_hash, weights, device, code); rerunning a command never writes
+  a second row with the same key.
 * :class:`ComplexityPoint`: time, memory, FLOPs and decoder MACs per pixel of one codec
   configuration at one quality and one square image size (table ``complexity``), measured by
   :mod:`rdbench.run.complexity`.
@@ -41,6 +41,10 @@ class Record:
     #: for seeded random weights, "compressai-zoo:<file>" for the zoo's content-addressed files);
     #: "" for codecs without weights. Part of the identity: other weights, other numbers.
     weights: str = ""
+    #: Which code made it (:mod:`rdbench.codecs.code_identity`: ``rdbench src:<hash>``, ``tinyhp 0.1
+    #: src:<hash>``); "" for records stored before rdbench recorded it. Part of the identity: a
+    #: changed codec gives new records and the old ones stay.
+    code: str = ""
     height: int | None = None
     width: int | None = None
     num_bytes: int | None = None
@@ -68,7 +72,7 @@ class Record:
     def key(self) -> tuple[str, ...]:
         """What identifies a record (docs/guarantees.md, "What identifies a result"): one row per key."""
         return (self.codec, self.config_hash, self.quality, self.dataset, self.image, self.image_hash,
-                self.weights, self.device)
+                self.weights, self.device, self.code)
 
     @property
     def ok(self) -> bool:

@@ -135,10 +135,40 @@ MIGRATIONS: list[str] = [
             SELECT dataset, image, image_hash, MAX(COALESCE(created_at, '') || printf('%012d', id))
             FROM records GROUP BY dataset, image)
     """,
+    # Which code made a record (rdbench.codecs.code_identity) joins its identity: a changed codec gives
+    # new records beside the old ones. The table is rebuilt with code in its unique key; rows stored
+    # before keep code '' (made by code rdbench did not record; a run adopts them once, with a note).
+    """
+    ALTER TABLE records RENAME TO records_v6;
+    DROP INDEX records_codec_dataset;
+    CREATE TABLE records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        codec TEXT NOT NULL, config_hash TEXT NOT NULL, quality TEXT NOT NULL,
+        dataset TEXT NOT NULL, image TEXT NOT NULL, image_hash TEXT NOT NULL,
+        weights TEXT NOT NULL DEFAULT '', code TEXT NOT NULL DEFAULT '',
+        height INTEGER, width INTEGER, num_bytes INTEGER, bpp REAL, mse REAL, psnr REAL,
+        ms_ssim REAL, ms_ssim_db REAL, encode_s REAL, decode_s REAL, peak_mem_bytes INTEGER,
+        device TEXT NOT NULL DEFAULT 'cpu', status TEXT NOT NULL, error TEXT,
+        rdbench_version TEXT, codec_library TEXT, codec_version TEXT, git_commit TEXT,
+        machine TEXT, gpu TEXT, created_at TEXT, extra TEXT,
+        UNIQUE (codec, config_hash, quality, dataset, image, image_hash, weights, device, code)
+    );
+    INSERT INTO records (id, codec, config_hash, quality, dataset, image, image_hash, weights, code, height, width,
+                         num_bytes, bpp, mse, psnr, ms_ssim, ms_ssim_db, encode_s, decode_s, peak_mem_bytes,
+                         device, status, error, rdbench_version, codec_library, codec_version, git_commit,
+                         machine, gpu, created_at, extra)
+        SELECT id, codec, config_hash, quality, dataset, image, image_hash, weights, '', height, width,
+               num_bytes, bpp, mse, psnr, ms_ssim, ms_ssim_db, encode_s, decode_s, peak_mem_bytes,
+               device, status, error, rdbench_version, codec_library, codec_version, git_commit,
+               machine, gpu, created_at, extra
+        FROM records_v6;
+    DROP TABLE records_v6;
+    CREATE INDEX records_codec_dataset ON records (codec, dataset, quality)
+    """,
 ]
 
 #: The columns of a record's identity (the records table's unique key), in key order.
-RECORD_KEY = ("codec", "config_hash", "quality", "dataset", "image", "image_hash", "weights", "device")
+RECORD_KEY = ("codec", "config_hash", "quality", "dataset", "image", "image_hash", "weights", "device", "code")
 
 #: Complexity columns a successful rerun fills in without erasing: a partial run (--forward-only)
 #: adds its measures to the stored point and keeps the others; any other rerun replaces the point.
@@ -447,15 +477,34 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------
 
-    def statuses(self, codec: str, config_hash: str, dataset: str) -> dict[tuple[str, str, str, str, str], str]:
-        """(quality, image, image_hash, weights, device) -> status for one codec configuration on one
-        dataset: the rest of a record's identity, which planning matches jobs against."""
+    def statuses(self, codec: str, config_hash: str, dataset: str) -> dict[tuple[str, ...], str]:
+        """(quality, image, image_hash, weights, device, code) -> status for one codec configuration on
+        one dataset: the rest of a record's identity, which planning matches jobs against."""
         rows = self.conn.execute(
-            "SELECT quality, image, image_hash, weights, device, status FROM records "
+            "SELECT quality, image, image_hash, weights, device, code, status FROM records "
             "WHERE codec = ? AND config_hash = ? AND dataset = ?",
             (codec, config_hash, dataset),
         )
-        return {(r["quality"], r["image"], r["image_hash"], r["weights"], r["device"]): r["status"] for r in rows}
+        return {(r["quality"], r["image"], r["image_hash"], r["weights"], r["device"], r["code"]): r["status"]
+                for r in rows}
+
+    def codes(self, codec: str, config_hash: str, dataset: str) -> dict[str, int]:
+        """Code identity -> number of records of one codec configuration on one dataset."""
+        rows = self.conn.execute("SELECT code, COUNT(*) AS n FROM records WHERE codec = ? AND config_hash = ? "
+                                 "AND dataset = ? GROUP BY code", (codec, config_hash, dataset))
+        return {r["code"]: r["n"] for r in rows}
+
+    def adopt_legacy_code(self, codec: str, config_hash: str, dataset: str, code: str) -> int:
+        """Give the records stored before code identities were recorded (code '') the identity
+        ``code``, unless a record of that identity already exists; returns how many were adopted."""
+        with self._transaction() as conn:
+            return conn.execute(
+                "UPDATE records SET code = ? WHERE codec = ? AND config_hash = ? AND dataset = ? AND code = '' "
+                "AND NOT EXISTS (SELECT 1 FROM records o WHERE o.codec = records.codec AND "
+                "o.config_hash = records.config_hash AND o.quality = records.quality AND o.dataset = records.dataset "
+                "AND o.image = records.image AND o.image_hash = records.image_hash AND o.weights = records.weights "
+                "AND o.device = records.device AND o.code = ?)",
+                (code, codec, config_hash, dataset, code)).rowcount
 
     def set_current_images(self, dataset: str, hashes: dict[str, str]) -> dict[str, int]:
         """Record the content (SHA-256) each image of ``dataset`` has now, as a run found it; returns,
@@ -576,7 +625,7 @@ class Store:
                        devices: Iterable[str] | None = None, images: Iterable[str] | None = None,
                        mismatched: bool = False, stale: bool | None = None) -> tuple[str, list[Any]]:
         """WHERE clause (possibly empty) and its parameters. ``selections``: one dict per codec named,
-        with ``codec`` and, optionally, an exact ``config_hash``, ``weights`` and ``device``; a record
+        with ``codec`` and, optionally, an exact ``config_hash``, ``weights``, ``device`` and ``code``; a record
         matches when it matches any of them. Other filters: the column's value is one of those given;
         ``mismatched``: only records whose decoder did not rebuild the encoder's latent
         (``extra.decoder_matches_encoder`` false); ``stale``: True only records of an image measured on
@@ -587,7 +636,7 @@ class Store:
         for selection in selections or []:
             parts = ["codec = ?"]
             params.append(selection["codec"])
-            for column in ("config_hash", "weights", "device"):
+            for column in ("config_hash", "weights", "device", "code"):
                 if selection.get(column) is not None:
                     parts.append(f"{column} = ?")
                     params.append(selection[column])
@@ -615,13 +664,13 @@ class Store:
         return [Record.from_row(dict(r)) for r in rows]
 
     def record_groups(self, **filters: Any) -> list[dict[str, Any]]:
-        """How many records of each (codec, dataset, config_hash, quality, weights, device, status)
+        """How many records of each (codec, dataset, config_hash, quality, weights, device, code, status)
         match the filters: what is stored, without reading every record."""
         where, params = self._record_filter(**filters)
         rows = self.conn.execute(
-            "SELECT codec, dataset, config_hash, quality, weights, device, status, COUNT(*) AS records "
-            f"FROM records {where} GROUP BY codec, dataset, config_hash, quality, weights, device, status "
-            "ORDER BY codec, dataset, config_hash, quality, weights, device, status", params)
+            "SELECT codec, dataset, config_hash, quality, weights, device, code, status, COUNT(*) AS records "
+            f"FROM records {where} GROUP BY codec, dataset, config_hash, quality, weights, device, code, status "
+            "ORDER BY codec, dataset, config_hash, quality, weights, device, code, status", params)
         return [dict(r) for r in rows]
 
     def delete_records(self, *, everything: bool = False, **filters: Any) -> int:

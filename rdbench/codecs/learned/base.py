@@ -15,11 +15,17 @@ Where the weights for a quality come from, the same for every learned adapter:
 2. ``--checkpoint FILE`` (one quality).
 3. ``--checkpoint-dir DIR``: the file named by ``params.checkpoint_pattern`` (default
    ``<config name>_q{quality}.pth.tar``); an adapter may accept other names there (the zoo's own).
-4. The adapter's published weights (:meth:`LearnedCodec.published_model`): the CompressAI zoo's,
+   Without ``--quality`` a run codes every quality the folder holds a file for
+   (:meth:`LearnedCodec.checkpoint_qualities`).
+4. ``params.checkpoint_dir`` in the configuration's TOML (relative to that file): the same
+   file names, for a model whose weights live with its configuration.
+5. The adapter's published weights (:meth:`LearnedCodec.published_model`): the CompressAI zoo's,
    from the torch hub cache (downloaded into it when absent); adapters without published
    weights (the MLIC family) say which files to pass instead.
 
-Every file, the hub cache's included, is read by :mod:`rdbench.codecs.learned.checkpoints`:
+Whichever source gives a file, the record's weights identity is the SHA-256 of its content
+(:meth:`LearnedCodec.weights_identity`): a checkpoint retrained and written over the old one gives
+new records, never the old numbers. Every file, the hub cache's included, is read by :mod:`rdbench.codecs.learned.checkpoints`:
 ``torch.load(weights_only=True)`` (a pickle that would run code is refused), ``module.`` and
 ``_orig_mod.`` prefixes stripped, compressai<=1.2.6 entropy-bottleneck names renamed. Entropy-
 coder tables a model lacks are computed on the CPU before it moves to ``--device``, as the
@@ -35,6 +41,7 @@ torch and compressai are imported inside the methods that need them: importing a
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -46,8 +53,10 @@ from rdbench.codecs.base import (
     CodecConfig,
     CodecContext,
     Quality,
+    file_digest,
     format_quality,
     missing_packages,
+    parse_quality,
 )
 from rdbench.errors import CodecUnavailable, RdbenchError
 
@@ -90,19 +99,9 @@ def apply_latent_gain(model: Any, gain: float, layer: torch.nn.Module | None = N
     return model
 
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def _file_digest(path: Path) -> str:
-    """SHA-256 of a checkpoint, remembered per (path, size, mtime): planning a sweep asks for the
-    same few files once per quality and image list, and checkpoints are hundreds of MB."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _DIGESTS:
-        from rdbench.data.images import file_sha256
-
-        _DIGESTS[key] = file_sha256(path)
-    return _DIGESTS[key]
+def _quality_order(quality: Quality) -> tuple[int, float | str]:
+    """Numbers in numeric order, then any text qualities by name."""
+    return (0, float(quality)) if isinstance(quality, (int, float)) else (1, str(quality))
 
 
 class LearnedCodec(Codec):
@@ -155,22 +154,70 @@ class LearnedCodec(Codec):
     def weights_missing(cls, config: CodecConfig, context: CodecContext) -> str | None:
         """Why the weights this run names cannot be had, or None.
 
-        With ``--checkpoint``/``--checkpoint-dir`` every quality's file must be there (one file
-        for ``--checkpoint``); without, :meth:`published_weights_missing` decides.
+        With ``--checkpoint``/``--checkpoint-dir`` at least one quality's file must be there: a
+        folder holding some of the qualities asked for runs those, and the planner reports each
+        missing one (its weights identity is ``missing:<path>``) instead of refusing the codec.
+        Without, :meth:`published_weights_missing` decides.
         """
-        if not (context.checkpoint or context.checkpoint_dir):
+        qualities = config.qualities[:1] if context.checkpoint else config.qualities
+        paths = [cls.checkpoint_path(config, context, quality) for quality in qualities]
+        if not any(path is not None for path in paths):
             return cls.published_weights_missing(config)
-        for quality in config.qualities[:1] if context.checkpoint else config.qualities:
+        if any(path is None or path.is_file() for path in paths):
+            return None
+        rest = [format_quality(q) for q in qualities[1:]]
+        others = (f" (and that of quality {rest[0]})" if len(rest) == 1
+                  else f" (and those of qualities {', '.join(rest)})" if rest else "")
+        return f"checkpoint {paths[0]} for quality {format_quality(qualities[0])} is missing{others}"
+
+    @classmethod
+    def checkpoint_qualities(cls, config: CodecConfig, context: CodecContext) -> tuple[Quality, ...]:
+        """The qualities ``--checkpoint-dir`` holds a file for, in numeric order: what a run
+        without ``--quality`` codes, rather than the configuration's default sweep (a folder
+        of q1..q5 is a model trained at five points, whatever the class's defaults say).
+
+        A file counts when its name fits :meth:`checkpoint_pattern` and the quality it names
+        is valid (:meth:`quality_domain_for`), or when it is the file :meth:`checkpoint_path`
+        gives for one of the configuration's own qualities (the zoo's names). Empty for a
+        seeded configuration or a run without ``--checkpoint-dir``.
+        """
+        if not context.checkpoint_dir or context.checkpoint or not cls.reads_checkpoints(config):
+            return ()
+        folder = Path(context.checkpoint_dir)
+        before, field, after = cls.checkpoint_pattern(config).partition("{quality}")
+        fits = re.compile(re.escape(before) + "(.+)" + re.escape(after) + "$")
+        domain = cls.quality_domain_for(config)
+        found: dict[str, Quality] = {}
+        for path in folder.iterdir() if field and folder.is_dir() else ():
+            match = fits.match(path.name) if path.is_file() else None
+            if match is None:
+                continue
+            value = parse_quality(match.group(1))
+            if domain is not None:
+                try:
+                    value = domain.canonical(value)
+                except ValueError:
+                    continue  # not a quality this codec has (a stray or renamed file)
+            found[format_quality(value)] = value
+        for quality in config.qualities:
             path = cls.checkpoint_path(config, context, quality)
-            if path is not None and not path.is_file():
-                return f"checkpoint {path} for quality {format_quality(quality)} is missing"
-        return None
+            if path is not None and path.is_file():
+                found.setdefault(format_quality(quality), quality)
+        return tuple(sorted(found.values(), key=_quality_order))
 
     @classmethod
     def published_weights_missing(cls, config: CodecConfig) -> str | None:
-        """Why a run without checkpoint options has no weights; this default: none are published."""
+        """Why a run without checkpoint options has no weights; this default: none are published.
+
+        ``NAME-random`` (seeded random weights) is suggested only where such a configuration
+        exists: rdbench ships them for its own adapters, a plug-in has none unless it adds one.
+        """
+        from rdbench.codecs.registry import load_configs
+
+        seeded = f"{config.name}-random"
+        also = f", or use {seeded} (seeded random weights)" if seeded in load_configs() else ""
         return (f"no weights: {config.name} has no published checkpoints; pass --checkpoint or "
-                f"--checkpoint-dir with trained ones, or use {config.name}-random (seeded random weights)")
+                f"--checkpoint-dir with trained ones{also}")
 
     # -- where the weights are ----------------------------------------------------------------
 
@@ -194,7 +241,7 @@ class LearnedCodec(Codec):
         path = path.resolve()
         if not path.is_file():
             return (f"missing:{path}", str(path))
-        return (f"sha256:{_file_digest(path)}", str(path))
+        return (f"sha256:{file_digest(path)}", str(path))
 
     @classmethod
     def published_weights_identity(cls, config: CodecConfig, quality: Quality) -> str:
@@ -208,11 +255,16 @@ class LearnedCodec(Codec):
 
     @classmethod
     def checkpoint_path(cls, config: CodecConfig, context: CodecContext, quality: Quality) -> Path | None:
-        """The checkpoint the command line names for ``quality`` (it may not exist), or None."""
+        """The checkpoint named for ``quality`` (it may not exist), or None: ``--checkpoint``,
+        else the pattern's file in ``--checkpoint-dir``, else in ``params.checkpoint_dir`` (a
+        folder named in the configuration's TOML, relative to that file)."""
         if context.checkpoint:
             return Path(context.checkpoint)
-        if context.checkpoint_dir:
-            return Path(context.checkpoint_dir) / cls.checkpoint_pattern(config).format(quality=format_quality(quality))
+        folder = context.checkpoint_dir
+        if not folder and "checkpoint_dir" in config.params and cls.reads_checkpoints(config):
+            folder = cls.param_path(config, "checkpoint_dir")
+        if folder:
+            return Path(folder) / cls.checkpoint_pattern(config).format(quality=format_quality(quality))
         return None
 
     @property
@@ -234,13 +286,19 @@ class LearnedCodec(Codec):
         Seeded weights are drawn here (the caller has seeded torch).
         """
 
-    @abstractmethod
     def model_from_state(self, state: dict[str, Any], quality: Quality) -> torch.nn.Module:
         """A model holding ``state``, a checkpoint's normalised state_dict.
 
         Raises :class:`RdbenchError` when the weights do not fit, worded as a sentence about the
         file ("it does not fit ..."): the caller prefixes which file and what it should be.
+        This default: :meth:`build_model`'s architecture with ``state`` loaded by the shared
+        loader (:func:`~rdbench.codecs.learned.checkpoints.load_state`: missing, unexpected and
+        mis-shaped keys named; entropy-coder tables computed when the file has none), which
+        fits any model whose checkpoint is its own ``state_dict()``.
         """
+        from rdbench.codecs.learned.checkpoints import load_state
+
+        return load_state(self.build_model(quality), state, "it")
 
     def published_model(self, quality: Quality) -> torch.nn.Module:
         """The model with the adapter's published weights, used when no checkpoint is named.
