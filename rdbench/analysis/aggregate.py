@@ -11,6 +11,14 @@ Only records with status ``ok`` are aggregated; ``n`` counts them and ``failed``
 Rows are per (codec, configuration, dataset, quality, weights, device): records of another
 configuration, other weights or another device are other numbers and never share a mean.
 
+**Timings from one set of conditions.** A record's times depend on the conditions it was measured
+under (thread counts, ``--jobs``, executor, machine: :func:`rdbench.run.conditions.timing_key`),
+and a resumed run may have measured a row's images under different ones. ``encode_s`` and
+``decode_s`` are then the means over the records of one set only: the set with the most records
+(ties: the one measured last); ``n_timed`` counts them and ``timing_sets`` says how many sets the
+row's records have (1: nothing mixed; records stored before rdbench kept conditions form one set
+of their own, "unknown"). ``rdbench run --retime`` re-measures every record's times under one.
+
 **Lossless images** (MSE 0, so PSNR = inf; MS-SSIM 1, so MS-SSIM dB = inf): every derived number
 (means, pooled figures, curves, BD-rates, exports, per-image plots and tables) counts a per-image
 PSNR or MS-SSIM dB above :data:`PSNR_CAP_DB` (100 dB) as 100 dB, the ceiling common practice uses
@@ -21,11 +29,12 @@ says how many of its images were capped (``psnr_capped``).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from statistics import mean
 from typing import Any
 
+from rdbench.run.conditions import timing_key
 from rdbench.run.metrics import ms_ssim_db, psnr_from_mse
 from rdbench.store.record import Record
 
@@ -61,11 +70,24 @@ def _mean(values: list[float | None]) -> float | None:
     return mean(present) if present else None
 
 
+def timed_records(records: list[Record]) -> tuple[list[Record], int]:
+    """The records whose times a row reports: those of the set of timing conditions with the most
+    records (ties: the set of the latest record), and how many sets ``records`` have."""
+    keys = [timing_key(r.extra) for r in records]
+    counts = Counter(keys)
+    if len(counts) <= 1:
+        return records, len(counts)
+    latest = {key: max(r.created_at or "" for r, k in zip(records, keys) if k == key) for key in counts}
+    chosen = max(counts, key=lambda key: (counts[key], latest[key]))
+    return [r for r, key in zip(records, keys) if key == chosen], len(counts)
+
+
 def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
     """One row per (codec, config_hash, dataset, quality, weights, device, code), sorted by codec,
     dataset, configuration, device, quality and weights: records of two versions of a codec's code
     never share a mean. PSNR and MS-SSIM dB follow the lossless convention (module docstring);
-    ``psnr_capped`` counts the images it capped."""
+    ``psnr_capped`` counts the images it capped; times come from one set of timing conditions
+    (module docstring: ``n_timed``, ``timing_sets``)."""
     groups: dict[tuple[str, ...], list[Record]] = defaultdict(list)
     for record in records:
         groups[(record.codec, record.config_hash, record.dataset, record.quality, record.weights,
@@ -81,6 +103,7 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
             pixels = [r.height * r.width for r in ok]
             mean_ms_ssim = _mean([r.ms_ssim for r in ok])
             total_pixels = sum(pixels)
+            timed, timing_sets = timed_records(ok)
             pooled_mse = sum(r.mse * p for r, p in zip(ok, pixels)) / total_pixels
             row.update(
                 bpp=mean(r.bpp for r in ok),
@@ -89,8 +112,10 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
                 ms_ssim_db=capped_db(ms_ssim_db(mean_ms_ssim)),
                 bpp_pooled=8.0 * sum(r.num_bytes for r in ok) / total_pixels,
                 psnr_pooled=capped_db(psnr_from_mse(pooled_mse)),
-                encode_s=_mean([r.encode_s for r in ok]),
-                decode_s=_mean([r.decode_s for r in ok]),
+                encode_s=_mean([r.encode_s for r in timed]),
+                decode_s=_mean([r.decode_s for r in timed]),
+                n_timed=len(timed),
+                timing_sets=timing_sets,
                 peak_mem_bytes=max((r.peak_mem_bytes or 0) for r in ok) or None,
                 psnr_capped=sum(is_capped(r.psnr) for r in ok),
                 n_ms_ssim=sum(r.ms_ssim is not None and not math.isnan(r.ms_ssim) for r in ok),
@@ -99,3 +124,15 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
     rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["device"], _quality_sort_key(r["quality"]),
                              r["weights"], r["code"]))
     return rows
+
+
+def mixed_timing_note(rows: list[dict[str, Any]]) -> str | None:
+    """A sentence for output whose rows' records were timed under several sets of conditions
+    (None when none were): which rows, and that their times are from one set only."""
+    mixed = [r for r in rows if r.get("timing_sets", 1) > 1]
+    if not mixed:
+        return None
+    names = ", ".join(f"{r['codec']} q={r['quality']}" for r in mixed[:5]) + (", ..." if len(mixed) > 5 else "")
+    return (f"timings mix conditions in {len(mixed)} row(s) ({names}): their records were timed under "
+            f"different threads, --jobs, executors or machines; encode_s and decode_s are the means of the "
+            f"n_timed records of the largest set only (`rdbench run ... --retime` re-times them all under one)")

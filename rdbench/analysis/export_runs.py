@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from rdbench import __version__
-from rdbench.analysis.aggregate import PSNR_CAP_DB
+from rdbench.analysis.aggregate import PSNR_CAP_DB, mixed_timing_note
 from rdbench.analysis.curves import (
     check_names,
     resolve_name,
@@ -50,6 +50,9 @@ def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
     if "ms-ssim-rgb" not in results and with_ms_ssim.images:
         description += (f"; MS-SSIM not exported: {len(images) - len(with_ms_ssim)} of the images have no MS-SSIM "
                         "value at every quality")
+    mixed = mixed_timing_note(rows)
+    if mixed and ("encoding_time" in results or "decoding_time" in results):
+        description += f"; {mixed}"
     if any(capped):
         description += (f"; {sum(capped)} per-image PSNR values above {PSNR_CAP_DB:g} dB (lossless images) "
                         f"counted as {PSNR_CAP_DB:g} dB")

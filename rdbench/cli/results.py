@@ -127,7 +127,7 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
 
     --delete removes the records the filters select (exit 2 without a filter unless --all).
     """
-    from rdbench.analysis.aggregate import aggregate
+    from rdbench.analysis.aggregate import aggregate, mixed_timing_note
     from rdbench.cli.formatting import render
     from rdbench.store.record import RECORD_FIELDS, STATUS_FAILED
     from rdbench.store.sqlite import Store
@@ -185,6 +185,10 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
             columns.insert(columns.index("ms_ssim"), "n_ms_ssim")
         for note in _uneven_images(rows):
             click.echo(f"note: {note}", err=True)
+        timing_note = mixed_timing_note(rows)
+        if timing_note:
+            columns.insert(columns.index("decode_s") + 1, "n_timed")
+            click.echo(f"note: {timing_note}", err=True)
         if pooled:
             columns += ["bpp_pooled", "psnr_pooled"]
         if fmt != "json":

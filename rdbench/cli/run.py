@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,18 +17,23 @@ from rdbench.cli.options import (
 )
 from rdbench.errors import plural
 
+if TYPE_CHECKING:
+    from rdbench.run.execute import Outcome
+
 
 @click.command(name="run")
 @click.option("--codec", "codec_names", required=True, help="Comma-separated codec names (see `rdbench codecs`).")
 @click.option("--dataset", "dataset_spec", required=True, help="Registered dataset (kodak, tecnick, clic-pro-valid) or a folder of images.")
 @quality_option("the points to run (JPEG quality, VTM QP, model index), each in the codec's range [default: each codec's sweep]")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes for CPU codecs.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="torch, OpenMP/BLAS and metric threads of every job (default: cores // --jobs). A learned codec's PSNR can differ in the 4th decimal between thread counts (torch's summation order); the same --threads gives the same numbers under any --jobs. Stored with each record (extra.timing).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N for learned codecs.")
 @click.option("--decode-device", default=None, help="Learned codecs: decode on this device instead of --device (e.g. --device cuda --decode-device cpu), to check a bitstream decodes elsewhere; records store the device as ENCODE-to-DECODE (cuda-to-cpu) with extra.decoder_matches_encoder.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help="Learned codecs: one checkpoint (needs a single --quality).")
 @click.option("--checkpoint-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Learned codecs: folder of checkpoints, mapped to qualities by the codec's checkpoint_pattern; without --quality every quality it holds a file for runs, and a named quality without one is reported and left out.")
 @click.option("--retry-failed", is_flag=True, help="Rerun jobs whose stored record failed.")
 @click.option("--force", is_flag=True, help="Recompute jobs that are already stored.")
+@click.option("--retime", is_flag=True, help="Also re-measure the encode/decode times (and peak memory) of the stored records of this selection under this run's conditions, keeping their bpp, PSNR and MS-SSIM; a record whose re-encode gives other bytes is left as it was and reported.")
 @click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream as DIR/<dataset>/<codec>-<config hash>[-w<weights>][-<device>]/<quality>/<image file name>.<image hash>.bin (-w<weights>: 8 hex of the SHA-256 of the weights id, codecs with weights only; -<device>: not for cpu; one file per record, its path in the record's extra.bitstream).")
 @click.option("--vtm-dir", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="VTM source tree built with CMake (bin/ and cfg/); else RDBENCH_VTM_DIR. See the README's VTM-17.0 section.")
 @db_option
@@ -37,15 +43,18 @@ from rdbench.errors import plural
 @click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 (see docs/cluster.md).")
 @click.option("--peak-memory/--no-peak-memory", default=True, show_default=True, help="Measure each image's peak resident memory (peak_mem_bytes). Honest figures hand freed memory back to the OS before every image, so the codec faults its memory in again inside its timings (+12-20 % for a learned codec on the CPU); --no-peak-memory times as a warm loop does (as CompressAI's eval_model) and stores no CPU memory figure.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
-def command(codec_names, dataset_spec, qualities, jobs, device, decode_device, checkpoint, checkpoint_dir, retry_failed,
-            force, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root, peak_memory, quiet) -> None:
+def command(codec_names, dataset_spec, qualities, jobs, threads, device, decode_device, checkpoint, checkpoint_dir,
+            retry_failed, force, retime, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root,
+            peak_memory, quiet) -> None:
     """Benchmark codecs on a dataset: encode, decode and measure every image at every quality.
 
     Each record is committed as soon as it is measured; rerunning the same command resumes,
-    skipping what is stored. Exit status 0 when anything ran (failed images are recorded and
-    listed; a quality whose checkpoint is missing is named and counted, the others run), 1 when
-    nothing could run, 2 on a usage error. With --checkpoint-dir and no --quality, a learned codec
-    codes every quality the folder holds a checkpoint for.
+    skipping what is stored (--retime re-measures the stored records' times, keeping their quality
+    figures, so that a curve's timings come from one set of conditions). Exit status 0 when
+    anything ran (failed images are recorded and listed; a quality whose checkpoint is missing is
+    named and counted, the others run), 1 when nothing could run, 2 on a usage error. With
+    --checkpoint-dir and no --quality, a learned codec codes every quality the folder holds a
+    checkpoint for.
 
     \b
     Examples:
@@ -71,11 +80,14 @@ def command(codec_names, dataset_spec, qualities, jobs, device, decode_device, c
         checkpoint_sweeps,
         for_qualities,
     )
+    from rdbench.run.execute import Outcome
     from rdbench.run.executors import make_executor
     from rdbench.run.plan import plan_jobs
     from rdbench.store.sqlite import Store
 
     check_timeout(timeout_s)
+    if retime and force:
+        raise UsageError("--retime keeps the stored quality figures and --force replaces them: choose one")
     choice = parse_qualities(qualities)
     context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
                            checkpoint_dir=checkpoint_dir, tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (),
@@ -114,10 +126,13 @@ def command(codec_names, dataset_spec, qualities, jobs, device, decode_device, c
         raise RdbenchError("no codec can run on this machine", hint="`rdbench codecs` says what each one needs")
     check_unchanged(dataset, root_of(data_root))  # a registered dataset's images are the ones its hashes name
 
-    runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler)
+    runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler, threads=threads)
     with Store(db) as store:
         plan = plan_jobs(store, configs, dataset, context, qualities=choice, retry_failed=retry_failed,
-                         force=force, keep_bitstreams=keep_bitstreams)
+                         force=force, keep_bitstreams=keep_bitstreams, retime=retime)
+        if plan.retimes:
+            click.echo(f"re-timing {plural(plan.retimes, 'stored record')} (their bpp, PSNR and MS-SSIM are kept)",
+                       err=True)
         if plan.skipped_ok or plan.skipped_failed:
             click.echo(f"resuming: {plural(plan.skipped_ok, 'record')} already stored"
                        + (f", {plural(plan.skipped_failed, 'failed one')} skipped (--retry-failed reruns them)" if plan.skipped_failed else ""),
@@ -128,12 +143,19 @@ def command(codec_names, dataset_spec, qualities, jobs, device, decode_device, c
             click.echo(line, err=True)
         failures = []
         if plan.jobs:
-            ok, failed = _run_with_progress(store, plan.jobs, runner, failures, quiet)
+            outcome = _run_with_progress(store, plan.jobs, runner, failures, quiet)
         else:
-            ok = failed = 0
+            outcome = Outcome()
             click.echo("nothing to do: every job is already stored (--force recomputes)", err=True)
         if not quiet:
             _print_summary(store, configs, dataset.name)
+    if plan.retimes:
+        click.echo(f"re-timed {plural(outcome.retimed, 'record')}"
+                   + (f"; {len(outcome.refused)} left as stored" if outcome.refused else ""), err=True)
+    for record, reason in outcome.refused[:20]:
+        click.echo(f"not re-timed: {record.codec} q={record.quality} {record.image}: {reason}", err=True)
+    if len(outcome.refused) > 20:
+        click.echo(f"... and {len(outcome.refused) - 20} more not re-timed", err=True)
     for record in failures[:20]:
         click.echo(f"failed: {record.codec} q={record.quality} {record.image}: {record.error}", err=True)
     if len(failures) > 20:
@@ -141,12 +163,12 @@ def command(codec_names, dataset_spec, qualities, jobs, device, decode_device, c
     if plan.missing_weights:
         click.echo(f"{plural(len(plan.missing_weights), 'quality', 'qualities')} not run: no checkpoint "
                    f"({', '.join(f'{c} q={q}' for c, q, _ in plan.missing_weights)})", err=True)
-    if plan.jobs and ok == 0:
-        click.echo(f"error: all {plural(failed, 'job')} failed", err=True)
+    if plan.jobs and outcome.ok + outcome.retimed == 0:
+        click.echo(f"error: all {plural(outcome.failed + len(outcome.refused), 'job')} failed", err=True)
         sys.exit(1)
 
 
-def _run_with_progress(store, jobs, executor, failures, quiet) -> tuple[int, int]:
+def _run_with_progress(store, jobs, executor, failures, quiet) -> Outcome:
     from rdbench.run.execute import execute
 
     if quiet:  # no progress bar: rich is not even imported (a fixed cost of every quiet run)
@@ -179,7 +201,7 @@ def _run_with_progress(store, jobs, executor, failures, quiet) -> tuple[int, int
 
 
 def _print_summary(store, configs, dataset: str) -> None:
-    from rdbench.analysis.aggregate import aggregate
+    from rdbench.analysis.aggregate import aggregate, mixed_timing_note
     from rdbench.cli.formatting import render
 
     wanted = {(c.name, c.config_hash) for c in configs}
@@ -192,4 +214,9 @@ def _print_summary(store, configs, dataset: str) -> None:
             columns.insert(columns.index("psnr") + 1, "psnr_capped")
         if len({r["device"] for r in rows}) > 1:
             columns.insert(2, "device")
+        note = mixed_timing_note(rows)
+        if note:
+            columns.append("n_timed")
         click.echo(render(rows, columns, "table", title=f"\n{dataset}: mean over images"))
+        if note:
+            click.echo(f"note: {note}", err=True)

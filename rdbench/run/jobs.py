@@ -9,6 +9,7 @@ error ("out of memory: ..."), so ``rdbench results --failed`` tells it apart fro
 
 from __future__ import annotations
 
+import hashlib
 import os
 import traceback
 from collections import OrderedDict
@@ -39,6 +40,9 @@ class Job:
     weights_path: str | None = None
     #: The identity of the adapter's code (:func:`rdbench.codecs.code_identity.code_identity`), as planned.
     code: str = ""
+    #: Re-measure the times of the stored record of this job, keeping its quality figures
+    #: (``--retime``, :func:`rdbench.run.execute.retimed`).
+    retime: bool = False
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -175,6 +179,7 @@ def _release_gpu_memory() -> None:
 
 def run_job(job: Job) -> Record:
     """Measure one job; any exception becomes a failed record."""
+    from rdbench.run.conditions import thread_facts
     from rdbench.run.measure import keep_bitstream, measure
 
     record = job.new_record()
@@ -193,6 +198,9 @@ def run_job(job: Job) -> Record:
         for name in ("num_bytes", "bpp", "mse", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes"):
             setattr(record, name, getattr(result, name))
         record.extra = result.notes
+        # what a re-measure (--retime) checks the bitstream against, and the threads the times had
+        record.extra["bitstream_sha256"] = hashlib.sha256(result.bitstream).hexdigest()
+        record.extra["timing"] = thread_facts(uses_torch=bool(codec.wants_gpu))
         if job.weights_path:
             record.extra["weights_path"] = job.weights_path
         if job.keep_bitstreams:

@@ -500,6 +500,20 @@ def _openblas_controls() -> list[tuple[Any, Any]]:
     return controls
 
 
+def blas_threads() -> int | None:
+    """OpenBLAS's thread count now (the first OpenBLAS loaded), as a record's timing conditions
+    store it; None where numpy uses another BLAS."""
+    controls = _openblas_controls()
+    return int(controls[0][0]()) if controls else None
+
+
+def set_blas_threads(threads: int) -> None:
+    """Give every OpenBLAS loaded in this process ``threads`` threads (outside the metrics, which
+    keep it on one, :func:`single_threaded_blas`); nothing where numpy uses another BLAS."""
+    for _, set_ in _openblas_controls():
+        set_(int(threads))
+
+
 _BLAS_LOCK = threading.Lock()
 _BLAS_USERS = 0
 _BLAS_BEFORE: list[int] = []
@@ -544,8 +558,9 @@ _POOL_LOCK = threading.Lock()
 
 def set_threads(threads: int) -> None:
     """How many threads :func:`distortion` uses on the CPU (default 1): the strips of each scale
-    are shared among them. ``rdbench run`` gives the metrics the threads a job has: every core
-    with ``--jobs 1``, cores / N in each of N worker processes. The result does not depend on it."""
+    are shared among them. ``rdbench run`` gives the metrics the threads a job has
+    (:func:`rdbench.run.conditions.job_threads`: ``--threads``, default cores // ``--jobs``). The
+    result does not depend on it."""
     global _THREADS
     _THREADS = max(1, int(threads))
 

@@ -2,7 +2,8 @@
 
 Planning is what makes an interrupted run resume where it stopped: it skips every job whose
 record already exists (status ``ok``, and ``failed`` too unless ``retry_failed``); ``force``
-recomputes everything.
+recomputes everything; ``retime`` plans the stored ``ok`` jobs again to re-measure their times only
+(:func:`rdbench.run.execute.retimed`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Plan:
     jobs: list[Job] = field(default_factory=list)
     skipped_ok: int = 0
     skipped_failed: int = 0
+    #: Jobs planned to re-measure the times of a stored record (``retime``).
+    retimes: int = 0
     #: What the user must know about reused records (e.g. made by another codec library version).
     notes: list[str] = field(default_factory=list)
     #: (codec, quality, path) of each quality asked for whose checkpoint file is not there: its
@@ -65,8 +68,10 @@ def plan_jobs(
     retry_failed: bool = False,
     force: bool = False,
     keep_bitstreams: str | None = None,
+    retime: bool = False,
 ) -> Plan:
-    """Every job not already in the store, ordered codec -> quality -> image.
+    """Every job not already in the store, ordered codec -> quality -> image; with ``retime``
+    also a re-timing job for every stored ``ok`` record of the selection.
 
     ``qualities``: the points of every codec (a list), of each codec (a mapping codec name ->
     list, or a :class:`~rdbench.codecs.quality_choice.QualityChoice`); a codec without any runs
@@ -76,6 +81,8 @@ def plan_jobs(
     jobs and an entry in :attr:`Plan.missing_weights`: a checkpoint folder holding some of the
     qualities asked for runs those, and says which it could not.
     """
+    if retime and force:
+        raise UsageError("--retime keeps the stored quality figures and --force replaces them: choose one")
     hashes = dataset.image_hashes
     plan = Plan()
     changed = store.set_current_images(dataset.name, {n: h for n, h in hashes.items() if h != "missing"})
@@ -100,7 +107,8 @@ def plan_jobs(
                 continue
             for ref in dataset.images:
                 status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.label, code))
-                if not force and status == STATUS_OK:
+                retiming = retime and status == STATUS_OK
+                if not force and status == STATUS_OK and not retiming:
                     plan.skipped_ok += 1
                     continue
                 if not force and status == STATUS_FAILED and not retry_failed:
@@ -108,8 +116,9 @@ def plan_jobs(
                     continue
                 plan.jobs.append(Job(config=config, context=codec_context, quality=quality, dataset=dataset.name,
                                      image_name=ref.name, image_path=str(ref.path), image_hash=hashes[ref.name],
-                                     keep_bitstreams=keep_bitstreams, weights=weights, weights_path=weights_path,
-                                     code=code))
+                                     keep_bitstreams=None if retiming else keep_bitstreams, weights=weights,
+                                     weights_path=weights_path, code=code, retime=retiming))
+                plan.retimes += retiming
         if plan.skipped_ok > skipped_before:
             plan.notes += _other_versions(store, config, adapter, codec_context, dataset.name)
     return plan

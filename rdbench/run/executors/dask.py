@@ -30,6 +30,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from rdbench.errors import RdbenchError, UsageError
 from rdbench.run.executors.worker import WorkerProcess, crashed_record
@@ -39,7 +40,7 @@ from rdbench.store.record import Record
 _LOCAL = threading.local()
 
 
-def run_remote_job(job: Job, data: bytes | None, timeout_s: float | None) -> Record:
+def run_remote_job(job: Job, data: bytes | None, timeout_s: float | None, threads: int = 1) -> Record:
     """Task body, on a Dask worker: the image comes as bytes, the record goes back to the client."""
     if data is None:
         return crashed_record(job, f"{job.image_path}: cannot read this file on the client")
@@ -53,7 +54,7 @@ def run_remote_job(job: Job, data: bytes | None, timeout_s: float | None) -> Rec
             return run_job(local)
         worker = getattr(_LOCAL, "worker", None)
         if worker is None:
-            worker = _LOCAL.worker = WorkerProcess(threads=1)
+            worker = _LOCAL.worker = WorkerProcess(threads=threads)
         return worker.run(local, timeout_s)
 
 
@@ -96,10 +97,18 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, scheduler: str, timeout_s: float | None = None) -> None:
+    def __init__(self, scheduler: str, timeout_s: float | None = None, threads: int | None = None) -> None:
         check_scheduler_address(scheduler)
         self.scheduler = scheduler
         self.timeout_s = timeout_s
+        #: threads of each supervised worker process (``--timeout``); tasks without one run in the
+        #: Dask worker's own threads, whose counts their records store as they were
+        self.threads = max(1, threads or 1)
+
+    def conditions(self, jobs: list[Job]) -> dict[str, Any]:
+        """How ``jobs`` run, as their records' timing conditions store it (``--jobs`` plays no part)."""
+        return {"executor": self.name, "jobs": None,
+                "processes": "workers" if self.timeout_s is not None else "dask-tasks"}
 
     def _client(self):
         from distributed import Client
@@ -127,7 +136,7 @@ class DaskExecutor:
             futures = {}
             for job in jobs:
                 future = client.submit(
-                    run_remote_job, job, images[job.image_path], self.timeout_s,
+                    run_remote_job, job, images[job.image_path], self.timeout_s, self.threads,
                     key=f"rdbench-{job.config.name}-q{job.quality}-{job.image_name}-{_job_id(job)}",
                     resources={"GPU": 1} if gpu[job.key] else None, retries=1, pure=False)
                 futures[future] = job

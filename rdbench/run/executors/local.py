@@ -1,11 +1,13 @@
 """The default executor: jobs in this process, or in N supervised worker processes.
 
 With ``--jobs 1`` and no ``--timeout`` the jobs run in this process (no pickling, no worker
-start-up: the lowest overhead, which matters for fast codecs), and the metrics use every core
-(:func:`rdbench.run.metrics.set_threads`). Otherwise they run in N
-:class:`~rdbench.run.executors.worker.WorkerProcess` es, each limited to ``cpu_count // N``
-torch/OpenMP/BLAS and metric threads so workers do not oversubscribe the cores. Records are yielded as jobs
-finish, in completion order; the caller alone writes the store.
+start-up: the lowest overhead, which matters for fast codecs). Otherwise they run in N
+:class:`~rdbench.run.executors.worker.WorkerProcess` es. Either way every job has the same
+thread count for torch, OpenMP/BLAS and the metrics (:func:`rdbench.run.conditions.job_threads`:
+``--threads``, default ``cpu_count // N``, so workers do not oversubscribe the cores), whether
+it runs in process or in a worker and however many jobs are left, so a job's numbers do not
+depend on where it ran. Records are yielded as jobs finish, in completion order; the caller
+alone writes the store.
 
 Jobs run in :func:`~rdbench.run.jobs.locality_order`: the qualities of one image together for
 codecs with nothing to load per quality, so each process decodes each image once; with worker
@@ -14,12 +16,13 @@ processes, a worker takes such a bundle (:func:`~rdbench.run.jobs.job_bundles`) 
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
+from rdbench.run.conditions import job_threads, use_threads
 from rdbench.run.executors.worker import WorkerProcess, crashed_record
 from rdbench.run.jobs import Job, job_bundles, locality_order, one_line, run_job
 from rdbench.store.record import Record
@@ -30,21 +33,26 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, jobs: int = 1, timeout_s: float | None = None) -> None:
+    def __init__(self, jobs: int = 1, timeout_s: float | None = None, threads: int | None = None) -> None:
         self.jobs = max(1, jobs)
         self.timeout_s = timeout_s
+        #: torch/BLAS/metric threads of every job (``--threads``; default: the cores shared by ``jobs``)
+        self.threads = job_threads(self.jobs, threads)
+
+    def in_process(self, jobs: list[Job]) -> bool:
+        """Whether ``jobs`` run in this process (no worker processes)."""
+        return self.timeout_s is None and (self.jobs == 1 or len(jobs) <= 1)
+
+    def conditions(self, jobs: list[Job]) -> dict[str, Any]:
+        """How ``jobs`` run, as their records' timing conditions store it."""
+        return {"executor": self.name, "jobs": self.jobs,
+                "processes": "in-process" if self.in_process(jobs) else "workers"}
 
     def run(self, jobs: list[Job]) -> Iterator[Record]:
-        if self.timeout_s is None and (self.jobs == 1 or len(jobs) <= 1):
-            from rdbench.run import metrics
-
-            before = metrics.get_threads()
-            metrics.set_threads(os.cpu_count() or 1)  # the metrics run between jobs: every core is free
-            try:
+        if self.in_process(jobs):
+            with use_threads(self.threads):
                 for job in locality_order(jobs):
                     yield run_job(job)
-            finally:
-                metrics.set_threads(before)
             return
         yield from self._run_workers(jobs)
 
@@ -53,13 +61,12 @@ class LocalExecutor:
         if len(bundles) < self.jobs:  # too few to keep every worker busy: one job at a time instead
             bundles = [[job] for bundle in bundles for job in bundle]
         count = min(self.jobs, len(bundles))
-        threads = max(1, (os.cpu_count() or 1) // count)
         todo: queue.SimpleQueue[list[Job]] = queue.SimpleQueue()
         for bundle in bundles:
             todo.put(bundle)
         done: queue.SimpleQueue[Record] = queue.SimpleQueue()
         stop = threading.Event()
-        workers = [WorkerProcess(threads) for _ in range(count)]
+        workers = [WorkerProcess(self.threads) for _ in range(count)]
 
         def drive(worker: WorkerProcess) -> None:
             while not stop.is_set():

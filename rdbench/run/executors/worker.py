@@ -30,6 +30,7 @@ import sys
 from datetime import datetime, timezone
 from multiprocessing.connection import Connection
 
+from rdbench.run.conditions import THREAD_VARIABLES, set_threads
 from rdbench.run.jobs import Job, run_job
 from rdbench.run.measure import coding_start_hook
 from rdbench.store.record import STATUS_FAILED, Record
@@ -78,11 +79,6 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-#: Thread-count variables a worker starts with (``threads`` each): OpenMP (torch's intra-op
-#: pool reads it when torch is first imported) and the BLAS libraries numpy may use.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
 def serve(read_fd: int, write_fd: int, threads: int, parent: int) -> None:
     """Worker side: announce readiness, then run each job received and send back its record.
 
@@ -90,16 +86,10 @@ def serve(read_fd: int, write_fd: int, threads: int, parent: int) -> None:
     and a learned codec's first job imports torch and compressai once for the worker's life
     (its codec objects and models are kept, :func:`rdbench.run.jobs.get_codec`). torch takes
     its thread count from ``OMP_NUM_THREADS``, set when the worker was started; the metrics get
-    the same count (:func:`rdbench.run.metrics.set_threads`).
+    the same count (:func:`rdbench.run.conditions.set_threads`).
     """
-    from rdbench.run import metrics
-
     _die_with_parent(parent)
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
-    if "torch" in sys.modules:  # only if something imported it already (it reads the variable at import)
-        sys.modules["torch"].set_num_threads(threads)
-    metrics.set_threads(threads)
+    set_threads(threads)
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     outbox.send("ready")
     while True:
