@@ -32,7 +32,7 @@ def _records(db: Path) -> dict[tuple, Record]:
 def _run(db: Path, images: Path, *args: object) -> str:
     """``rdbench run`` (JPEG q20 and q60 unless ``args`` name codecs); returns its stderr."""
     if "--codec" not in args:
-        args = ("--codec", "jpeg", "--quality", "20,60", *args)
+        args = ("--codec", "jpeg", *(() if "--quality" in args else ("--quality", "20,60")), *args)
     return rdbench("run", "--dataset", images, "--db", db, "-q", *args, in_process=True, check=True).stderr
 
 
