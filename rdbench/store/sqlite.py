@@ -608,11 +608,28 @@ class Store:
             params.append(status)
         return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
+    def _record_values(self, filters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The matching rows as plain tuples of the :data:`RECORD_FIELDS` columns, ordered by codec,
+        dataset, image and insertion: no ``sqlite3.Row`` nor dict per row (tens of thousands are read)."""
+        where, params = self._record_filter(**filters)
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
+        cursor.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM records {where} ORDER BY codec, dataset, image, id",
+                       params)
+        return cursor.fetchall()
+
     def find_records(self, **filters: Any) -> list[Record]:
         """Records matching the filters of :meth:`_record_filter` (all records without any)."""
-        where, params = self._record_filter(**filters)
-        rows = self.conn.execute(f"SELECT * FROM records {where} ORDER BY codec, dataset, image, id", params)
-        return [Record.from_row(dict(r)) for r in rows]
+        return [Record.from_values(values) for values in self._record_values(filters)]
+
+    def record_columns(self, **filters: Any) -> dict[str, list[Any]]:
+        """The records :meth:`find_records` gives, in its order, as one list per :data:`RECORD_FIELDS`
+        field (``extra`` parsed): a DataFrame is built from columns without a Record per row."""
+        rows = self._record_values(filters)
+        columns = {name: list(values) for name, values in zip(RECORD_FIELDS, zip(*rows))} if rows else \
+            {name: [] for name in RECORD_FIELDS}
+        columns["extra"] = [json.loads(extra or "{}") for extra in columns["extra"]]
+        return columns
 
     def record_groups(self, **filters: Any) -> list[dict[str, Any]]:
         """How many records of each (codec, dataset, config_hash, quality, weights, device, status)
