@@ -56,9 +56,31 @@ def is_capped(value: float | None) -> bool:
     return value is not None and not math.isnan(value) and value > PSNR_CAP_DB
 
 
+def exact_mean(values: Iterable[float]) -> float:
+    """``statistics.mean(values)``, bit for bit, several times faster on floats.
+
+    WHY: every mean of every curve goes through here (a BD-rate table over 140 codecs makes tens of
+    thousands), and ``statistics.mean`` sums through ``Fraction`` objects. Its result is the exact mean
+    rounded once; for finite floats that is computed here with integers (each float is an integer over
+    a power of two, so all share the largest denominator) and one correctly rounded integer division,
+    the same rounding ``Fraction`` to ``float`` does. Anything else (ints, infinities, NaN, None, empty)
+    goes to ``statistics.mean`` itself, so results and errors are always its own.
+    """
+    values = list(values)
+    if not values or any(type(v) is not float for v in values):
+        return mean(values)
+    try:
+        ratios = [v.as_integer_ratio() for v in values]
+    except (OverflowError, ValueError):  # inf, NaN
+        return mean(values)
+    denominator = max(d for _, d in ratios)  # powers of two: the largest is a multiple of every other
+    total = sum(n * (denominator // d) for n, d in ratios)
+    return total / (denominator * len(values))
+
+
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
-    return mean(present) if present else None
+    return exact_mean(present) if present else None
 
 
 def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
@@ -82,8 +104,8 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
             total_pixels = sum(pixels)
             pooled_mse = sum(r.mse * p for r, p in zip(ok, pixels)) / total_pixels
             row.update(
-                bpp=mean(r.bpp for r in ok),
-                psnr=mean(capped_db(r.psnr) for r in ok),
+                bpp=exact_mean([r.bpp for r in ok]),
+                psnr=exact_mean([capped_db(r.psnr) for r in ok]),
                 ms_ssim=mean_ms_ssim,
                 ms_ssim_db=capped_db(ms_ssim_db(mean_ms_ssim)),
                 bpp_pooled=8.0 * sum(r.num_bytes for r in ok) / total_pixels,

@@ -15,6 +15,7 @@ rdbench computes by default and why is in docs/bd-rate.md.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,8 +93,32 @@ def check_method(method: str) -> None:
 _check_method = check_method
 
 
+#: fitted interpolants by method and exact points (:func:`interpolant`), the oldest dropped beyond the bound
+_INTERPOLANTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_INTERPOLANTS_KEPT = 4096
+#: checked curves by their exact points (:func:`_curve`), bounded as the interpolants
+_CURVES: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+
 def interpolant(x: np.ndarray, y: np.ndarray, method: str) -> Any:
-    """The interpolating function of ``method`` through (x, y) (x increasing): callable, with ``integrate(lo, hi)``."""
+    """The interpolating function of ``method`` through (x, y) (x increasing): callable, with ``integrate(lo, hi)``.
+
+    The same points give the same (shared, never modified) object: a BD-rate table fits the anchor's
+    curve, and each of its leave-one-out subsets (:mod:`rdbench.analysis.interpolation_error`), once per
+    codec row otherwise, and fitting was most of a table's computing. The key is the points' exact bytes,
+    so a cached fit is the fit those points would get."""
+    x, y = np.array(x, dtype=float), np.array(y, dtype=float)  # own copies: a fit may keep views of them
+    key = (method, x.shape, y.shape, x.tobytes(), y.tobytes())
+    found = _INTERPOLANTS.get(key)
+    if found is None:
+        found = _fit(x, y, method)
+        _INTERPOLANTS[key] = found
+        if len(_INTERPOLANTS) > _INTERPOLANTS_KEPT:
+            _INTERPOLANTS.popitem(last=False)
+    return found
+
+
+def _fit(x: np.ndarray, y: np.ndarray, method: str) -> Any:
     if method == "pchip":
         return scipy.interpolate.PchipInterpolator(x, y)
     if method == "akima":
@@ -106,7 +131,9 @@ def interpolant(x: np.ndarray, y: np.ndarray, method: str) -> Any:
 
 
 def _curve(points: Sequence[Sequence[float]], role: str, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate (rate, distortion) points; return log10-rate and distortion sorted by rate."""
+    """Validate (rate, distortion) points; return log10-rate and distortion sorted by rate (read-only
+    arrays, computed once per distinct points: the interpolation error of one value checks each
+    curve's leave-one-out subsets, so a table of 140 codecs checks the same points thousands of times)."""
     arr = np.asarray(points, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise BdRateError(f"{role} curve must be a list of (rate, distortion) pairs")
@@ -115,6 +142,20 @@ def _curve(points: Sequence[Sequence[float]], role: str, method: str) -> tuple[n
             f"{role} curve has {len(arr)} point(s); method {method!r} needs at least {MIN_POINTS[method]}",
             hint="measure more qualities or use --method pchip",
         )
+    key = (arr.shape, arr.tobytes())
+    found = _CURVES.get(key)
+    if found is None:
+        found = _checked_curve(arr, role)
+        for array in found:
+            array.flags.writeable = False  # shared by every caller with these points
+        _CURVES[key] = found
+        if len(_CURVES) > _INTERPOLANTS_KEPT:
+            _CURVES.popitem(last=False)
+    return found
+
+
+def _checked_curve(arr: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_curve` once per distinct set of points: the checks, the sort by rate, the log of the rate."""
     if not np.all(np.isfinite(arr)) or np.any(arr[:, 0] <= 0):
         raise BdRateError(f"{role} curve has non-finite values or non-positive rates")
     arr = arr[np.argsort(arr[:, 0], kind="stable")]

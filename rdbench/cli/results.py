@@ -88,6 +88,23 @@ def _per_image_row(record) -> dict[str, Any]:
     return row
 
 
+def _per_image_cells(record) -> dict[str, Any]:
+    """The :data:`PER_IMAGE_COLUMNS` of a record for the formats people read (and ``psnr_capped``):
+    what :func:`_per_image_row` gives for them, with the short weights id, built without the full
+    JSON row (a table of 30,000 records). An infinite value stays a float here: it prints as ``inf``
+    as the JSON row's ``"inf"`` does."""
+    from rdbench.analysis.aggregate import capped_db, is_capped
+    from rdbench.analysis.curves import short_weights
+
+    return {"codec": record.codec, "config": record.config_hash[:8], "quality": record.quality,
+            "dataset": record.dataset, "image": record.image, "height": record.height, "width": record.width,
+            "bpp": record.bpp, "psnr": capped_db(record.psnr), "ms_ssim": record.ms_ssim,
+            "ms_ssim_db": capped_db(record.ms_ssim_db), "encode_s": record.encode_s, "decode_s": record.decode_s,
+            "peak_mem_bytes": record.peak_mem_bytes, "weights": short_weights(record.weights),
+            "device": record.device, "status": record.status, "error": record.error,
+            "psnr_capped": is_capped(record.psnr)}
+
+
 @click.command(name="results")
 @click.option("--codec", default=None,
               help="Comma-separated codecs (default: all); NAME@HASH, NAME@DEVICE, NAME@WEIGHTS select further.")
@@ -165,13 +182,12 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
         click.echo(render(rows, MISMATCH_COLUMNS, fmt))
         return
     if per_image:
-        rows = [_per_image_row(r) for r in records]
         if fmt == "json":
+            rows = [_per_image_row(r) for r in records]
             columns = [*RECORD_FIELDS, "psnr_capped", "ms_ssim_db_capped"]
         else:
+            rows = [_per_image_cells(r) for r in records]
             columns = [c for c in PER_IMAGE_COLUMNS if c != "weights" or any(r.weights for r in records)]
-            for row in rows:
-                row["weights"] = row["weights_short"]
         click.echo(render(rows, columns, fmt))
         capped = sum(row["psnr_capped"] for row in rows)
     else:

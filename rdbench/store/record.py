@@ -89,7 +89,8 @@ class Record:
     def from_values(cls, values: tuple[Any, ...]) -> Record:
         """A record from one row of the ``records`` columns in :data:`RECORD_FIELDS` order (``extra`` as
         stored JSON): what the store reads tens of thousands of at once, so without a dict per row."""
-        return cls(*values[:-1], json.loads(values[-1] or "{}"))
+        extra = values[-1]
+        return cls(*values[:-1], json.loads(extra) if extra and extra != "{}" else {})
 
     def as_dict(self) -> dict[str, Any]:
         """Every field by name, ``extra`` a copy of its own: what ``dataclasses.asdict`` gives for a
@@ -102,9 +103,11 @@ class Record:
     def to_json(self) -> dict[str, Any]:
         """Flat dict for JSON output: infinities become the strings 'inf' (JSON has none)."""
         out = self.as_dict()
-        for name, value in out.items():
-            if isinstance(value, float) and math.isinf(value):
-                out[name] = "inf" if value > 0 else "-inf"
+        values = out.values()
+        if math.inf in values or -math.inf in values:  # one pass in C for the many records without one
+            for name, value in out.items():
+                if isinstance(value, float) and math.isinf(value):
+                    out[name] = "inf" if value > 0 else "-inf"
         return out
 
 
@@ -115,10 +118,13 @@ def _json_copy(value: Any) -> Any:
     """A copy of a JSON-like value as ``dataclasses.asdict`` makes one: dicts, lists and tuples copied
     all the way down; their other values (numbers, text) are immutable and shared."""
     if isinstance(value, dict):
-        return {k: _json_copy(v) for k, v in value.items()}
+        return {k: _json_copy(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_json_copy(v) for v in value)
     return value
+
+
+_CONTAINERS = (dict, list, tuple)
 
 
 #: The image of a complexity point measured on :func:`rdbench.run.complexity.synthetic_image`.
