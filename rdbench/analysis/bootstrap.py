@@ -21,6 +21,7 @@ the scalar code once per resample (slower, same numbers).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,13 +74,17 @@ class PairedImages:
 
 
 def _per_image_table(selection: Any, metric: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """image -> quality -> (bpp, value) of a selection's ok records with a value of ``metric``."""
-    table: dict[str, dict[str, tuple[float, float]]] = {}
-    for record in selection.records:
-        value = metric_value(record, metric)
-        if value is not None:
-            table.setdefault(record.image, {})[record.quality] = (float(record.bpp), value)
-    return table
+    """image -> quality -> (bpp, value) of a selection's ok records with a value of ``metric`` (made once
+    per selection: the anchor's is the same for every cell of a column)."""
+    def compute() -> dict[str, dict[str, tuple[float, float]]]:
+        table: dict[str, dict[str, tuple[float, float]]] = {}
+        for record in selection.records:
+            value = metric_value(record, metric)
+            if value is not None:
+                table.setdefault(record.image, {})[record.quality] = (float(record.bpp), value)
+        return table
+
+    return selection.cached(("per_image_table", metric), compute)
 
 
 def paired_images(anchor: Any, test: Any, metric: str, images: ImageSet | None = None) -> PairedImages:
@@ -155,7 +160,26 @@ def bootstrap_bd(data: PairedImages, *, method: str = "pchip", psnr_delta: bool 
 
 def resample_weights(n: int, resamples: int, seed: int | None) -> np.ndarray:
     """(resamples x n) weights of the images in each resample: how often a draw of n images with
-    replacement took each image, over n. A resample's mean curve is ``weights @ per-image values``."""
+    replacement took each image, over n. A resample's mean curve is ``weights @ per-image values``.
+
+    With a seed the draws are a function of (n, resamples, seed), made once and shared read-only:
+    a ``--ci`` table draws the same weights for every cell of the same number of images."""
+    if seed is None:
+        return _draw_weights(n, resamples, None)
+    key = (n, resamples, seed)
+    found = _WEIGHTS.get(key)
+    if found is None:
+        found = _WEIGHTS[key] = _draw_weights(n, resamples, seed)
+        found.flags.writeable = False
+        if len(_WEIGHTS) > _PREPARED_KEPT:
+            _WEIGHTS.popitem(last=False)
+    return found
+
+
+_WEIGHTS: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
+
+
+def _draw_weights(n: int, resamples: int, seed: int | None) -> np.ndarray:
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, size=(resamples, n))
     counts = np.bincount((draws + n * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n)
@@ -175,16 +199,14 @@ def batch_bd(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarra
     test_rate, test_q = np.atleast_2d(test_rate), np.atleast_2d(test_q)
     if method != "pchip":
         return _batch_scalar(anchor_rate, anchor_q, test_rate, test_q, method, psnr_delta, interval)
-    la, qa, ok_a = _sorted_rows(anchor_rate, anchor_q)
-    lt, qt, ok_t = _sorted_rows(test_rate, test_q)
-    ok = ok_a & ok_t
+    a, t = _hermite_rows(anchor_rate, anchor_q, psnr_delta), _hermite_rows(test_rate, test_q, psnr_delta)
+    ok = a.ok & t.ok
+    xa, xt = a.x, t.x
     if psnr_delta:
-        xa, ya, xt, yt = la, qa, lt, qt
         limits = None
         if interval is not None:  # the quality interval as the anchor's rates (per row)
-            limits = _rate_limits_rows(la, qa, interval)
+            limits = _rate_limits_rows(a.x, a.y, interval)
     else:
-        xa, ya, xt, yt = qa, la, qt, lt
         limits = (np.full(len(xa), -np.inf if interval is None or interval[0] is None else interval[0]),
                   np.full(len(xa), np.inf if interval is None or interval[1] is None else interval[1]))
     lo = np.maximum(xa[:, 0], xt[:, 0])
@@ -193,10 +215,60 @@ def batch_bd(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarra
         lo, hi = np.maximum(lo, limits[0]), np.minimum(hi, limits[1])
     ok &= hi > lo
     with np.errstate(invalid="ignore", divide="ignore"):
-        da, dt = _pchip_slopes(xa, ya), _pchip_slopes(xt, yt)
-        avg = (_hermite_integral(xt, yt, dt, lo, hi) - _hermite_integral(xa, ya, da, lo, hi)) / (hi - lo)
+        avg = ((t.primitive(hi) - t.primitive(lo)) - (a.primitive(hi) - a.primitive(lo))) / (hi - lo)
     out = avg if psnr_delta else (10 ** avg - 1) * 100
     return np.where(ok, out, np.nan)
+
+
+class _HermiteRows:
+    """The PCHIP interpolants of many rows (each a curve sorted by rate) along the integrated axis,
+    ready for integrals: ``x``, ``y``, slopes, and each segment's integral summed up to each point."""
+
+    def __init__(self, rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> None:
+        log_rate, q, self.ok = _sorted_rows(rate, quality)
+        # BD-PSNR integrates quality over log rate, BD-rate log rate over quality
+        self.x, self.y = (log_rate, q) if psnr_delta else (q, log_rate)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = _pchip_slopes(self.x, self.y)
+            self.h = np.diff(self.x, axis=1)
+            self.y0, self.y1, self.d0, self.d1 = self.y[:, :-1], self.y[:, 1:], d[:, :-1] * self.h, d[:, 1:] * self.h
+            whole = self.h * ((self.y0 + self.y1) / 2 + (self.d0 - self.d1) / 12)  # each full segment's integral
+        self.before = np.concatenate([np.zeros((len(self.x), 1)), np.cumsum(whole, axis=1)], axis=1)
+
+    def primitive(self, at: np.ndarray) -> np.ndarray:
+        """Integral of each row's cubic Hermite interpolant from its first point to ``at``."""
+        k = _segment(self.x, at)
+        rows = np.arange(len(self.x))
+        h = self.h[rows, k]
+        s = (at - self.x[rows, k]) / h
+        # integrals of the four Hermite basis functions from 0 to s
+        b00 = s - s**3 + s**4 / 2
+        b10 = s**2 / 2 - 2 * s**3 / 3 + s**4 / 4
+        b01 = s**3 - s**4 / 2
+        b11 = s**4 / 4 - s**3 / 3
+        part = h * (self.y0[rows, k] * b00 + self.d0[rows, k] * b10 + self.y1[rows, k] * b01 + self.d1[rows, k] * b11)
+        return self.before[rows, k] + part
+
+
+#: prepared rows by their exact inputs (:func:`_hermite_rows`), the oldest dropped beyond a few
+_PREPARED: OrderedDict[tuple[Any, ...], _HermiteRows] = OrderedDict()
+_PREPARED_KEPT = 8
+
+
+def _hermite_rows(rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> _HermiteRows:
+    """:class:`_HermiteRows` of these rows, made once for the same inputs.
+
+    WHY: every cell of a ``--ci`` table resamples its anchor with the same draws (the same seed), so
+    the anchor's resampled mean curves are the same for every codec of a column; preparing them once
+    per table instead of once per cell is about half of the bootstrap's work."""
+    rate, quality = np.ascontiguousarray(rate, dtype=float), np.ascontiguousarray(quality, dtype=float)
+    key = (psnr_delta, rate.shape, quality.shape, rate.tobytes(), quality.tobytes())
+    found = _PREPARED.get(key)
+    if found is None:
+        found = _PREPARED[key] = _HermiteRows(rate, quality, psnr_delta)
+        if len(_PREPARED) > _PREPARED_KEPT:
+            _PREPARED.popitem(last=False)
+    return found
 
 
 def _sorted_rows(rate: np.ndarray, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -266,28 +338,6 @@ def _hermite_value(x: np.ndarray, y: np.ndarray, d: np.ndarray, at: np.ndarray) 
     y0, y1, d0, d1 = y[rows, k], y[rows, k + 1], d[rows, k] * h, d[rows, k + 1] * h
     return (y0 * (2 * s**3 - 3 * s**2 + 1) + d0 * (s**3 - 2 * s**2 + s) + y1 * (-2 * s**3 + 3 * s**2)
             + d1 * (s**3 - s**2))
-
-
-def _hermite_primitive(x: np.ndarray, y: np.ndarray, d: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Integral of each row's cubic Hermite interpolant from its first point to ``at``."""
-    h = np.diff(x, axis=1)
-    y0, y1, d0, d1 = y[:, :-1], y[:, 1:], d[:, :-1] * h, d[:, 1:] * h
-    whole = h * ((y0 + y1) / 2 + (d0 - d1) / 12)  # each full segment's integral
-    before = np.concatenate([np.zeros((len(x), 1)), np.cumsum(whole, axis=1)], axis=1)
-    k = _segment(x, at)
-    rows = np.arange(len(x))
-    s = (at - x[rows, k]) / h[rows, k]
-    # integrals of the four Hermite basis functions from 0 to s
-    b00 = s - s**3 + s**4 / 2
-    b10 = s**2 / 2 - 2 * s**3 / 3 + s**4 / 4
-    b01 = s**3 - s**4 / 2
-    b11 = s**4 / 4 - s**3 / 3
-    part = h[rows, k] * (y0[rows, k] * b00 + d0[rows, k] * b10 + y1[rows, k] * b01 + d1[rows, k] * b11)
-    return before[rows, k] + part
-
-
-def _hermite_integral(x: np.ndarray, y: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    return _hermite_primitive(x, y, d, hi) - _hermite_primitive(x, y, d, lo)
 
 
 def _batch_scalar(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarray, test_q: np.ndarray,

@@ -217,34 +217,34 @@ class Selection:
     #: "only", "current" or "chosen" (by a selector)
     how: str
     notes: list[str] = field(default_factory=list)
-    #: what :meth:`_memo` computed from ``records`` (the records it was computed from in ``_memo_of``)
-    _memo_values: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _memo_of: list[Record] | None = field(default=None, init=False, repr=False, compare=False)
+    #: what :meth:`cached` computed from ``records`` (the records it was computed from in ``_cached_of``)
+    _cached_values: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _cached_of: list[Record] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def _memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """``compute()``, once per ``key`` for the records the selection holds.
 
         WHY: a BD-rate table asks one curve for its qualities, image sets and means many times (the
         value, the labels of its points, the interpolation error, the interval, per-image values), and
         each answer is a pass over all its records; a table over 140 codecs spent most of its time so.
         Assigning other ``records`` starts afresh."""
-        if self._memo_of is not self.records:
-            self._memo_values.clear()
-            self._memo_of = self.records
-        if key not in self._memo_values:
-            self._memo_values[key] = compute()
-        return self._memo_values[key]
+        if self._cached_of is not self.records:
+            self._cached_values.clear()
+            self._cached_of = self.records
+        if key not in self._cached_values:
+            self._cached_values[key] = compute()
+        return self._cached_values[key]
 
     @property
     def qualities(self) -> list[str]:
         """The curve's qualities: those with at least one ok record, in numeric order."""
-        return list(self._memo(("qualities",), lambda: sorted(
+        return list(self.cached(("qualities",), lambda: sorted(
             {r.quality for r in self.records if r.ok and r.bpp is not None}, key=_quality_sort_key)))
 
     def image_set(self, metric: str | None = None) -> ImageSet:
         """The images the curve averages for ``metric`` (None: for its rate and timings): those with a
         value at every quality, and every other image with the reason."""
-        found = self._memo(("image_set", metric), lambda: complete_images(self.records, self.qualities, metric))
+        found = self.cached(("image_set", metric), lambda: complete_images(self.records, self.qualities, metric))
         return ImageSet(found.images, dict(found.left_out))
 
     def rows_for(self, metric: str | None = None, images: ImageSet | None = None) -> list[dict[str, Any]]:
@@ -258,7 +258,7 @@ class Selection:
             rows.sort(key=lambda r: _quality_sort_key(r["quality"]))
             return rows
 
-        return [dict(row) for row in self._memo(("rows", frozenset(kept)), compute)]
+        return [dict(row) for row in self.cached(("rows", frozenset(kept)), compute)]
 
     @property
     def rows(self) -> list[dict[str, Any]]:
