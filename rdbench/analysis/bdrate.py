@@ -15,7 +15,6 @@ rdbench computes by default and why is in docs/bd-rate.md.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import scipy.interpolate
 
+from rdbench.analysis.memo import Memo
 from rdbench.errors import RdbenchError
 
 METHODS = ("pchip", "akima", "cubic")
@@ -93,11 +93,10 @@ def check_method(method: str) -> None:
 _check_method = check_method
 
 
-#: fitted interpolants by method and exact points (:func:`interpolant`), the oldest dropped beyond the bound
-_INTERPOLANTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_INTERPOLANTS_KEPT = 4096
-#: checked curves by their exact points (:func:`_curve`), bounded as the interpolants
-_CURVES: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+#: fitted interpolants by method and exact points (:func:`interpolant`)
+_INTERPOLANTS: Memo[Any] = Memo(4096)
+#: checked curves by their exact points (:func:`_curve`)
+_CURVES: Memo[tuple[np.ndarray, np.ndarray]] = Memo(4096)
 
 
 def interpolant(x: np.ndarray, y: np.ndarray, method: str) -> Any:
@@ -108,14 +107,7 @@ def interpolant(x: np.ndarray, y: np.ndarray, method: str) -> Any:
     codec row otherwise, and fitting was most of a table's computing. The key is the points' exact bytes,
     so a cached fit is the fit those points would get."""
     x, y = np.array(x, dtype=float), np.array(y, dtype=float)  # own copies: a fit may keep views of them
-    key = (method, x.shape, y.shape, x.tobytes(), y.tobytes())
-    found = _INTERPOLANTS.get(key)
-    if found is None:
-        found = _fit(x, y, method)
-        _INTERPOLANTS[key] = found
-        if len(_INTERPOLANTS) > _INTERPOLANTS_KEPT:
-            _INTERPOLANTS.popitem(last=False)
-    return found
+    return _INTERPOLANTS.get((method, x.shape, y.shape, x.tobytes(), y.tobytes()), lambda: _fit(x, y, method))
 
 
 def _fit(x: np.ndarray, y: np.ndarray, method: str) -> Any:
@@ -142,20 +134,12 @@ def _curve(points: Sequence[Sequence[float]], role: str, method: str) -> tuple[n
             f"{role} curve has {len(arr)} point(s); method {method!r} needs at least {MIN_POINTS[method]}",
             hint="measure more qualities or use --method pchip",
         )
-    key = (arr.shape, arr.tobytes())
-    found = _CURVES.get(key)
-    if found is None:
-        found = _checked_curve(arr, role)
-        for array in found:
-            array.flags.writeable = False  # shared by every caller with these points
-        _CURVES[key] = found
-        if len(_CURVES) > _INTERPOLANTS_KEPT:
-            _CURVES.popitem(last=False)
-    return found
+    return _CURVES.get((arr.shape, arr.tobytes()), lambda: _checked_curve(arr, role))
 
 
 def _checked_curve(arr: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_curve` once per distinct set of points: the checks, the sort by rate, the log of the rate."""
+    """:func:`_curve` once per distinct set of points: the checks, the sort by rate, the log of the rate
+    (read-only: shared by every caller with these points)."""
     if not np.all(np.isfinite(arr)) or np.any(arr[:, 0] <= 0):
         raise BdRateError(f"{role} curve has non-finite values or non-positive rates")
     arr = arr[np.argsort(arr[:, 0], kind="stable")]
@@ -167,7 +151,10 @@ def _checked_curve(arr: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
             f"{role} curve is not monotonic: distortion quality falls as rate rises",
             hint="drop the outlier qualities before computing BD figures",
         )
-    return np.log10(rate), dist
+    out = (np.log10(rate), dist)
+    for array in out:
+        array.flags.writeable = False
+    return out
 
 
 def _limits(xa: np.ndarray, xt: np.ndarray, limits: tuple[float | None, float | None] | None,

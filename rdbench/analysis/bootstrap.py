@@ -21,7 +21,6 @@ the scalar code once per resample (slower, same numbers).
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from rdbench.analysis.bdrate import (
     quality_to_rate_limits,
 )
 from rdbench.analysis.image_sets import ImageSet, common_images, metric_value
+from rdbench.analysis.memo import Memo
 from rdbench.errors import plural
 
 #: fewest images a bootstrap interval is computed from
@@ -166,24 +166,19 @@ def resample_weights(n: int, resamples: int, seed: int | None) -> np.ndarray:
     a ``--ci`` table draws the same weights for every cell of the same number of images."""
     if seed is None:
         return _draw_weights(n, resamples, None)
-    key = (n, resamples, seed)
-    found = _WEIGHTS.get(key)
-    if found is None:
-        found = _WEIGHTS[key] = _draw_weights(n, resamples, seed)
-        found.flags.writeable = False
-        if len(_WEIGHTS) > _PREPARED_KEPT:
-            _WEIGHTS.popitem(last=False)
-    return found
+    return _WEIGHTS.get((n, resamples, seed), lambda: _draw_weights(n, resamples, seed, shared=True))
 
 
-_WEIGHTS: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
+_WEIGHTS: Memo[np.ndarray] = Memo(8)
 
 
-def _draw_weights(n: int, resamples: int, seed: int | None) -> np.ndarray:
+def _draw_weights(n: int, resamples: int, seed: int | None, shared: bool = False) -> np.ndarray:
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, size=(resamples, n))
     counts = np.bincount((draws + n * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n)
-    return counts.reshape(resamples, n) / n
+    weights = counts.reshape(resamples, n) / n
+    weights.flags.writeable = not shared
+    return weights
 
 
 # -- BD values of many curve pairs at once -------------------------------------------------------------------------
@@ -250,9 +245,8 @@ class _HermiteRows:
         return self.before[rows, k] + part
 
 
-#: prepared rows by their exact inputs (:func:`_hermite_rows`), the oldest dropped beyond a few
-_PREPARED: OrderedDict[tuple[Any, ...], _HermiteRows] = OrderedDict()
-_PREPARED_KEPT = 8
+#: prepared rows by their exact inputs (:func:`_hermite_rows`)
+_PREPARED: Memo[_HermiteRows] = Memo(8)
 
 
 def _hermite_rows(rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> _HermiteRows:
@@ -261,21 +255,19 @@ def _hermite_rows(rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> _H
     WHY: every cell of a ``--ci`` table resamples its anchor with the same draws (the same seed), so
     the anchor's resampled mean curves are the same for every codec of a column; preparing them once
     per table instead of once per cell is about half of the bootstrap's work."""
-    rate, quality = np.ascontiguousarray(rate, dtype=float), np.ascontiguousarray(quality, dtype=float)
-    key = (psnr_delta, rate.shape, quality.shape, rate.tobytes(), quality.tobytes())
-    found = _PREPARED.get(key)
-    if found is None:
-        found = _PREPARED[key] = _HermiteRows(rate, quality, psnr_delta)
-        if len(_PREPARED) > _PREPARED_KEPT:
-            _PREPARED.popitem(last=False)
-    return found
+    rate, quality = np.array(rate, dtype=float), np.array(quality, dtype=float)  # own copies: they are kept
+    return _PREPARED.get((psnr_delta, rate.shape, quality.shape, rate.tobytes(), quality.tobytes()),
+                         lambda: _HermiteRows(rate, quality, psnr_delta))
 
 
 def _sorted_rows(rate: np.ndarray, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """log10-rate and quality of each row sorted by rate, and whether the row is a usable curve."""
-    order = np.argsort(rate, axis=1, kind="stable")
-    r = np.take_along_axis(rate, order, axis=1)
-    q = np.take_along_axis(quality, order, axis=1)
+    if np.all(np.diff(rate, axis=1) > 0):  # every row already in rate order (mean curves are): the sort keeps it
+        r, q = rate, quality
+    else:
+        order = np.argsort(rate, axis=1, kind="stable")
+        r = np.take_along_axis(rate, order, axis=1)
+        q = np.take_along_axis(quality, order, axis=1)
     ok = (np.all(np.isfinite(r) & np.isfinite(q), axis=1) & np.all(r > 0, axis=1)
           & np.all(np.diff(r, axis=1) > 0, axis=1) & np.all(np.diff(q, axis=1) > 0, axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
