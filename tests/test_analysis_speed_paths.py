@@ -39,13 +39,14 @@ def _record(codec: str, quality: str, image: str, rng: np.random.Generator, **fi
     bpp = float(0.05 * math.exp(level / 25) * rng.uniform(0.9, 1.1))
     psnr = float(30 + 4 * math.log2(bpp) + rng.normal(0, 0.2))
     ms_ssim = float(1 - 10 ** (-(12 + 3 * math.log2(bpp)) / 10))
-    values = dict(codec=codec, config_hash=hashlib.sha256(codec.encode()).hexdigest()[:16], quality=quality,
-                  dataset="set", image=image, image_hash=hashlib.sha256(image.encode()).hexdigest(), height=64,
-                  width=96, num_bytes=round(bpp * 64 * 96 / 8), bpp=bpp, mse=255.0 ** 2 / 10 ** (psnr / 10),
-                  psnr=psnr, ms_ssim=ms_ssim, ms_ssim_db=-10 * math.log10(1 - ms_ssim),
-                  encode_s=float(rng.uniform(0.01, 0.02)), decode_s=float(rng.uniform(0.01, 0.02)),
-                  peak_mem_bytes=int(rng.integers(1e6, 2e6)), codec_library="lib", codec_version="1",
-                  created_at="2026-01-02T03:04:05+00:00", extra={"threads": 1})
+    values = {"codec": codec, "config_hash": hashlib.sha256(codec.encode()).hexdigest()[:16], "quality": quality,
+              "dataset": "set", "image": image, "image_hash": hashlib.sha256(image.encode()).hexdigest(),
+              "height": 64, "width": 96, "num_bytes": round(bpp * 64 * 96 / 8), "bpp": bpp,
+              "mse": 255.0 ** 2 / 10 ** (psnr / 10), "psnr": psnr, "ms_ssim": ms_ssim,
+              "ms_ssim_db": -10 * math.log10(1 - ms_ssim), "encode_s": float(rng.uniform(0.01, 0.02)),
+              "decode_s": float(rng.uniform(0.01, 0.02)), "peak_mem_bytes": int(rng.integers(1e6, 2e6)),
+              "codec_library": "lib", "codec_version": "1", "created_at": "2026-01-02T03:04:05+00:00",
+              "extra": {"threads": 1}}
     values.update(fields)
     return Record(**values)
 
@@ -189,8 +190,8 @@ def _memos_off(monkeypatch) -> None:
 
 @pytest.mark.parametrize("psnr_delta", [False, True])
 def test_bd_table_is_the_same_with_every_memo_and_without(varied, monkeypatch, psnr_delta):
-    options = dict(ci=95, resamples=300, per_image=True, sensitivity=True, sensitivity_steps=1,
-                   psnr_delta=psnr_delta)
+    options = {"ci": 95, "resamples": 300, "per_image": True, "sensitivity": True, "sensitivity_steps": 1,
+               "psnr_delta": psnr_delta}
     with Store(varied, readonly=True) as store:
         warm = api.bd_table(store, "anchor", ["b", "c", "d", "anchor"], ["set"], **options)
         again = api.bd_table(store, "anchor", ["b", "c", "d", "anchor"], ["set"], **options)
