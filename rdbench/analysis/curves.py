@@ -106,7 +106,7 @@ def stored_codecs(store: Store | None) -> list[str]:
     """Codecs with any record (ok or failed) in the store."""
     if store is None:
         return []
-    return sorted({g["codec"] for g in store.record_groups()})
+    return store.stored_names("codec")
 
 
 def resolve_name(store: Store | None, name: str) -> Choice:

@@ -159,7 +159,7 @@ def stored_dataset_names(store: Store | None) -> list[str]:
     """Datasets with records or imported curves in the store."""
     if store is None:
         return []
-    found = {g["dataset"] for g in store.record_groups()}
+    found = set(store.stored_names("dataset"))
     found |= {d for ds in store.imported_curve_names().values() for d in ds}
     return sorted(found)
 

@@ -41,7 +41,7 @@ def _filters(store, codec: str | None, dataset: str | None, quality: str | None,
         filters["selections"] = [c.selection() for c in choices]
     if dataset:
         filters["datasets"] = resolve_datasets(store, split_csv(dataset), stored_only=True)
-    groups = store.record_groups()
+    groups = store.record_groups() if quality or weights or device else []
     if quality:
         from rdbench.analysis.aggregate import _quality_sort_key
 

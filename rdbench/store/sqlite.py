@@ -631,6 +631,13 @@ class Store:
         columns["extra"] = [json.loads(extra or "{}") for extra in columns["extra"]]
         return columns
 
+    def stored_names(self, column: str) -> list[str]:
+        """The distinct ``codec`` or ``dataset`` values of all records (ok or failed), sorted: what the
+        analysis checks names against, without grouping every record (the codec index answers it)."""
+        if column not in ("codec", "dataset"):
+            raise ValueError(f"stored_names takes 'codec' or 'dataset', not {column!r}")
+        return [row[0] for row in self.conn.execute(f"SELECT DISTINCT {column} FROM records ORDER BY {column}")]
+
     def record_groups(self, **filters: Any) -> list[dict[str, Any]]:
         """How many records of each (codec, dataset, config_hash, quality, weights, device, status)
         match the filters: what is stored, without reading every record."""
