@@ -105,31 +105,57 @@ def render(
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     columns = list(columns or (rows[0].keys() if rows else []))
-    headers = headers or {}
-    names = [headers.get(c, c) for c in columns]
     if fmt == "json":
         return json.dumps([{c: _json_safe(r.get(c)) for c in columns} for r in rows], indent=2, default=str)
+    return render_columns({c: [r.get(c) for r in rows] for c in columns}, columns, fmt, count=len(rows), title=title,
+                          digits=digits, headers=headers, marks=marks, notes=notes)
+
+
+def render_columns(
+    values: Mapping[str, Sequence[Any]],
+    columns: Sequence[str],
+    fmt: str = "table",
+    *,
+    count: int,
+    title: str | None = None,
+    digits: int = 4,
+    headers: dict[str, str] | None = None,
+    marks: Sequence[Mapping[str, Any]] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    """:func:`render` of ``count`` rows given as one sequence of values per column (``values[c][i]`` is
+    row i's value of column c, None where it has none): the same text, without a dict per row, for a
+    caller that holds columns (``rdbench results --per-image`` prints 30,000 rows)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    columns = list(columns)
+    headers = headers or {}
+    names = [headers.get(c, c) for c in columns]
+    lists = [values[c] for c in columns]
+    if fmt == "json":
+        return json.dumps([{c: _json_safe(v) for c, v in zip(columns, row)} for row in zip(*lists)]
+                          if columns else [{} for _ in range(count)], indent=2, default=str)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
-        for r in rows:
-            writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+        for row in (zip(*lists) if columns else ([] for _ in range(count))):
+            writer.writerow(["" if v is None else v for v in row])
         return buffer.getvalue()
-    marks = marks or [{} for _ in rows]
-    if len(marks) != len(rows):
-        raise ValueError(f"marks has {plural(len(marks), 'entry', 'entries')} for {plural(len(rows), 'row')}")
+    marks = marks or [{} for _ in range(count)]
+    if len(marks) != count:
+        raise ValueError(f"marks has {plural(len(marks), 'entry', 'entries')} for {plural(count, 'row')}")
     # cells are made column by column: `results --per-image` prints half a million of them
     texts, numeric = [], []
-    for c in columns:
-        column, is_number = _column_texts([r.get(c) for r in rows], digits)
+    for c, column_values in zip(columns, lists):
+        column, is_number = _column_texts(list(column_values), digits)
         for i, m in enumerate(marks):
             if m and m.get(c) is not None:
                 column[i] += f" [{m[c]}]"
                 is_number = None  # a marked cell is checked by its text
         texts.append(column)
-        numeric.append(bool(rows) and (is_number if is_number is not None else all(map(_is_number, column))))
-    cells = [list(row) for row in zip(*texts)] if columns else [[] for _ in rows]
+        numeric.append(bool(count) and (is_number if is_number is not None else all(map(_is_number, column))))
+    cells = [list(row) for row in zip(*texts)] if columns else [[] for _ in range(count)]
     if fmt == "markdown":
         def md(text: str) -> str:  # a pipe would end the cell, a newline the row
             return " ".join(text.replace("|", r"\|").split("\n"))
@@ -152,6 +178,6 @@ def render(
         return "  ".join(v.rjust(w) if right else v.ljust(w) for v, w, right in zip(values, widths, numeric)).rstrip()
     padded = [[t.rjust(w) for t in column] if right else [t.ljust(w) for t in column]
               for column, w, right in zip(texts, widths, numeric)]
-    body = ["  ".join(row).rstrip() for row in zip(*padded)] if columns else [""] * len(rows)
+    body = ["  ".join(row).rstrip() for row in zip(*padded)] if columns else [""] * count
     out = ([title] if title else []) + [line(names), line(["-" * w for w in widths])] + body
     return "\n".join(out + list(notes))
