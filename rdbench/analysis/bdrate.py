@@ -184,12 +184,15 @@ def _show(value: float, unit: str) -> str:
 
 
 def _delta(xa: np.ndarray, ya: np.ndarray, xt: np.ndarray, yt: np.ndarray, method: str,
-           limits: tuple[float | None, float | None] | None = None, unit: str = "dB"):
+           limits: tuple[float | None, float | None] | None = None, unit: str = "dB", *, ends: bool = True):
     """Mean of (test - anchor) over the overlap of the x ranges (within ``limits``), the overlap
-    fraction, the integrated range and each interpolant's values at its ends."""
+    fraction, the integrated range and each interpolant's values at its ends (None for both without
+    ``ends``: a value recomputed on a subset of the points needs only the mean)."""
     lo, hi, overlap = _limits(xa, xt, limits, unit)
     fa, ft = interpolant(xa, ya, method), interpolant(xt, yt, method)
     avg = (float(ft.integrate(lo, hi)) - float(fa.integrate(lo, hi))) / (hi - lo)
+    if not ends:
+        return float(avg), overlap, (lo, hi), None, None
     return (float(avg), overlap, (lo, hi), (float(fa(lo)), float(fa(hi))), (float(ft(lo)), float(ft(hi))))
 
 
@@ -254,18 +257,20 @@ def rate_difference(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[f
 
 
 def bd_between(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]], method: str, *, psnr_delta: bool,
-               ends: tuple[float, float]) -> BdResult:
+               ends: tuple[float, float]) -> float:
     """The BD value integrated over exactly ``ends`` in the integrated axis's own unit (quality in dB
     for BD-rate, rate in bpp for BD-PSNR), as a :class:`BdResult` of another computation reports
-    it in ``interval``: recomputing a value on other points over the same interval."""
+    it in ``interval``: recomputing a value on other points over the same interval. Only the value
+    (what :func:`bd_rate` / :func:`bd_psnr` give as ``value``): the interpolation error asks for
+    thousands of them in a large table."""
+    check_method(method)
+    la, da = _curve(anchor, "anchor", method)
+    lt, dt = _curve(test, "test", method)
     if psnr_delta:
-        check_method(method)
-        la, da = _curve(anchor, "anchor", method)
-        lt, dt = _curve(test, "test", method)
         limits = (math.log10(ends[0]), math.log10(ends[1]))
-        avg, overlap, got, a_ends, t_ends = _delta(la, da, lt, dt, method, limits, "log10 bpp")
-        return BdResult(avg, overlap, method, (10 ** got[0], 10 ** got[1]), a_ends, t_ends, "psnr")
-    return bd_rate(anchor, test, method, interval=ends)
+        return _delta(la, da, lt, dt, method, limits, "log10 bpp", ends=False)[0]
+    avg = _delta(da, la, dt, lt, method, ends, "dB", ends=False)[0]
+    return float((10**avg - 1) * 100)
 
 
 def bd_value(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]], method: str = "pchip", *,

@@ -86,11 +86,22 @@ class Record:
         return cls(**data)
 
     @classmethod
-    def from_values(cls, values: tuple[Any, ...]) -> Record:
+    def from_values(cls, values: tuple[Any, ...], parsed: dict[str, Any] | None = None) -> Record:
         """A record from one row of the ``records`` columns in :data:`RECORD_FIELDS` order (``extra`` as
-        stored JSON): what the store reads tens of thousands of at once, so without a dict per row."""
-        extra = values[-1]
-        return cls(*values[:-1], json.loads(extra) if extra and extra != "{}" else {})
+        stored JSON): what the store reads tens of thousands of at once, so without a dict per row.
+
+        ``parsed`` (JSON text -> its value), shared by the records of one read, parses each distinct
+        ``extra`` once (records of one run often carry the same one); each record gets its own copy."""
+        text = values[-1]
+        if not text or text == "{}":
+            extra: dict[str, Any] = {}
+        elif parsed is None:
+            extra = json.loads(text)
+        else:
+            if text not in parsed:
+                parsed[text] = json.loads(text)
+            extra = _json_copy(parsed[text])
+        return cls(*values[:-1], extra)
 
     def as_dict(self) -> dict[str, Any]:
         """Every field by name, ``extra`` a copy of its own: what ``dataclasses.asdict`` gives for a

@@ -622,7 +622,8 @@ class Store:
 
     def find_records(self, **filters: Any) -> list[Record]:
         """Records matching the filters of :meth:`_record_filter` (all records without any)."""
-        return [Record.from_values(values) for values in self._record_values(filters)]
+        parsed: dict[str, Any] = {}
+        return [Record.from_values(values, parsed) for values in self._record_values(filters)]
 
     def record_columns(self, fields: Sequence[str] = RECORD_FIELDS, **filters: Any) -> dict[str, list[Any]]:
         """The records :meth:`find_records` gives, in its order, as one list per field of ``fields`` (all of
