@@ -102,6 +102,13 @@ def test_load_records_equals_the_frame_built_from_dataclasses_asdict(varied, sta
     pd.testing.assert_frame_equal(api.load_records(varied, status=status), _reference_frame(records))
     pd.testing.assert_frame_equal(api.load_records(varied, status=status, expand_extra=True),
                                   _reference_frame(records, expand_extra=True))
+    # one record, and none
+    with Store(varied, readonly=True) as store:
+        one = store.find_records(selections=[{"codec": "e"}], status=status, stale=False)
+    if one:
+        pd.testing.assert_frame_equal(api.load_records(varied, codecs="e", status=status), _reference_frame(one))
+    else:
+        assert api.load_records(varied, codecs="e", status=status).empty
 
 
 def test_records_read_from_tuples_equal_records_read_row_by_row(varied):

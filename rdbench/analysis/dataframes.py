@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,8 +112,8 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
         columns = store.record_columns(selections=selections, datasets=wanted, status=status, stale=False)
     order = _record_order(columns)
     # built column by column, in the final order: a dict per record (dataclasses.asdict) took most of the time
-    frame = pd.DataFrame({name: [values[i] for i in order] for name, values in columns.items()},
-                         columns=RECORD_FIELDS)
+    reorder = operator.itemgetter(*order) if len(order) > 1 else (lambda values: [values[i] for i in order])
+    frame = pd.DataFrame({name: list(reorder(values)) for name, values in columns.items()}, columns=RECORD_FIELDS)
     for column in _INTEGER_FIELDS:
         frame[column] = pd.array(frame[column].astype(object).where(frame[column].notna(), None), dtype="Int64")
     for column in _FLOAT_FIELDS:

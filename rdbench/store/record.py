@@ -92,16 +92,7 @@ class Record:
 
         ``parsed`` (JSON text -> its value), shared by the records of one read, parses each distinct
         ``extra`` once (records of one run often carry the same one); each record gets its own copy."""
-        text = values[-1]
-        if not text or text == "{}":
-            extra: dict[str, Any] = {}
-        elif parsed is None:
-            extra = json.loads(text)
-        else:
-            if text not in parsed:
-                parsed[text] = json.loads(text)
-            extra = _json_copy(parsed[text])
-        return cls(*values[:-1], extra)
+        return cls(*values[:-1], parse_extra(values[-1], parsed))
 
     def as_dict(self) -> dict[str, Any]:
         """Every field by name, ``extra`` a copy of its own: what ``dataclasses.asdict`` gives for a
@@ -123,6 +114,18 @@ class Record:
 
 
 RECORD_FIELDS = [f.name for f in dataclasses.fields(Record)]
+
+
+def parse_extra(text: str | None, parsed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A record's stored ``extra`` JSON as a dict of its own; with ``parsed`` (text -> value, kept by
+    the caller across the records of one read) each distinct text is parsed once and copied."""
+    if not text or text == "{}":
+        return {}
+    if parsed is None:
+        return json.loads(text)
+    if text not in parsed:
+        parsed[text] = json.loads(text)
+    return _json_copy(parsed[text])
 
 
 def _json_copy(value: Any) -> Any:

@@ -33,6 +33,7 @@ from rdbench.store.record import (
     ComplexityPoint,
     ImportedCurve,
     Record,
+    parse_extra,
 )
 
 DEFAULT_DB = Path("results") / "rdbench.sqlite"
@@ -633,7 +634,8 @@ class Store:
         columns = {name: list(values) for name, values in zip(fields, zip(*rows))} if rows else \
             {name: [] for name in fields}
         if "extra" in columns:
-            columns["extra"] = [json.loads(extra or "{}") for extra in columns["extra"]]
+            parsed: dict[str, Any] = {}
+            columns["extra"] = [parse_extra(extra, parsed) for extra in columns["extra"]]
         return columns
 
     def stored_names(self, column: str) -> list[str]:
