@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import repeat
 from statistics import mean
 from typing import Any
 
@@ -61,21 +62,29 @@ def exact_mean(values: Iterable[float]) -> float:
 
     WHY: every mean of every curve goes through here (a BD-rate table over 140 codecs makes tens of
     thousands), and ``statistics.mean`` sums through ``Fraction`` objects. Its result is the exact mean
-    rounded once; for finite floats that is computed here with integers (each float is an integer over
-    a power of two, so all share the largest denominator) and one correctly rounded integer division,
-    the same rounding ``Fraction`` to ``float`` does. Anything else (ints, infinities, NaN, None, empty)
-    goes to ``statistics.mean`` itself, so results and errors are always its own.
+    rounded once; for finite floats that is computed here with integers and one correctly rounded
+    integer division, the same rounding ``Fraction`` to ``float`` does: every float is an integer times
+    a power of two no smaller than 2**(e - 53) for the smallest exponent e among them, so scaled by
+    2**(53 - e) all are integers, summed exactly. Anything else (ints, infinities, NaN, None, zero,
+    exponents too far apart to scale, empty) goes to ``statistics.mean`` itself, so results and errors
+    are always its own.
     """
     values = list(values)
-    if not values or any(type(v) is not float for v in values):
+    if not values or set(map(type, values)) != {float}:
         return mean(values)
     try:
-        ratios = [v.as_integer_ratio() for v in values]
+        smallest = min(map(abs, values))
+        if not smallest:  # a zero has no exponent to scale by
+            return mean(values)
+        scale = 53 - math.frexp(smallest)[1]
+        if math.frexp(max(map(abs, values)))[1] + scale > 1020:  # would overflow once scaled
+            return mean(values)
+        total = sum(map(int, map(math.ldexp, values, repeat(scale))))
     except (OverflowError, ValueError):  # inf, NaN
         return mean(values)
-    denominator = max(d for _, d in ratios)  # powers of two: the largest is a multiple of every other
-    total = sum(n * (denominator // d) for n, d in ratios)
-    return total / (denominator * len(values))
+    if scale >= 0:
+        return total / (len(values) << scale)
+    return (total << -scale) / len(values)
 
 
 def _mean(values: list[float | None]) -> float | None:
