@@ -210,7 +210,7 @@ def batch_bd(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarra
         lo, hi = np.maximum(lo, limits[0]), np.minimum(hi, limits[1])
     ok &= hi > lo
     with np.errstate(invalid="ignore", divide="ignore"):
-        avg = ((t.primitive(hi) - t.primitive(lo)) - (a.primitive(hi) - a.primitive(lo))) / (hi - lo)
+        avg = (t.integral(lo, hi) - a.integral(lo, hi)) / (hi - lo)
     out = avg if psnr_delta else (10 ** avg - 1) * 100
     return np.where(ok, out, np.nan)
 
@@ -230,17 +230,25 @@ class _HermiteRows:
             whole = self.h * ((self.y0 + self.y1) / 2 + (self.d0 - self.d1) / 12)  # each full segment's integral
         self.before = np.concatenate([np.zeros((len(self.x), 1)), np.cumsum(whole, axis=1)], axis=1)
 
-    def primitive(self, at: np.ndarray) -> np.ndarray:
-        """Integral of each row's cubic Hermite interpolant from its first point to ``at``."""
-        k = _segment(self.x, at)
-        rows = np.arange(len(self.x))
+    def integral(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Integral of each row's cubic Hermite interpolant from ``lo`` to ``hi``: the primitive at both
+        ends evaluated in one pass (every operation is per element, so the values are those of two)."""
+        n = len(self.x)
+        both = self._primitive(np.concatenate([hi, lo]), np.concatenate([np.arange(n), np.arange(n)]))
+        return both[:n] - both[n:]
+
+    def _primitive(self, at: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Integral of the interpolant of row ``rows[i]`` from its first point to ``at[i]``."""
+        x = self.x[rows]
+        k = _segment(x, at)
         h = self.h[rows, k]
-        s = (at - self.x[rows, k]) / h
+        s = (at - x[np.arange(len(rows)), k]) / h
+        s2, s3, s4 = s**2, s**3, s**4
         # integrals of the four Hermite basis functions from 0 to s
-        b00 = s - s**3 + s**4 / 2
-        b10 = s**2 / 2 - 2 * s**3 / 3 + s**4 / 4
-        b01 = s**3 - s**4 / 2
-        b11 = s**4 / 4 - s**3 / 3
+        b00 = s - s3 + s4 / 2
+        b10 = s2 / 2 - 2 * s3 / 3 + s4 / 4
+        b01 = s3 - s4 / 2
+        b11 = s4 / 4 - s3 / 3
         part = h * (self.y0[rows, k] * b00 + self.d0[rows, k] * b10 + self.y1[rows, k] * b01 + self.d1[rows, k] * b11)
         return self.before[rows, k] + part
 
@@ -255,9 +263,9 @@ def _hermite_rows(rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> _H
     WHY: every cell of a ``--ci`` table resamples its anchor with the same draws (the same seed), so
     the anchor's resampled mean curves are the same for every codec of a column; preparing them once
     per table instead of once per cell is about half of the bootstrap's work."""
-    rate, quality = np.array(rate, dtype=float), np.array(quality, dtype=float)  # own copies: they are kept
+    rate, quality = np.asarray(rate, dtype=float), np.asarray(quality, dtype=float)
     return _PREPARED.get((psnr_delta, rate.shape, quality.shape, rate.tobytes(), quality.tobytes()),
-                         lambda: _HermiteRows(rate, quality, psnr_delta))
+                         lambda: _HermiteRows(rate.copy(), quality.copy(), psnr_delta))  # copies: they are kept
 
 
 def _sorted_rows(rate: np.ndarray, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
