@@ -16,9 +16,13 @@ interpreter is timed separately):
 * the same with ``--ci 95`` (2000 bootstrap resamples per cell).
 
 ``--save-outputs DIR`` writes each command's output there, so that two versions of rdbench can be
-checked to print the same numbers (``diff -r``).
+checked to print the same numbers (``diff -r``). The script uses only rdbench's public API and
+command line, so it also times an older checkout: ``PYTHONPATH=OLD/checkout python
+bench/bench_analysis_speed.py --times-out before.json``, then ``--baseline before.json`` here prints
+each figure's speed-up against those (default: the figures measured at e66084c, :data:`BASELINE`).
 
-    python bench/bench_analysis_speed.py [--repeat 5] [--save-outputs DIR] [--db PATH]
+    python bench/bench_analysis_speed.py [--repeat 5] [--save-outputs DIR] [--db PATH] \
+        [--times-out FILE] [--baseline FILE]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import argparse
 import contextlib
 import hashlib
 import io
+import json
 import math
 import os
 import platform
@@ -141,7 +146,11 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None,
                         help="use (and keep) this database; built there when missing")
     parser.add_argument("--save-outputs", type=Path, default=None)
+    parser.add_argument("--times-out", type=Path, default=None, help="write the median times as JSON")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="median times (JSON of --times-out) to compare with [default: BASELINE]")
     args = parser.parse_args()
+    baseline = json.loads(args.baseline.read_text()) if args.baseline else BASELINE
 
     import rdbench
 
@@ -173,13 +182,16 @@ def main() -> None:
 
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()}; "
           f"Python {platform.python_version()}; {CODECS} codecs x {IMAGES} images x {len(QUALITIES)} qualities "
-          f"= {CODECS * IMAGES * len(QUALITIES)} records; median of {args.repeat} runs after one warm-up.\n")
+          f"= {CODECS * IMAGES * len(QUALITIES)} records; median of {args.repeat} runs after one warm-up; rdbench from "
+          f"{Path(rdbench.__file__).parent}.\n")
     print("| what | first run (s) | median (s) | median CPU (s) | before (s) | speed-up |")
     print("|---|---|---|---|---|---|")
     for name, first, median, cpu in rows:
-        before = BASELINE.get(name)
+        before = baseline.get(name)
         ratio = f"{before / median:.1f}x" if before else ""
         print(f"| `{name}` | {first:.3f} | {median:.3f} | {cpu:.3f} | {before if before else ''} | {ratio} |")
+    if args.times_out:
+        args.times_out.write_text(json.dumps({name: round(median, 3) for name, _, median, _ in rows}, indent=1))
     print(f"\nCold start (fresh interpreter): `python -m rdbench --version` {cold_version:.2f} s; "
           f"`python -m rdbench results --format json` {cold:.2f} s.")
 
