@@ -261,8 +261,8 @@ def _hermite_rows(rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> _H
     """:class:`_HermiteRows` of these rows, made once for the same inputs.
 
     WHY: every cell of a ``--ci`` table resamples its anchor with the same draws (the same seed), so
-    the anchor's resampled mean curves are the same for every codec of a column; preparing them once
-    per table instead of once per cell is about half of the bootstrap's work."""
+    the anchor's resampled mean curves are the same for every codec of a column: they are prepared
+    once per table instead of once per cell."""
     rate, quality = np.asarray(rate, dtype=float), np.asarray(quality, dtype=float)
     return _PREPARED.get((psnr_delta, rate.shape, quality.shape, rate.tobytes(), quality.tobytes()),
                          lambda: _HermiteRows(rate.copy(), quality.copy(), psnr_delta))  # copies: they are kept
