@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from itertools import repeat
 from statistics import mean
 from typing import Any
 
@@ -65,9 +66,39 @@ def is_capped(value: float | None) -> bool:
     return value is not None and not math.isnan(value) and value > PSNR_CAP_DB
 
 
+def exact_mean(values: Iterable[float]) -> float:
+    """``statistics.mean(values)``, bit for bit, several times faster on floats.
+
+    WHY: every mean of every curve goes through here (a BD-rate table over 140 codecs makes tens of
+    thousands), and ``statistics.mean`` sums through ``Fraction`` objects. Its result is the exact mean
+    rounded once; for finite floats that is computed here with integers and one correctly rounded
+    integer division, the same rounding ``Fraction`` to ``float`` does: every float is an integer times
+    a power of two no smaller than 2**(e - 53) for the smallest exponent e among them, so scaled by
+    2**(53 - e) all are integers, summed exactly. Anything else (ints, infinities, NaN, None, zero,
+    exponents too far apart to scale, empty) goes to ``statistics.mean`` itself, so results and errors
+    are always its own.
+    """
+    values = list(values)
+    if not values or set(map(type, values)) != {float}:
+        return mean(values)
+    try:
+        smallest = min(map(abs, values))
+        if not smallest:  # a zero has no exponent to scale by
+            return mean(values)
+        scale = 53 - math.frexp(smallest)[1]
+        if math.frexp(max(map(abs, values)))[1] + scale > 1020:  # would overflow once scaled
+            return mean(values)
+        total = sum(map(int, map(math.ldexp, values, repeat(scale))))
+    except (OverflowError, ValueError):  # inf, NaN
+        return mean(values)
+    if scale >= 0:
+        return total / (len(values) << scale)
+    return (total << -scale) / len(values)
+
+
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
-    return mean(present) if present else None
+    return exact_mean(present) if present else None
 
 
 def timed_records(records: list[Record]) -> tuple[list[Record], int]:
@@ -106,8 +137,8 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
             timed, timing_sets = timed_records(ok)
             pooled_mse = sum(r.mse * p for r, p in zip(ok, pixels)) / total_pixels
             row.update(
-                bpp=mean(r.bpp for r in ok),
-                psnr=mean(capped_db(r.psnr) for r in ok),
+                bpp=exact_mean([r.bpp for r in ok]),
+                psnr=exact_mean([capped_db(r.psnr) for r in ok]),
                 ms_ssim=mean_ms_ssim,
                 ms_ssim_db=capped_db(ms_ssim_db(mean_ms_ssim)),
                 bpp_pooled=8.0 * sum(r.num_bytes for r in ok) / total_pixels,

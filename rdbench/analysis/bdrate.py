@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import scipy.interpolate
 
+from rdbench.analysis.memo import Memo
 from rdbench.errors import RdbenchError
 
 METHODS = ("pchip", "akima", "cubic")
@@ -93,8 +94,24 @@ def check_method(method: str) -> None:
 _check_method = check_method
 
 
+#: fitted interpolants by method and exact points (:func:`interpolant`)
+_INTERPOLANTS: Memo[Any] = Memo(4096)
+#: checked curves by their exact points (:func:`_curve`)
+_CURVES: Memo[tuple[np.ndarray, np.ndarray]] = Memo(4096)
+
+
 def interpolant(x: np.ndarray, y: np.ndarray, method: str) -> Any:
-    """The interpolating function of ``method`` through (x, y) (x increasing): callable, with ``integrate(lo, hi)``."""
+    """The interpolating function of ``method`` through (x, y) (x increasing): callable, with ``integrate(lo, hi)``.
+
+    The same points give the same (shared, never modified) object: a BD-rate table fits the anchor's
+    curve, and each of its leave-one-out subsets (:mod:`rdbench.analysis.interpolation_error`), once per
+    codec row otherwise, and fitting was most of a table's computing. The key is the points' exact bytes,
+    so a cached fit is the fit those points would get."""
+    x, y = np.array(x, dtype=float), np.array(y, dtype=float)  # own copies: a fit may keep views of them
+    return _INTERPOLANTS.get((method, x.shape, y.shape, x.tobytes(), y.tobytes()), lambda: _fit(x, y, method))
+
+
+def _fit(x: np.ndarray, y: np.ndarray, method: str) -> Any:
     if method == "pchip":
         return scipy.interpolate.PchipInterpolator(x, y)
     if method == "akima":
@@ -107,7 +124,9 @@ def interpolant(x: np.ndarray, y: np.ndarray, method: str) -> Any:
 
 
 def _curve(points: Sequence[Sequence[float]], role: str, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate (rate, distortion) points; return log10-rate and distortion sorted by rate."""
+    """Validate (rate, distortion) points; return log10-rate and distortion sorted by rate (read-only
+    arrays, computed once per distinct points: the interpolation error of one value checks each
+    curve's leave-one-out subsets, so a table of 140 codecs checks the same points thousands of times)."""
     arr = np.asarray(points, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise BdRateError(f"{role} curve must be a list of (rate, distortion) pairs")
@@ -116,6 +135,12 @@ def _curve(points: Sequence[Sequence[float]], role: str, method: str) -> tuple[n
             f"{role} curve has {len(arr)} point(s); method {method!r} needs at least {MIN_POINTS[method]}",
             hint="measure more qualities or use --method pchip",
         )
+    return _CURVES.get((arr.shape, arr.tobytes()), lambda: _checked_curve(arr, role))
+
+
+def _checked_curve(arr: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_curve` once per distinct set of points: the checks, the sort by rate, the log of the rate
+    (read-only: shared by every caller with these points)."""
     if not np.all(np.isfinite(arr)) or np.any(arr[:, 0] <= 0):
         raise BdRateError(f"{role} curve has non-finite values or non-positive rates")
     arr = arr[np.argsort(arr[:, 0], kind="stable")]
@@ -127,7 +152,10 @@ def _curve(points: Sequence[Sequence[float]], role: str, method: str) -> tuple[n
             f"{role} curve is not monotonic: distortion quality falls as rate rises",
             hint="drop the outlier qualities before computing BD figures",
         )
-    return np.log10(rate), dist
+    out = (np.log10(rate), dist)
+    for array in out:
+        array.flags.writeable = False
+    return out
 
 
 def _limits(xa: np.ndarray, xt: np.ndarray, limits: tuple[float | None, float | None] | None,
@@ -157,12 +185,15 @@ def _show(value: float, unit: str) -> str:
 
 
 def _delta(xa: np.ndarray, ya: np.ndarray, xt: np.ndarray, yt: np.ndarray, method: str,
-           limits: tuple[float | None, float | None] | None = None, unit: str = "dB"):
+           limits: tuple[float | None, float | None] | None = None, unit: str = "dB", *, ends: bool = True):
     """Mean of (test - anchor) over the overlap of the x ranges (within ``limits``), the overlap
-    fraction, the integrated range and each interpolant's values at its ends."""
+    fraction, the integrated range and each interpolant's values at its ends (None for both without
+    ``ends``: a value recomputed on a subset of the points needs only the mean)."""
     lo, hi, overlap = _limits(xa, xt, limits, unit)
     fa, ft = interpolant(xa, ya, method), interpolant(xt, yt, method)
     avg = (float(ft.integrate(lo, hi)) - float(fa.integrate(lo, hi))) / (hi - lo)
+    if not ends:
+        return float(avg), overlap, (lo, hi), None, None
     return (float(avg), overlap, (lo, hi), (float(fa(lo)), float(fa(hi))), (float(ft(lo)), float(ft(hi))))
 
 
@@ -227,18 +258,20 @@ def rate_difference(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[f
 
 
 def bd_between(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]], method: str, *, psnr_delta: bool,
-               ends: tuple[float, float]) -> BdResult:
+               ends: tuple[float, float]) -> float:
     """The BD value integrated over exactly ``ends`` in the integrated axis's own unit (quality in dB
     for BD-rate, rate in bpp for BD-PSNR), as a :class:`BdResult` of another computation reports
-    it in ``interval``: recomputing a value on other points over the same interval."""
+    it in ``interval``: recomputing a value on other points over the same interval. Only the value
+    (what :func:`bd_rate` / :func:`bd_psnr` give as ``value``): the interpolation error asks for
+    thousands of them in a large table."""
+    check_method(method)
+    la, da = _curve(anchor, "anchor", method)
+    lt, dt = _curve(test, "test", method)
     if psnr_delta:
-        check_method(method)
-        la, da = _curve(anchor, "anchor", method)
-        lt, dt = _curve(test, "test", method)
         limits = (math.log10(ends[0]), math.log10(ends[1]))
-        avg, overlap, got, a_ends, t_ends = _delta(la, da, lt, dt, method, limits, "log10 bpp")
-        return BdResult(avg, overlap, method, (10 ** got[0], 10 ** got[1]), a_ends, t_ends, "psnr")
-    return bd_rate(anchor, test, method, interval=ends)
+        return _delta(la, da, lt, dt, method, limits, "log10 bpp", ends=False)[0]
+    avg = _delta(da, la, dt, lt, method, ends, "dB", ends=False)[0]
+    return float((10**avg - 1) * 100)
 
 
 def bd_value(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]], method: str = "pchip", *,

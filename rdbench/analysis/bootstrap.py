@@ -35,6 +35,7 @@ from rdbench.analysis.bdrate import (
     quality_to_rate_limits,
 )
 from rdbench.analysis.image_sets import ImageSet, common_images, metric_value
+from rdbench.analysis.memo import Memo
 from rdbench.errors import UsageError, plural
 
 #: fewest images a bootstrap interval is computed from
@@ -107,13 +108,17 @@ class PairedImages:
 
 
 def _per_image_table(selection: Any, metric: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """image -> quality -> (bpp, value) of a selection's ok records with a value of ``metric``."""
-    table: dict[str, dict[str, tuple[float, float]]] = {}
-    for record in selection.records:
-        value = metric_value(record, metric)
-        if value is not None:
-            table.setdefault(record.image, {})[record.quality] = (float(record.bpp), value)
-    return table
+    """image -> quality -> (bpp, value) of a selection's ok records with a value of ``metric`` (made once
+    per selection: the anchor's is the same for every cell of a column)."""
+    def compute() -> dict[str, dict[str, tuple[float, float]]]:
+        table: dict[str, dict[str, tuple[float, float]]] = {}
+        for record in selection.records:
+            value = metric_value(record, metric)
+            if value is not None:
+                table.setdefault(record.image, {})[record.quality] = (float(record.bpp), value)
+        return table
+
+    return selection.cached(("per_image_table", metric), compute)
 
 
 def paired_images(anchor: Any, test: Any, metric: str, images: ImageSet | None = None) -> PairedImages:
@@ -185,11 +190,25 @@ def bootstrap_bd(data: PairedImages, *, method: str = "pchip", psnr_delta: bool 
 
 def resample_weights(n: int, resamples: int, seed: int | None) -> np.ndarray:
     """(resamples x n) weights of the images in each resample: how often a draw of n images with
-    replacement took each image, over n. A resample's mean curve is ``weights @ per-image values``."""
+    replacement took each image, over n. A resample's mean curve is ``weights @ per-image values``.
+
+    With a seed the draws are a function of (n, resamples, seed), made once and shared read-only:
+    a ``--ci`` table draws the same weights for every cell of the same number of images."""
+    if seed is None:
+        return _draw_weights(n, resamples, None)
+    return _WEIGHTS.get((n, resamples, seed), lambda: _draw_weights(n, resamples, seed, shared=True))
+
+
+_WEIGHTS: Memo[np.ndarray] = Memo(8)
+
+
+def _draw_weights(n: int, resamples: int, seed: int | None, shared: bool = False) -> np.ndarray:
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, size=(resamples, n))
     counts = np.bincount((draws + n * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n)
-    return counts.reshape(resamples, n) / n
+    weights = counts.reshape(resamples, n) / n
+    weights.flags.writeable = not shared
+    return weights
 
 
 # -- BD values of many curve pairs at once -------------------------------------------------------------------------
@@ -205,16 +224,14 @@ def batch_bd(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarra
     test_rate, test_q = np.atleast_2d(test_rate), np.atleast_2d(test_q)
     if method != "pchip":
         return _batch_scalar(anchor_rate, anchor_q, test_rate, test_q, method, psnr_delta, interval)
-    la, qa, ok_a = _sorted_rows(anchor_rate, anchor_q)
-    lt, qt, ok_t = _sorted_rows(test_rate, test_q)
-    ok = ok_a & ok_t
+    a, t = _hermite_rows(anchor_rate, anchor_q, psnr_delta), _hermite_rows(test_rate, test_q, psnr_delta)
+    ok = a.ok & t.ok
+    xa, xt = a.x, t.x
     if psnr_delta:
-        xa, ya, xt, yt = la, qa, lt, qt
         limits = None
         if interval is not None:  # the quality interval as the anchor's rates (per row)
-            limits = _rate_limits_rows(la, qa, interval)
+            limits = _rate_limits_rows(a.x, a.y, interval)
     else:
-        xa, ya, xt, yt = qa, la, qt, lt
         limits = (np.full(len(xa), -np.inf if interval is None or interval[0] is None else interval[0]),
                   np.full(len(xa), np.inf if interval is None or interval[1] is None else interval[1]))
     lo = np.maximum(xa[:, 0], xt[:, 0])
@@ -223,17 +240,72 @@ def batch_bd(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarra
         lo, hi = np.maximum(lo, limits[0]), np.minimum(hi, limits[1])
     ok &= hi > lo
     with np.errstate(invalid="ignore", divide="ignore"):
-        da, dt = _pchip_slopes(xa, ya), _pchip_slopes(xt, yt)
-        avg = (_hermite_integral(xt, yt, dt, lo, hi) - _hermite_integral(xa, ya, da, lo, hi)) / (hi - lo)
+        avg = (t.integral(lo, hi) - a.integral(lo, hi)) / (hi - lo)
     out = avg if psnr_delta else (10 ** avg - 1) * 100
     return np.where(ok, out, np.nan)
 
 
+class _HermiteRows:
+    """The PCHIP interpolants of many rows (each a curve sorted by rate) along the integrated axis,
+    ready for integrals: ``x``, ``y``, slopes, and each segment's integral summed up to each point."""
+
+    def __init__(self, rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> None:
+        log_rate, q, self.ok = _sorted_rows(rate, quality)
+        # BD-PSNR integrates quality over log rate, BD-rate log rate over quality
+        self.x, self.y = (log_rate, q) if psnr_delta else (q, log_rate)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = _pchip_slopes(self.x, self.y)
+            self.h = np.diff(self.x, axis=1)
+            self.y0, self.y1, self.d0, self.d1 = self.y[:, :-1], self.y[:, 1:], d[:, :-1] * self.h, d[:, 1:] * self.h
+            whole = self.h * ((self.y0 + self.y1) / 2 + (self.d0 - self.d1) / 12)  # each full segment's integral
+        self.before = np.concatenate([np.zeros((len(self.x), 1)), np.cumsum(whole, axis=1)], axis=1)
+
+    def integral(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Integral of each row's cubic Hermite interpolant from ``lo`` to ``hi``: the primitive at both
+        ends evaluated in one pass (every operation is per element, so the values are those of two)."""
+        n = len(self.x)
+        both = self._primitive(np.concatenate([hi, lo]), np.concatenate([np.arange(n), np.arange(n)]))
+        return both[:n] - both[n:]
+
+    def _primitive(self, at: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Integral of the interpolant of row ``rows[i]`` from its first point to ``at[i]``."""
+        x = self.x[rows]
+        k = _segment(x, at)
+        h = self.h[rows, k]
+        s = (at - x[np.arange(len(rows)), k]) / h
+        s2, s3, s4 = s**2, s**3, s**4
+        # integrals of the four Hermite basis functions from 0 to s
+        b00 = s - s3 + s4 / 2
+        b10 = s2 / 2 - 2 * s3 / 3 + s4 / 4
+        b01 = s3 - s4 / 2
+        b11 = s4 / 4 - s3 / 3
+        part = h * (self.y0[rows, k] * b00 + self.d0[rows, k] * b10 + self.y1[rows, k] * b01 + self.d1[rows, k] * b11)
+        return self.before[rows, k] + part
+
+
+#: prepared rows by their exact inputs (:func:`_hermite_rows`)
+_PREPARED: Memo[_HermiteRows] = Memo(8)
+
+
+def _hermite_rows(rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> _HermiteRows:
+    """:class:`_HermiteRows` of these rows, made once for the same inputs.
+
+    WHY: every cell of a ``--ci`` table resamples its anchor with the same draws (the same seed), so
+    the anchor's resampled mean curves are the same for every codec of a column: they are prepared
+    once per table instead of once per cell."""
+    rate, quality = np.asarray(rate, dtype=float), np.asarray(quality, dtype=float)
+    return _PREPARED.get((psnr_delta, rate.shape, quality.shape, rate.tobytes(), quality.tobytes()),
+                         lambda: _HermiteRows(rate.copy(), quality.copy(), psnr_delta))  # copies: they are kept
+
+
 def _sorted_rows(rate: np.ndarray, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """log10-rate and quality of each row sorted by rate, and whether the row is a usable curve."""
-    order = np.argsort(rate, axis=1, kind="stable")
-    r = np.take_along_axis(rate, order, axis=1)
-    q = np.take_along_axis(quality, order, axis=1)
+    if np.all(np.diff(rate, axis=1) > 0):  # every row already in rate order (mean curves are): the sort keeps it
+        r, q = rate, quality
+    else:
+        order = np.argsort(rate, axis=1, kind="stable")
+        r = np.take_along_axis(rate, order, axis=1)
+        q = np.take_along_axis(quality, order, axis=1)
     ok = (np.all(np.isfinite(r) & np.isfinite(q), axis=1) & np.all(r > 0, axis=1)
           & np.all(np.diff(r, axis=1) > 0, axis=1) & np.all(np.diff(q, axis=1) > 0, axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -296,28 +368,6 @@ def _hermite_value(x: np.ndarray, y: np.ndarray, d: np.ndarray, at: np.ndarray) 
     y0, y1, d0, d1 = y[rows, k], y[rows, k + 1], d[rows, k] * h, d[rows, k + 1] * h
     return (y0 * (2 * s**3 - 3 * s**2 + 1) + d0 * (s**3 - 2 * s**2 + s) + y1 * (-2 * s**3 + 3 * s**2)
             + d1 * (s**3 - s**2))
-
-
-def _hermite_primitive(x: np.ndarray, y: np.ndarray, d: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Integral of each row's cubic Hermite interpolant from its first point to ``at``."""
-    h = np.diff(x, axis=1)
-    y0, y1, d0, d1 = y[:, :-1], y[:, 1:], d[:, :-1] * h, d[:, 1:] * h
-    whole = h * ((y0 + y1) / 2 + (d0 - d1) / 12)  # each full segment's integral
-    before = np.concatenate([np.zeros((len(x), 1)), np.cumsum(whole, axis=1)], axis=1)
-    k = _segment(x, at)
-    rows = np.arange(len(x))
-    s = (at - x[rows, k]) / h[rows, k]
-    # integrals of the four Hermite basis functions from 0 to s
-    b00 = s - s**3 + s**4 / 2
-    b10 = s**2 / 2 - 2 * s**3 / 3 + s**4 / 4
-    b01 = s**3 - s**4 / 2
-    b11 = s**4 / 4 - s**3 / 3
-    part = h[rows, k] * (y0[rows, k] * b00 + d0[rows, k] * b10 + y1[rows, k] * b01 + d1[rows, k] * b11)
-    return before[rows, k] + part
-
-
-def _hermite_integral(x: np.ndarray, y: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    return _hermite_primitive(x, y, d, hi) - _hermite_primitive(x, y, d, lo)
 
 
 def _batch_scalar(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarray, test_q: np.ndarray,

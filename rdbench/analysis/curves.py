@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -116,7 +116,7 @@ def stored_codecs(store: Store | None) -> list[str]:
     """Codecs with any record (ok or failed) in the store."""
     if store is None:
         return []
-    return sorted({g["codec"] for g in store.record_groups()})
+    return store.stored_names("codec")
 
 
 def resolve_name(store: Store | None, name: str) -> Choice:
@@ -253,24 +253,48 @@ class Selection:
     #: "only", "current" or "chosen" (by a selector)
     how: str
     notes: list[str] = field(default_factory=list)
+    #: what :meth:`cached` computed from ``records`` (the records it was computed from in ``_cached_of``)
+    _cached_values: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _cached_of: list[Record] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per ``key`` for the records the selection holds.
+
+        WHY: a BD-rate table asks one curve for its qualities, image sets and means many times (the
+        value, the labels of its points, the interpolation error, the interval, per-image values), and
+        each answer is a pass over all its records; a table over 140 codecs spent most of its time so.
+        Assigning other ``records`` starts afresh."""
+        if self._cached_of is not self.records:
+            self._cached_values.clear()
+            self._cached_of = self.records
+        if key not in self._cached_values:
+            self._cached_values[key] = compute()
+        return self._cached_values[key]
 
     @property
     def qualities(self) -> list[str]:
         """The curve's qualities: those with at least one ok record, in numeric order."""
-        return sorted({r.quality for r in self.records if r.ok and r.bpp is not None}, key=_quality_sort_key)
+        return list(self.cached(("qualities",), lambda: sorted(
+            {r.quality for r in self.records if r.ok and r.bpp is not None}, key=_quality_sort_key)))
 
     def image_set(self, metric: str | None = None) -> ImageSet:
         """The images the curve averages for ``metric`` (None: for its rate and timings): those with a
         value at every quality, and every other image with the reason."""
-        return complete_images(self.records, self.qualities, metric)
+        found = self.cached(("image_set", metric), lambda: complete_images(self.records, self.qualities, metric))
+        return ImageSet(found.images, dict(found.left_out))
 
     def rows_for(self, metric: str | None = None, images: ImageSet | None = None) -> list[dict[str, Any]]:
         """Per-quality means (:func:`rdbench.analysis.aggregate.aggregate`) over ``images`` (default:
         :meth:`image_set` of ``metric``), in quality order."""
-        kept = set((images if images is not None else self.image_set(metric)).images)
-        rows = [r for r in aggregate(r for r in self.records if r.image in kept) if r["n"]]
-        rows.sort(key=lambda r: _quality_sort_key(r["quality"]))
-        return rows
+        kept = (images if images is not None else self.image_set(metric)).images
+
+        def compute() -> list[dict[str, Any]]:
+            members = set(kept)
+            rows = [r for r in aggregate(r for r in self.records if r.image in members) if r["n"]]
+            rows.sort(key=lambda r: _quality_sort_key(r["quality"]))
+            return rows
+
+        return [dict(row) for row in self.cached(("rows", frozenset(kept)), compute)]
 
     @property
     def rows(self) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ def stored_datasets(store: Store | None) -> list[str]:
     """Datasets with records (ok or failed) in the store."""
     if store is None:
         return []
-    return sorted({g["dataset"] for g in store.record_groups()})
+    return store.stored_names("dataset")
 
 
 def _curve_datasets(store: Store | None) -> set[str]:

@@ -85,7 +85,7 @@ def interpolation_error(anchor: Points, test: Points, method: str = "pchip", *, 
             subset = curve[:k] + curve[k + 1:]
             pair = (subset, t) if role == "anchor" else (a, subset)
             try:
-                value = bd_between(*pair, method, psnr_delta=psnr_delta, ends=full.interval).value
+                value = bd_between(*pair, method, psnr_delta=psnr_delta, ends=full.interval)
             except BdRateError:
                 continue
             count += 1

@@ -47,8 +47,23 @@ def _cell(value: Any, digits: int) -> str:
     return str(value)
 
 
+def _column_texts(values: list[Any], digits: int) -> tuple[list[str], bool | None]:
+    """Each value's :func:`_cell` text, and whether all are numbers (None: unknown from the types
+    alone, :func:`_is_number` decides from the texts). Columns of one plain type take a fast path: a
+    float's text is its fixed-point format (which also writes nan, inf and -inf as :func:`_cell`
+    does), a string is itself."""
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        return list(values), None
+    if kinds <= {float}:
+        return list(map(f"{{:.{digits}f}}".format, values)), True
+    texts = [_cell(v, digits) for v in values]
+    # floats, ints and None print as numbers ("-" counts as one); a bool or a string must be read
+    return texts, (True if kinds <= {float, int, type(None)} else None)
+
+
 def _is_number(text: str) -> bool:
-    marked = _MARKED.match(text)
+    marked = _MARKED.match(text) if text.endswith("]") else None
     if marked:  # "nan [1]" is a number with its footnote marker
         text = marked.group(1)
     if text in ("-", "nan", "inf", "-inf"):
@@ -90,22 +105,57 @@ def render(
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     columns = list(columns or (rows[0].keys() if rows else []))
-    headers = headers or {}
-    names = [headers.get(c, c) for c in columns]
     if fmt == "json":
         return json.dumps([{c: _json_safe(r.get(c)) for c in columns} for r in rows], indent=2, default=str)
+    return render_columns({c: [r.get(c) for r in rows] for c in columns}, columns, fmt, count=len(rows), title=title,
+                          digits=digits, headers=headers, marks=marks, notes=notes)
+
+
+def render_columns(
+    values: Mapping[str, Sequence[Any]],
+    columns: Sequence[str],
+    fmt: str = "table",
+    *,
+    count: int,
+    title: str | None = None,
+    digits: int = 4,
+    headers: dict[str, str] | None = None,
+    marks: Sequence[Mapping[str, Any]] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    """:func:`render` of ``count`` rows given as one sequence of values per column (``values[c][i]`` is
+    row i's value of column c, None where it has none): the same text, without a dict per row, for a
+    caller that holds columns (``rdbench results --per-image`` prints 30,000 rows)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    columns = list(columns)
+    headers = headers or {}
+    names = [headers.get(c, c) for c in columns]
+    lists = [values[c] for c in columns]
+    if fmt == "json":
+        return json.dumps([{c: _json_safe(v) for c, v in zip(columns, row)} for row in zip(*lists)]
+                          if columns else [{} for _ in range(count)], indent=2, default=str)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
-        for r in rows:
-            writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+        for row in (zip(*lists) if columns else ([] for _ in range(count))):
+            writer.writerow(["" if v is None else v for v in row])
         return buffer.getvalue()
-    marks = marks or [{} for _ in rows]
-    if len(marks) != len(rows):
-        raise ValueError(f"marks has {plural(len(marks), 'entry', 'entries')} for {plural(len(rows), 'row')}")
-    cells = [[_cell(r.get(c), digits) + (f" [{m[c]}]" if m.get(c) is not None else "") for c in columns]
-             for r, m in zip(rows, marks)]
+    marks = marks or [{} for _ in range(count)]
+    if len(marks) != count:
+        raise ValueError(f"marks has {plural(len(marks), 'entry', 'entries')} for {plural(count, 'row')}")
+    # cells are made column by column: `results --per-image` prints half a million of them
+    texts, numeric = [], []
+    for c, column_values in zip(columns, lists):
+        column, is_number = _column_texts(list(column_values), digits)
+        for i, m in enumerate(marks):
+            if m and m.get(c) is not None:
+                column[i] += f" [{m[c]}]"
+                is_number = None  # a marked cell is checked by its text
+        texts.append(column)
+        numeric.append(bool(count) and (is_number if is_number is not None else all(map(_is_number, column))))
+    cells = [list(row) for row in zip(*texts)] if columns else [[] for _ in range(count)]
     if fmt == "markdown":
         def md(text: str) -> str:  # a pipe would end the cell, a newline the row
             return " ".join(text.replace("|", r"\|").split("\n"))
@@ -122,10 +172,12 @@ def render(
         head = ["% " + " ".join(title.split())] if title else []
         return "\n".join(head + lines) + "".join("\n\n" + latex_escape(note) for note in notes)
     # plain table for terminals, aligned, no colour so it pastes anywhere
-    widths = [max(len(n), *(len(row[i]) for row in cells)) if cells else len(n) for i, n in enumerate(names)]
-    numeric = [bool(cells) and all(_is_number(row[i]) for row in cells) for i in range(len(names))]
+    widths = [max(len(n), max(map(len, column), default=0)) for n, column in zip(names, texts)]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(v.rjust(w) if right else v.ljust(w) for v, w, right in zip(values, widths, numeric)).rstrip()
-    out = ([title] if title else []) + [line(names), line(["-" * w for w in widths])] + [line(r) for r in cells]
+    padded = [[t.rjust(w) for t in column] if right else [t.ljust(w) for t in column]
+              for column, w, right in zip(texts, widths, numeric)]
+    body = ["  ".join(row).rstrip() for row in zip(*padded)] if columns else [""] * count
+    out = ([title] if title else []) + [line(names), line(["-" * w for w in widths])] + body
     return "\n".join(out + list(notes))

@@ -41,7 +41,7 @@ def _filters(store, codec: str | None, dataset: str | None, quality: str | None,
         filters["selections"] = [c.selection() for c in choices]
     if dataset:
         filters["datasets"] = resolve_datasets(store, split_csv(dataset), stored_only=True)
-    groups = store.record_groups()
+    groups = store.record_groups() if quality or weights or device else []
     if quality:
         from rdbench.analysis.aggregate import _quality_sort_key
 
@@ -88,6 +88,25 @@ def _per_image_row(record) -> dict[str, Any]:
     return row
 
 
+#: the record fields the per-image table shows (and what its cells are made from)
+_PER_IMAGE_FIELDS = ("codec", "config_hash", "quality", "dataset", "image", "height", "width", "bpp", "psnr",
+                     "ms_ssim", "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes", "weights", "device", "code",
+                     "status", "error")
+
+
+def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The :data:`PER_IMAGE_COLUMNS` (and ``psnr_capped``) of records given as columns of
+    :data:`_PER_IMAGE_FIELDS`, for the formats people read: the values :func:`_per_image_row` gives
+    them, with the short weights id. An infinite value stays a float here: it prints as ``inf``, as
+    the JSON row's ``"inf"`` does."""
+    from rdbench.analysis.aggregate import capped_db, is_capped
+    from rdbench.analysis.curves import code_key, short_weights
+
+    return {**table, "config": [h[:8] for h in table["config_hash"]], "code": [code_key(c) for c in table["code"]],
+            "psnr": [capped_db(v) for v in table["psnr"]], "ms_ssim_db": [capped_db(v) for v in table["ms_ssim_db"]],
+            "weights": [short_weights(w) for w in table["weights"]], "psnr_capped": [is_capped(v) for v in table["psnr"]]}
+
+
 @click.command(name="results")
 @click.option("--codec", default=None,
               help="Comma-separated codecs (default: all); NAME@HASH, NAME@DEVICE, NAME@WEIGHTS, NAME@CODE "
@@ -128,7 +147,7 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
     --delete removes the records the filters select (exit 2 without a filter unless --all).
     """
     from rdbench.analysis.aggregate import aggregate, mixed_timing_note
-    from rdbench.cli.formatting import render
+    from rdbench.cli.formatting import render, render_columns
     from rdbench.store.record import RECORD_FIELDS, STATUS_FAILED
     from rdbench.store.sqlite import Store
 
@@ -144,9 +163,15 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
         return
     if yes or everything:
         raise UsageError("--yes and --all go with --delete")
+    # the per-image table of the formats people read needs no Record per row, nor every column
+    columnar = per_image and fmt != "json" and not mismatches and status != STATUS_FAILED
     with Store(db, readonly=True) as store:
         filters = _filters(store, codec, dataset, quality, status, weights, device, image, stale)
-        records = store.find_records(**filters, mismatched=mismatches)
+        if columnar:
+            table = store.record_columns(fields=_PER_IMAGE_FIELDS, **filters)
+            records = table["codec"]  # one entry per record: all the checks below ask of them
+        else:
+            records = store.find_records(**filters, mismatched=mismatches)
         stale_count = 0 if stale else sum(g["records"] for g in store.record_groups(**{**filters, "stale": True}))
     if stale_count and fmt in ("table", "markdown"):
         click.echo(f"note: {stale_count} stale records (measured on an image's earlier content) are not shown "
@@ -166,18 +191,18 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
         click.echo(render(rows, MISMATCH_COLUMNS, fmt))
         return
     if per_image:
-        rows = [_per_image_row(r) for r in records]
         if fmt == "json":
+            rows = [_per_image_row(r) for r in records]
             columns = [*RECORD_FIELDS, "psnr_capped", "ms_ssim_db_capped"]
+            click.echo(render(rows, columns, fmt))
+            capped = sum(row["psnr_capped"] for row in rows)
         else:
-            columns = [c for c in PER_IMAGE_COLUMNS if c != "weights" or any(r.weights for r in records)]
-            if len({r.code for r in records}) > 1:
+            cells = _per_image_columns(table)
+            columns = [c for c in PER_IMAGE_COLUMNS if c != "weights" or any(table["weights"])]
+            if len(set(table["code"])) > 1:
                 columns.insert(columns.index("device") + 1, "code")
-            for row in rows:
-                row["weights"] = row["weights_short"]
-                row["code"] = code_key(row["code"])
-        click.echo(render(rows, columns, fmt))
-        capped = sum(row["psnr_capped"] for row in rows)
+            click.echo(render_columns(cells, columns, fmt, count=len(records)))
+            capped = sum(cells["psnr_capped"])
     else:
         rows = aggregate(records)
         columns = list(MEAN_COLUMNS)

@@ -17,7 +17,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +33,7 @@ from rdbench.store.record import (
     ComplexityPoint,
     ImportedCurve,
     Record,
+    parse_extra,
 )
 
 DEFAULT_DB = Path("results") / "rdbench.sqlite"
@@ -657,11 +658,41 @@ class Store:
             params.append(status)
         return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
+    def _record_values(self, filters: dict[str, Any], fields: Sequence[str] = RECORD_FIELDS) -> list[tuple[Any, ...]]:
+        """The matching rows as plain tuples of the ``fields`` columns, ordered by codec, dataset, image and
+        insertion: no ``sqlite3.Row`` nor dict per row (tens of thousands are read)."""
+        unknown = [f for f in fields if f not in RECORD_FIELDS]
+        if unknown:
+            raise ValueError(f"not record fields: {', '.join(unknown)}")
+        where, params = self._record_filter(**filters)
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
+        cursor.execute(f"SELECT {', '.join(fields)} FROM records {where} ORDER BY codec, dataset, image, id", params)
+        return cursor.fetchall()
+
     def find_records(self, **filters: Any) -> list[Record]:
         """Records matching the filters of :meth:`_record_filter` (all records without any)."""
-        where, params = self._record_filter(**filters)
-        rows = self.conn.execute(f"SELECT * FROM records {where} ORDER BY codec, dataset, image, id", params)
-        return [Record.from_row(dict(r)) for r in rows]
+        parsed: dict[str, Any] = {}
+        return [Record.from_values(values, parsed) for values in self._record_values(filters)]
+
+    def record_columns(self, fields: Sequence[str] = RECORD_FIELDS, **filters: Any) -> dict[str, list[Any]]:
+        """The records :meth:`find_records` gives, in its order, as one list per field of ``fields`` (all of
+        :data:`RECORD_FIELDS` by default; ``extra`` parsed): a DataFrame or a table is built from columns
+        without a Record per row, and reads only the columns it shows."""
+        rows = self._record_values(filters, fields)
+        columns = {name: list(values) for name, values in zip(fields, zip(*rows))} if rows else \
+            {name: [] for name in fields}
+        if "extra" in columns:
+            parsed: dict[str, Any] = {}
+            columns["extra"] = [parse_extra(extra, parsed) for extra in columns["extra"]]
+        return columns
+
+    def stored_names(self, column: str) -> list[str]:
+        """The distinct ``codec`` or ``dataset`` values of all records (ok or failed), sorted: what the
+        analysis checks names against, without grouping every record (the codec index answers it)."""
+        if column not in ("codec", "dataset"):
+            raise ValueError(f"stored_names takes 'codec' or 'dataset', not {column!r}")
+        return [row[0] for row in self.conn.execute(f"SELECT DISTINCT {column} FROM records ORDER BY {column}")]
 
     def record_groups(self, **filters: Any) -> list[dict[str, Any]]:
         """How many records of each (codec, dataset, config_hash, quality, weights, device, code, status)
