@@ -7,7 +7,8 @@ import): errors; data and models; codecs; store; run; analysis; cli. A module ma
 stage or lower ones only. Every ``import`` and ``from ... import`` counts, including those inside
 functions (imported lazily, but still a dependency). The package root's ``rdbench/__init__.py``
 resolves its public names lazily through ``importlib`` and is a foundation module here: it may
-import nothing of rdbench directly.
+import nothing of rdbench directly. ``rdbench/shipped.py`` (where the shipped TOML files are) is
+another foundation module, beside ``rdbench/errors.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ PACKAGE = REPO / "rdbench"
 #: stage -> rank; a module may import a module of its own stage or of a stage of lower rank
 STAGES = {"errors": 0, "data": 1, "models": 1, "codecs": 2, "store": 3, "run": 4, "analysis": 5, "cli": 6}
 #: modules outside the stage folders -> the stage they belong to
-SPECIAL = {"rdbench": "errors", "rdbench.__main__": "cli"}
+SPECIAL = {"rdbench": "errors", "rdbench.shipped": "errors", "rdbench.__main__": "cli"}
 
 
 @dataclass(frozen=True)
