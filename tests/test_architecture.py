@@ -212,9 +212,11 @@ def test_every_folder_with_modules_is_a_documented_package() -> None:
 
 
 def test_nothing_in_the_repository_root_shadows_a_standard_library_module() -> None:
-    """With the root on sys.path (``python -m pytest``, notebooks, scripts run from it), a folder
-    or module named like a standard-library module (e.g. the old TOML folder ``codecs/``, which
-    imports as a namespace package) would shadow it."""
+    """With the root on sys.path (``python -m pytest``, notebooks, scripts run from it), a module or
+    a regular package (a folder with ``__init__.py``) named like a standard-library module would
+    shadow it. A plain folder does not: the shipped configurations' ``codecs/`` is only a
+    namespace-package portion, which loses to a module of that name anywhere on sys.path
+    (tests/test_repository.py imports ``codecs`` afresh from the root to show it)."""
     names = {path.stem if path.suffix == ".py" else path.name for path in REPO.iterdir()
-             if path.is_dir() or path.suffix == ".py"}
+             if (path.is_dir() and (path / "__init__.py").exists()) or path.suffix == ".py"}
     assert not names & set(sys.stdlib_module_names), sorted(names & set(sys.stdlib_module_names))
