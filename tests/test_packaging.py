@@ -1,5 +1,6 @@
-"""A non-editable install works: the wheel carries the codec configurations, dataset manifests and
-shipped reference curves, and the public API imports lazily."""
+"""A non-editable install works: the wheel carries the codec configurations and dataset manifests
+(from the checkout's top-level ``codecs/`` and ``datasets/``) and the shipped reference curves, and
+the public API imports lazily."""
 
 from __future__ import annotations
 
@@ -12,9 +13,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 from helpers import venv_with_this_environment
 
+from rdbench.shipped import INSTALLED_AS
+
 REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_build_backend_installs_the_top_level_folders_where_rdbench_looks():
+    """pyproject.toml's path rewriting and :data:`rdbench.shipped.INSTALLED_AS` name the same pairs."""
+    wheel = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["sources"] == {top: f"rdbench/{inside}" for top, inside in INSTALLED_AS.items()}
+    assert set(INSTALLED_AS) <= set(wheel["only-include"])
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +42,17 @@ def wheel_venv(tmp_path_factory) -> Path:
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    shutil.copytree(REPO / "rdbench", src / "rdbench", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(root / "dist"), str(src)], check=True, capture_output=True)
+    for name in ("rdbench", "codecs", "datasets"):
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    # the build backend (hatchling, a test extra) comes from this environment: no index needed
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(root / "dist"), str(src)], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
     wheel = next((root / "dist").glob("rdbench-*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "rdbench/codecs/configs/jpeg.toml" in names
-    assert "rdbench/data/manifests/kodak.toml" in names
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for top, inside in INSTALLED_AS.items():  # every shipped file, in the package, where shipped_dir looks
+        assert {f"rdbench/{inside}/{path.name}" for path in (REPO / top).glob("*.toml")} <= names, top
+    assert "rdbench/codecs/configs/jpeg.toml" in names and "rdbench/data/manifests/kodak.toml" in names
     assert "rdbench/analysis/reference_curves/mlicpp-paper__kodak.json" in names
     venv = root / "venv"
     python = venv_with_this_environment(venv)  # sees this interpreter's packages, however it was made

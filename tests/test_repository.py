@@ -1,12 +1,12 @@
-"""The promises the repository itself makes: set-up commands that CI really runs, and a layout
-that cannot shadow Python's standard library."""
+"""The promises the repository itself makes: set-up commands that CI really runs, the design card's
+top level, and a layout that cannot shadow Python's standard library."""
 
 from __future__ import annotations
 
 import importlib.machinery
 import re
 import subprocess
-import sys
+import sysconfig
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,15 +26,34 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert test in ci_lines, f".ci/run must contain the README's test command verbatim: {test}"
 
 
-def test_no_top_level_codecs_module_shadows_the_standard_library() -> None:
-    """Codec configurations live in ``rdbench/codecs/configs``: nothing named ``codecs`` in the
-    repository root (module, package, or a plain folder, which imports as a namespace package)
-    may shadow the standard library's ``codecs`` when the root is on ``sys.path``."""
-    spec = importlib.machinery.PathFinder.find_spec("codecs", [str(REPO)])
-    assert spec is None, f"importable 'codecs' in the repository root: {spec.origin or spec.submodule_search_locations}"
-    # and from the root, as `python -m pytest`, notebooks and scripts run, `import codecs` is the stdlib's
-    # (the interpreter loads `codecs` at start-up, so only the find_spec check above sees a shadow early)
-    code = "import codecs, sysconfig; print(codecs.__file__); print(sysconfig.get_paths()['stdlib'])"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
-    module, stdlib = result.stdout.splitlines()
-    assert Path(module).parent == Path(stdlib), module
+def test_the_top_level_is_the_design_cards_and_holds_the_one_copy_of_the_shipped_files() -> None:
+    """``codecs/`` and ``datasets/`` are the only copies of the shipped TOML files in a checkout
+    (the wheel copies them into the package: tests/test_packaging.py), rdbench reads them there,
+    and ``results/`` keeps only its README in git."""
+    from rdbench.codecs.registry import SHIPPED_CODECS_DIR
+    from rdbench.data.datasets import SHIPPED_MANIFESTS_DIR
+
+    for name in ("rdbench", "codecs", "datasets", "notebooks", "results", "tests", "pyproject.toml"):
+        assert (REPO / name).exists(), f"the design card's top level has {name}"
+    assert (SHIPPED_CODECS_DIR, SHIPPED_MANIFESTS_DIR) == (REPO / "codecs", REPO / "datasets")
+    for folder in (REPO / "codecs", REPO / "datasets"):
+        assert {path.suffix for path in folder.iterdir()} == {".toml"}, f"{folder.name}/ holds TOML files only"
+    assert not (REPO / "rdbench" / "codecs" / "configs").exists() and not (REPO / "rdbench" / "data" / "manifests").exists()
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files", "results"], capture_output=True, text=True,
+                             check=False)
+    if tracked.returncode == 0:  # a git checkout (not an unpacked source archive)
+        assert tracked.stdout.split() == ["results/README.md"]
+        for output in ("results/rdbench.sqlite", "results/plots/kodak_psnr.png", "results/report.html"):
+            ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", output], check=False)
+            assert ignored.returncode == 0, f"{output} must be ignored by git"
+
+
+def test_the_top_level_codecs_folder_does_not_shadow_the_standard_library() -> None:
+    """``codecs/`` holds TOML files and no ``__init__.py``. With the root first on sys.path (as under
+    ``python -m pytest``, in notebooks and scripts run from it) the path finder still resolves
+    ``codecs`` to the standard library's module: a plain folder is only a namespace-package portion,
+    which loses to a module of that name anywhere on the path. (The interpreter itself takes
+    ``codecs`` frozen, before any path, so a child's ``import codecs`` would show nothing.)"""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    spec = importlib.machinery.PathFinder.find_spec("codecs", [str(REPO), stdlib])
+    assert spec is not None and Path(spec.origin) == Path(stdlib) / "codecs.py", spec

@@ -13,8 +13,8 @@ from rdbench.cli.options import format_option
 def command(show_all, fmt) -> None:
     """List every configured codec with its quality sweep and whether it can run on this machine.
 
-    Codecs come from rdbench/codecs/configs/*.toml (and folders in RDBENCH_CODECS_PATH) and from packages that
-    register adapters in the `rdbench.codecs` entry-point group.
+    Codecs come from the shipped codecs/*.toml, from folders in RDBENCH_CODECS_PATH and from packages
+    that register adapters in the `rdbench.codecs` entry-point group.
     """
     from rdbench.cli.formatting import render
     from rdbench.codecs.base import CodecContext

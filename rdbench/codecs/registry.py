@@ -11,8 +11,9 @@ Adapters (classes implementing :class:`~rdbench.codecs.base.Codec`) are found, i
 
 3. a TOML file's ``adapter = "package.module:Class"`` import path.
 
-Configurations (named variants with parameters and quality sweeps) are read from the
-``configs/`` folder shipped inside this package and from every folder in ``RDBENCH_CODECS_PATH``
+Configurations (named variants with parameters and quality sweeps) are read from the shipped
+folder (the checkout's top-level ``codecs/``, installed with the wheel; :func:`rdbench.shipped.shipped_dir`)
+and from every folder in ``RDBENCH_CODECS_PATH``
 (``os.pathsep``-separated; later folders override earlier ones by name). An entry-point
 adapter with no TOML file of its own name is listed under its entry-point name, with the
 class's ``default_params`` and ``default_qualities``.
@@ -33,6 +34,7 @@ from rdbench.codecs.base import (
     load_codec_toml,
 )
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
+from rdbench.shipped import shipped_dir
 
 ENTRY_POINT_GROUP = "rdbench.codecs"
 
@@ -50,8 +52,8 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "vtm": "rdbench.codecs.external.vtm:VTMCodec",
 }
 
-#: rdbench's own configurations: package data, installed with the wheel.
-SHIPPED_CODECS_DIR = Path(__file__).resolve().parent / "configs"
+#: rdbench's own configurations: the top-level ``codecs/`` of a checkout, or its copy in the wheel.
+SHIPPED_CODECS_DIR = shipped_dir("codecs")
 
 
 def config_dirs() -> list[Path]:

@@ -1,4 +1,4 @@
-"""Datasets: manifests in ``manifests/*.toml`` (shipped inside this package), local copies under the data root, plain folders.
+"""Datasets: manifests (``datasets/*.toml`` at the top level, shipped with the wheel), local copies under the data root, plain folders.
 
 A manifest names a dataset's official source and, per image, the file name and SHA-256::
 
@@ -18,8 +18,8 @@ A manifest names a dataset's official source and, per image, the file name and S
 A ``[[files]]`` entry without ``url`` pins the hash of an image that comes from an archive.
 When the ``[[files]]`` list is complete (``count`` entries) it is the dataset's image list;
 otherwise (no published file list, e.g. CLIC) the images are the image files of the folder.
-Manifests are read from the ``manifests/`` folder shipped inside this package and from every folder in
-``RDBENCH_DATASETS_PATH`` (``os.pathsep``-separated; later folders win), so a lab can add its
+Manifests are read from the shipped folder (the checkout's top-level ``datasets/``, installed with the
+wheel; :func:`rdbench.shipped.shipped_dir`) and from every folder in ``RDBENCH_DATASETS_PATH`` (``os.pathsep``-separated; later folders win), so a lab can add its
 own datasets without editing rdbench.
 
 A registered dataset lives in ``<data root>/<name>/`` (``--data-root``, else ``RDBENCH_DATA``,
@@ -43,9 +43,10 @@ import tomllib
 
 from rdbench.data.images import IMAGE_SUFFIXES, file_sha256
 from rdbench.errors import DatasetError, UsageError, did_you_mean
+from rdbench.shipped import shipped_dir
 
-#: rdbench's own manifests: package data, installed with the wheel.
-SHIPPED_MANIFESTS_DIR = Path(__file__).resolve().parent / "manifests"
+#: rdbench's own manifests: the top-level ``datasets/`` of a checkout, or its copy in the wheel.
+SHIPPED_MANIFESTS_DIR = shipped_dir("datasets")
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def manifest_dirs() -> list[Path]:
 
 
 def manifests() -> dict[str, Manifest]:
-    """Every dataset manifest (shipped ``manifests/`` and ``RDBENCH_DATASETS_PATH``), by name."""
+    """Every dataset manifest (shipped ``datasets/`` and ``RDBENCH_DATASETS_PATH``), by name."""
     found = {}
     for folder in manifest_dirs():
         for path in sorted(folder.glob("*.toml")):
