@@ -43,7 +43,7 @@ from rdbench.analysis.curves import (
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
-from rdbench.store.record import RECORD_FIELDS
+from rdbench.store.record import RECORD_FIELDS, Record
 from rdbench.store.sqlite import Store
 
 #: record fields that are whole numbers (nullable: a failed record has none)
@@ -115,6 +115,12 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
                 selections.append(choice.selection())
         wanted = resolve_datasets(store, _names(datasets), stored_only=True) or None
         records = store.find_records(selections=selections, datasets=wanted, status=status, stale=False)
+    return records_frame(records, expand_extra=expand_extra)
+
+
+def records_frame(records: Iterable[Record], *, expand_extra: bool = False) -> pd.DataFrame:
+    """``records`` as the DataFrame :func:`load_records` returns (its columns, types and row order):
+    one shape for every table of records, whether read back by selection or returned by a run."""
     rows = [dataclasses.asdict(r) for r in records]
     frame = pd.DataFrame(rows, columns=RECORD_FIELDS)
     for column in _INTEGER_FIELDS:
