@@ -43,7 +43,7 @@ from rdbench.analysis.curves import (
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
-from rdbench.store.record import RECORD_FIELDS, Record
+from rdbench.store.record import RECORD_FIELDS, ComplexityPoint, Record
 from rdbench.store.sqlite import Store
 
 #: record fields that are whole numbers (nullable: a failed record has none)
@@ -141,6 +141,15 @@ def records_frame(records: Iterable[Record], *, expand_extra: bool = False) -> p
         extras.columns = [f"extra.{c}" for c in extras.columns]
         frame = pd.concat([frame.drop(columns="extra"), extras], axis=1)
     return frame
+
+
+def complexity_frame(points: Iterable[ComplexityPoint]) -> pd.DataFrame:
+    """Complexity points (:func:`rdbench.complexity`) as a DataFrame: one row per point, every field
+    of :class:`rdbench.store.record.ComplexityPoint` a column (``extra`` a dict), and
+    ``flops_per_pixel``, in the order given."""
+    columns = [f.name for f in dataclasses.fields(ComplexityPoint)]
+    rows = [{**dataclasses.asdict(p), "flops_per_pixel": p.flops_per_pixel} for p in points]
+    return pd.DataFrame(rows, columns=[*columns, "flops_per_pixel"])
 
 
 def _numeric_qualities(stored: pd.Series) -> pd.Series:

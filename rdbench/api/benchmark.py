@@ -144,12 +144,13 @@ def run_benchmark(
     from rdbench.store.sqlite import Store
 
     say = say or to_stderr
-    _check_count("jobs", jobs)
+    check_count("jobs", jobs)
     if threads is not None:
-        _check_count("threads", threads)
-    checkpoint, checkpoint_dir, vtm_dir, data_root, keep_bitstreams = (
-        _path(checkpoint, "--checkpoint", folder=False), _path(checkpoint_dir, "--checkpoint-dir", folder=True),
-        _path(vtm_dir, "--vtm-dir", folder=True), _text(data_root), _text(keep_bitstreams))
+        check_count("threads", threads)
+    checkpoint = existing_path(checkpoint, "--checkpoint", folder=False)
+    checkpoint_dir = existing_path(checkpoint_dir, "--checkpoint-dir", folder=True)
+    vtm_dir = existing_path(vtm_dir, "--vtm-dir", folder=True)
+    data_root, keep_bitstreams = _text(data_root), _text(keep_bitstreams)
     check_timeout(timeout_s)
     if retime and force:
         raise UsageError("--retime keeps the stored quality figures and --force replaces them: choose one")
@@ -277,7 +278,7 @@ def benchmark(
     return run.records()
 
 
-def _check_count(name: str, value: object) -> None:
+def check_count(name: str, value: object) -> None:
     """``jobs`` and ``threads`` are whole numbers from 1 (the command line's range)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"--{name} {value!r}: give a whole number of at least 1")
@@ -287,7 +288,7 @@ def _text(value: str | os.PathLike[str] | None) -> str | None:
     return None if value is None else os.fspath(value)
 
 
-def _path(value: str | os.PathLike[str] | None, option: str, *, folder: bool) -> str | None:
+def existing_path(value: str | os.PathLike[str] | None, option: str, *, folder: bool) -> str | None:
     """A file or folder a run reads, which must exist (the command line's check, for callers of the
     library)."""
     if value is None:
