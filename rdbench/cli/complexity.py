@@ -63,6 +63,8 @@ def command(codec_names, sizes, qualities, dataset_spec, device, repeat, threads
       rdbench complexity --codec jpeg,webp --sizes 256,512,1024,2048 --repeat 5 --format markdown
     """
     from rdbench.analysis.complexity import (
+        EXPONENT_COLUMNS,
+        POINT_COLUMNS,
         complexity_rows,
         plot_complexity,
         scaling_exponents,
@@ -75,13 +77,10 @@ def command(codec_names, sizes, qualities, dataset_spec, device, repeat, threads
                                 flops_only=flops_only, forward_only=forward_only, in_process=in_process, db=db,
                                 store=not no_store, data_root=data_root, say=lambda line: click.echo(line, err=True))
 
-    columns = ["codec", "size", "status", "encode_ms", "decode_ms", "forward_ms", "peak_mem_mib", "fwd_mem_mib",
-               "kflops_per_px", "decoder_macs_per_px", "bpp"]
+    columns, exp_columns = POINT_COLUMNS, EXPONENT_COLUMNS
     rows = complexity_rows(points)
     exponents = scaling_exponents([p for p in points if p.status == "ok" or p.flops],
                                   fit_min_size * fit_min_size if fit_min_size else None)
-    exp_columns = ["codec", "device", "fit_sizes", "encode_s", "decode_s", "forward_s", "peak_mem_bytes",
-                   "forward_peak_mem_bytes", "flops", "flops_per_pixel", "fpp_growth"]
     if fmt in ("json", "csv"):
         click.echo(render(rows, None if fmt == "json" else columns + ["pixels", "flops", "error"], fmt))
         click.echo(render(exponents, exp_columns, "table", title="scaling exponents vs pixels"), err=True)
