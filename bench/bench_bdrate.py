@@ -1,7 +1,7 @@
 """How long a bootstrap confidence interval of one BD-rate cell takes (2000 resamples, 24 Kodak images).
 
-Measures JPEG and WebP on the 24 Kodak images with the real CLI (a throw-away database, default
-sweeps of both codecs), then times, for the cell "webp against jpeg on Kodak":
+Measures JPEG and WebP on the 24 Kodak images with :func:`rdbench.benchmark` (a throw-away database,
+default sweeps of both codecs), then times, for the cell "webp against jpeg on Kodak":
 
 * ``bootstrap_bd`` alone (the vectorised resampling and PCHIP integration), median of repeats,
   for pchip (vectorised) and akima (one scalar BD computation per resample, for comparison);
@@ -17,8 +17,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -50,13 +48,13 @@ def main() -> None:
     from rdbench.analysis.bootstrap import bootstrap_bd, paired_images
     from rdbench.analysis.curves import select_measured
     from rdbench.analysis.dataset_names import resolve_datasets
+    from rdbench.api.benchmark import benchmark
     from rdbench.cli.main import cli
     from rdbench.store.sqlite import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         db = f"{tmp}/bdrate.sqlite"
-        subprocess.run([sys.executable, "-m", "rdbench", "run", "--codec", "jpeg,webp", "--dataset", args.dataset,
-                        "--jobs", str(os.cpu_count() or 1), "--db", db, "-q"], check=True)
+        benchmark("jpeg,webp", args.dataset, db=db, jobs=os.cpu_count() or 1)
         with Store(db, readonly=True) as store:
             (dataset,) = resolve_datasets(store, [args.dataset])
             jpeg, webp = select_measured(store, "jpeg", dataset), select_measured(store, "webp", dataset)

@@ -1,7 +1,8 @@
 """The default sweeps of the classical codecs on a dataset: does each span ~0.1-2 bpp, and how fast is it?
 
-Runs `rdbench run` (the real CLI, a throw-away database) for every classical codec and prints
-the per-quality dataset means (CompressAI's convention) as Markdown, with encode/decode times.
+Runs :func:`rdbench.benchmark` (what `rdbench run` does, into a throw-away database) for every
+classical codec and prints the per-quality dataset means (CompressAI's convention,
+:func:`rdbench.aggregate`) as Markdown, with encode/decode times.
 
     python bench/bench_classical.py [--dataset kodak|FOLDER] [--codec jpeg,webp,...] [--jobs 2] \
         [--out bench/results/classical_kodak.md]
@@ -12,13 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSICAL = "jpeg,jpeg444,webp,jpeg2000,jpegxl,avif"
+#: the columns of the table, one row per codec and quality
+COLUMNS = ["codec", "dataset", "quality", "n", "failed", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s"]
 
 
 def main() -> None:
@@ -28,13 +29,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    cli = [sys.executable, "-m", "rdbench.cli.main"]
+    import rdbench
+
     with tempfile.TemporaryDirectory() as tmp:
         db = f"{tmp}/classical.sqlite"
-        subprocess.run([*cli, "run", "--codec", args.codec, "--dataset", args.dataset, "--jobs", str(args.jobs),
-                        "--db", db, "-q"], check=True)
-        table = subprocess.run([*cli, "results", "--db", db, "--format", "markdown"], check=True,
-                               capture_output=True, text=True).stdout
+        rdbench.benchmark(args.codec, args.dataset, db=db, jobs=args.jobs)
+        with rdbench.Store(db, readonly=True) as store:
+            table = rdbench.render(rdbench.aggregate(store.records()), COLUMNS, "markdown")
     text = (f"# Classical codecs, default sweeps, on {Path(args.dataset).name}\n\n"
             f"Machine: {platform.machine()}, {os.cpu_count()} cores; `--jobs {args.jobs}`; means over images "
             "(CompressAI's convention); times in seconds per image.\n\n" + table)

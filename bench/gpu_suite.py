@@ -13,7 +13,8 @@
 3. **Cross-device decoding**: encode on one device and decode on the other (``--device cuda
    --decode-device cpu`` and the reverse), against both on the GPU: did the decoder rebuild the
    encoder's latent, and what PSNR came out.
-4. **Complexity**: ``rdbench complexity --forward-only`` for the MLIC family up to 4096x4096.
+4. **Complexity**: what ``rdbench complexity --forward-only`` measures, for the MLIC family up to 4096x4096
+   (:func:`rdbench.api.complexity.measure_complexity`, in this process).
 
 Writes ``OUT/gpu_suite_<device>.md`` (GPU name, versions, the exact commands) and prints it. The
 file is rewritten after every section, so a run stopped by a time limit still leaves the sections
@@ -36,7 +37,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -127,20 +127,37 @@ def coding(args, images) -> list[str]:
 
 
 def complexity(args) -> tuple[list[str], str]:
-    command = [sys.executable, "-m", "rdbench", "complexity", "--codec", args.family, "--device", args.device,
-               "--sizes", args.complexity_sizes, "--forward-only", "--repeat", str(args.repeat), "--no-store",
-               "--format", "markdown"]
-    if args.device.startswith("cuda") or args.tiny:
-        command.append("--in-process")  # CUDA peaks are reset per point; a fresh process per point only costs time
+    from rdbench.analysis.complexity import (
+        EXPONENT_COLUMNS,
+        POINT_COLUMNS,
+        complexity_rows,
+        scaling_exponents,
+    )
+    from rdbench.api.complexity import measure_complexity
+    from rdbench.cli.formatting import render
+    from rdbench.errors import RdbenchError
+
+    # CUDA peaks are reset per point; a fresh process per point only costs time
+    in_process = args.device.startswith("cuda") or args.tiny
+    options = ["--codec", args.family, "--device", args.device, "--sizes", args.complexity_sizes, "--forward-only",
+               "--repeat", str(args.repeat), "--no-store", "--format", "markdown"] + (["--in-process"] if in_process else [])
+    shown = " ".join(["rdbench", "complexity"] + [shlex.quote(c) for c in options])
     start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True)
-    shown = " ".join(["rdbench"] + [shlex.quote(c) for c in command[3:]])
+    points, error = [], None
+    try:
+        points = measure_complexity(args.family, args.complexity_sizes, device=args.device, forward_only=True,
+                                    repeat=args.repeat, store=False, in_process=in_process)
+    except RdbenchError as exc:
+        error = str(exc)
     lines = [f"## 4. Complexity: model forward of the MLIC family, sizes {args.complexity_sizes}, device {args.device}",
              "", f"`{shown}` ({time.perf_counter() - start:.0f} s):", ""]
-    if proc.returncode:
-        lines += ["failed:", "", "```", proc.stderr[-3000:], "```", ""]
+    if error is not None:
+        lines += ["failed:", "", "```", error, "```", ""]
     else:
-        lines += [proc.stdout.strip(), ""]
+        exponents = scaling_exponents([p for p in points if p.status == "ok" or p.flops])
+        lines += [render(complexity_rows(points), POINT_COLUMNS, "markdown", title="complexity points", digits=2), "",
+                  render(exponents, EXPONENT_COLUMNS, "markdown",
+                         title="scaling exponents vs pixel count (log-log slope)", digits=2), ""]
     print(f"complexity: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     return lines, shown
 

@@ -2,13 +2,14 @@
 
 Data flows one way: dataset -> codec -> record -> store -> analysis -> table/plot, and the
 package's folders follow it (``data``, ``models``, ``codecs``, ``store``, ``run``, ``analysis``,
-``cli``; see the README's "Architecture").
+``api``, ``cli``; see the README's "Architecture").
 
 The names below are the public API for notebooks and scripts; anything else is internal and may
 move. They are imported lazily (on first use), so ``import rdbench`` stays fast and does not
 import torch::
 
     import rdbench
+    records = rdbench.benchmark("jpeg,webp", "kodak", jobs=2)       # what `rdbench run` does
     with rdbench.Store("results/rdbench.sqlite", readonly=True) as store:
         table = rdbench.bd_table(store, "vtm18-published", ["jpeg"], ["kodak"])
     records = rdbench.load_records("results/rdbench.sqlite")     # pandas: one row per record
@@ -85,6 +86,9 @@ _PUBLIC: dict[str, str] = {
     # run: complexity points
     "measure_point": "rdbench.run.complexity",
     "measure_point_fresh": "rdbench.run.complexity",
+    # api: what `rdbench run` and `rdbench complexity` do, returning DataFrames
+    "benchmark": "rdbench.api.benchmark",
+    "complexity": "rdbench.api.complexity",
     # output: the tables every command prints (table, csv, json, markdown, latex)
     "render": "rdbench.cli.formatting",
     # errors

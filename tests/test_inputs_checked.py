@@ -102,7 +102,7 @@ def test_quality_text_exits_2_with_one_line_and_stores_nothing(images: Path, tmp
 
 
 def test_equal_spellings_are_one_quality_point(images: Path, tmp_path: Path) -> None:
-    from rdbench.cli.options import checked_qualities
+    from rdbench.run.selection import checked_qualities
 
     configs = load_configs()
     assert checked_qualities([configs["jpeg"]], ["50", "50.0", "5e1", " 50 "]).of("jpeg") == ["50"]

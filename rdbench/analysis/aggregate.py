@@ -167,3 +167,20 @@ def mixed_timing_note(rows: list[dict[str, Any]]) -> str | None:
     return (f"timings mix conditions in {len(mixed)} row(s) ({names}): their records were timed under "
             f"different threads, --jobs, executors or machines; encode_s and decode_s are the means of the "
             f"n_timed records of the largest set only (`rdbench run ... --retime` re-times them all under one)")
+
+
+def uneven_images(rows: list[dict[str, Any]]) -> list[str]:
+    """Say where the qualities of one curve hold different numbers of images (rows of
+    :func:`aggregate`): the rows are per-quality means of what is stored, while curves average only
+    the images measured at every quality."""
+    groups: dict[tuple[str, ...], dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        groups[(row["codec"], row["config_hash"], row["dataset"], row["device"], row["code"])][row["quality"]] = row["n"]
+    notes = []
+    for (codec, config_hash, dataset, _, _), counts in groups.items():
+        if len(set(counts.values())) > 1:
+            shown = ", ".join(f"quality {q}: {n}" for q, n in counts.items())
+            notes.append(f"{codec} [{config_hash[:8]}] on {dataset} has different numbers of images per quality "
+                         f"({shown}); its curve in bdrate, plot, report and export averages only the images "
+                         "measured at every quality (docs/guarantees.md, 'What a number averages')")
+    return notes

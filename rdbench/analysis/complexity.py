@@ -16,6 +16,13 @@ import numpy as np
 
 from rdbench.store.record import MEASURES, STATUS_OOM, ComplexityPoint
 
+#: The columns of the points table (:func:`complexity_rows`) that ``rdbench complexity`` prints.
+POINT_COLUMNS = ["codec", "size", "status", "encode_ms", "decode_ms", "forward_ms", "peak_mem_mib", "fwd_mem_mib",
+                 "kflops_per_px", "decoder_macs_per_px", "bpp"]
+#: The columns of the exponents table (:func:`scaling_exponents`) that ``rdbench complexity`` prints.
+EXPONENT_COLUMNS = ["codec", "device", "fit_sizes", "encode_s", "decode_s", "forward_s", "peak_mem_bytes",
+                    "forward_peak_mem_bytes", "flops", "flops_per_pixel", "fpp_growth"]
+
 
 def _by_codec_and_device(points: Iterable[ComplexityPoint]) -> dict[tuple[str, str], list[ComplexityPoint]]:
     groups: dict[tuple[str, str], list[ComplexityPoint]] = {}

@@ -44,7 +44,7 @@ from rdbench.analysis.curves import (
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
-from rdbench.store.record import RECORD_FIELDS
+from rdbench.store.record import RECORD_FIELDS, ComplexityPoint, Record
 from rdbench.store.sqlite import Store
 
 #: record fields that are whole numbers (nullable: a failed record has none)
@@ -116,6 +116,18 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
                 selections.append(choice.selection())
         wanted = resolve_datasets(store, _names(datasets), stored_only=True) or None
         columns = store.record_columns(selections=selections, datasets=wanted, status=status, stale=False)
+    return _records_table(columns, expand_extra)
+
+
+def records_frame(records: Iterable[Record], *, expand_extra: bool = False) -> pd.DataFrame:
+    """``records`` as the DataFrame :func:`load_records` returns (its columns, types and row order):
+    one shape for every table of records, whether read back by selection or returned by a run."""
+    records = list(records)
+    return _records_table({name: [getattr(r, name) for r in records] for name in RECORD_FIELDS}, expand_extra)
+
+
+def _records_table(columns: dict[str, list[Any]], expand_extra: bool) -> pd.DataFrame:
+    """The records DataFrame from one list per record field (extra as dicts), in :func:`_record_order`."""
     order = _record_order(columns)
     # built column by column, in the final order: a dict per record (dataclasses.asdict) took most of the time
     reorder = operator.itemgetter(*order) if len(order) > 1 else (lambda values: [values[i] for i in order])
@@ -134,6 +146,15 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
         extras.columns = [f"extra.{c}" for c in extras.columns]
         frame = pd.concat([frame.drop(columns="extra"), extras], axis=1)
     return frame
+
+
+def complexity_frame(points: Iterable[ComplexityPoint]) -> pd.DataFrame:
+    """Complexity points (:func:`rdbench.complexity`) as a DataFrame: one row per point, every field
+    of :class:`rdbench.store.record.ComplexityPoint` a column (``extra`` a dict), and
+    ``flops_per_pixel``, in the order given."""
+    columns = [f.name for f in dataclasses.fields(ComplexityPoint)]
+    rows = [{**dataclasses.asdict(p), "flops_per_pixel": p.flops_per_pixel} for p in points]
+    return pd.DataFrame(rows, columns=[*columns, "flops_per_pixel"])
 
 
 def _numeric_qualities(stored: pd.Series) -> pd.Series:

@@ -1,4 +1,4 @@
-"""Stage 6, cli: the ``rdbench`` command. One module per command: parse options, call the stages
+"""Stage 7, cli: the ``rdbench`` command. One module per command: parse options, call the stages
 below, print. No measuring or analysis logic lives here.
 
 May import: every stage.

@@ -66,25 +66,3 @@ def parse_qualities(values: Iterable[str]) -> QualityChoice:
             named[codec] = points
     return QualityChoice(every, tuple(named.items()))
 
-
-def checked_qualities(configs, qualities: QualityChoice | Iterable[str] | None) -> QualityChoice:
-    """The quality points each codec of a run will use, checked before anything is stored.
-
-    Each codec's points (``qualities``: a list for every codec, or a QualityChoice; its ``CODEC=``
-    list, else the global one) are checked against its declared
-    range (:meth:`rdbench.codecs.base.Codec.checked_qualities`) and returned as stored texts, one
-    per point (``50,50.0`` is one point); a codec with no points given keeps None (it runs its
-    sweep, which is checked too). A ``CODEC=`` entry for a codec not selected is refused. Raises
-    UsageError naming the codec, the value and the valid range.
-    """
-    from rdbench.codecs.registry import load_adapter
-
-    choice = QualityChoice.of_value(qualities)
-    choice.check_names([config.name for config in configs])
-    named = []
-    for config in configs:
-        wanted = choice.of(config.name)
-        texts = load_adapter(config.adapter).checked_qualities(config, wanted)
-        if wanted is not None:
-            named.append((config.name, texts))
-    return QualityChoice(named=tuple(named))

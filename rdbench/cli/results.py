@@ -146,7 +146,7 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
 
     --delete removes the records the filters select (exit 2 without a filter unless --all).
     """
-    from rdbench.analysis.aggregate import aggregate, mixed_timing_note
+    from rdbench.analysis.aggregate import aggregate, mixed_timing_note, uneven_images
     from rdbench.cli.formatting import render, render_columns
     from rdbench.store.record import RECORD_FIELDS, STATUS_FAILED
     from rdbench.store.sqlite import Store
@@ -208,7 +208,7 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
         columns = list(MEAN_COLUMNS)
         if any(row.get("n_ms_ssim", row["n"]) != row["n"] for row in rows):
             columns.insert(columns.index("ms_ssim"), "n_ms_ssim")
-        for note in _uneven_images(rows):
+        for note in uneven_images(rows):
             click.echo(f"note: {note}", err=True)
         timing_note = mixed_timing_note(rows)
         if timing_note:
@@ -234,24 +234,6 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
     if capped and fmt in ("table", "markdown"):
         click.echo(f"{capped} per-image PSNR values above {PSNR_CAP_DB:g} dB (lossless images, MSE 0) are counted "
                    f"as {PSNR_CAP_DB:g} dB (psnr_capped); the records keep the true value")
-
-
-def _uneven_images(rows: list[dict[str, Any]]) -> list[str]:
-    """Say where the qualities of one curve hold different numbers of images: the rows are per-quality
-    means of what is stored, while curves average only the images measured at every quality."""
-    from collections import defaultdict
-
-    groups: dict[tuple[str, ...], dict[str, int]] = defaultdict(dict)
-    for row in rows:
-        groups[(row["codec"], row["config_hash"], row["dataset"], row["device"], row["code"])][row["quality"]] = row["n"]
-    notes = []
-    for (codec, config_hash, dataset, _, _), counts in groups.items():
-        if len(set(counts.values())) > 1:
-            shown = ", ".join(f"quality {q}: {n}" for q, n in counts.items())
-            notes.append(f"{codec} [{config_hash[:8]}] on {dataset} has different numbers of images per quality "
-                         f"({shown}); its curve in bdrate, plot, report and export averages only the images "
-                         "measured at every quality (docs/guarantees.md, 'What a number averages')")
-    return notes
 
 
 def _delete(db, codec, dataset, quality, status, weights, device, image, stale: bool, yes: bool,

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from rdbench.cli.options import (
-    checked_qualities,
     data_root_option,
     db_option,
     parse_qualities,
     quality_option,
 )
-from rdbench.errors import plural
 
 if TYPE_CHECKING:
-    from rdbench.run.execute import Outcome
+    from rdbench.codecs.base import CodecConfig
 
 
 @click.command(name="run")
@@ -65,148 +63,34 @@ def command(codec_names, dataset_spec, qualities, jobs, threads, device, decode_
       rdbench run --codec mlicpp-random --dataset kodak --device cuda --decode-device cpu
       rdbench run --codec vtm17 --dataset tecnick --timeout 7200 --executor dask --scheduler tcp://HEAD:8786
     """
-    from pathlib import Path
+    from rdbench.api.benchmark import run_benchmark
 
-    from rdbench.analysis.dataset_names import dataset_to_measure
-    from rdbench.codecs.base import CodecContext
-    from rdbench.codecs.registry import load_adapter, resolve_codecs
-    from rdbench.data.datasets import data_root as root_of
-    from rdbench.data.install import check_unchanged
-    from rdbench.errors import RdbenchError, UsageError
-    from rdbench.run.checks import (
-        check_device,
-        check_timeout,
-        check_weight_options,
-        checkpoint_sweeps,
-        for_qualities,
-    )
-    from rdbench.run.execute import Outcome
-    from rdbench.run.executors import make_executor
-    from rdbench.run.plan import plan_jobs
-    from rdbench.store.sqlite import Store
+    def say(line: str) -> None:
+        click.echo(line, err=True)
 
-    check_timeout(timeout_s)
-    if retime and force:
-        raise UsageError("--retime keeps the stored quality figures and --force replaces them: choose one")
-    choice = parse_qualities(qualities)
-    context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
-                           checkpoint_dir=checkpoint_dir, tool_dirs=(("vtm", vtm_dir),) if vtm_dir else (),
-                           timeout_s=timeout_s, peak_memory=peak_memory)
-    selected = resolve_codecs(codec_names)
-    choice = checked_qualities(selected, choice)  # each codec's valid range, before anything is stored
-    if checkpoint and any(len(choice.of(config.name) or ()) != 1 for config in selected):
-        raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
-    adapters = [load_adapter(config.adapter) for config in selected]
-    check_device(device, adapters)
-    if decode_device is not None:
-        if not any(adapter.wants_gpu for adapter in adapters):
-            raise UsageError("--decode-device is for learned codecs; the selected codecs decode where they encode "
-                             "(drop --decode-device)")
-        try:
-            check_device(decode_device, adapters)
-        except UsageError as exc:
-            raise UsageError(str(exc).replace("--device", "--decode-device"), hint=exc.hint) from None
-    for note in check_weight_options(selected, adapters, context):
-        click.echo(f"note: {note}", err=True)
-    selected, found = checkpoint_sweeps(selected, adapters, context, choice)
-    for note in found:
-        click.echo(note, err=True)
-    with (Store(db, readonly=True) if Path(db).exists() else nullcontext()) as stored:
-        dataset = dataset_to_measure(stored, dataset_spec, data_root)
-    if dataset.manifest is None:  # a folder: say the name its results are stored under
-        click.echo(dataset.describe(), err=True)
-    configs = []
-    for config, adapter in zip(selected, adapters):
-        reason = adapter.unavailable_reason(for_qualities(config, choice.of(config.name)), context)
-        if reason:
-            click.echo(f"skipping {config.name}: {reason}", err=True)
-        else:
-            configs.append(config)
-    if not configs:
-        raise RdbenchError("no codec can run on this machine", hint="`rdbench codecs` says what each one needs")
-    check_unchanged(dataset, root_of(data_root))  # a registered dataset's images are the ones its hashes name
-
-    runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler, threads=threads)
-    with Store(db) as store:
-        plan = plan_jobs(store, configs, dataset, context, qualities=choice, retry_failed=retry_failed,
-                         force=force, keep_bitstreams=keep_bitstreams, retime=retime)
-        if plan.retimes:
-            click.echo(f"re-timing {plural(plan.retimes, 'stored record')} (their bpp, PSNR and MS-SSIM are kept)",
-                       err=True)
-        if plan.skipped_ok or plan.skipped_failed:
-            click.echo(f"resuming: {plural(plan.skipped_ok, 'record')} already stored"
-                       + (f", {plural(plan.skipped_failed, 'failed one')} skipped (--retry-failed reruns them)" if plan.skipped_failed else ""),
-                       err=True)
-        for note in plan.notes:
-            click.echo(f"note: {note}", err=True)
-        for line in plan.missing_lines():
-            click.echo(line, err=True)
-        failures = []
-        if plan.jobs:
-            outcome = _run_with_progress(store, plan.jobs, runner, failures, quiet)
-        else:
-            outcome = Outcome()
-            click.echo("nothing to do: every job is already stored (--force recomputes)", err=True)
-        if not quiet:
-            _print_summary(store, configs, dataset.name)
-    if plan.retimes:
-        click.echo(f"re-timed {plural(outcome.retimed, 'record')}"
-                   + (f"; {len(outcome.refused)} left as stored" if outcome.refused else ""), err=True)
-    for record, reason in outcome.refused[:20]:
-        click.echo(f"not re-timed: {record.codec} q={record.quality} {record.image}: {reason}", err=True)
-    if len(outcome.refused) > 20:
-        click.echo(f"... and {len(outcome.refused) - 20} more not re-timed", err=True)
-    for record in failures[:20]:
-        click.echo(f"failed: {record.codec} q={record.quality} {record.image}: {record.error}", err=True)
-    if len(failures) > 20:
-        click.echo(f"... and {len(failures) - 20} more; `rdbench results --failed` lists them all", err=True)
-    if plan.missing_weights:
-        click.echo(f"{plural(len(plan.missing_weights), 'quality', 'qualities')} not run: no checkpoint "
-                   f"({', '.join(f'{c} q={q}' for c, q, _ in plan.missing_weights)})", err=True)
-    if plan.jobs and outcome.ok + outcome.retimed == 0:
-        click.echo(f"error: all {plural(outcome.failed + len(outcome.refused), 'job')} failed", err=True)
+    run = run_benchmark(codec_names, dataset_spec, parse_qualities(qualities), db=db, jobs=jobs, threads=threads,
+                        device=device, decode_device=decode_device, checkpoint=checkpoint,
+                        checkpoint_dir=checkpoint_dir, retry_failed=retry_failed, force=force, retime=retime,
+                        keep_bitstreams=keep_bitstreams, vtm_dir=vtm_dir, data_root=data_root, timeout_s=timeout_s,
+                        executor=executor, scheduler=scheduler, peak_memory=peak_memory, progress=not quiet, say=say)
+    if not quiet:
+        _print_summary(run.db, run.configs, run.dataset)
+    for line in run.closing_lines():
+        say(line)
+    if (failed := run.all_failed()) is not None:
+        say(f"error: {failed}")
         sys.exit(1)
 
 
-def _run_with_progress(store, jobs, executor, failures, quiet) -> Outcome:
-    from rdbench.run.execute import execute
-
-    if quiet:  # no progress bar: rich is not even imported (a fixed cost of every quiet run)
-        def on_failure(record) -> None:
-            if not record.ok:
-                failures.append(record)
-
-        return execute(store, jobs, executor, on_failure)
-
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
-    with progress:
-        task = progress.add_task("running", total=len(jobs))
-
-        def on_record(record) -> None:
-            if not record.ok:
-                failures.append(record)
-            progress.update(task, advance=1, description=f"{record.codec} q={record.quality} {record.image}")
-
-        return execute(store, jobs, executor, on_record)
-
-
-def _print_summary(store, configs, dataset: str) -> None:
+def _print_summary(db: Path, configs: list[CodecConfig], dataset: str) -> None:
     from rdbench.analysis.aggregate import aggregate, mixed_timing_note
     from rdbench.cli.formatting import render
+    from rdbench.store.sqlite import Store
 
     wanted = {(c.name, c.config_hash) for c in configs}
-    records = [r for r in store.records(codecs=[c.name for c in configs], datasets=[dataset])
-               if (r.codec, r.config_hash) in wanted]
+    with Store(db, readonly=True) as store:
+        records = [r for r in store.records(codecs=[c.name for c in configs], datasets=[dataset])
+                   if (r.codec, r.config_hash) in wanted]
     rows = aggregate(records)
     if rows:
         columns = ["codec", "quality", "n", "failed", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s"]

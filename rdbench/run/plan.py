@@ -44,6 +44,9 @@ class Plan:
     #: (codec, quality, path) of each quality asked for whose checkpoint file is not there: its
     #: jobs are not planned (nothing can be measured, and nothing is stored), the others run.
     missing_weights: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The record key (:attr:`rdbench.store.record.Record.key`) of every job of the selection, planned
+    #: or skipped as stored: which records a run's results are (:func:`rdbench.api.benchmark.benchmark`).
+    keys: list[tuple[str, ...]] = field(default_factory=list)
 
     def missing_lines(self) -> list[str]:
         """One line per quality left out for want of its checkpoint."""
@@ -106,6 +109,8 @@ def plan_jobs(
                 plan.missing_weights.append((config.name, quality, weights_path or weights[len(MISSING_WEIGHTS):]))
                 continue
             for ref in dataset.images:
+                plan.keys.append((config.name, config.config_hash, quality, dataset.name, ref.name, hashes[ref.name],
+                                  weights, codec_context.label, code))
                 status = done.get((quality, ref.name, hashes[ref.name], weights, codec_context.label, code))
                 retiming = retime and status == STATUS_OK
                 if not force and status == STATUS_OK and not retiming:

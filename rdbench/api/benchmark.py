@@ -1,0 +1,335 @@
+"""``rdbench.benchmark``: benchmark codecs on a dataset into the results database, from Python.
+
+:func:`benchmark` does what ``rdbench run`` does, option for option (``--quality`` is
+``qualities``, ``--timeout`` is ``timeout_s``, ...), and returns the records of the run's selection
+as a DataFrame shaped as :func:`rdbench.load_records` shapes them::
+
+    import rdbench
+    records = rdbench.benchmark("jpeg,webp", "kodak", {"jpeg": [30, 50, 70], "webp": [40, 60]}, jobs=2)
+    records.groupby(["codec", "quality"])[["bpp", "psnr"]].mean()
+
+The command is a thin wrapper over :func:`run_benchmark` (the same run, returning what it did
+rather than the records: the command prints a summary and exits 1 when every job failed). The
+lines the command prints on stderr (notes, codecs skipped, resuming) go to ``say``; errors are
+:class:`rdbench.errors.RdbenchError` (a bad argument a :class:`~rdbench.errors.UsageError`, raised
+before anything is stored).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rdbench.codecs.base import CodecConfig, CodecContext
+from rdbench.errors import UsageError, plural
+from rdbench.run.execute import Outcome
+from rdbench.run.plan import Plan
+from rdbench.run.selection import Qualities
+from rdbench.store.record import Record
+from rdbench.store.sqlite import DEFAULT_DB
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rdbench.run.executors import Executor
+    from rdbench.run.jobs import Job
+    from rdbench.store.sqlite import Store
+
+#: How many failed (or not re-timed) records a run names one by one before it counts the rest.
+SHOWN = 20
+
+
+def to_stderr(line: str) -> None:
+    """Where a run's notes go unless the caller takes them (``say``)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class BenchmarkRun:
+    """What one run did: the codec configurations it ran, the dataset, the plan and the outcome."""
+
+    configs: list[CodecConfig]
+    dataset: str
+    db: Path
+    plan: Plan
+    outcome: Outcome
+    #: the records stored as failed by this run, in the order they finished
+    failures: list[Record] = field(default_factory=list)
+
+    def closing_lines(self) -> list[str]:
+        """What is said once the run is over: re-timing counts, records not re-timed, failed
+        images, qualities left out for want of a checkpoint."""
+        plan, outcome, lines = self.plan, self.outcome, []
+        if plan.retimes:
+            lines.append(f"re-timed {plural(outcome.retimed, 'record')}"
+                         + (f"; {len(outcome.refused)} left as stored" if outcome.refused else ""))
+        for record, reason in outcome.refused[:SHOWN]:
+            lines.append(f"not re-timed: {record.codec} q={record.quality} {record.image}: {reason}")
+        if len(outcome.refused) > SHOWN:
+            lines.append(f"... and {len(outcome.refused) - SHOWN} more not re-timed")
+        for record in self.failures[:SHOWN]:
+            lines.append(f"failed: {record.codec} q={record.quality} {record.image}: {record.error}")
+        if len(self.failures) > SHOWN:
+            lines.append(f"... and {len(self.failures) - SHOWN} more; `rdbench results --failed` lists them all")
+        if plan.missing_weights:
+            lines.append(f"{plural(len(plan.missing_weights), 'quality', 'qualities')} not run: no checkpoint "
+                         f"({', '.join(f'{c} q={q}' for c, q, _ in plan.missing_weights)})")
+        return lines
+
+    def all_failed(self) -> str | None:
+        """``all N jobs failed`` when the run had jobs and none gave a record (or a re-time); else None."""
+        if self.plan.jobs and self.outcome.ok + self.outcome.retimed == 0:
+            return f"all {plural(self.outcome.failed + len(self.outcome.refused), 'job')} failed"
+        return None
+
+    def records(self) -> pd.DataFrame:
+        """Every stored record of the run's selection (each codec configuration at each quality on
+        each image, measured now or before), ok and failed, as :func:`rdbench.load_records` shapes them."""
+        from rdbench.analysis.dataframes import records_frame
+        from rdbench.store.sqlite import Store
+
+        keys = set(self.plan.keys)
+        with Store(self.db, readonly=True) as store:
+            found = store.find_records(selections=[{"codec": c.name, "config_hash": c.config_hash} for c in self.configs],
+                                       datasets=[self.dataset], stale=False)
+        return records_frame([r for r in found if r.key in keys])
+
+
+def run_benchmark(
+    codecs: str | Sequence[str],
+    dataset: str | os.PathLike[str],
+    qualities: Qualities = None,
+    *,
+    db: str | os.PathLike[str] = DEFAULT_DB,
+    jobs: int = 1,
+    threads: int | None = None,
+    device: str = "cpu",
+    decode_device: str | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    retry_failed: bool = False,
+    force: bool = False,
+    retime: bool = False,
+    keep_bitstreams: str | os.PathLike[str] | None = None,
+    vtm_dir: str | os.PathLike[str] | None = None,
+    data_root: str | os.PathLike[str] | None = None,
+    timeout_s: float | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    peak_memory: bool = True,
+    progress: bool = False,
+    on_record: Callable[[Record], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> BenchmarkRun:
+    """The run of :func:`benchmark`, returning what it did (:class:`BenchmarkRun`) rather than
+    the records; :func:`benchmark` documents the arguments. The lines said after the run
+    (:meth:`BenchmarkRun.closing_lines`) are left to the caller."""
+    from rdbench.analysis.dataset_names import dataset_to_measure
+    from rdbench.data.datasets import data_root as root_of
+    from rdbench.data.install import check_unchanged
+    from rdbench.run.checks import (
+        check_device,
+        check_timeout,
+        check_weight_options,
+        checkpoint_sweeps,
+    )
+    from rdbench.run.executors import make_executor
+    from rdbench.run.plan import plan_jobs
+    from rdbench.run.selection import Selection, runnable, select_codecs
+    from rdbench.store.sqlite import Store
+
+    say = say or to_stderr
+    check_count("jobs", jobs)
+    if threads is not None:
+        check_count("threads", threads)
+    checkpoint = existing_path(checkpoint, "--checkpoint", folder=False)
+    checkpoint_dir = existing_path(checkpoint_dir, "--checkpoint-dir", folder=True)
+    vtm_dir = existing_path(vtm_dir, "--vtm-dir", folder=True)
+    data_root, keep_bitstreams = _text(data_root), _text(keep_bitstreams)
+    check_timeout(timeout_s)
+    if retime and force:
+        raise UsageError("--retime keeps the stored quality figures and --force replaces them: choose one")
+    context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
+                           checkpoint_dir=checkpoint_dir,
+                           tool_dirs=(("vtm", str(Path(vtm_dir).expanduser().resolve())),) if vtm_dir else (),
+                           timeout_s=timeout_s, peak_memory=peak_memory)
+    selection = select_codecs(codecs, qualities, device)  # each codec's valid range, before anything is stored
+    choice = selection.qualities
+    if checkpoint and any(len(choice.of(config.name) or ()) != 1 for config in selection.configs):
+        raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
+    adapters = selection.adapters
+    if decode_device is not None:
+        if not any(adapter.wants_gpu for adapter in adapters):
+            raise UsageError("--decode-device is for learned codecs; the selected codecs decode where they encode "
+                             "(drop --decode-device)")
+        try:
+            check_device(decode_device, adapters)
+        except UsageError as exc:
+            raise UsageError(str(exc).replace("--device", "--decode-device"), hint=exc.hint) from None
+    for note in check_weight_options(selection.configs, adapters, context):
+        say(f"note: {note}")
+    configs, found = checkpoint_sweeps(selection.configs, adapters, context, choice)
+    for note in found:
+        say(note)
+    with (Store(db, readonly=True) if Path(db).exists() else nullcontext()) as stored:
+        measured = dataset_to_measure(stored, os.fspath(dataset), data_root)
+    if measured.manifest is None:  # a folder: say the name its results are stored under
+        say(measured.describe())
+    configs = runnable(Selection(configs, adapters, choice), context, say).configs
+    check_unchanged(measured, root_of(data_root))  # a registered dataset's images are the ones its hashes name
+
+    runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler, threads=threads)
+    with Store(db) as store:
+        plan = plan_jobs(store, configs, measured, context, qualities=choice, retry_failed=retry_failed,
+                         force=force, keep_bitstreams=keep_bitstreams, retime=retime)
+        if plan.retimes:
+            say(f"re-timing {plural(plan.retimes, 'stored record')} (their bpp, PSNR and MS-SSIM are kept)")
+        if plan.skipped_ok or plan.skipped_failed:
+            say(f"resuming: {plural(plan.skipped_ok, 'record')} already stored"
+                + (f", {plural(plan.skipped_failed, 'failed one')} skipped (--retry-failed reruns them)"
+                   if plan.skipped_failed else ""))
+        for note in plan.notes:
+            say(f"note: {note}")
+        for line in plan.missing_lines():
+            say(line)
+        failures: list[Record] = []
+        if plan.jobs:
+            outcome = _execute(store, plan.jobs, runner, failures, progress, on_record)
+        else:
+            outcome = Outcome()
+            say("nothing to do: every job is already stored (--force recomputes)")
+    return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures)
+
+
+def benchmark(
+    codecs: str | Sequence[str],
+    dataset: str | os.PathLike[str],
+    qualities: Qualities = None,
+    *,
+    db: str | os.PathLike[str] = DEFAULT_DB,
+    jobs: int = 1,
+    threads: int | None = None,
+    device: str = "cpu",
+    decode_device: str | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    retry_failed: bool = False,
+    force: bool = False,
+    retime: bool = False,
+    keep_bitstreams: str | os.PathLike[str] | None = None,
+    vtm_dir: str | os.PathLike[str] | None = None,
+    data_root: str | os.PathLike[str] | None = None,
+    timeout_s: float | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    peak_memory: bool = True,
+    progress: bool = False,
+    on_record: Callable[[Record], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Benchmark ``codecs`` on ``dataset``: encode, decode and measure every image at every quality,
+    committing each record to ``db`` as it is measured, and return the records.
+
+    What ``rdbench run`` does, with the same checks, resume and re-time rules (its ``--help`` says
+    more on each option). A second call with the same arguments resumes: it measures only what
+    is not stored yet, and returns the same rows.
+
+    ``codecs``: names (``"jpeg,webp"`` or a list; ``rdbench codecs`` lists them). ``dataset``: a
+    registered dataset (``"kodak"``), or a folder of images (a path). ``qualities``: the points
+    of every codec (a list), of each codec (a mapping codec -> list), or a
+    :class:`rdbench.codecs.quality_choice.QualityChoice`; None: each codec's sweep.
+    ``jobs``: worker processes for CPU codecs; ``threads``: torch, OpenMP/BLAS and metric threads
+    of every job (default cores // jobs). ``device`` / ``decode_device``: ``cpu``, ``cuda`` or
+    ``cuda:N`` for learned codecs (decode on another device to check a bitstream decodes there).
+    ``checkpoint`` (one file, one quality) / ``checkpoint_dir``: learned codecs' weights.
+    ``retry_failed``: rerun stored failures; ``force``: recompute stored jobs; ``retime``: re-measure
+    the stored records' times only. ``keep_bitstreams``: a folder to save every bitstream in.
+    ``vtm_dir``: a built VTM tree (else ``RDBENCH_VTM_DIR``). ``data_root``: where datasets live.
+    ``timeout_s``: seconds one job's coding may take. ``executor``: ``"local"`` or ``"dask"``
+    (with ``scheduler``, e.g. ``"tcp://HOST:8786"``). ``peak_memory``: measure each image's peak
+    resident memory (honest, slower) or time as a warm loop does.
+
+    ``progress``: show a progress bar; ``on_record``: called with each record as it is stored;
+    ``say``: takes each line the run has to say (notes, codecs skipped, resuming, failures;
+    default: printed on stderr).
+
+    Returns every stored record of the selection (each codec configuration at each quality on each
+    image of the dataset, on this device, whether measured by this call or before it), ok and
+    failed (the ``status`` column), one row per record with the columns of
+    :func:`rdbench.load_records`. Raises :class:`~rdbench.errors.UsageError` on a bad argument
+    (nothing stored) and :class:`~rdbench.errors.RdbenchError` when no codec can run here.
+    """
+    run = run_benchmark(codecs, dataset, qualities, db=db, jobs=jobs, threads=threads, device=device,
+                        decode_device=decode_device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
+                        retry_failed=retry_failed, force=force, retime=retime, keep_bitstreams=keep_bitstreams,
+                        vtm_dir=vtm_dir, data_root=data_root, timeout_s=timeout_s, executor=executor,
+                        scheduler=scheduler, peak_memory=peak_memory, progress=progress, on_record=on_record,
+                        say=say)
+    say = say or to_stderr
+    for line in run.closing_lines():
+        say(line)
+    if (failed := run.all_failed()) is not None:
+        say(failed)
+    return run.records()
+
+
+def check_count(name: str, value: object) -> None:
+    """``jobs`` and ``threads`` are whole numbers from 1 (the command line's range)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"--{name} {value!r}: give a whole number of at least 1")
+
+
+def _text(value: str | os.PathLike[str] | None) -> str | None:
+    return None if value is None else os.fspath(value)
+
+
+def existing_path(value: str | os.PathLike[str] | None, option: str, *, folder: bool) -> str | None:
+    """A file or folder a run reads, which must exist (the command line's check, for callers of the
+    library)."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not (path.is_dir() if folder else path.is_file()):
+        raise UsageError(f"{option} {os.fspath(value)}: no such {'folder' if folder else 'file'}")
+    return os.fspath(value)
+
+
+def _execute(store: Store, jobs: list[Job], executor: Executor, failures: list[Record], progress: bool,
+             on_record: Callable[[Record], None] | None) -> Outcome:
+    """Run the planned jobs, collecting failed records in ``failures``; with ``progress`` a bar on
+    stdout names the job that finished last."""
+    from rdbench.run.execute import execute
+
+    def seen(record: Record) -> None:
+        if not record.ok:
+            failures.append(record)
+        if on_record is not None:
+            on_record(record)
+
+    if not progress:  # no progress bar: rich is not even imported (a fixed cost of every quiet run)
+        return execute(store, jobs, executor, seen)
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+    with bar:
+        task = bar.add_task("running", total=len(jobs))
+
+        def shown(record: Record) -> None:
+            seen(record)
+            bar.update(task, advance=1, description=f"{record.codec} q={record.quality} {record.image}")
+
+        return execute(store, jobs, executor, shown)
