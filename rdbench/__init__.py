@@ -2,7 +2,7 @@
 
 Data flows one way: dataset -> codec -> record -> store -> analysis -> table/plot, and the
 package's folders follow it (``data``, ``models``, ``codecs``, ``store``, ``run``, ``analysis``,
-``api``, ``cli``; see the README's "Architecture").
+``api``, ``cli``; see docs/architecture.md).
 
 The names below are the public API for notebooks and scripts; anything else is internal and may
 move. They are imported lazily (on first use), so ``import rdbench`` stays fast and does not

@@ -2,7 +2,7 @@
 no import that goes up the stage order, every folder a documented package, no top-level name
 that shadows the standard library.
 
-Stages, lowest first (the README's "Architecture"; each stage's ``__init__.py`` says what it may
+Stages, lowest first (docs/architecture.md; each stage's ``__init__.py`` says what it may
 import): errors; data and models; codecs; store; run; analysis; api; cli. A module may import its own
 stage or lower ones only. Every ``import`` and ``from ... import`` counts, including those inside
 functions (imported lazily, but still a dependency). The package root's ``rdbench/__init__.py``

@@ -361,7 +361,7 @@ def lossless_db(tmp_path_factory):
     return db
 
 
-#: the documented ceiling of a per-image PSNR in derived numbers (README, "What is measured")
+#: the documented ceiling of a per-image PSNR in derived numbers (docs/measurement.md, "What is measured, and how")
 PSNR_CAP_DB = 100.0
 
 

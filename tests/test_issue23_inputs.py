@@ -229,7 +229,7 @@ def test_kept_bitstream_folders_of_a_learned_codec_follow_the_documented_pattern
     documented = "<codec>-<config hash>[-w<weights>][-<device>]"
     help_text = "".join(rdbench("run", "--help", check=True).stdout.split())  # click wraps inside words
     assert "".join(documented.split()) in help_text
-    assert documented in (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert documented in (Path(__file__).resolve().parents[1] / "docs" / "external-codecs.md").read_text()
     codec = "bmshj2018-hyperprior-random"
     rdbench("run", "--codec", codec, "--dataset", crops, "--keep-bitstreams", tmp_path / "bits", "--db",
             tmp_path / "r.sqlite", env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True)
@@ -238,12 +238,12 @@ def test_kept_bitstream_folders_of_a_learned_codec_follow_the_documented_pattern
     assert re.fullmatch(rf"{codec}-[0-9a-f]+-w[0-9a-f]{{8}}", folder.name), folder.name
 
 
-def test_load_curves_takes_a_list_of_both_metrics_as_the_readme_says(measured):
+def test_load_curves_takes_a_list_of_both_metrics_as_the_docs_say(measured):
     import rdbench as library
     from rdbench.errors import UsageError
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert "may be both" not in readme and '`["psnr", "ms-ssim"]`' in readme
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "analysis.md").read_text()
+    assert "may be both" not in docs and '`["psnr", "ms-ssim"]`' in docs
     dataset = _dataset(measured)
     frame = library.load_curves(measured["db"], ["jpeg"], [dataset], ["psnr", "ms-ssim"])
     assert set(frame["metric"]) == {"psnr", "ms-ssim"}

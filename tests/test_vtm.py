@@ -1,7 +1,7 @@
 """The VTM adapter with real VTM binaries, and what can be checked without them.
 
 The real tests run when ``RDBENCH_VTM_DIR`` names a VTM source tree built with CMake (see the
-README's "VTM-17.0 anchor" section; e.g. ``RDBENCH_VTM_DIR=/tmp/vtm-src`` after building there),
+"VTM-17.0 anchor" section of docs/external-codecs.md; e.g. ``RDBENCH_VTM_DIR=/tmp/vtm-src`` after building there),
 and skip with that reason otherwise. Crops are small (64x64, 60x44): VTM takes ~1 s on them.
 The SPS reader and the missing-VTM message are tested always, the former on a real 127-byte
 VTM-17.0 bitstream (a 60x44 crop of kodim23 at QP 37, conformance window 4 right / 4 bottom).
@@ -55,7 +55,7 @@ def test_missing_vtm_points_to_the_readme(monkeypatch, tmp_path: Path) -> None:
 def vtm_dir() -> str:
     folder = os.environ.get("RDBENCH_VTM_DIR")
     if not folder:
-        pytest.skip("RDBENCH_VTM_DIR is not set: build VTM-17.0 (README, 'VTM-17.0 anchor') and point it there")
+        pytest.skip("RDBENCH_VTM_DIR is not set: build VTM-17.0 (docs/external-codecs.md, 'VTM-17.0 anchor') and point it there")
     return folder
 
 

@@ -454,7 +454,7 @@ def _provenance_section(ctx: _Context, records: list[Record], about: dict[str, A
     parts = ['<h2 id="provenance">Provenance</h2>',
              ('<p class="note">Where every number comes from: the measured runs (what rdbench, commit, codec '
               "library, machine and GPU produced them, and when) and each published or imported curve's source. "
-              "The curve rule (README, \u201cAnalysis\u201d) decides which configuration makes each measured "
+              "The curve rule (docs/analysis.md) decides which configuration makes each measured "
               "curve.</p>")]
     parts.append("<h3>This report</h3>" + "<dl class=\"summary\">" + "".join(
         f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in about.items()) + "</dl>")

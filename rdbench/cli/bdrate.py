@@ -107,7 +107,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     (the quality range actually integrated and the anchor's rates at its ends, and the codec's
     number of points); the anchor's supporting points are listed under the table. The `config`
     column says which stored configuration made each measured curve (rule: the only one stored,
-    else the codec's current one, else refused; see README "Analysis").
+    else the codec's current one, else refused; see docs/analysis.md).
 
     \b
     --format json: one object with `cells` (one per codec and dataset: value, overlap, interval,

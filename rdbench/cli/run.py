@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 @click.option("--force", is_flag=True, help="Recompute jobs that are already stored.")
 @click.option("--retime", is_flag=True, help="Also re-measure the encode/decode times (and peak memory) of the stored records of this selection under this run's conditions, keeping their bpp, PSNR and MS-SSIM; a record whose re-encode gives other bytes is left as it was and reported.")
 @click.option("--keep-bitstreams", type=click.Path(file_okay=False), default=None, help="Save every bitstream as DIR/<dataset>/<codec>-<config hash>[-w<weights>][-<device>]/<quality>/<image file name>.<image hash>.bin (-w<weights>: 8 hex of the SHA-256 of the weights id, codecs with weights only; -<device>: not for cpu; one file per record, its path in the record's extra.bitstream).")
-@click.option("--vtm-dir", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="VTM source tree built with CMake (bin/ and cfg/); else RDBENCH_VTM_DIR. See the README's VTM-17.0 section.")
+@click.option("--vtm-dir", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="VTM source tree built with CMake (bin/ and cfg/); else RDBENCH_VTM_DIR. See docs/external-codecs.md (VTM-17.0 anchor).")
 @db_option
 @data_root_option
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds one job's coding (encode, decode, metrics) may take; set-up (loading the image, building the codec, loading its model) is not counted and has its own limit of 600 s. A job over time is killed and recorded as failed (jobs then run in worker processes).")

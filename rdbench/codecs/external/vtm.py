@@ -5,7 +5,7 @@ What the adapter does, and why:
 * **Where VTM is**: ``--vtm-dir DIR``, else ``RDBENCH_VTM_DIR``, else ``params.vtm_dir``; DIR is a
   VTM source tree after its CMake build (binaries in ``DIR/bin``, configs in ``DIR/cfg``).
   ``EncoderAppStatic``/``DecoderAppStatic`` are preferred over ``EncoderApp``/``DecoderApp``.
-  The README section "VTM-17.0 anchor" says how to build it.
+  docs/external-codecs.md ("VTM-17.0 anchor") says how to build it.
 * **Input**: RGB -> Y'CbCr 4:4:4, BT.709 matrix, full range (:mod:`rdbench.codecs.external.colour`), as the
   MLIC papers and CompressAI feed VTM. ``params.bit_depth = 8`` (default, rounded, what the
   published anchors use) or ``10`` (a lossless intermediate: the colour conversion then costs
@@ -51,7 +51,7 @@ ENCODERS = ("EncoderAppStatic", "EncoderApp")
 DECODERS = ("DecoderAppStatic", "DecoderApp")
 DEFAULT_CFG = "cfg/encoder_intra_vtm.cfg"
 BANNER = r"VTM (?:Encoder|Decoder) Version ([^\n]+)"
-BUILD_HINT = ("build VTM-17.0 as the README's 'VTM-17.0 anchor' section says, then pass --vtm-dir DIR "
+BUILD_HINT = ("build VTM-17.0 as docs/external-codecs.md ('VTM-17.0 anchor') says, then pass --vtm-dir DIR "
               "(or set RDBENCH_VTM_DIR, or params.vtm_dir in codecs/vtm17.toml)")
 
 
