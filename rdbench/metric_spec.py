@@ -97,10 +97,18 @@ class Metric:
         return self.curve_field or self.field or self.name
 
     @property
+    def shown_unit(self) -> str:
+        """The unit of shown values: dB for a metric shown in dB, else its own."""
+        return "dB" if self.scale == "db" else self.unit
+
+    @property
     def axis_label(self) -> str:
         """``PSNR (dB)``, ``MS-SSIM (dB)``: the label of an axis or column of shown values."""
-        unit = "dB" if self.scale == "db" else self.unit
-        return f"{self.label or self.name} ({unit})" if unit else (self.label or self.name)
+        return f"{self.label or self.name} ({self.shown_unit})" if self.shown_unit else (self.label or self.name)
+
+    def value_text(self, value: float) -> str:
+        """``PSNR 32.105 dB``: a shown value with its label and unit, for tooltips and notes."""
+        return f"{self.label or self.name} {value:.3f} {self.shown_unit}".rstrip()
 
     def record_value(self, record: Any) -> float | None:
         """The per-image value a record holds (None when it has none): the built-in's field, or the

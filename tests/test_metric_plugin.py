@@ -19,7 +19,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from helpers import REPO, kodak_crops, rdbench
 
@@ -137,11 +136,11 @@ def test_results_show_the_plug_in_columns(measured):
 def test_bdrate_of_a_plug_in_metric_is_the_bd_rate_of_the_stored_means(measured):
     from rdbench.analysis.bdrate import bd_rate
 
-    env, db, _ = measured
+    env, db, crops = measured
     for metric in ("psnr-y", "psnr-g"):
-        out = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--metric", metric,
-                      "--format", "json", env=env, check=True).stdout
-        (cell,) = json.loads(out)["cells"] if isinstance(json.loads(out), dict) else json.loads(out)
+        out = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--dataset", crops.name, "--metric",
+                      metric, "--format", "json", env=env, check=True).stdout
+        (cell,) = json.loads(out)["cells"]
         expected = bd_rate(_sql_means(db, "jpeg", metric), _sql_means(db, "webp", metric)).value
         assert math.isclose(cell["bd_rate"], expected, rel_tol=1e-9, abs_tol=1e-9), (metric, cell)
 
@@ -154,8 +153,10 @@ def test_an_unknown_metric_is_a_usage_error(measured):
 
 def test_plot_and_report_show_the_plug_in_metric(measured, tmp_path):
     env, db, _ = measured
-    figure = tmp_path / "rd.png"
-    rdbench("plot", "--db", db, "--codec", "jpeg,webp", "--metric", "psnr-y", "--out", figure, env=env, check=True)
+    dataset = measured[2].name
+    rdbench("plot", "--db", db, "--codec", "jpeg,webp", "--dataset", dataset, "--metric", "psnr-y", "--out",
+            tmp_path / "plots", env=env, check=True)
+    (figure,) = (tmp_path / "plots").glob("rd_*_psnr-y.png")  # the stored dataset name: crops-<hash>
     assert figure.stat().st_size > 1000
     report = tmp_path / "report.html"
     rdbench("report", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--out", report, env=env, check=True)

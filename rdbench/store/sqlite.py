@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rdbench import metric_spec
 from rdbench.errors import StoreError
 from rdbench.store.record import (
     MEASURES,
@@ -190,7 +191,7 @@ _POINT_MERGED = frozenset(MEASURES) | {"decoder_macs_per_px", "num_bytes", "bpp"
 _STALE = ("EXISTS (SELECT 1 FROM current_images c WHERE c.dataset = records.dataset AND c.image = records.image "
           "AND c.image_hash != records.image_hash)")
 
-_CURVE_COLUMNS = ("name", "dataset", "bpp", "psnr", "ms_ssim_db", "description", "source_file", "sha256",
+_CURVE_COLUMNS = ("name", "dataset", "bpp", *(m.key for m in metric_spec.BUILTIN.values()), "description", "source_file", "sha256",
                   "imported_at", "extra")
 
 
@@ -617,7 +618,7 @@ class Store:
             return None
         curve = {"name": name, "dataset": dataset, "bpp": json.loads(row["bpp"]), "description": row["description"],
                  "source_file": row["source_file"], "sha256": row["sha256"], "imported_at": row["imported_at"]}
-        for column in ("psnr", "ms_ssim_db"):
+        for column in (m.key for m in metric_spec.BUILTIN.values()):
             if row[column] is not None:
                 curve[column] = json.loads(row[column])
         return curve
