@@ -107,16 +107,19 @@ def per_image_value(record: Record, metric: str | Metric) -> float | None:
     return capped_db(value) if spec.cap_db and spec.scale == "value" else value
 
 
-def shown_value(record: Record, metric: str | Metric) -> float | None:
-    """The per-image value of ``metric`` as tables and figures show it (MS-SSIM in dB), capped where
-    the metric says so."""
+def shown_uncapped(record: Record, metric: str | Metric) -> float | None:
+    """The per-image value of ``metric`` as tables and figures show it (MS-SSIM in dB), before the cap."""
     spec = metric_spec.get(metric)
     if spec.curve_field:
-        value = getattr(record, spec.curve_field)
-    else:
-        value = spec.record_value(record)
-        value = ms_ssim_db(value) if spec.scale == "db" else value
-    return capped_db(value) if spec.cap_db else value
+        return getattr(record, spec.curve_field)
+    value = spec.record_value(record)
+    return ms_ssim_db(value) if spec.scale == "db" else value
+
+
+def shown_value(record: Record, metric: str | Metric) -> float | None:
+    """:func:`shown_uncapped`, capped (:func:`capped_db`) where the metric says so."""
+    value = shown_uncapped(record, metric)
+    return capped_db(value) if metric_spec.get(metric).cap_db else value
 
 
 def metric_mean(values: Iterable[float | None], metric: str | Metric) -> float | None:

@@ -39,6 +39,7 @@ from rdbench.analysis.aggregate import (
     _quality_sort_key,
     capped_db,
     is_capped,
+    shown_uncapped,
 )
 from rdbench.analysis.anchor_points import anchor_curve
 from rdbench.analysis.complexity import complexity_rows, scaling_exponents
@@ -315,11 +316,12 @@ def _spread_section(ctx: _Context) -> str:
                 values: dict[str, list[tuple[float, str]]] = defaultdict(list)
                 capped: dict[str, int] = defaultdict(int)
                 averaged = set(selection.image_set(metric).images)
+                cap = metric_spec.get(metric).cap_db
                 for record in selection.records:
-                    value = getattr(record, key)
+                    value = shown_uncapped(record, metric)
                     if record.ok and record.image in averaged and value is not None and not math.isnan(value):
-                        values[record.quality].append((capped_db(value), record.image))
-                        capped[record.quality] += is_capped(value)
+                        values[record.quality].append((capped_db(value) if cap else value, record.image))
+                        capped[record.quality] += cap and is_capped(value)
                 for row in mean_rows:
                     found = values.get(row["quality"], [])
                     if not found:
