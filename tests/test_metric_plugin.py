@@ -208,3 +208,34 @@ def test_metric_names_are_literals_in_at_most_four_modules():
     found = _literal_modules()
     assert len(found) <= 4, found
     assert "rdbench/metric_spec.py" in found
+
+
+def test_a_record_stored_again_keeps_its_id_and_only_its_new_values(tmp_path):
+    """The upsert of a record with the same identity keeps its row (id) and replaces its plug-in values:
+    none of the earlier measurement's is left over; reading gives each value with its version."""
+    from rdbench.store.record import Record
+    from rdbench.store.sqlite import Store
+
+    record = Record(codec="c", config_hash="h", quality="1", dataset="d", image="i.png", image_hash="x", bpp=1.0,
+                    metrics={"a-metric": 1.5, "b-metric": 2.5}, metric_versions={"a-metric": "1", "b-metric": "1"})
+    with Store(tmp_path / "db.sqlite") as store:
+        store.put(record)
+        (first_id,) = store.conn.execute("SELECT id FROM records").fetchone()
+        record.metrics, record.metric_versions = {"a-metric": 3.0}, {"a-metric": "2"}
+        store.put(record)
+        assert [tuple(r) for r in store.conn.execute("SELECT id FROM records")] == [(first_id,)]
+        assert [tuple(r) for r in store.conn.execute("SELECT metric, value, version FROM metric_values")] == [
+            ("a-metric", 3.0, "2")]
+        (read,) = store.find_records()
+        assert read.metrics == {"a-metric": 3.0} and read.metric_versions == {"a-metric": "2"}
+        assert read.to_json()["a-metric"] == 3.0 and "metrics" not in read.to_json()
+
+
+def test_a_toml_metric_with_a_bad_declaration_is_a_one_line_error(tmp_path):
+    (tmp_path / "bad.toml").write_text('name = "PSNR Y"\nfunction = "nomodule"\nscale = "log"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RDBENCH_")}
+    env.update(PYTHONPATH=str(REPO), RDBENCH_METRICS_PATH=str(tmp_path))
+    result = rdbench("bdrate", "--anchor", "jpeg", "--codec", "webp", "--metric", "psnr-y", "--db",
+                     tmp_path / "none.sqlite", env=env)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "bad.toml" in result.stderr and "'PSNR Y'" in result.stderr and "'log'" in result.stderr
