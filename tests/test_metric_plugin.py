@@ -177,7 +177,7 @@ def test_deleting_records_deletes_their_plug_in_values(measured, tmp_path):
 
     from rdbench.store.sqlite import Store
 
-    env, db, _ = measured
+    _, db, _ = measured
     copy = tmp_path / "copy.sqlite"
     shutil.copyfile(db, copy)
     with Store(copy) as store:
