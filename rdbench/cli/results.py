@@ -84,6 +84,7 @@ def _per_image_row(record) -> dict[str, Any]:
     from rdbench.analysis.curves import short_weights
 
     row = record.to_json()
+    row.update(record.metrics)  # each plug-in metric's value a column of its own
     row[_PSNR], row[_MS_SSIM_DB] = capped_db(record.psnr), capped_db(record.ms_ssim_db)
     row["psnr_capped"], row["ms_ssim_db_capped"] = is_capped(record.psnr), is_capped(record.ms_ssim_db)
     row["config"] = record.config_hash[:8]

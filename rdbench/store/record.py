@@ -114,11 +114,8 @@ class Record:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        """Flat dict for JSON output: the columns, then each plug-in metric's value under its name;
-        infinities become the strings 'inf' (JSON has none)."""
+        """Dict for JSON output: infinities become the strings 'inf' (JSON has none)."""
         out = self.as_dict()
-        del out["metrics"], out["metric_versions"]
-        out.update(self.metrics)
         values = out.values()
         if math.inf in values or -math.inf in values:  # one pass in C for the many records without one
             for name, value in out.items():
