@@ -235,11 +235,6 @@ def get(name: str | Metric) -> Metric:
     return known[name]
 
 
-def of_key(key: str) -> Metric | None:
-    """The metric whose shown aggregate is stored under ``key`` in mean rows (``ms_ssim_db``), if any."""
-    return next((m for m in registered().values() if m.key == key), None)
-
-
 __all__ = [
     "BUILTIN",
     "DEFAULT",
