@@ -37,6 +37,8 @@ _PUBLIC: dict[str, str] = {
     "load_configs": "rdbench.codecs.registry",
     "resolve_codecs": "rdbench.codecs.registry",
     "load_adapter": "rdbench.codecs.registry",
+    # metrics (declared once: rdbench.metric_spec)
+    "Metric": "rdbench.metric_spec",
     # store
     "Record": "rdbench.store.record",
     "Store": "rdbench.store.sqlite",

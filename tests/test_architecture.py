@@ -25,7 +25,7 @@ PACKAGE = REPO / "rdbench"
 #: stage -> rank; a module may import a module of its own stage or of a stage of lower rank
 STAGES = {"errors": 0, "data": 1, "models": 1, "codecs": 2, "store": 3, "run": 4, "analysis": 5, "api": 6, "cli": 7}
 #: modules outside the stage folders -> the stage they belong to
-SPECIAL = {"rdbench": "errors", "rdbench.shipped": "errors", "rdbench.__main__": "cli"}
+SPECIAL = {"rdbench": "errors", "rdbench.shipped": "errors", "rdbench.metric_spec": "errors", "rdbench.__main__": "cli"}
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ from itertools import repeat
 from statistics import mean
 from typing import Any
 
+from rdbench import metric_spec
+from rdbench.metric_spec import Metric
 from rdbench.run.conditions import timing_key
 from rdbench.run.metrics import ms_ssim_db, psnr_from_mse
 from rdbench.store.record import Record
@@ -96,6 +98,53 @@ def exact_mean(values: Iterable[float]) -> float:
     return (total << -scale) / len(values)
 
 
+def per_image_value(record: Record, metric: str | Metric) -> float | None:
+    """The per-image value of ``metric`` a mean curve averages (None or NaN when the record has none):
+    a dB value capped (:func:`capped_db`) where the metric says so, a metric shown in dB (MS-SSIM) as
+    its linear value, whose mean the dB is taken of."""
+    spec = metric_spec.get(metric)
+    value = spec.record_value(record)
+    return capped_db(value) if spec.cap_db and spec.scale == "value" else value
+
+
+def shown_uncapped(record: Record, metric: str | Metric) -> float | None:
+    """The per-image value of ``metric`` as tables and figures show it (MS-SSIM in dB), before the cap."""
+    spec = metric_spec.get(metric)
+    if spec.curve_field:
+        return getattr(record, spec.curve_field)
+    value = spec.record_value(record)
+    return ms_ssim_db(value) if spec.scale == "db" else value
+
+
+def shown_value(record: Record, metric: str | Metric) -> float | None:
+    """:func:`shown_uncapped`, capped (:func:`capped_db`) where the metric says so."""
+    value = shown_uncapped(record, metric)
+    return capped_db(value) if metric_spec.get(metric).cap_db else value
+
+
+def metric_mean(values: Iterable[float | None], metric: str | Metric) -> float | None:
+    """The shown aggregate of per-image values (:func:`per_image_value`) of ``metric``: their mean,
+    in dB of the mean where the metric is shown in dB, capped where it says so; None without values."""
+    spec = metric_spec.get(metric)
+    present = [v for v in values if v is not None and not math.isnan(v)]
+    if not present:
+        return None
+    value = exact_mean(present)
+    value = ms_ssim_db(value) if spec.scale == "db" else value
+    return capped_db(value) if spec.cap_db else value
+
+
+def _plugin_means(records: list[Record]) -> dict[str, float | None]:
+    """Plug-in metric name -> the mean of its per-image values over ``records``; a metric stored but
+    no longer declared (its package uninstalled) is averaged plainly."""
+    found: dict[str, float | None] = {}
+    declared = metric_spec.registered() if any(r.metrics for r in records) else {}
+    for name in sorted({name for r in records for name in r.metrics}):
+        spec = declared.get(name) or Metric(name=name, function=":")
+        found[name] = metric_mean([per_image_value(r, spec) for r in records], spec)
+    return found
+
+
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return exact_mean(present) if present else None
@@ -151,6 +200,7 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
                 psnr_capped=sum(is_capped(r.psnr) for r in ok),
                 n_ms_ssim=sum(r.ms_ssim is not None and not math.isnan(r.ms_ssim) for r in ok),
             )
+            row.update(_plugin_means(ok))
         rows.append(row)
     rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["device"], _quality_sort_key(r["quality"]),
                              r["weights"], r["code"]))

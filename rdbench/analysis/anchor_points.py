@@ -16,9 +16,10 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rdbench import metric_spec
 from rdbench.analysis.aggregate import _quality_sort_key
 from rdbench.analysis.bdrate import MIN_POINTS, BdRateError, bd_value
-from rdbench.analysis.curves import METRIC_KEYS, CurveInfo, resolve_curve
+from rdbench.analysis.curves import CurveInfo, resolve_curve
 from rdbench.errors import UsageError, with_article
 from rdbench.store.sqlite import Store
 
@@ -43,7 +44,7 @@ def same_quality(a: str, b: str) -> bool:
 def quality_labels(found: CurveInfo) -> list[str] | None:
     """The quality of each of ``found.points`` in order, or None when the curve carries none."""
     if found.selection is not None:
-        key = METRIC_KEYS[found.metric]
+        key = metric_spec.get(found.metric).key
         return [r["quality"] for r in found.selection.rows_for(found.metric)
                 if r.get(key) is not None and not math.isnan(r[key])]
     labels = (found.reference or {}).get("quality")

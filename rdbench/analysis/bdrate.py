@@ -38,8 +38,8 @@ class BdResult:
     """A Bjøntegaard delta, the share of the joint range both curves cover (0..1) on the integrated axis
     (quality for BD-rate, log10 rate for BD-PSNR: ``overlap``), and what was integrated.
 
-    ``kind`` is "rate" (BD-rate, %, integrated over quality) or "psnr" (BD-PSNR, dB, integrated
-    over log10 rate). ``interval`` is the integrated range in its own unit (quality in dB for
+    ``kind`` is "rate" (BD-rate, %, integrated over quality) or "quality" (BD-PSNR, or the delta of
+    another metric, in its unit, integrated over log10 rate). ``interval`` is the integrated range in its own unit (quality in dB for
     BD-rate, rate in bpp for BD-PSNR); ``anchor_ends`` and ``test_ends`` are each curve's value of
     the other axis at the two ends (rates in bpp for BD-rate, qualities in dB for BD-PSNR).
     """
@@ -225,7 +225,7 @@ def bd_psnr(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]], 
     if interval is not None:
         limits = quality_to_rate_limits(la, da, interval, method)
     avg, overlap, ends, a_ends, t_ends = _delta(la, da, lt, dt, method, limits, "log10 bpp")
-    return BdResult(avg, overlap, method, (10 ** ends[0], 10 ** ends[1]), a_ends, t_ends, "psnr")
+    return BdResult(avg, overlap, method, (10 ** ends[0], 10 ** ends[1]), a_ends, t_ends, "quality")
 
 
 def quality_to_rate_limits(log_rate: np.ndarray, quality: np.ndarray, interval: tuple[float | None, float | None],

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from rdbench import metric_spec
 from rdbench.analysis.aggregate import PSNR_CAP_DB
 from rdbench.analysis.bdrate import (
     MIN_POINTS,
@@ -100,11 +101,11 @@ class PairedImages:
 
     def mean_quality(self, values: np.ndarray) -> np.ndarray:
         """Mean curve's quality from (… x qualities) means of the per-image values."""
-        if self.metric == "ms-ssim":
+        spec = metric_spec.get(self.metric)
+        if spec.scale == "db":
             with np.errstate(divide="ignore"):
-                db = -10 * np.log10(1 - values)
-            return np.minimum(db, PSNR_CAP_DB)
-        return values
+                values = -10 * np.log10(1 - values)
+        return np.minimum(values, PSNR_CAP_DB) if spec.cap_db else values
 
 
 def _per_image_table(selection: Any, metric: str) -> dict[str, dict[str, tuple[float, float]]]:

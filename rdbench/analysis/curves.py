@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from rdbench.analysis.aggregate import _quality_sort_key, aggregate, capped_db
+from rdbench import metric_spec
+from rdbench.analysis.aggregate import _quality_sort_key, aggregate, shown_value
 from rdbench.analysis.image_sets import ImageSet, complete_images
 from rdbench.analysis.references import list_references, load_reference
 from rdbench.codecs.code_identity import code_identity, short_code
@@ -59,7 +60,6 @@ from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural, with_
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
 
-METRIC_KEYS = {"psnr": "psnr", "ms-ssim": "ms_ssim_db"}
 #: separates a codec name from its selectors: jpeg@3fa2b1c0, mlicpp@cuda
 SELECTOR_SEP = "@"
 #: the selector that addresses an imported curve whose name a measured codec also has
@@ -328,7 +328,7 @@ class Selection:
 
     def points(self, metric: str, images: ImageSet | None = None) -> list[tuple[float, float]]:
         """The mean curve (bpp, metric) over ``images`` (default: the images complete for ``metric``)."""
-        key = METRIC_KEYS[metric]
+        key = metric_spec.get(metric).key
         return [(r["bpp"], r[key]) for r in self.rows_for(metric, images)
                 if r.get(key) is not None and not math.isnan(r[key])]
 
@@ -336,10 +336,9 @@ class Selection:
         """Image -> its (bpp, metric) points, for the images the mean curve averages (``images`` or
         :meth:`image_set`)."""
         kept = set((images if images is not None else self.image_set(metric)).images)
-        key = METRIC_KEYS[metric]
         found: dict[str, list[tuple[float, float]]] = {}
         for record in self.records:
-            value = capped_db(getattr(record, key))
+            value = shown_value(record, metric)
             if record.ok and record.image in kept and value is not None and not math.isnan(value):
                 found.setdefault(record.image, []).append((record.bpp, value))
         return found
@@ -558,7 +557,7 @@ def resolve_curve(store: Store | None, name: str, dataset: str, metric: str,
                   qualities: list[str] | None = None) -> CurveInfo | None:
     """``name``'s curve on ``dataset`` for ``metric`` under the module's rule, or None when it has none."""
     choice = resolve_name(store, name)
-    key = METRIC_KEYS[metric]
+    key = metric_spec.get(metric).key
     if not choice.imported:
         selection = select_measured(store, name, dataset, qualities)
         if selection is not None:

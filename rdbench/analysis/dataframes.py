@@ -32,9 +32,9 @@ from typing import Any
 
 import pandas as pd
 
+from rdbench import metric_spec
 from rdbench.analysis.aggregate import _quality_sort_key
 from rdbench.analysis.curves import (
-    METRIC_KEYS,
     CurveInfo,
     check_names,
     check_qualities,
@@ -50,7 +50,8 @@ from rdbench.store.sqlite import Store
 #: record fields that are whole numbers (nullable: a failed record has none)
 _INTEGER_FIELDS = ("height", "width", "num_bytes", "peak_mem_bytes")
 #: record fields that are measurements (float; None becomes NaN)
-_FLOAT_FIELDS = ("bpp", "mse", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s")
+_FLOAT_FIELDS = ("bpp", "mse", *(m.field for m in metric_spec.BUILTIN.values()),
+                 *(m.curve_field for m in metric_spec.BUILTIN.values() if m.curve_field), "encode_s", "decode_s")
 #: columns of :func:`load_curves`, in order
 CURVE_COLUMNS = ["name", "label", "dataset", "metric", "source", "config", "point", "quality", "bpp", "value",
                  "images", "config_hash", "weights", "device", "fallback", "origin"]
@@ -115,23 +116,31 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
                     raise UsageError(f"{name!r} is an imported curve: it has no records (load_curves reads it)")
                 selections.append(choice.selection())
         wanted = resolve_datasets(store, _names(datasets), stored_only=True) or None
-        columns = store.record_columns(selections=selections, datasets=wanted, status=status, stale=False)
-    return _records_table(columns, expand_extra)
+        filters = {"selections": selections, "datasets": wanted, "status": status, "stale": False}
+        columns = store.record_columns(**filters)
+        plugin_columns = store.metric_columns(store.metric_names(), **filters)
+    return _records_table(columns, plugin_columns, expand_extra)
 
 
 def records_frame(records: Iterable[Record], *, expand_extra: bool = False) -> pd.DataFrame:
     """``records`` as the DataFrame :func:`load_records` returns (its columns, types and row order):
     one shape for every table of records, whether read back by selection or returned by a run."""
     records = list(records)
-    return _records_table({name: [getattr(r, name) for r in records] for name in RECORD_FIELDS}, expand_extra)
+    plugins = sorted({name for r in records for name in r.metrics})
+    return _records_table({name: [getattr(r, name) for r in records] for name in RECORD_FIELDS},
+                          {name: [r.metrics.get(name) for r in records] for name in plugins}, expand_extra)
 
 
-def _records_table(columns: dict[str, list[Any]], expand_extra: bool) -> pd.DataFrame:
-    """The records DataFrame from one list per record field (extra as dicts), in :func:`_record_order`."""
+def _records_table(columns: dict[str, list[Any]], plugin_columns: dict[str, list[Any]],
+                   expand_extra: bool) -> pd.DataFrame:
+    """The records DataFrame from one list per record field (extra as dicts) and per plug-in metric,
+    in :func:`_record_order`."""
     order = _record_order(columns)
     # built column by column, in the final order: a dict per record (dataclasses.asdict) took most of the time
     reorder = operator.itemgetter(*order) if len(order) > 1 else (lambda values: [values[i] for i in order])
     frame = pd.DataFrame({name: list(reorder(values)) for name, values in columns.items()}, columns=RECORD_FIELDS)
+    for name, values in plugin_columns.items():  # plug-in metrics' values, after the records' own columns
+        frame[name] = pd.Series(list(reorder(values)) if order else [], dtype="float64")
     for column in _INTEGER_FIELDS:
         frame[column] = pd.array(frame[column].astype(object).where(frame[column].notna(), None), dtype="Int64")
     for column in _FLOAT_FIELDS:
@@ -186,9 +195,10 @@ def _record_order(columns: dict[str, list[Any]]) -> list[int]:
 def _metrics(metric: str | Iterable[str]) -> list[str]:
     metrics = _names(metric)
     for m in metrics:
-        if m not in METRIC_KEYS:
-            raise UsageError(f"metric {m!r}: use {' or '.join(METRIC_KEYS)}, or a list of both",
-                             hint=f"e.g. metric={list(METRIC_KEYS)}")
+        known = metric_spec.names()
+        if m not in known:
+            raise UsageError(f"metric {m!r}: use {' or '.join(known)}, or a list of "
+                             f"{'both' if len(known) == 2 else 'several'}", hint=f"e.g. metric={known[:2]}")
     return metrics
 
 
@@ -229,7 +239,7 @@ def curve_rows(found: CurveInfo, store: Store | None) -> list[dict[str, Any]]:
             "origin": found.origin(store)}
     rows = []
     if found.selection is not None:
-        key = METRIC_KEYS[found.metric]
+        key = metric_spec.get(found.metric).key
         selection = found.selection
         for row in selection.rows_for(found.metric):
             value = row.get(key)
@@ -248,7 +258,7 @@ def curve_rows(found: CurveInfo, store: Store | None) -> list[dict[str, Any]]:
 
 
 def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None = None,
-                datasets: str | Iterable[str] | None = None, metric: str | Iterable[str] = "psnr", *,
+                datasets: str | Iterable[str] | None = None, metric: str | Iterable[str] = metric_spec.DEFAULT, *,
                 qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None) -> pd.DataFrame:
     """Curves as a DataFrame, one row per point, for each name on each dataset that has one.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rdbench import __version__
+from rdbench import __version__, metric_spec
 from rdbench.analysis.aggregate import PSNR_CAP_DB, mixed_timing_note
 from rdbench.analysis.curves import (
     check_names,
@@ -23,6 +23,9 @@ from rdbench.analysis.curves import (
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.errors import RdbenchError, UsageError
 
+#: CompressAI's result keys of the built-in metrics (the metric's name and "-rgb")
+PSNR_KEY, MS_SSIM_KEY = f"{metric_spec.PSNR.name}-rgb", f"{metric_spec.MS_SSIM.name}-rgb"
+
 
 def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
     """One codec (``NAME`` or ``NAME@SELECTOR``) on one dataset as a CompressAI result dict."""
@@ -30,24 +33,25 @@ def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
     if selection is None:
         raise RdbenchError(f"no successful records of {codec!r} on {dataset!r} in {store.path}",
                            hint="see what is stored with `rdbench results`")
-    images = selection.image_set("psnr")
-    rows = selection.rows_for("psnr", images)
+    psnr, ms_ssim = metric_spec.PSNR, metric_spec.MS_SSIM
+    images = selection.image_set(psnr.name)
+    rows = selection.rows_for(psnr.name, images)
     results: dict[str, list[Any]] = {
         "quality": [r["quality"] for r in rows],
         "bpp": [r["bpp"] for r in rows],
-        "psnr-rgb": [r["psnr"] for r in rows],
+        PSNR_KEY: [r[psnr.field] for r in rows],
     }
     # one file, one image set: MS-SSIM only when every image of the PSNR curve has it at every quality
-    with_ms_ssim = selection.image_set("ms-ssim")
+    with_ms_ssim = selection.image_set(ms_ssim.name)
     if with_ms_ssim.images == images.images:
-        results["ms-ssim-rgb"] = [r["ms_ssim"] for r in rows]
+        results[MS_SSIM_KEY] = [r[ms_ssim.field] for r in rows]
     for key, column in (("encoding_time", "encode_s"), ("decoding_time", "decode_s")):
         if all(r[column] is not None for r in rows):
             results[key] = [r[column] for r in rows]
     capped = [r.get("psnr_capped", 0) for r in rows]
     description = (f"{selection.codec} measured by rdbench {__version__} on {dataset} "
-                   f"({selection.describe('psnr')}); mean of per-image values per quality over the same images")
-    if "ms-ssim-rgb" not in results and with_ms_ssim.images:
+                   f"({selection.describe(psnr.name)}); mean of per-image values per quality over the same images")
+    if MS_SSIM_KEY not in results and with_ms_ssim.images:
         description += (f"; MS-SSIM not exported: {len(images) - len(with_ms_ssim)} of the images have no MS-SSIM "
                         "value at every quality")
     mixed = mixed_timing_note(rows)

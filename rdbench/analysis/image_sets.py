@@ -25,12 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rdbench.analysis.aggregate import _quality_sort_key, capped_db
+from rdbench.analysis.aggregate import _quality_sort_key, per_image_value
 from rdbench.errors import plural
 from rdbench.store.record import Record
-
-#: metric name -> the per-image Record field its mean curve averages
-METRIC_FIELDS = {"psnr": "psnr", "ms-ssim": "ms_ssim"}
 
 
 def metric_value(record: Record, metric: str | None) -> float | None:
@@ -40,9 +37,7 @@ def metric_value(record: Record, metric: str | None) -> float | None:
         return None
     if metric is None:
         return float(record.bpp)
-    value = getattr(record, METRIC_FIELDS[metric])
-    if metric == "psnr":
-        value = capped_db(value)
+    value = per_image_value(record, metric)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value)

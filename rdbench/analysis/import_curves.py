@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rdbench import metric_spec
 from rdbench.analysis.aggregate import capped_db
 from rdbench.analysis.dataset_names import dataset_name
 from rdbench.codecs.base import CODEC_NAME_RULE, is_codec_name
@@ -32,13 +33,24 @@ from rdbench.run.metrics import ms_ssim_db
 from rdbench.store.record import ImportedCurve
 from rdbench.store.sqlite import Store
 
+
+def _aliases() -> dict[str, tuple[str, bool]]:
+    """Accepted keys -> (stored metric, True when the values are on the metric's own scale and are
+    converted to the dB it is shown in): each built-in metric by its name and record field, alone and
+    with CompressAI's ``-rgb`` (``_rgb``) suffix, and a metric shown in dB also by its dB field (``ms_ssim_db``)."""
+    found: dict[str, tuple[str, bool]] = {}
+    for metric in metric_spec.BUILTIN.values():
+        for key in dict.fromkeys([f"{metric.name}-rgb", metric.name, metric.field, f"{metric.field}_rgb"]):
+            found[key] = (metric.name, metric.scale == "db")
+        if metric.curve_field:
+            found[metric.curve_field.replace("_", "-")] = found[metric.curve_field] = (metric.name, False)
+    return found
+
+
 #: accepted keys -> (stored metric, True when the values are linear MS-SSIM to convert to dB)
-METRIC_ALIASES: dict[str, tuple[str, bool]] = {
-    "psnr-rgb": ("psnr", False), "psnr": ("psnr", False), "psnr_rgb": ("psnr", False),
-    "ms-ssim-rgb": ("ms-ssim", True), "ms-ssim": ("ms-ssim", True), "ms_ssim": ("ms-ssim", True),
-    "ms_ssim_rgb": ("ms-ssim", True), "ms-ssim-db": ("ms-ssim", False), "ms_ssim_db": ("ms-ssim", False),
-}
-METRICS = ("psnr", "ms-ssim")
+METRIC_ALIASES: dict[str, tuple[str, bool]] = _aliases()
+#: the metrics an imported curve may hold (the imported_curves table has a column for each)
+METRICS = tuple(metric_spec.BUILTIN)
 
 
 @dataclass
@@ -186,10 +198,10 @@ def import_curves(store: Store, paths: list[str | Path], *, name: str | None = N
         if existing and existing["sha256"] != digest and not replace:
             raise UsageError(f"{curve_name!r} on {curve_dataset!r} was already imported from {existing['source_file']}",
                              hint="pass --replace to overwrite it, or --name to keep both")
-        psnr = parsed.metrics["psnr"] if "psnr" in wanted else None
-        ms_ssim = parsed.metrics["ms-ssim"] if "ms-ssim" in wanted else None
+        psnr, ms_ssim = (parsed.metrics[m.name] if m.name in wanted else None
+                         for m in (metric_spec.PSNR, metric_spec.MS_SSIM))
         unchanged = (existing is not None and existing["sha256"] == digest and existing["bpp"] == parsed.bpp
-                     and existing.get("psnr") == psnr and existing.get("ms_ssim_db") == ms_ssim)
+                     and existing.get(metric_spec.PSNR.key) == psnr and existing.get(metric_spec.MS_SSIM.key) == ms_ssim)
         summary = {"name": curve_name, "dataset": curve_dataset, "points": len(parsed.bpp), "metrics": wanted,
                    "source_file": str(Path(path).resolve()), "sha256": digest,
                    "status": "unchanged" if unchanged else "replaced" if existing else "imported",

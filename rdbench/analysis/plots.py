@@ -24,6 +24,7 @@ from pathlib import Path
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from rdbench import metric_spec
 from rdbench.errors import RdbenchError
 
 MARKERS = "osD^v<>ph*X"
@@ -32,7 +33,6 @@ MARKERS = "osD^v<>ph*X"
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#882255",
            "#999933", "#332288", "#661100", "#888888")
 FORMATS = (".png", ".svg", ".pdf")
-YLABELS = {"psnr": "PSNR (dB)", "ms-ssim": "MS-SSIM (dB)"}
 
 
 def _digest(name: str) -> int:
@@ -98,7 +98,7 @@ def _finish(fig: Figure, ax: Axes, out: Path, *, title: str, metric: str) -> Pat
     The legend goes under the axes, in two columns when the labels are short, and the figure grows
     in height to hold it: at 3.5 in wide its 6 pt text stays readable and it hides no curve."""
     ax.set_xlabel("bits per pixel", fontsize=8)
-    ax.set_ylabel(YLABELS[metric], fontsize=8)
+    ax.set_ylabel(metric_spec.get(metric).axis_label, fontsize=8)
     ax.set_title(title, fontsize=8)
     ax.grid(alpha=0.3)
     ax.tick_params(labelsize=7)
@@ -115,7 +115,7 @@ def _finish(fig: Figure, ax: Axes, out: Path, *, title: str, metric: str) -> Pat
     return out
 
 
-def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "", metric: str = "psnr",
+def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "", metric: str = metric_spec.DEFAULT,
             published: set[str] = frozenset(), anchor: str | None = None,
             labels: dict[str, str] | None = None, styles: Mapping[str, tuple[str, str]] | None = None) -> Path:
     """Write one RD figure; ``curves`` maps codec name to (bpp, quality) points; ``labels`` gives a
@@ -148,7 +148,7 @@ def _styles_for(names: Iterable[str], given: Mapping[str, tuple[str, str]] | Non
 
 def plot_per_image(per_image: dict[str, dict[str, list[tuple[float, float]]]],
                    means: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "",
-                   metric: str = "psnr", labels: dict[str, str] | None = None,
+                   metric: str = metric_spec.DEFAULT, labels: dict[str, str] | None = None,
                    styles: Mapping[str, tuple[str, str]] | None = None) -> Path:
     """Per-image RD curves: a thin line per image in the codec's colour, the dataset mean on top.
 
@@ -174,7 +174,7 @@ def plot_per_image(per_image: dict[str, dict[str, list[tuple[float, float]]]],
 
 
 def plot_delta(deltas: dict[str, tuple[list[float], list[float]]], out: Path, *, anchor: str, title: str = "",
-               metric: str = "psnr", per_image: dict[str, dict[str, tuple[list[float], list[float]]]] | None = None,
+               metric: str = metric_spec.DEFAULT, per_image: dict[str, dict[str, tuple[list[float], list[float]]]] | None = None,
                labels: dict[str, str] | None = None) -> Path:
     """Rate difference (%) of each codec against ``anchor`` as a function of quality, over the overlap.
 
@@ -202,7 +202,7 @@ def plot_delta(deltas: dict[str, tuple[list[float], list[float]]], out: Path, *,
             q, pct = deltas[name]
             ax.plot(q, pct, color=colour, linewidth=1.4, label=labels.get(name, name), zorder=3,
                     marker=marker, markevery=max(1, len(q) // 6), markersize=3)
-    ax.set_xlabel(YLABELS[metric], fontsize=8)
+    ax.set_xlabel(metric_spec.get(metric).axis_label, fontsize=8)
     ax.set_ylabel(f"rate difference vs {anchor} (%)", fontsize=8)
     ax.set_title(title, fontsize=8)
     ax.grid(alpha=0.3)

@@ -33,18 +33,18 @@ from pathlib import Path
 from statistics import median, pstdev
 from typing import Any
 
-from rdbench import __version__
+from rdbench import __version__, metric_spec
 from rdbench.analysis.aggregate import (
     PSNR_CAP_DB,
     _quality_sort_key,
     capped_db,
     is_capped,
+    shown_uncapped,
 )
 from rdbench.analysis.anchor_points import anchor_curve
 from rdbench.analysis.complexity import complexity_rows, scaling_exponents
 from rdbench.analysis.curves import (
     FALLBACKS,
-    METRIC_KEYS,
     SHORT,
     CurveInfo,
     resolve_curve,
@@ -64,7 +64,6 @@ from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
 
-METRIC_LABELS = {"psnr": "PSNR (dB)", "ms-ssim": "MS-SSIM (dB)"}
 #: failed records listed one by one (all of them are counted in the summary by codec and error)
 MAX_FAILED_ROWS = 1000
 #: characters of one error shown (tool output can be long; `rdbench results --failed` has all of it)
@@ -180,7 +179,7 @@ def _bd_section(ctx: _Context) -> str:
     for metric in ctx.metrics:
         table = ctx.tables[metric]
         columns = _columns(table.rows, table.columns)
-        parts.append(f'<h3 id="bdrate-{esc(metric)}">{esc(METRIC_LABELS[metric])}: BD-rate (%) vs '
+        parts.append(f'<h3 id="bdrate-{esc(metric)}">{esc(metric_spec.get(metric).axis_label)}: BD-rate (%) vs '
                      f"{esc(ctx.anchor)}</h3>")
         parts.append(f'<p class="anchor-line">{esc(table.anchor_info)}</p>')
         parts.append(html_table(table.rows, columns, marks=table.marks,
@@ -211,14 +210,14 @@ def _point_tip(found: CurveInfo, metric: str, bpp: float, value: float, quality:
     if quality is not None and quality[:1].isdigit():
         quality = f"quality {quality}"
     lines = [head, quality or "", f"bpp {bpp:.4f}",
-             f"{METRIC_LABELS[metric].replace(' (dB)', '')} {value:.3f} dB", extra]
+             metric_spec.get(metric).value_text(value), extra]
     return "\n".join(line for line in lines if line)
 
 
 def _curve_points(found: CurveInfo) -> list[tuple[float, float, str | None, str]]:
     """(bpp, value, quality, extra) of a curve's points: measured ones with their quality and images."""
     if found.selection is not None:
-        key = METRIC_KEYS[found.metric]
+        key = metric_spec.get(found.metric).key
         out = []
         for row in found.selection.rows_for(found.metric):
             value = row.get(key)
@@ -255,16 +254,16 @@ def _curves_section(ctx: _Context) -> str:
                     width=3.0 if name == ctx.anchor else 1.6,
                     points=[(b, v, _point_tip(info, metric, b, v, q, e)) for b, v, q, e in points]))
                 rows.extend({"codec": info.label, "source": info.source, "quality": q, "bpp": b,
-                             METRIC_LABELS[metric]: v, "note": e} for b, v, q, e in points)
+                             metric_spec.get(metric).axis_label: v, "note": e} for b, v, q, e in points)
             ctx.figures += 1
-            svg = chart(series, title=f"{dataset}, {metric}", xlabel="bits per pixel", ylabel=METRIC_LABELS[metric])
-            caption = (f"{dataset}: {METRIC_LABELS[metric]} against bpp."
+            svg = chart(series, title=f"{dataset}, {metric}", xlabel="bits per pixel", ylabel=metric_spec.get(metric).axis_label)
+            caption = (f"{dataset}: {metric_spec.get(metric).axis_label} against bpp."
                        + (f" No {metric} curve: {', '.join(missing)}." if missing else ""))
             figures.append(
                 f'<figure id="fig-{ctx.figures}">{svg}{legend(series)}<figcaption>{esc(caption)}</figcaption>'
                 f"<details><summary>points ({len(rows)})</summary>"
-                + html_table(rows, ["codec", "source", "quality", "bpp", METRIC_LABELS[metric], "note"],
-                             digits={"bpp": 4, METRIC_LABELS[metric]: 3})
+                + html_table(rows, ["codec", "source", "quality", "bpp", metric_spec.get(metric).axis_label, "note"],
+                             digits={"bpp": 4, metric_spec.get(metric).axis_label: 3})
                 + "</details></figure>")
         parts.append(f'<div class="figures">{"".join(figures)}</div>')
     return "".join(parts)
@@ -294,7 +293,7 @@ def _spread_section(ctx: _Context) -> str:
         parts.append(f"<h3>{esc(dataset)}</h3>")
         figures, tables = [], []
         for metric in ctx.metrics:
-            key = METRIC_KEYS[metric]
+            key = metric_spec.get(metric).key
             series, rows = [], []
             for name in sorted(selections):
                 selection = selections[name]
@@ -312,16 +311,17 @@ def _spread_section(ctx: _Context) -> str:
                     series.append(Series(
                         label=f"{selection.label} (mean of {len(per_image)} images)", colour=colour, marker=marker,
                         width=2.4, points=[(b, v, (f"{selection.label}\nquality {q}\nbpp {b:.4f}\n"
-                                                   f"{METRIC_LABELS[metric].replace(' (dB)', '')} {v:.3f} dB\n"
+                                                   f"{metric_spec.get(metric).value_text(v)}\n"
                                                    f"mean of {n} images")) for b, v, q, n in mean_points]))
                 values: dict[str, list[tuple[float, str]]] = defaultdict(list)
                 capped: dict[str, int] = defaultdict(int)
                 averaged = set(selection.image_set(metric).images)
+                cap = metric_spec.get(metric).cap_db
                 for record in selection.records:
-                    value = getattr(record, key)
+                    value = shown_uncapped(record, metric)
                     if record.ok and record.image in averaged and value is not None and not math.isnan(value):
-                        values[record.quality].append((capped_db(value), record.image))
-                        capped[record.quality] += is_capped(value)
+                        values[record.quality].append((capped_db(value) if cap else value, record.image))
+                        capped[record.quality] += cap and is_capped(value)
                 for row in mean_rows:
                     found = values.get(row["quality"], [])
                     if not found:
@@ -337,9 +337,9 @@ def _spread_section(ctx: _Context) -> str:
                 continue
             ctx.figures += 1
             svg = chart(series, title=f"{dataset}, {metric}, per image", xlabel="bits per pixel",
-                        ylabel=METRIC_LABELS[metric])
+                        ylabel=metric_spec.get(metric).axis_label)
             figures.append(f'<figure id="fig-{ctx.figures}">{svg}{legend(series)}<figcaption>'
-                           f"{esc(dataset)}: per-image {esc(METRIC_LABELS[metric])} against bpp</figcaption></figure>")
+                           f"{esc(dataset)}: per-image {esc(metric_spec.get(metric).axis_label)} against bpp</figcaption></figure>")
             tables.append(html_table(rows, ["codec", "quality", "bpp", "images", "min", "median", "max", "std",
                                             "lowest image", "highest image", "capped", "config"],
                                      caption=f"Per-image {metric} spread on {dataset}", digits={"bpp": 4}))
@@ -522,7 +522,7 @@ def _csp(script: str, style: str) -> str:
 
 
 def build_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = None,
-                 datasets: Sequence[str] | None = None, metrics: Sequence[str] = ("psnr", "ms-ssim"),
+                 datasets: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
                  method: str = "pchip", title: str | None = None, command: str | None = None,
                  bd_options: dict[str, Any] | None = None,
                  qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
@@ -541,7 +541,11 @@ def build_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = No
     if not codecs:
         names = [n for n in names if n != split_name(anchor)[0]]
     choice = QualityChoice.of_value(qualities)
-    ctx = _Context(store, anchor, names, wanted, list(metrics), method, explicit=bool(codecs))
+    if metrics is None:  # the built-ins and every declared plug-in metric the database has values of
+        declared = metric_spec.registered()
+        metrics = [*metric_spec.BUILTIN, *(m for m in store.metric_names() if m in declared)]
+    ctx = _Context(store, anchor, names, wanted, [metric_spec.get(m).name for m in metrics], method,
+                   explicit=bool(codecs))
     for metric in ctx.metrics:
         ctx.tables[metric] = bd_table(store, anchor, names, wanted, metric=metric, method=method, qualities=choice,
                                       anchor_qualities=anchor_qualities, **(bd_options or {}))

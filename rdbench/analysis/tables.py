@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rdbench import metric_spec
 from rdbench.analysis import anchor_points
 from rdbench.analysis.bdrate import BdRateError, bd_value
 from rdbench.analysis.bootstrap import (
@@ -33,7 +34,6 @@ from rdbench.analysis.bootstrap import (
 )
 from rdbench.analysis.comparison import compare
 from rdbench.analysis.curves import (
-    METRIC_KEYS,
     CurveInfo,
     check_names,
     check_qualities,
@@ -136,13 +136,13 @@ def _curve_entry(found: CurveInfo, store: Store | None) -> dict[str, Any]:
 
 
 def _points_json(points: list[tuple[float, float]], labels: list[str] | None, metric: str) -> list[dict[str, Any]]:
-    key = METRIC_KEYS[metric]
+    key = metric_spec.get(metric).key
     order = sorted(range(len(points)), key=lambda i: points[i][0])
     return [{"quality": labels[i] if labels else None, "bpp": points[i][0], key: points[i][1]} for i in order]
 
 
 def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list[str], *,
-             metric: str = "psnr", method: str = "pchip", psnr_delta: bool = False,
+             metric: str = metric_spec.DEFAULT, method: str = "pchip", psnr_delta: bool = False,
              qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
              anchor_qualities: list[str] | None = None, interval: tuple[float | None, float | None] | None = None, ci: float | None = None,
              resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED, per_image: bool = False,
@@ -311,7 +311,8 @@ def _protocol_lines(datasets, anchor, anchor_curve, metric, method, psnr_delta, 
             text = anchor_points.describe_points(found.points, anchor_points.quality_labels(found))
             restricted = f" (--anchor-qualities {','.join(anchor_qualities)})" if anchor_qualities else ""
             lines.append(f"anchor points on {dataset}: {text}{restricted}")
-    unit = "dB" if metric == "psnr" else "dB (MS-SSIM)"
+    spec = metric_spec.get(metric)
+    unit = f"{spec.shown_unit} ({spec.label})" if spec.scale == "db" else spec.shown_unit
     if interval is not None:
         lo, hi = ("" if v is None else f"{v:g}" for v in interval)
         what = "quality" if not psnr_delta else "rates where the anchor's quality lies in"

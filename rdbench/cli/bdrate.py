@@ -28,6 +28,7 @@ from rdbench.cli.formatting import render
 from rdbench.cli.options import (
     db_option,
     format_option,
+    metric_option,
     parse_qualities,
     quality_option,
     split_csv,
@@ -72,7 +73,7 @@ def _clean(value: Any) -> Any:
 @click.option("--interval", "interval_text", default=None, metavar="LO:HI",
               help="Integrate only over this quality range (dB; an end may be left out, e.g. 30: ), within each "
                    "pair's overlap. With --bd-psnr: the rates over which the anchor spans it.")
-@click.option("--metric", type=click.Choice(["psnr", "ms-ssim"]), default="psnr", show_default=True)
+@metric_option()
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
 @click.option("--bd-psnr", "psnr_delta", is_flag=True, help="Report BD-PSNR (dB) instead of BD-rate (%).")
 @click.option("--per-image", is_flag=True,

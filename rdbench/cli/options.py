@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import click
 
+from rdbench import metric_spec
 from rdbench.cli.formatting import FORMATS
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
@@ -24,6 +25,28 @@ data_root_option = click.option(
 def format_option(default: str = "table", choices: tuple[str, ...] = FORMATS):
     return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
                         help="Output format.")
+
+
+class MetricName(click.ParamType):
+    """A metric's name, checked against the metrics declared when the command runs (built-ins, entry
+    points, ``RDBENCH_METRICS_PATH``), not when the CLI is imported: a plug-in metric is a choice too."""
+
+    name = "metric"
+
+    def get_metavar(self, param: click.Parameter, *args: object, **kwargs: object) -> str:
+        return "[" + "|".join(metric_spec.names()) + "]"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return metric_spec.get(str(value)).name
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def metric_option(help_text: str = "The metric compared (any declared metric: docs/metrics.md).", **kwargs):
+    """``--metric NAME``, default the default metric (PSNR)."""
+    return click.option("--metric", type=MetricName(), default=metric_spec.DEFAULT, show_default=True,
+                        help=help_text, **kwargs)
 
 
 def split_csv(value: str | None) -> list[str]:

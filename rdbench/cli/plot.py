@@ -17,7 +17,13 @@ from rdbench.analysis.curves import (
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.plots import plot_delta, plot_per_image, plot_rd
 from rdbench.cli.bdrate import SELECTORS_HELP
-from rdbench.cli.options import db_option, parse_qualities, quality_option, split_csv
+from rdbench.cli.options import (
+    db_option,
+    metric_option,
+    parse_qualities,
+    quality_option,
+    split_csv,
+)
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError, did_you_mean
 from rdbench.store.sqlite import Store
@@ -53,7 +59,7 @@ def _needs_store(names: list[str], anchor: str | None) -> bool:
 @click.option("--anchor-qualities", "anchor_qualities", default=None,
               help="Comma-separated qualities (QPs) of the anchor's points to draw and compare with, as in "
                    "`rdbench bdrate` [default: all its points].")
-@click.option("--metric", type=click.Choice(["psnr", "ms-ssim"]), default="psnr", show_default=True)
+@metric_option()
 @click.option("--anchor", default=None, help="Codec drawn highlighted.")
 @click.option("--per-image", is_flag=True, help="Per-image RD curves of measured codecs (spread around the mean).")
 @click.option("--delta", is_flag=True,

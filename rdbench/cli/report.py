@@ -9,13 +9,22 @@ from pathlib import Path
 
 import click
 
+from rdbench import metric_spec
 from rdbench.analysis.bdrate import METHODS
 from rdbench.cli.bdrate import SELECTORS_HELP
 from rdbench.cli.options import db_option, parse_qualities, quality_option, split_csv
 from rdbench.errors import UsageError, did_you_mean
 from rdbench.store.sqlite import Store
 
-METRIC_CHOICES = {"both": ("psnr", "ms-ssim"), "psnr": ("psnr",), "ms-ssim": ("ms-ssim",)}
+
+def _metrics(value: str) -> list[str] | None:
+    """The metrics ``--metric`` names (None: every measured one, :func:`rdbench.analysis.report.build_report`'s
+    default); unknown names are usage errors."""
+    if value == "all":
+        return None
+    if value == "both":
+        return list(metric_spec.BUILTIN)
+    return [metric_spec.get(name).name for name in split_csv(value)]
 
 
 def _open(db: str) -> Store:
@@ -34,7 +43,7 @@ def _command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
     for value in qualities:
         words += ["--quality", value]
     for option, value in (("--codec", codecs), ("--dataset", datasets), ("--anchor-qualities", anchor_qualities),
-                          ("--metric", metric if metric != "both" else None),
+                          ("--metric", metric if metric != "all" else None),
                           ("--method", method if method != "pchip" else None), ("--ci", ci), ("--out", out)):
         if value:
             words += [option, value]
@@ -52,7 +61,9 @@ def _command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
 @click.option("--anchor-qualities", "anchor_qualities", default=None,
               help="Comma-separated qualities (QPs) of the anchor's points to use, as in `rdbench bdrate` "
                    "[default: all its points].")
-@click.option("--metric", type=click.Choice(sorted(METRIC_CHOICES)), default="both", show_default=True)
+@click.option("--metric", default="all", show_default=True,
+              help="Comma-separated metrics, 'both' (PSNR and MS-SSIM) or 'all' (them and every plug-in metric "
+                   "the database has values of).")
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
 @click.option("--ci", type=click.FloatRange(0, 100, min_open=True, max_open=True), default=None,
               help="Level (%) of the bootstrap interval over images of each BD-rate whose curves are both measured "
@@ -87,7 +98,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, metho
     store = _open(db)
     try:
         html = build_report(store, anchor, codecs=split_csv(codecs) or None, datasets=split_csv(datasets) or None,
-                            metrics=METRIC_CHOICES[metric], method=method, title=title, bd_options=bd_options,
+                            metrics=_metrics(metric), method=method, title=title, bd_options=bd_options,
                             qualities=choice, anchor_qualities=split_csv(anchor_qualities) or None,
                             command=_command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
                                                   method, ci, out, db))

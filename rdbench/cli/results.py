@@ -9,14 +9,17 @@ import click
 
 from rdbench.cli.options import db_option, format_option, split_csv
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
+from rdbench.metric_spec import MS_SSIM, PSNR
 
-PER_IMAGE_COLUMNS = ["codec", "config", "quality", "dataset", "image", "height", "width", "bpp", "psnr", "ms_ssim",
-                     "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes", "weights", "device", "status", "error"]
+#: the built-in metrics' record fields: PSNR, MS-SSIM and MS-SSIM in dB
+_PSNR, _MS_SSIM, _MS_SSIM_DB = PSNR.field, MS_SSIM.field, MS_SSIM.curve_field
+PER_IMAGE_COLUMNS = ["codec", "config", "quality", "dataset", "image", "height", "width", "bpp", _PSNR, _MS_SSIM,
+                     _MS_SSIM_DB, "encode_s", "decode_s", "peak_mem_bytes", "weights", "device", "status", "error"]
 FAILED_COLUMNS = ["codec", "config", "quality", "dataset", "image", "weights", "device", "error", "created_at"]
-MISMATCH_COLUMNS = ["codec", "config", "quality", "dataset", "image", "weights", "device", "bpp", "psnr",
+MISMATCH_COLUMNS = ["codec", "config", "quality", "dataset", "image", "weights", "device", "bpp", _PSNR,
                     "decoder_max_abs_diff"]
-MEAN_COLUMNS = ["codec", "config_hash", "dataset", "quality", "weights", "device", "code", "n", "failed", "bpp", "psnr",
-                "psnr_capped", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s"]
+MEAN_COLUMNS = ["codec", "config_hash", "dataset", "quality", "weights", "device", "code", "n", "failed", "bpp", _PSNR,
+                "psnr_capped", _MS_SSIM, _MS_SSIM_DB, "encode_s", "decode_s"]
 
 
 def _filters(store, codec: str | None, dataset: str | None, quality: str | None, status: str | None,
@@ -81,7 +84,8 @@ def _per_image_row(record) -> dict[str, Any]:
     from rdbench.analysis.curves import short_weights
 
     row = record.to_json()
-    row["psnr"], row["ms_ssim_db"] = capped_db(record.psnr), capped_db(record.ms_ssim_db)
+    row.update(record.metrics)  # each plug-in metric's value a column of its own
+    row[_PSNR], row[_MS_SSIM_DB] = capped_db(record.psnr), capped_db(record.ms_ssim_db)
     row["psnr_capped"], row["ms_ssim_db_capped"] = is_capped(record.psnr), is_capped(record.ms_ssim_db)
     row["config"] = record.config_hash[:8]
     row["weights_short"] = short_weights(record.weights)
@@ -89,8 +93,8 @@ def _per_image_row(record) -> dict[str, Any]:
 
 
 #: the record fields the per-image table shows (and what its cells are made from)
-_PER_IMAGE_FIELDS = ("codec", "config_hash", "quality", "dataset", "image", "height", "width", "bpp", "psnr",
-                     "ms_ssim", "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes", "weights", "device", "code",
+_PER_IMAGE_FIELDS = ("codec", "config_hash", "quality", "dataset", "image", "height", "width", "bpp", _PSNR,
+                     _MS_SSIM, _MS_SSIM_DB, "encode_s", "decode_s", "peak_mem_bytes", "weights", "device", "code",
                      "status", "error")
 
 
@@ -103,8 +107,8 @@ def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
     from rdbench.analysis.curves import code_key, short_weights
 
     return {**table, "config": [h[:8] for h in table["config_hash"]], "code": [code_key(c) for c in table["code"]],
-            "psnr": [capped_db(v) for v in table["psnr"]], "ms_ssim_db": [capped_db(v) for v in table["ms_ssim_db"]],
-            "weights": [short_weights(w) for w in table["weights"]], "psnr_capped": [is_capped(v) for v in table["psnr"]]}
+            _PSNR: [capped_db(v) for v in table[_PSNR]], _MS_SSIM_DB: [capped_db(v) for v in table[_MS_SSIM_DB]],
+            "weights": [short_weights(w) for w in table["weights"]], "psnr_capped": [is_capped(v) for v in table[_PSNR]]}
 
 
 @click.command(name="results")
@@ -167,8 +171,10 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
     columnar = per_image and fmt != "json" and not mismatches and status != STATUS_FAILED
     with Store(db, readonly=True) as store:
         filters = _filters(store, codec, dataset, quality, status, weights, device, image, stale)
+        plugins = store.metric_names()  # plug-in metrics with stored values: a column each, after the built-ins
         if columnar:
             table = store.record_columns(fields=_PER_IMAGE_FIELDS, **filters)
+            table.update(store.metric_columns(plugins, **filters))
             records = table["codec"]  # one entry per record: all the checks below ask of them
         else:
             records = store.find_records(**filters, mismatched=mismatches)
@@ -193,12 +199,13 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
     if per_image:
         if fmt == "json":
             rows = [_per_image_row(r) for r in records]
-            columns = [*RECORD_FIELDS, "psnr_capped", "ms_ssim_db_capped"]
+            columns = [*RECORD_FIELDS, *plugins, "psnr_capped", "ms_ssim_db_capped"]
             click.echo(render(rows, columns, fmt))
             capped = sum(row["psnr_capped"] for row in rows)
         else:
             cells = _per_image_columns(table)
             columns = [c for c in PER_IMAGE_COLUMNS if c != "weights" or any(table["weights"])]
+            columns[columns.index(_MS_SSIM_DB) + 1:columns.index(_MS_SSIM_DB) + 1] = plugins
             if len(set(table["code"])) > 1:
                 columns.insert(columns.index("device") + 1, "code")
             click.echo(render_columns(cells, columns, fmt, count=len(records)))
@@ -206,8 +213,9 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
     else:
         rows = aggregate(records)
         columns = list(MEAN_COLUMNS)
+        columns[columns.index(_MS_SSIM_DB) + 1:columns.index(_MS_SSIM_DB) + 1] = plugins
         if any(row.get("n_ms_ssim", row["n"]) != row["n"] for row in rows):
-            columns.insert(columns.index("ms_ssim"), "n_ms_ssim")
+            columns.insert(columns.index(_MS_SSIM), "n_ms_ssim")
         for note in uneven_images(rows):
             click.echo(f"note: {note}", err=True)
         timing_note = mixed_timing_note(rows)

@@ -83,6 +83,7 @@ def command(codec_names, dataset_spec, qualities, jobs, threads, device, decode_
 
 
 def _print_summary(db: Path, configs: list[CodecConfig], dataset: str) -> None:
+    from rdbench import metric_spec
     from rdbench.analysis.aggregate import aggregate, mixed_timing_note
     from rdbench.cli.formatting import render
     from rdbench.store.sqlite import Store
@@ -93,9 +94,11 @@ def _print_summary(db: Path, configs: list[CodecConfig], dataset: str) -> None:
                    if (r.codec, r.config_hash) in wanted]
     rows = aggregate(records)
     if rows:
-        columns = ["codec", "quality", "n", "failed", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s"]
+        plugins = sorted({m.name for m in metric_spec.plugins()} & {key for r in rows for key in r})
+        columns = ["codec", "quality", "n", "failed", "bpp", metric_spec.PSNR.field, metric_spec.MS_SSIM.field,
+                   *plugins, "encode_s", "decode_s"]
         if any(r.get("psnr_capped") for r in rows):
-            columns.insert(columns.index("psnr") + 1, "psnr_capped")
+            columns.insert(columns.index(metric_spec.PSNR.field) + 1, "psnr_capped")
         if len({r["device"] for r in rows}) > 1:
             columns.insert(2, "device")
         note = mixed_timing_note(rows)

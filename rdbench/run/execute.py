@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rdbench import metric_spec
 from rdbench.run.conditions import run_conditions
 from rdbench.run.environment import cpu_name, git_commit, gpu_name, rdbench_version
 from rdbench.run.executors import Executor
@@ -24,6 +25,8 @@ from rdbench.store.sqlite import Store
 #: What ``--retime`` replaces in a stored record: times and memory, measured again. Everything
 #: else (bytes, bpp, MSE, PSNR, MS-SSIM, who made it) stays as stored.
 RETIMED_FIELDS = ("encode_s", "decode_s", "peak_mem_bytes")
+#: The quality figures a re-time compares with the stored ones (kept; a difference is noted).
+QUALITY_FIELDS = tuple(m.field for m in metric_spec.BUILTIN.values())
 #: Notes of ``extra`` that belong to the memory measurement and are replaced with it.
 RETIMED_NOTES = ("peak_mem_bytes", "gpu_peak_mem_bytes")
 
@@ -83,7 +86,7 @@ def retimed(stored: Record, fresh: Record) -> tuple[Record | None, str | None]:
     timing["retimed_at"] = fresh.created_at
     if digest is None:
         timing["bitstream_checked"] = "by length only (record stored before rdbench kept its SHA-256)"
-    differs = {name: getattr(fresh, name) - getattr(stored, name) for name in ("psnr", "ms_ssim")
+    differs = {name: getattr(fresh, name) - getattr(stored, name) for name in QUALITY_FIELDS
                if getattr(fresh, name) is not None and getattr(stored, name) is not None
                and getattr(fresh, name) != getattr(stored, name)}
     if differs:

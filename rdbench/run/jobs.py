@@ -18,11 +18,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rdbench import metric_spec
 from rdbench.codecs.base import Codec, CodecConfig, CodecContext, parse_quality
 from rdbench.store.record import STATUS_FAILED, STATUS_OK, Record
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+#: The record fields a measurement fills in: every field of a Measurement the record has (the others are
+#: the bitstream and notes).
+MEASURED_FIELDS = ("num_bytes", "bpp", "mse", *(m.field for m in metric_spec.BUILTIN.values()),
+                   *(m.curve_field for m in metric_spec.BUILTIN.values() if m.curve_field),
+                   "encode_s", "decode_s", "peak_mem_bytes", "metrics", "metric_versions")
 
 
 @dataclass(frozen=True)
@@ -195,7 +203,7 @@ def run_job(job: Job) -> Record:
         record.extra = {"traceback": traceback.format_exc(limit=-4)[-2000:]}
     else:
         record.status = STATUS_OK
-        for name in ("num_bytes", "bpp", "mse", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s", "peak_mem_bytes"):
+        for name in MEASURED_FIELDS:
             setattr(record, name, getattr(result, name))
         record.extra = result.notes
         # what a re-measure (--retime) checks the bitstream against, and the threads the times had

@@ -25,7 +25,8 @@ never a misleading number.
 
 Metrics: :func:`rdbench.run.metrics.distortion` on the reconstruction as the codec returns it
 (:meth:`~rdbench.codecs.base.Codec.decode_pixels`): a numpy array on the CPU, or a CUDA tensor
-measured on its device; after the timed and memory-measured block.
+measured on its device; after the timed and memory-measured block. Then every plug-in metric
+(:func:`rdbench.metric_spec.plugins`) on the original and the reconstruction as uint8 numpy arrays.
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rdbench import metric_spec
 from rdbench.codecs.base import Codec, Quality
 from rdbench.data.images import check_rgb8
 from rdbench.run import metrics
@@ -186,6 +188,9 @@ class Measurement:
     peak_mem_bytes: int | None
     bitstream: bytes
     notes: dict[str, Any]
+    #: plug-in metric name -> per-image value, and the version of the implementation that computed it
+    metrics: dict[str, float] = field(default_factory=dict)
+    metric_versions: dict[str, str] = field(default_factory=dict)
 
 
 #: Called by :func:`measure` when set-up is over and coding starts (see :func:`coding_start_hook`).
@@ -325,7 +330,8 @@ def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
     if device_peak.peak is not None:
         notes["gpu_peak_mem_bytes"] = device_peak.peak
     if ms_ssim is None:
-        notes["ms_ssim"] = f"image smaller than {metrics.MS_SSIM_MIN_SIDE} px on a side: MS-SSIM undefined"
+        notes[metric_spec.MS_SSIM.field] = f"image smaller than {metrics.MS_SSIM_MIN_SIDE} px on a side: MS-SSIM undefined"
+    values, versions = plugin_metrics(image, reconstruction, notes)
     return Measurement(
         num_bytes=len(data),
         bpp=metrics.bpp(len(data), height, width),
@@ -338,7 +344,29 @@ def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
         peak_mem_bytes=rss.peak,
         bitstream=data,
         notes=notes,
+        metrics=values,
+        metric_versions=versions,
     )
+
+
+def plugin_metrics(image: np.ndarray, reconstruction: Any,
+                   notes: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
+    """Every plug-in metric's value on ``image`` and its reconstruction (a numpy array or a torch
+    tensor, copied to the host once when any plug-in is registered), and each one's version; a
+    metric the image is too small for gets no value and a note in ``notes`` saying so."""
+    plugins = metric_spec.plugins()
+    if not plugins:
+        return {}, {}
+    if not isinstance(reconstruction, np.ndarray):
+        reconstruction = reconstruction.detach().cpu().numpy()
+    values, versions = {}, {}
+    for spec in plugins:
+        if min(image.shape[:2]) < spec.min_size:
+            notes[spec.name] = f"image smaller than {spec.min_size} px on a side: {spec.label or spec.name} undefined"
+            continue
+        values[spec.name] = float(spec.load()(image, reconstruction))
+        versions[spec.name] = spec.version
+    return values, versions
 
 
 def bitstream_path(folder: str | Path, record: Record) -> Path:

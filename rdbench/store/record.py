@@ -67,6 +67,11 @@ class Record:
     gpu: str | None = None
     created_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Per-image values of plug-in metrics (:mod:`rdbench.metric_spec`) by metric name, stored one row
+    #: per record and metric (table ``metric_values``), not as columns: a new metric needs no schema change.
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: The version of the implementation that computed each of :attr:`metrics`, by metric name.
+    metric_versions: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -79,7 +84,8 @@ class Record:
         return self.status == STATUS_OK
 
     def to_row(self) -> dict[str, Any]:
-        row = dataclasses.asdict(self)
+        """The ``records`` columns (:data:`RECORD_FIELDS`); plug-in values go to their own table."""
+        row = {name: getattr(self, name) for name in RECORD_FIELDS}
         row["extra"] = json.dumps(self.extra, sort_keys=True, default=str)
         return row
 
@@ -104,10 +110,11 @@ class Record:
         value, which took most of the time of reading 30,000 records."""
         out = self.__dict__.copy()  # a dataclass instance holds exactly its fields, in field order
         out["extra"] = _json_copy(self.extra)
+        out["metrics"], out["metric_versions"] = dict(self.metrics), dict(self.metric_versions)
         return out
 
     def to_json(self) -> dict[str, Any]:
-        """Flat dict for JSON output: infinities become the strings 'inf' (JSON has none)."""
+        """Dict for JSON output: infinities become the strings 'inf' (JSON has none)."""
         out = self.as_dict()
         values = out.values()
         if math.inf in values or -math.inf in values:  # one pass in C for the many records without one
@@ -117,7 +124,8 @@ class Record:
         return out
 
 
-RECORD_FIELDS = [f.name for f in dataclasses.fields(Record)]
+#: The columns of the ``records`` table, in order (``extra`` last): every field but the plug-in values.
+RECORD_FIELDS = [f.name for f in dataclasses.fields(Record) if f.name not in ("metrics", "metric_versions")]
 
 
 def parse_extra(text: str | None, parsed: dict[str, Any] | None = None) -> dict[str, Any]:

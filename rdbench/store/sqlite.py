@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rdbench import metric_spec
 from rdbench.errors import StoreError
 from rdbench.store.record import (
     MEASURES,
@@ -166,6 +167,18 @@ MIGRATIONS: list[str] = [
     DROP TABLE records_v6;
     CREATE INDEX records_codec_dataset ON records (codec, dataset, quality)
     """,
+    # Per-image values of plug-in metrics (rdbench.metric_spec): one row per record and metric, with the
+    # version of the implementation that computed it, so a new metric needs no new column. The store
+    # deletes a record's values with it (delete_records; the foreign key states the relation).
+    # IF NOT EXISTS: a database taken back to an older schema by hand may still hold the table.
+    """
+    CREATE TABLE IF NOT EXISTS metric_values (
+        record_id INTEGER NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        metric TEXT NOT NULL, value REAL, version TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (record_id, metric)
+    );
+    CREATE INDEX IF NOT EXISTS metric_values_metric ON metric_values (metric)
+    """,
 ]
 
 #: The columns of a record's identity (the records table's unique key), in key order.
@@ -179,7 +192,7 @@ _POINT_MERGED = frozenset(MEASURES) | {"decoder_macs_per_px", "num_bytes", "bpp"
 _STALE = ("EXISTS (SELECT 1 FROM current_images c WHERE c.dataset = records.dataset AND c.image = records.image "
           "AND c.image_hash != records.image_hash)")
 
-_CURVE_COLUMNS = ("name", "dataset", "bpp", "psnr", "ms_ssim_db", "description", "source_file", "sha256",
+_CURVE_COLUMNS = ("name", "dataset", "bpp", *(m.key for m in metric_spec.BUILTIN.values()), "description", "source_file", "sha256",
                   "imported_at", "extra")
 
 
@@ -434,12 +447,17 @@ class Store:
         placeholders = ", ".join(f":{c}" for c in RECORD_FIELDS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in RECORD_FIELDS)
         with self._transaction() as conn:
-            conn.execute(
+            record_id = conn.execute(
                 f"INSERT INTO records ({columns}) VALUES ({placeholders}) "
                 f"ON CONFLICT ({', '.join(RECORD_KEY)}) "
-                f"DO UPDATE SET {updates}",
+                f"DO UPDATE SET {updates} RETURNING id",
                 row,
-            )
+            ).fetchone()[0]
+            # the upsert keeps the row's id; its plug-in values are the new record's, none left over
+            conn.execute("DELETE FROM metric_values WHERE record_id = ?", (record_id,))
+            conn.executemany("INSERT INTO metric_values (record_id, metric, value, version) VALUES (?, ?, ?, ?)",
+                             [(record_id, name, value, record.metric_versions.get(name, ""))
+                              for name, value in sorted(record.metrics.items())])
             if config is not None:
                 conn.execute(
                     "INSERT OR IGNORE INTO codec_configs (config_hash, codec, config) VALUES (?, ?, ?)",
@@ -601,7 +619,7 @@ class Store:
             return None
         curve = {"name": name, "dataset": dataset, "bpp": json.loads(row["bpp"]), "description": row["description"],
                  "source_file": row["source_file"], "sha256": row["sha256"], "imported_at": row["imported_at"]}
-        for column in ("psnr", "ms_ssim_db"):
+        for column in (m.key for m in metric_spec.BUILTIN.values()):
             if row[column] is not None:
                 curve[column] = json.loads(row[column])
         return curve
@@ -661,7 +679,7 @@ class Store:
     def _record_values(self, filters: dict[str, Any], fields: Sequence[str] = RECORD_FIELDS) -> list[tuple[Any, ...]]:
         """The matching rows as plain tuples of the ``fields`` columns, ordered by codec, dataset, image and
         insertion: no ``sqlite3.Row`` nor dict per row (tens of thousands are read)."""
-        unknown = [f for f in fields if f not in RECORD_FIELDS]
+        unknown = [f for f in fields if f not in RECORD_FIELDS and f != "id"]
         if unknown:
             raise ValueError(f"not record fields: {', '.join(unknown)}")
         where, params = self._record_filter(**filters)
@@ -671,9 +689,40 @@ class Store:
         return cursor.fetchall()
 
     def find_records(self, **filters: Any) -> list[Record]:
-        """Records matching the filters of :meth:`_record_filter` (all records without any)."""
+        """Records matching the filters of :meth:`_record_filter` (all records without any), with their
+        plug-in metric values."""
         parsed: dict[str, Any] = {}
-        return [Record.from_values(values, parsed) for values in self._record_values(filters)]
+        rows = self._record_values(filters, [*RECORD_FIELDS, "id"])
+        values = self._metric_values(filters)
+        records = [Record.from_values(row[:-1], parsed) for row in rows]
+        if values:
+            for record, row in zip(records, rows):
+                for name, (value, version) in values.get(row[-1], {}).items():
+                    record.metrics[name], record.metric_versions[name] = value, version
+        return records
+
+    def _metric_values(self, filters: dict[str, Any]) -> dict[int, dict[str, tuple[float | None, str]]]:
+        """Record id -> metric -> (value, version) of the plug-in values of the matching records."""
+        if self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM metric_values)").fetchone()[0]:
+            return {}  # no plug-in metric measured: no second pass over the records
+        where, params = self._record_filter(**filters)
+        found: dict[int, dict[str, tuple[float | None, str]]] = {}
+        for record_id, metric, value, version in self.conn.execute(
+                f"SELECT record_id, metric, value, version FROM metric_values WHERE record_id IN "
+                f"(SELECT id FROM records {where}) ORDER BY record_id, metric", params):
+            found.setdefault(record_id, {})[metric] = (value, version)
+        return found
+
+    def metric_columns(self, names: Sequence[str], **filters: Any) -> dict[str, list[float | None]]:
+        """The plug-in values of ``names`` of the records :meth:`record_columns` gives, in its order (None
+        where a record has none): the columns a table shows beside the records' own."""
+        rows = self._record_values(filters, ["id"])
+        values = self._metric_values(filters)
+        return {name: [values.get(row[0], {}).get(name, (None, ""))[0] for row in rows] for name in names}
+
+    def metric_names(self) -> list[str]:
+        """The plug-in metrics any record has a value of, sorted."""
+        return [row[0] for row in self.conn.execute("SELECT DISTINCT metric FROM metric_values ORDER BY metric")]
 
     def record_columns(self, fields: Sequence[str] = RECORD_FIELDS, **filters: Any) -> dict[str, list[Any]]:
         """The records :meth:`find_records` gives, in its order, as one list per field of ``fields`` (all of
@@ -713,6 +762,7 @@ class Store:
         if not where and not everything:
             raise StoreError("refusing to delete every record without everything=True")
         with self._transaction() as conn:
+            conn.execute(f"DELETE FROM metric_values WHERE record_id IN (SELECT id FROM records {where})", params)
             return conn.execute(f"DELETE FROM records {where}", params).rowcount
 
 

@@ -1,0 +1,250 @@
+"""What a metric is, declared once: every command, table, figure and the store derive from it.
+
+WHY: the names and conventions of PSNR and MS-SSIM (which record field holds the per-image value,
+the axis label, that MS-SSIM curves are drawn and integrated in dB, the smallest image it is defined
+on) were spelled out again in the CLI, the curves, the tables, the bootstrap, the report and the
+import and export code; adding a metric meant finding all of them. A :class:`Metric` says it all in
+one place, and this module sits below every stage (it imports nothing of rdbench but its errors, and
+no function it names is imported until it is computed), so any stage may read it.
+
+Where metrics come from, in order (later sources cannot redefine an earlier name):
+
+1. :data:`BUILTIN`: ``psnr`` and ``ms-ssim``, whose values are columns of the records table;
+2. the ``rdbench.metrics`` entry-point group: a package declares, in its own ``pyproject.toml``::
+
+       [project.entry-points."rdbench.metrics"]
+       psnr-y = "mypackage.metrics:PSNR_Y"      # a rdbench.Metric, or a function (image, image) -> float
+
+3. ``*.toml`` files in the folders of ``RDBENCH_METRICS_PATH`` (``os.pathsep``-separated)::
+
+       name = "psnr-y"
+       function = "mypackage.metrics:psnr_y"   # (original, reconstruction) uint8 (H, W, 3) -> float
+       label = "PSNR-Y"
+       unit = "dB"
+       higher_is_better = true
+       min_size = 1
+       scale = "value"                          # or "db": shown and integrated as -10 log10(1 - x)
+       cap_db = true                            # values above 100 dB (lossless) count as 100 dB
+       version = "1"
+
+A plug-in metric's per-image values are stored one row per record and metric (table
+``metric_values``, with the metric's version), so a new metric needs no schema change.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from rdbench.errors import RdbenchError, UsageError, did_you_mean
+
+ENTRY_POINT_GROUP = "rdbench.metrics"
+PATH_VARIABLE = "RDBENCH_METRICS_PATH"
+#: What a metric's name may be: it is a CLI word, a table column and a key of the stored values.
+NAME_RULE = "lowercase letters, digits and '-', starting with a letter"
+_NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
+#: The ways an aggregate is shown and enters a BD integral.
+SCALES = ("value", "db")
+#: Names a plug-in metric may not take: the other columns of a mean row of a curve.
+_RESERVED = frozenset({"bpp", "mse", "n", "failed", "quality", "codec", "dataset", "image", "value"})
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One image-quality metric: how it is computed, stored, aggregated, shown and compared."""
+
+    #: the CLI's name (``--metric NAME``), the key of plug-in values in the store
+    name: str
+    #: ``module:function`` computing the per-image value from (original, reconstruction), both uint8
+    #: (H, W, 3) numpy arrays; imported only when a run computes the metric
+    function: str
+    #: axis and column label, without the unit (``PSNR``)
+    label: str = ""
+    unit: str = ""
+    higher_is_better: bool = True
+    #: how per-image values combine into a curve point: the mean over images (CompressAI's convention)
+    aggregation: str = "mean"
+    #: how the aggregate is shown and enters a BD integral: ``value`` as it is, ``db`` as
+    #: -10 log10(1 - x) (MS-SSIM, whose mean is taken on the linear values first)
+    scale: str = "value"
+    #: whether values above 100 dB (a lossless image's infinite PSNR) count as 100 dB in derived numbers
+    cap_db: bool = False
+    #: the smallest side (pixels) of an image the metric is defined on; smaller images get no value
+    min_size: int = 1
+    #: the implementation's version, stored with every value (a changed implementation is told apart)
+    version: str = ""
+    #: a built-in metric's per-image record field (its column in the records table); "" for a plug-in,
+    #: whose values are in ``Record.metrics``
+    field: str = ""
+    #: a built-in metric's key of the shown aggregate in mean rows and published curves (``ms_ssim_db``)
+    curve_field: str = ""
+    description: str = ""
+
+    @property
+    def builtin(self) -> bool:
+        return bool(self.field)
+
+    @property
+    def key(self) -> str:
+        """The key of the shown aggregate in a curve's mean rows and in published curves."""
+        return self.curve_field or self.field or self.name
+
+    @property
+    def shown_unit(self) -> str:
+        """The unit of shown values: dB for a metric shown in dB, else its own."""
+        return "dB" if self.scale == "db" else self.unit
+
+    @property
+    def axis_label(self) -> str:
+        """``PSNR (dB)``, ``MS-SSIM (dB)``: the label of an axis or column of shown values."""
+        return f"{self.label or self.name} ({self.shown_unit})" if self.shown_unit else (self.label or self.name)
+
+    def value_text(self, value: float) -> str:
+        """``PSNR 32.105 dB``: a shown value with its label and unit, for tooltips and notes."""
+        return f"{self.label or self.name} {value:.3f} {self.shown_unit}".rstrip()
+
+    def record_value(self, record: Any) -> float | None:
+        """The per-image value a record holds (None when it has none): the built-in's field, or the
+        plug-in's entry in ``record.metrics``."""
+        if self.field:
+            return getattr(record, self.field)
+        return record.metrics.get(self.name)
+
+    def load(self) -> Callable[[Any, Any], float]:
+        """The function that computes the metric (imported now)."""
+        module_name, _, attr = self.function.partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise RdbenchError(f"metric {self.name!r}: cannot import its function {self.function!r}: {exc}") from exc
+
+
+PSNR = Metric(name="psnr", function="rdbench.run.metrics:psnr", label="PSNR", unit="dB", cap_db=True,
+              field="psnr", description="RGB PSNR, peak 255, mean over images of per-image values")
+MS_SSIM = Metric(name="ms-ssim", function="rdbench.run.metrics:ms_ssim", label="MS-SSIM", unit="", scale="db",
+                 cap_db=True, min_size=161, field="ms_ssim", curve_field="ms_ssim_db",
+                 description="RGB MS-SSIM (pytorch_msssim's), mean of linear values shown as -10 log10(1 - mean)")
+#: rdbench's own metrics, whose per-image values are columns of the records table
+BUILTIN: dict[str, Metric] = {m.name: m for m in (PSNR, MS_SSIM)}
+#: the metric a command compares by when none is named
+DEFAULT = PSNR.name
+
+
+def check_metric(metric: Metric, where: str) -> Metric:
+    """``metric`` when it is usable; else a one-line error naming ``where`` it was declared."""
+    problems = []
+    if not _NAME.match(metric.name):
+        problems.append(f"name {metric.name!r} is not {NAME_RULE}")
+    elif metric.name in _RESERVED:
+        problems.append(f"name {metric.name!r} is a column of every curve")
+    if ":" not in metric.function:
+        problems.append(f"function {metric.function!r} is not 'module:function'")
+    if metric.scale not in SCALES:
+        problems.append(f"scale {metric.scale!r} is not one of {', '.join(SCALES)}")
+    if metric.aggregation != "mean":
+        problems.append(f"aggregation {metric.aggregation!r} is not 'mean'")
+    if not isinstance(metric.min_size, int) or metric.min_size < 1:
+        problems.append(f"min_size {metric.min_size!r} is not a positive integer")
+    if problems:
+        raise RdbenchError(f"metric declared in {where}: {'; '.join(problems)}")
+    return metric
+
+
+def _from_toml(path: Path) -> Metric:
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RdbenchError(f"metric file {path}: {exc}") from exc
+    allowed = {"name", "function", "label", "unit", "higher_is_better", "scale", "cap_db", "min_size", "version",
+               "description"}
+    unknown = sorted(set(data) - allowed)
+    if unknown or "name" not in data or "function" not in data:
+        what = f"unknown keys {', '.join(unknown)}" if unknown else "'name' and 'function' are required"
+        raise RdbenchError(f"metric file {path}: {what}", hint=f"keys: {', '.join(sorted(allowed))}")
+    return check_metric(Metric(**{k: data[k] for k in data}), str(path))
+
+
+def _from_entry_point(ep: Any) -> Metric:
+    try:
+        found = ep.load()
+    except Exception as exc:  # a broken third-party package must not take rdbench down
+        raise RdbenchError(f"metric {ep.name!r} from entry point {ep.value!r} failed to import: {exc}") from exc
+    where = f"entry point {ep.name} = {ep.value} (group {ENTRY_POINT_GROUP})"
+    if isinstance(found, Metric):
+        if found.name != ep.name:
+            raise RdbenchError(f"{where}: names a metric called {found.name!r}; the entry point's name must be it")
+        return check_metric(found, where)
+    if callable(found):
+        return check_metric(Metric(name=ep.name, function=ep.value), where)
+    raise RdbenchError(f"{where}: is {found!r}, neither a rdbench.Metric nor a function")
+
+
+@lru_cache(maxsize=8)
+def _registry(path_value: str) -> dict[str, Metric]:
+    found = dict(BUILTIN)
+
+    def add(metric: Metric, where: str) -> None:
+        if metric.name in found:
+            raise RdbenchError(f"metric {metric.name!r} of {where} is declared already", hint="rename one of them")
+        found[metric.name] = metric
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        add(_from_entry_point(ep), f"entry point {ep.value}")
+    for folder in (Path(p) for p in path_value.split(os.pathsep) if p):
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            add(_from_toml(path), str(path))
+    return found
+
+
+def registered() -> dict[str, Metric]:
+    """Every metric by name: built-ins, then entry points, then ``RDBENCH_METRICS_PATH`` files."""
+    return dict(_registry(os.environ.get(PATH_VARIABLE, "")))
+
+
+def names() -> list[str]:
+    """Every metric's name, built-ins first: what ``--metric`` accepts."""
+    return list(registered())
+
+
+def plugins() -> list[Metric]:
+    """The metrics that are not built in: what a run computes besides PSNR and MS-SSIM."""
+    return [m for m in registered().values() if not m.builtin]
+
+
+def get(name: str | Metric) -> Metric:
+    """The metric called ``name`` (a :class:`Metric` is returned as it is); a usage error names
+    the known ones otherwise."""
+    if isinstance(name, Metric):
+        return name
+    if name in BUILTIN:  # without reading entry points: the analysis asks this per record
+        return BUILTIN[name]
+    known = _registry(os.environ.get(PATH_VARIABLE, ""))
+    if name not in known:
+        raise UsageError(f"unknown metric {name!r}{did_you_mean(name, list(known))}; known: {', '.join(known)}",
+                         hint=f"a metric is added by an entry point in group {ENTRY_POINT_GROUP} or a TOML file "
+                              f"in a folder of {PATH_VARIABLE}")
+    return known[name]
+
+
+__all__ = [
+    "BUILTIN",
+    "DEFAULT",
+    "ENTRY_POINT_GROUP",
+    "MS_SSIM",
+    "PATH_VARIABLE",
+    "PSNR",
+    "Metric",
+    "get",
+    "names",
+    "plugins",
+    "registered",
+]
