@@ -35,7 +35,7 @@ from statistics import mean
 from typing import Any
 
 from rdbench.run.conditions import timing_key
-from rdbench.run.metrics import ms_ssim_db, psnr_from_mse
+from rdbench.run.metrics.formulas import ms_ssim_db, psnr_from_mse
 from rdbench.store.record import Record
 
 
