@@ -55,19 +55,11 @@ def old_mse(a: np.ndarray, b: np.ndarray) -> float:
 def openblas_kernels() -> str:
     """The kernel set numpy's OpenBLAS picked when it loaded ("Haswell", "Cooperlake", ...): from
     the CPU, unless ``OPENBLAS_CORETYPE`` forces one (this project's machines force Haswell). The
-    metrics' two BLAS passes run ~2.5x faster with AVX-512 kernels, so the figures depend on it."""
-    import ctypes
+    metrics' two BLAS passes run faster with AVX-512 kernels, so the figures depend on it."""
+    from threadpoolctl import threadpool_info
 
-    with open("/proc/self/maps") as fh:
-        paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line})
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for name in ("openblas_get_corename64_", "openblas_get_corename", "scipy_openblas_get_corename"):
-            corename = getattr(lib, name, None)
-            if corename is not None:
-                corename.restype = ctypes.c_char_p
-                return corename().decode()
-    return "unknown"
+    found = [lib.get("architecture") for lib in threadpool_info() if lib["internal_api"] == "openblas"]
+    return next((name for name in found if name), "unknown")
 
 
 def load_module(path: Path):

@@ -43,10 +43,10 @@ _PUBLIC: dict[str, str] = {
     "Record": "rdbench.store.record",
     "Store": "rdbench.store.sqlite",
     # run
-    "psnr": "rdbench.run.metrics",
-    "ms_ssim": "rdbench.run.metrics",
-    "ms_ssim_db": "rdbench.run.metrics",
-    "bpp": "rdbench.run.metrics",
+    "psnr": "rdbench.run.metrics.formulas",
+    "ms_ssim": "rdbench.run.metrics.dispatch",
+    "ms_ssim_db": "rdbench.run.metrics.formulas",
+    "bpp": "rdbench.run.metrics.formulas",
     # analysis
     "aggregate": "rdbench.analysis.aggregate",
     "bd_rate": "rdbench.analysis.bdrate",

@@ -9,16 +9,27 @@ bench/results/metrics_cpu.md), so the float32 comparison bounds that error inste
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
+import threadpoolctl
 import torch
 from helpers import SHARED
 from pytorch_msssim import ms_ssim as reference_ms_ssim
 
 from rdbench.run import metrics
+from rdbench.run.metrics import dispatch, engine
+from rdbench.run.metrics.blas import (
+    blas_threads,
+    set_blas_threads,
+    single_threaded_blas,
+)
 
+REPO = Path(__file__).resolve().parents[1]
 KODAK = SHARED / "datasets" / "kodak"
 SAMPLES = SHARED / "datasets" / "samples"
 
@@ -184,8 +195,8 @@ def test_cpu_tensors_take_the_numpy_path_and_device_tensors_the_torch_one(monkey
     a, b = noise_pair(170, 180)
     assert metrics.distortion(torch.from_numpy(a), torch.from_numpy(b)) == metrics.distortion(a, b)
     called = []
-    monkeypatch.setattr(metrics, "distortion_torch", lambda x, y: called.append(1) or (0.0, None))
-    monkeypatch.setattr(metrics, "_is_device_tensor", lambda x: isinstance(x, torch.Tensor))
+    monkeypatch.setattr(dispatch, "distortion_torch", lambda x, y: called.append(1) or (0.0, None))
+    monkeypatch.setattr(dispatch, "is_device_tensor", lambda x: isinstance(x, torch.Tensor))
     metrics.distortion(a, torch.from_numpy(b))
     assert called == [1]
 
@@ -195,15 +206,15 @@ def test_workspaces_are_reused_per_size_and_per_thread():
     a, b = noise_pair(180, 200)
     c, d = noise_pair(200, 180)
     first = metrics.distortion(a, b)
-    workspace = metrics._workspace(180, 200)
+    workspace = engine._workspace(180, 200)
     assert metrics.distortion(c, d)[1] == pytest.approx(definition(c, d), abs=1e-10)
-    assert metrics._workspace(180, 200) is workspace  # two sizes are kept (Kodak's two orientations)
+    assert engine._workspace(180, 200) is workspace  # two sizes are kept (Kodak's two orientations)
     assert metrics.distortion(a, b) == first  # reused buffers give the same numbers
     results = {}
 
     def worker(key, x, y):
         results[key] = metrics.distortion(x, y)
-        results[key + "-ws"] = metrics._workspace(*x.shape[:2])
+        results[key + "-ws"] = engine._workspace(*x.shape[:2])
 
     threads = [threading.Thread(target=worker, args=(str(i), a, b)) for i in range(3)]
     for thread in threads:
@@ -215,13 +226,44 @@ def test_workspaces_are_reused_per_size_and_per_thread():
     metrics.release_workspaces()
 
 
-def test_blas_runs_on_one_thread_during_the_metrics_and_is_restored():
-    controls = metrics._openblas_controls()
-    if not controls:
+def openblas_threads_now() -> int | None:
+    """OpenBLAS's thread count read afresh through threadpoolctl, not through rdbench's controller."""
+    found = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["internal_api"] == "openblas"]
+    return found[0] if found else None
+
+
+def test_blas_runs_on_one_thread_during_the_metrics_and_is_restored_from_any_thread():
+    before = blas_threads()
+    if before is None:
         pytest.skip("numpy does not use OpenBLAS here")
-    get, set_ = controls[0]
-    before = get()
     seen = []
-    with metrics.single_threaded_blas():
-        seen.append(get())
-    assert seen == [1] and get() == before
+
+    def metrics_in_another_thread() -> None:  # as a Dask worker's thread or the engine's pool measures
+        with single_threaded_blas():
+            seen.append(openblas_threads_now())
+        seen.append(openblas_threads_now())
+        set_blas_threads(3)  # as conditions.use_threads does in a job's thread
+
+    try:
+        set_blas_threads(2)  # this thread sets first: threadpoolctl >= 3.8 would make it the only one heard
+        with single_threaded_blas():
+            seen.append(openblas_threads_now())
+        seen.append(openblas_threads_now())
+        thread = threading.Thread(target=metrics_in_another_thread)
+        thread.start()
+        thread.join()
+        seen.append(blas_threads())
+        assert seen == [1, 2, 1, 2, 3]
+    finally:
+        set_blas_threads(before)
+    assert openblas_threads_now() == before
+
+
+def test_formulas_import_neither_torch_nor_the_engine():
+    code = ("import sys; from rdbench.run.metrics import bpp, mse, psnr, psnr_from_mse, ms_ssim_db; "
+            "import rdbench.run.metrics.formulas; import numpy as np; a = np.zeros((4, 4, 3), np.uint8); "
+            "assert psnr(a, a) == float('inf') and ms_ssim_db(None) is None; "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'rdbench.run.metrics.'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == str(["rdbench.run.metrics.blas", "rdbench.run.metrics.formulas"])

@@ -38,7 +38,7 @@ from typing import Any
 from rdbench import metric_spec
 from rdbench.metric_spec import Metric
 from rdbench.run.conditions import timing_key
-from rdbench.run.metrics import ms_ssim_db, psnr_from_mse
+from rdbench.run.metrics.formulas import ms_ssim_db, psnr_from_mse
 from rdbench.store.record import Record
 
 

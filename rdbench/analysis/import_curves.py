@@ -29,7 +29,7 @@ from rdbench.analysis.aggregate import capped_db
 from rdbench.analysis.dataset_names import dataset_name
 from rdbench.codecs.base import CODEC_NAME_RULE, is_codec_name
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
-from rdbench.run.metrics import ms_ssim_db
+from rdbench.run.metrics.formulas import ms_ssim_db
 from rdbench.store.record import ImportedCurve
 from rdbench.store.sqlite import Store
 

@@ -13,7 +13,7 @@ Contract for adapters:
 * ``decode_pixels(data, quality)``: the same reconstruction where the codec made it; by default
   ``decode``. Device codecs return an (H, W, 3) uint8 torch tensor on their device, so that
   :func:`rdbench.run.measure.measure` computes the metrics there and the image never has to
-  cross to the host (:func:`rdbench.run.metrics.distortion` takes either).
+  cross to the host (:func:`rdbench.run.metrics.dispatch.distortion` takes either).
 * ``prepare(quality)`` does the untimed set-up (loading a model or checkpoint).
 * ``synchronize()`` waits for asynchronous devices so timings are honest.
 * ``notes`` is a dict the adapter may fill during encode/decode (command lines, a decoder

@@ -9,7 +9,7 @@ every record stores, in ``extra["timing"]`` (:func:`thread_facts` in the process
 
 * ``torch_threads``: torch's intra-op thread count while the codec ran (None for codecs that do
   not use torch); ``blas_threads``: OpenBLAS's thread count (None where numpy has none);
-  ``metric_threads``: the threads :func:`rdbench.run.metrics.distortion` shared its work among;
+  ``metric_threads``: the threads :func:`rdbench.run.metrics.dispatch.distortion` shared its work among;
 * ``run_id``: which invocation measured it (a resumed run has another); ``executor``
   (``local``/``dask``), ``jobs`` (``--jobs``), ``processes`` (``in-process``, ``workers`` or
   ``dask-tasks``), ``peak_memory`` (``--peak-memory``: it changes the times, measure.py);
@@ -36,8 +36,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rdbench.run import metrics
 from rdbench.run.environment import cpu_name
+from rdbench.run.metrics import threads as metric_threads
+from rdbench.run.metrics.blas import blas_threads, set_blas_threads
 
 #: Thread-count variables a worker starts with: OpenMP (torch's intra-op pool reads it when torch
 #: is first imported) and the BLAS libraries numpy may use.
@@ -64,8 +65,8 @@ def set_threads(threads: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(threads)
-    metrics.set_blas_threads(threads)
-    metrics.set_threads(threads)
+    set_blas_threads(threads)
+    metric_threads.set_threads(threads)
 
 
 @contextmanager
@@ -75,8 +76,8 @@ def use_threads(threads: int) -> Iterator[None]:
     before_env = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     torch = sys.modules.get("torch")
     before_torch = torch.get_num_threads() if torch is not None else None
-    before_metrics = metrics.get_threads()
-    before_blas = metrics.blas_threads()
+    before_metrics = metric_threads.get_threads()
+    before_blas = blas_threads()
     set_threads(threads)
     try:
         yield
@@ -90,9 +91,9 @@ def use_threads(threads: int) -> Iterator[None]:
         if torch is not None:
             # torch imported inside the block started with `threads` (the variables): back to the default
             torch.set_num_threads(before_torch if before_torch is not None else job_threads(1))
-        metrics.set_threads(before_metrics)
+        metric_threads.set_threads(before_metrics)
         if before_blas is not None:
-            metrics.set_blas_threads(before_blas)
+            set_blas_threads(before_blas)
 
 
 def thread_facts(uses_torch: bool) -> dict[str, Any]:
@@ -100,8 +101,8 @@ def thread_facts(uses_torch: bool) -> dict[str, Any]:
     torch = sys.modules.get("torch") if uses_torch else None
     return {
         "torch_threads": torch.get_num_threads() if torch is not None else None,
-        "blas_threads": metrics.blas_threads(),
-        "metric_threads": metrics.get_threads(),
+        "blas_threads": blas_threads(),
+        "metric_threads": metric_threads.get_threads(),
     }
 
 

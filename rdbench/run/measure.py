@@ -23,7 +23,7 @@ measured (no ``/proc/self/clear_refs``, a kernel that ignores it, another job me
 process at the same time) the value is None, with the reason in ``extra["peak_mem_bytes"]``,
 never a misleading number.
 
-Metrics: :func:`rdbench.run.metrics.distortion` on the reconstruction as the codec returns it
+Metrics: :func:`rdbench.run.metrics.dispatch.distortion` on the reconstruction as the codec returns it
 (:meth:`~rdbench.codecs.base.Codec.decode_pixels`): a numpy array on the CPU, or a CUDA tensor
 measured on its device; after the timed and memory-measured block. Then every plug-in metric
 (:func:`rdbench.metric_spec.plugins`) on the original and the reconstruction as uint8 numpy arrays.
@@ -50,7 +50,8 @@ import numpy as np
 from rdbench import metric_spec
 from rdbench.codecs.base import Codec, Quality
 from rdbench.data.images import check_rgb8
-from rdbench.run import metrics
+from rdbench.run.metrics import formulas
+from rdbench.run.metrics.dispatch import distortion
 from rdbench.store.record import Record
 
 
@@ -300,7 +301,7 @@ def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
     """Encode and decode ``image`` once with ``codec`` and compute every metric.
 
     The reconstruction is measured where the codec made it (:meth:`Codec.decode_pixels`): a
-    device codec's stays on its GPU, where :func:`rdbench.run.metrics.distortion` computes
+    device codec's stays on its GPU, where :func:`rdbench.run.metrics.dispatch.distortion` computes
     MSE and MS-SSIM, so ``decode_s`` does not include copying it to the host. Raises whatever
     the codec raises; the runner turns that into a failed record.
     """
@@ -323,22 +324,22 @@ def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
         codec.synchronize()
         decode_s = time.perf_counter() - start
     reconstruction = check_reconstruction(reconstruction, image, codec.name)
-    mse, ms_ssim = metrics.distortion(image, reconstruction)
+    mse, ms_ssim = distortion(image, reconstruction)
     notes = dict(codec.notes)
     if rss.note:
         notes["peak_mem_bytes"] = rss.note
     if device_peak.peak is not None:
         notes["gpu_peak_mem_bytes"] = device_peak.peak
     if ms_ssim is None:
-        notes[metric_spec.MS_SSIM.field] = f"image smaller than {metrics.MS_SSIM_MIN_SIDE} px on a side: MS-SSIM undefined"
+        notes[metric_spec.MS_SSIM.field] = f"image smaller than {formulas.MS_SSIM_MIN_SIDE} px on a side: MS-SSIM undefined"
     values, versions = plugin_metrics(image, reconstruction, notes)
     return Measurement(
         num_bytes=len(data),
-        bpp=metrics.bpp(len(data), height, width),
+        bpp=formulas.bpp(len(data), height, width),
         mse=mse,
-        psnr=metrics.psnr_from_mse(mse),
+        psnr=formulas.psnr_from_mse(mse),
         ms_ssim=ms_ssim,
-        ms_ssim_db=metrics.ms_ssim_db(ms_ssim),
+        ms_ssim_db=formulas.ms_ssim_db(ms_ssim),
         encode_s=encode_s,
         decode_s=decode_s,
         peak_mem_bytes=rss.peak,
