@@ -2,7 +2,7 @@
 
 WHY in the results database (table ``imported_curves``) rather than beside the shipped files:
 an imported curve belongs to the user's study, travels with the ``--db`` it was imported into,
-and never mixes with the curves rdbench ships in ``results/reference``. Each row keeps its
+and never mixes with the curves rdbench ships in ``rdbench/analysis/reference_curves/``. Each row keeps its
 provenance (source file, SHA-256 of its bytes, import time, the file's own description) so a
 table can always say where a figure came from. Once imported, the name works in ``bdrate`` and
 ``plot`` exactly like a shipped reference.
