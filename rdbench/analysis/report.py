@@ -36,7 +36,8 @@ import jinja2
 
 from rdbench import __version__
 from rdbench.analysis.aggregate import PSNR_CAP_DB
-from rdbench.analysis.report_model import Report, gather_report
+from rdbench.analysis.report_gather import gather_report
+from rdbench.analysis.report_model import Report
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.store.sqlite import Store
 
@@ -76,7 +77,7 @@ def build_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = No
                  bd_options: dict[str, Any] | None = None,
                  qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
                  anchor_qualities: list[str] | None = None) -> str:
-    """The report as one HTML document (a string): :func:`rdbench.analysis.report_model.gather_report`
+    """The report as one HTML document (a string): :func:`rdbench.analysis.report_gather.gather_report`
     (which says what each argument selects) rendered by :func:`render`."""
     return render(gather_report(store, anchor, codecs=codecs, datasets=datasets, metrics=metrics, method=method,
                                 title=title, command=command, bd_options=bd_options, qualities=qualities,
