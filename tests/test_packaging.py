@@ -54,6 +54,8 @@ def wheel_venv(tmp_path_factory) -> Path:
         assert {f"rdbench/{inside}/{path.name}" for path in (REPO / top).glob("*.toml")} <= names, top
     assert "rdbench/codecs/configs/jpeg.toml" in names and "rdbench/data/manifests/kodak.toml" in names
     assert "rdbench/analysis/reference_curves/mlicpp-paper__kodak.json" in names
+    # the report's templates, script and styles (package data read through importlib.resources)
+    assert {f"rdbench/analysis/report_assets/{n}" for n in ("report.html.j2", "report.js", "report.css")} <= names
     venv = root / "venv"
     python = venv_with_this_environment(venv)  # sees this interpreter's packages, however it was made
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",

@@ -253,7 +253,7 @@ def test_report_lists_failures_and_complexity_and_the_shipped_vtm17_fallback(mea
     assert "decoder said: bad marker 0xd9" in html and "broken.png" in html and "Failed records (1)" in html
     assert 'id="complexity"' in html and "Scaling exponents" in html
     # vtm17 is not measured: the shipped VTM-17.0 Kodak measurement stands in, the crops dataset is marked missing
-    assert "rdbench&#x27;s shipped vtm17-rdbench, as no vtm17 is measured on kodak in this store" in html
+    assert "rdbench&#39;s shipped vtm17-rdbench, as no vtm17 is measured on kodak in this store" in html
     assert f"MISSING on {dataset}" in html
 
 
@@ -291,6 +291,63 @@ def test_untrusted_text_is_shown_and_never_run(measured, tmp_path, browser_or_no
     assert set(browser_or_none.requests()) <= {out.resolve().as_uri()}
 
 
+
+def test_bd_cells_read_as_the_json_values_with_their_interval(measured, tmp_path):
+    """One column per dataset, each cell the value and bootstrap interval `rdbench bdrate --format json`
+    gives for the same table, formatted "-36.69 % [-39.37, -34.48]"; no column dump ("<dataset> ci_low")."""
+    db, dataset = measured
+    result = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--dataset", dataset, "--ci", "95",
+                     "--format", "json", in_process=True, check=True)
+    (cell,) = [c for c in json.loads(result.stdout)["cells"] if c["codec"] == "webp"]
+    out = tmp_path / "report.html"
+    rdbench("report", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--dataset", dataset, "--metric", "psnr",
+            "--out", out, in_process=True, check=True)
+    html = out.read_text()
+    bd = html[html.index('id="bdrate-psnr"'):html.index('id="curves"')]
+    text = f"{cell['bd_rate']:.2f} % [{cell['ci_low']:.2f}, {cell['ci_high']:.2f}]"
+    assert f'<td class="num" data-v="{cell["bd_rate"]!r}">{text}</td>' in bd
+    assert f'<th scope="col">{dataset}</th>' in bd
+    assert "ci_low" not in bd.split("</table>")[0] and f"{dataset} overlap" not in bd.split("</table>")[0]
+    assert "<th scope=\"col\">overlap</th>" in bd  # the supporting numbers, one row per codec and dataset
+    csp = [dict(a)["content"] for t, a in _elements(html).tags if dict(a).get("http-equiv") == "Content-Security-Policy"]
+    assert len(csp) == 1 and csp[0].startswith("default-src 'none';") and "'unsafe-inline'" not in csp[0]
+
+
+MARKUP = '<u class=x>&"\''
+
+
+def test_database_text_is_escaped_everywhere(measured, tmp_path):
+    """A codec name and an imported curve's description holding markup and quotes are text in every part
+    of the report: BD table, figures (SVG labels and tooltips), spread tables, provenance."""
+    db, dataset = measured
+    copy = tmp_path / "rd.sqlite"
+    shutil.copy(db, copy)
+    curve = tmp_path / "paper.json"
+    curve.write_text(json.dumps({"name": "paper", "description": f"described {MARKUP}",
+                                 "results": {"bpp": [0.3, 0.6, 1.0, 1.5], "psnr-rgb": [27.0, 30.0, 33.0, 35.5]}}))
+    rdbench("import", curve, "--dataset", dataset, "--db", copy, in_process=True, check=True)
+    import dataclasses
+
+    from rdbench.store.sqlite import Store
+
+    with Store(copy) as store:  # the name rule refuses such a codec name; a database written otherwise holds it
+        for record in store.find_records(selections=[{"codec": "webp"}]):
+            store.put(dataclasses.replace(record, codec=f"w{MARKUP}"),
+                      config={"adapter": "webp", "params": {}, "description": f"config {MARKUP}"})
+    out = tmp_path / "report.html"
+    rdbench("report", "--db", copy, "--anchor", "jpeg", "--out", out, in_process=True, check=True)
+    html = out.read_text()
+    page = _elements(html)
+    assert "u" not in {t for t, _ in page.tags} and MARKUP not in html
+    assert not [(t, a) for t, a in page.tags for name, _ in a if name == "class" and a == [("class", "x")]]
+    parts = html.split("<h2 ")
+    shown = {part.split('"')[1]: part for part in parts[1:]}
+    for section in ("bdrate", "curves", "spread", "provenance"):
+        assert "&lt;u class=x&gt;&amp;" in shown[section], section
+    assert "described &lt;u class=x&gt;&amp;&#34;&#39;" in shown["provenance"]
+    assert "<title>w&lt;u class=x&gt;&amp;&quot;&#x27;" in shown["curves"]  # an SVG tooltip, escaped by svgplot
+
+
 @pytest.fixture()
 def browser_or_none(request):
     if _browser_binary() is None:
@@ -314,7 +371,7 @@ def test_report_in_a_real_browser(measured, tmp_path, browser):
     text = browser.evaluate("document.body.innerText")
     for metric in ("psnr", "ms-ssim"):
         for codec, value in _bd_values(db, dataset, "jpeg", ["webp", "jpeg@cpu"], metric).items():
-            assert f"{value:.3f}" in text, (codec, metric, value)
+            assert f"{value:.2f} % [" in text, (codec, metric, value)  # the value with its interval
     # click the header of the first column of the spread table twice: rows sort one way, then the other
     order = browser.evaluate("""(() => {
         const table = [...document.querySelectorAll('table.sortable')].find(t => t.caption &&
