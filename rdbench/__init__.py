@@ -57,7 +57,7 @@ _PUBLIC: dict[str, str] = {
     "per_image_curves": "rdbench.analysis.curves",
     "published_curve": "rdbench.analysis.curves",
     "published_names": "rdbench.analysis.curves",
-    "known_names": "rdbench.analysis.curves",
+    "known_names": "rdbench.analysis.name_checks",
     "resolve_curve": "rdbench.analysis.curves",
     "select_measured": "rdbench.analysis.curves",
     "CurveChoiceError": "rdbench.analysis.curves",

@@ -42,32 +42,31 @@ with lossless images' PSNR capped at :data:`rdbench.analysis.aggregate.PSNR_CAP_
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from rdbench import metric_spec
 from rdbench.analysis.aggregate import _quality_sort_key, aggregate, shown_value
+from rdbench.analysis.curve_names import (
+    IMPORTED,
+    SHORT,
+    Choice,
+    code_key,
+    config_differences,
+    current_code,
+    current_config,
+    resolve_name,
+    short_weights,
+)
 from rdbench.analysis.image_sets import ImageSet, complete_images
 from rdbench.analysis.references import list_references, load_reference
-from rdbench.codecs.code_identity import code_identity, short_code
-from rdbench.codecs.quality_choice import QualityChoice
-from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural, with_article
+from rdbench.errors import UsageError, plural, with_article
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
 
-#: separates a codec name from its selectors: jpeg@3fa2b1c0, mlicpp@cuda
-SELECTOR_SEP = "@"
-#: the selector that addresses an imported curve whose name a measured codec also has
-IMPORTED = "imported"
-#: characters of a configuration hash or weights hash shown to people
-SHORT = 8
-#: the selector of records stored before rdbench recorded which code made them (code '')
-UNRECORDED = "unrecorded"
 #: codec name -> the shipped curve it stands for where the store holds no measurement of it on a dataset
 FALLBACKS: dict[str, str] = {"vtm17": "vtm17-rdbench"}
 
@@ -75,156 +74,6 @@ FALLBACKS: dict[str, str] = {"vtm17": "vtm17-rdbench"}
 class CurveChoiceError(UsageError):
     """The records of a codec do not make one curve without a choice (several configurations none
     of which is current, or two weights / devices at one quality): the command line must choose."""
-
-
-def short_weights(weights: str) -> str:
-    """A weights id for people: the first hex of ``sha256:<hex>``; ``seed:N`` and zoo files as they are."""
-    if weights.startswith("sha256:"):
-        return weights[len("sha256:"):][:SHORT]
-    return weights
-
-
-def split_name(name: str) -> tuple[str, list[str]]:
-    """``jpeg@3fa2@cpu`` -> (``jpeg``, [``3fa2``, ``cpu``])."""
-    codec, *selectors = name.split(SELECTOR_SEP)
-    return codec, list(selectors)
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What a name asks for: a codec and what its selectors fixed (full values, None when free)."""
-
-    name: str
-    codec: str
-    config_hash: str | None = None
-    device: str | None = None
-    weights: str | None = None
-    code: str | None = None
-    imported: bool = False
-
-    @property
-    def explicit(self) -> bool:
-        return bool(self.config_hash or self.device or self.weights or self.code is not None)
-
-    def selection(self) -> dict[str, str | None]:
-        """The store filter (:meth:`Store.find_records` ``selections``) of this choice."""
-        return {"codec": self.codec, "config_hash": self.config_hash, "device": self.device,
-                "weights": self.weights, "code": self.code}
-
-
-def stored_codecs(store: Store | None) -> list[str]:
-    """Codecs with any record (ok or failed) in the store."""
-    if store is None:
-        return []
-    return store.stored_names("codec")
-
-
-def resolve_name(store: Store | None, name: str) -> Choice:
-    """Parse ``NAME[@SELECTOR...]`` against what the store holds; unknown or ambiguous selectors
-    are usage errors listing the configurations, devices and weights stored for the codec."""
-    if SELECTOR_SEP not in name or name in stored_codecs(store):
-        return Choice(name, name)
-    codec, selectors = split_name(name)
-    groups = store.record_groups(selections=[{"codec": codec}]) if store is not None else []
-    fixed: dict[str, Any] = {"config_hash": None, "device": None, "weights": None, "code": None, "imported": False}
-    for selector in selectors:
-        if selector == IMPORTED:
-            fixed["imported"] = True
-            continue
-        if not groups:
-            where = f"the store {store.path}" if store is not None else "any store (no database)"
-            raise UsageError(f"{name!r}: {codec!r} has no measured records in {where}",
-                             hint="'@' chooses among a measured codec's stored configurations, devices or weights "
-                                  f"(and {codec}@{IMPORTED} an imported curve)")
-        configs = sorted({g["config_hash"] for g in groups})
-        devices = sorted({g["device"] for g in groups})
-        weights = sorted({g["weights"] for g in groups} - {""})
-        codes = sorted({g["code"] for g in groups})
-        if selector in devices:
-            fixed["device"] = selector
-            continue
-        lowered = selector.lower()
-        config_hits = [h for h in configs if lowered and h.startswith(lowered)]
-        weight_hits = [w for w in weights if lowered and (w.startswith(selector)
-                                                          or w.split(":", 1)[-1].startswith(lowered))]
-        code_hits = [c for c in codes if lowered and code_key(c).lower().startswith(lowered)]
-        hits = ([("config_hash", h) for h in config_hits] + [("weights", w) for w in weight_hits]
-                + [("code", c) for c in code_hits])
-        stored = (f"configurations {', '.join(configs)}; devices {', '.join(devices)}"
-                  + (f"; weights {', '.join(short_weights(w) for w in weights)}" if weights else "")
-                  + (f"; code {', '.join(code_key(c) for c in codes)}" if len(codes) > 1 else ""))
-        if len(hits) == 1:
-            column, value = hits[0]
-            fixed[column] = value
-        elif hits:
-            raise UsageError(f"{name!r}: {selector!r} is ambiguous, it begins "
-                             f"{', '.join(_shown(c, v) for c, v in hits)}",
-                             hint=f"give more characters; {codec} has {stored}")
-        else:
-            raise UsageError(f"{name!r}: {codec!r} has no stored configuration, device or weights {selector!r}",
-                             hint=f"{codec} has {stored} (see `rdbench results --codec {codec}`)")
-    return Choice(name, codec, **fixed)
-
-
-def code_key(code: str) -> str:
-    """What a ``NAME@...`` selector matches of a code identity: its source hash or declared version."""
-    return short_code(code) if code else UNRECORDED
-
-
-def _shown(column: str, value: str) -> str:
-    if column == "weights":
-        return short_weights(value)
-    return code_key(value) if column == "code" else value
-
-
-@cache
-def current_code(adapter_name: str) -> str | None:
-    """The code identity of an adapter as installed now; None when it no longer loads."""
-    from rdbench.codecs.registry import load_adapter
-
-    try:
-        return code_identity(load_adapter(adapter_name))
-    except Exception:  # noqa: BLE001 - a plug-in that fails to import has no current code
-        return None
-
-
-def current_config(codec: str) -> Any | None:
-    """The codec's configuration as rdbench resolves it now (shipped TOML or ``RDBENCH_CODECS_PATH``),
-    or None when the name does not resolve (a lab's configuration no longer on the path)."""
-    from rdbench.codecs.registry import resolve_codecs
-
-    try:
-        return resolve_codecs([codec])[0]
-    except RdbenchError:
-        return None
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: value}
-
-
-def config_differences(configs: dict[str, dict[str, Any] | None]) -> dict[str, str]:
-    """Configuration hash -> its parameters that differ among ``configs`` (hash -> stored
-    ``{"adapter", "params"}``), as ``options.optimize=false``; "configuration not recorded" when
-    the store has none for a hash."""
-    flat = {h: (_flatten({"adapter": c.get("adapter"), **(c.get("params") or {})}) if c else None)
-            for h, c in configs.items()}
-    known = [f for f in flat.values() if f is not None]
-    keys = sorted({k for f in known for k in f})
-    differing = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in known}) > 1]
-    out = {}
-    for config_hash, values in flat.items():
-        if values is None:
-            out[config_hash] = "configuration not recorded"
-        else:
-            out[config_hash] = ", ".join(f"{k}={json.dumps(values.get(k), default=str)}" for k in differing) \
-                or "same parameters"
-    return out
 
 
 def _quality_matches(quality: str, wanted: list[str] | None) -> bool:
@@ -620,110 +469,6 @@ def published_names(store: Store | None) -> dict[str, list[str]]:
         for name, datasets in store.imported_curve_names().items():
             names.setdefault(name, []).extend(datasets)
     return names
-
-
-def known_names(store: Store | None, datasets: list[str] | None = None) -> set[str]:
-    """Measured codecs and published references, restricted to those with a curve on ``datasets``."""
-    wanted = set(datasets) if datasets else None
-    names = {n for n, ds in published_names(store).items() if wanted is None or wanted & set(ds)}
-    if store is not None:
-        names |= {codec for codec, dataset, _ in store.iter_codecs() if wanted is None or dataset in wanted}
-    # a name a shipped curve stands in for (FALLBACKS) has a curve wherever that curve has one
-    names |= {alias for alias, target in FALLBACKS.items() if target in names}
-    return names
-
-
-def listed_once(store: Store | None, names: set[str], anchor: str | None = None) -> set[str]:
-    """``names`` (e.g. :func:`known_names`, for a default list of rows) with each shipped curve once: less the
-    :data:`FALLBACKS` names not measured in the store (their curve is listed under its own name) and less the
-    curve standing in for an unmeasured ``anchor`` (it would be compared with itself)."""
-    measured = set(stored_codecs(store))
-    out = {n for n in names if n not in FALLBACKS or n in measured}
-    if anchor in FALLBACKS and anchor not in measured:
-        out.discard(FALLBACKS[anchor])
-    return out
-
-
-def configured_codecs() -> list[str]:
-    """Codec names rdbench can run (shipped TOML, ``RDBENCH_CODECS_PATH``, entry points)."""
-    from rdbench.codecs.registry import load_configs
-
-    try:
-        return sorted(load_configs())
-    except RdbenchError:
-        return []
-
-
-def check_names(store: Store | None, names: list[str], *, role: str = "codec",
-                measured_only: bool = False) -> None:
-    """Refuse (usage error, with "did you mean") a name that is neither measured in the store, nor a
-    published or imported curve, nor a configured codec; and any bad ``@`` selector."""
-    measured = stored_codecs(store)
-    published = [] if measured_only else sorted(published_names(store))
-    configured = [] if measured_only else configured_codecs()
-    for name in names:
-        choice = resolve_name(store, name)
-        if choice.imported:
-            if store is None or choice.codec not in store.imported_curve_names():
-                raise UsageError(f"no imported curve named {choice.codec!r}"
-                                 f"{did_you_mean(choice.codec, sorted(published_names(store)))}")
-            continue
-        if choice.codec in measured or choice.codec in published or choice.codec in configured:
-            continue
-        where = f"in {store.path}" if store is not None else "(no results database)"
-        choices = measured + published + configured
-        hint = (f"measured {where}: {', '.join(measured) or 'none'}"
-                + ("" if measured_only else
-                   f"; imported: {', '.join(sorted(store.imported_curve_names())) if store is not None else 'none'}"
-                   "; shipped published curves: `rdbench bdrate --help` lists where; configured codecs: `rdbench codecs`"))
-        raise UsageError(f"unknown {role} {name!r}{did_you_mean(choice.codec, choices)}", hint=hint)
-
-
-def stored_qualities(store: Store | None, codecs: list[str], datasets: list[str]) -> list[str]:
-    """Qualities of ok, current (not stale) records of the measured ``codecs`` (names, ``@``
-    selectors applied) on ``datasets``, sorted."""
-    if store is None or not codecs:
-        return []
-    selections = [resolve_name(store, c).selection() for c in codecs]
-    groups = store.record_groups(selections=selections, datasets=datasets or None, status="ok", stale=False)
-    return sorted({g["quality"] for g in groups}, key=_quality_sort_key)
-
-
-def check_qualities(store: Store | None, names: list[str], datasets: list[str],
-                    qualities: QualityChoice | Mapping[str, Any] | list[str] | None, *,
-                    anchor: str | None = None) -> None:
-    """Refuse a quality selection that would drop a point silently: every quality asked of a
-    measured name (its ``CODEC=`` list, else the global one) must be stored for it on ``datasets``
-    (on one of them at least), a ``CODEC=`` entry must name one of ``names`` (``anchor``: refused
-    with the option that selects its points) and a measured one, and a global list needs a measured
-    name. A name not measured on ``datasets`` is not checked against the global list: its cell says
-    it has no curve. Raises UsageError naming the codec, the missing qualities and what is stored.
-    """
-    choice = QualityChoice.of_value(qualities)
-    if not choice:
-        return
-    choice.check_names(names, anchor=anchor)
-    where = ", ".join(datasets)
-    checked = False
-    for name in names:
-        wanted = choice.of(name)
-        resolved = resolve_name(store, name)
-        have = [] if resolved.imported else stored_qualities(store, [name], datasets)
-        own = choice.explicit(name) is not None
-        if not wanted or not (have or own):
-            continue
-        checked = True
-        if not have:
-            raise UsageError(f"--quality {name}=...: {name} has no measured record on {where}",
-                             hint="published and imported curves have no qualities: all their points are used")
-        missing = [q for q in wanted if not _quality_matches(q, have)]
-        if missing:
-            raise UsageError(f"{name} has no record at quality {', '.join(missing)} on {where}",
-                             hint=f"{name} has quality {', '.join(have)}"
-                                  + ("" if own else "; --quality CODEC=Q1,Q2 gives one codec its own points"))
-    if choice.every and not checked:
-        raise UsageError("--quality selects points of measured codecs, and none of the codecs is measured on "
-                         f"{where}", hint="published curves have no qualities: all their points are used")
 
 
 def vtm_alternatives(store: Store | None, datasets: list[str]) -> list[str]:

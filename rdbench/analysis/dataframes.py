@@ -34,14 +34,10 @@ import pandas as pd
 
 from rdbench import metric_spec
 from rdbench.analysis.aggregate import _quality_sort_key
-from rdbench.analysis.curves import (
-    CurveInfo,
-    check_names,
-    check_qualities,
-    resolve_curve,
-    resolve_name,
-)
+from rdbench.analysis.curve_names import resolve_name
+from rdbench.analysis.curves import CurveInfo, resolve_curve
 from rdbench.analysis.dataset_names import resolve_datasets
+from rdbench.analysis.name_checks import check_names, check_qualities
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
 from rdbench.store.record import RECORD_FIELDS, ComplexityPoint, Record

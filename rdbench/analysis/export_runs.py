@@ -15,12 +15,10 @@ from typing import Any
 
 from rdbench import __version__, metric_spec
 from rdbench.analysis.aggregate import PSNR_CAP_DB, mixed_timing_note
-from rdbench.analysis.curves import (
-    check_names,
-    resolve_name,
-    select_measured,
-)
+from rdbench.analysis.curve_names import resolve_name
+from rdbench.analysis.curves import select_measured
 from rdbench.analysis.dataset_names import resolve_datasets
+from rdbench.analysis.name_checks import check_names
 from rdbench.errors import RdbenchError, UsageError
 
 #: CompressAI's result keys of the built-in metrics (the metric's name and "-rgb")

@@ -28,14 +28,8 @@ from rdbench.analysis.aggregate import (
 )
 from rdbench.analysis.anchor_points import anchor_curve
 from rdbench.analysis.complexity import complexity_rows, scaling_exponents
-from rdbench.analysis.curves import (
-    FALLBACKS,
-    SHORT,
-    CurveInfo,
-    resolve_curve,
-    short_weights,
-    split_name,
-)
+from rdbench.analysis.curve_names import SHORT, short_weights, split_name
+from rdbench.analysis.curves import FALLBACKS, CurveInfo, resolve_curve
 from rdbench.analysis.dataframes import (
     default_names,
     point_labels,

@@ -33,18 +33,15 @@ from rdbench.analysis.bootstrap import (
     paired_images,
 )
 from rdbench.analysis.comparison import compare
+from rdbench.analysis.curve_names import resolve_name, stored_codecs
 from rdbench.analysis.curves import (
     CurveInfo,
-    check_names,
-    check_qualities,
     describe_anchor,
-    known_names,
     resolve_curve,
-    resolve_name,
-    stored_codecs,
     vtm_alternatives,
 )
 from rdbench.analysis.interpolation_error import interpolation_error
+from rdbench.analysis.name_checks import check_names, check_qualities, known_names
 from rdbench.analysis.per_image import per_image_values, summarize
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural, with_article
@@ -114,7 +111,8 @@ def _check_anchor(store: Store | None, anchor: str, datasets: list[str]) -> None
     if anchor.startswith("vtm17"):
         hint += (" (the MLIC authors published no VTM-17.0 points; vtm17-rdbench is rdbench's own VTM-17.0 "
                  "measurement on Kodak, vtm18-published the closest published anchor)")
-    from rdbench.analysis.curves import configured_codecs, published_names
+    from rdbench.analysis.curves import published_names
+    from rdbench.analysis.name_checks import configured_codecs
 
     if anchor in configured_codecs():
         raise RdbenchError(f"anchor {anchor!r} has no measured runs in {where} and is not a published or imported "

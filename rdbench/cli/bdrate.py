@@ -17,12 +17,9 @@ from rdbench.analysis.bootstrap import (
     MIN_RESAMPLES,
     MIN_TAIL_RESAMPLES,
 )
-from rdbench.analysis.curves import (
-    known_names,
-    listed_once,
-    split_name,
-)
+from rdbench.analysis.curve_names import split_name
 from rdbench.analysis.dataset_names import resolve_datasets
+from rdbench.analysis.name_checks import known_names, listed_once
 from rdbench.analysis.tables import BdTable, bd_table
 from rdbench.cli.formatting import render
 from rdbench.cli.options import (

@@ -8,13 +8,9 @@ import click
 
 from rdbench.analysis.anchor_points import anchor_curve, check_anchor_qualities
 from rdbench.analysis.bdrate import METHODS
-from rdbench.analysis.curves import (
-    check_names,
-    check_qualities,
-    resolve_curve,
-    select_measured,
-)
+from rdbench.analysis.curves import resolve_curve, select_measured
 from rdbench.analysis.dataset_names import resolve_datasets
+from rdbench.analysis.name_checks import check_names, check_qualities
 from rdbench.analysis.plots import plot_delta, plot_per_image, plot_rd
 from rdbench.cli.bdrate import SELECTORS_HELP
 from rdbench.cli.options import (

@@ -27,12 +27,9 @@ def _filters(store, codec: str | None, dataset: str | None, quality: str | None,
              stale: bool = False) -> dict[str, Any]:
     """Store filters from the options, every name checked against what is stored (usage error + "did you mean").
     Stale records (an image's earlier content) are selected with ``stale`` only, never mixed with current ones."""
-    from rdbench.analysis.curves import (
-        check_names,
-        resolve_name,
-        short_weights,
-    )
+    from rdbench.analysis.curve_names import resolve_name, short_weights
     from rdbench.analysis.dataset_names import resolve_datasets
+    from rdbench.analysis.name_checks import check_names
 
     filters: dict[str, Any] = {"status": status, "stale": stale}
     names = split_csv(codec)
@@ -81,7 +78,7 @@ def _filters(store, codec: str | None, dataset: str | None, quality: str | None,
 def _per_image_row(record) -> dict[str, Any]:
     """A record's JSON fields with PSNR and MS-SSIM dB under the lossless convention (capped, flagged)."""
     from rdbench.analysis.aggregate import capped_db, is_capped
-    from rdbench.analysis.curves import short_weights
+    from rdbench.analysis.curve_names import short_weights
 
     row = record.to_json()
     row.update(record.metrics)  # each plug-in metric's value a column of its own
@@ -104,7 +101,7 @@ def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
     them, with the short weights id. An infinite value stays a float here: it prints as ``inf``, as
     the JSON row's ``"inf"`` does."""
     from rdbench.analysis.aggregate import capped_db, is_capped
-    from rdbench.analysis.curves import code_key, short_weights
+    from rdbench.analysis.curve_names import code_key, short_weights
 
     return {**table, "config": [h[:8] for h in table["config_hash"]], "code": [code_key(c) for c in table["code"]],
             _PSNR: [capped_db(v) for v in table[_PSNR]], _MS_SSIM_DB: [capped_db(v) for v in table[_MS_SSIM_DB]],
@@ -187,7 +184,7 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
                    + (" (no decoder mismatch)" if mismatches else "") + (" (nothing stale)" if stale else ""), err=True)
         return
     from rdbench.analysis.aggregate import PSNR_CAP_DB
-    from rdbench.analysis.curves import code_key, short_weights
+    from rdbench.analysis.curve_names import code_key, short_weights
 
     if failed or status == STATUS_FAILED:
         click.echo(render([_per_image_row(r) for r in records], FAILED_COLUMNS, fmt))

@@ -1,0 +1,114 @@
+"""Checks of the names and qualities a command is given, before anything is computed: an unknown
+codec, a bad selector or a quality a codec does not have is a usage error with "did you mean",
+never an empty table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rdbench.analysis.aggregate import _quality_sort_key
+from rdbench.analysis.curve_names import resolve_name, stored_codecs
+from rdbench.analysis.curves import FALLBACKS, _quality_matches, published_names
+from rdbench.codecs.quality_choice import QualityChoice
+from rdbench.errors import RdbenchError, UsageError, did_you_mean
+from rdbench.store.sqlite import Store
+
+
+def known_names(store: Store | None, datasets: list[str] | None = None) -> set[str]:
+    """Measured codecs and published references, restricted to those with a curve on ``datasets``."""
+    wanted = set(datasets) if datasets else None
+    names = {n for n, ds in published_names(store).items() if wanted is None or wanted & set(ds)}
+    if store is not None:
+        names |= {codec for codec, dataset, _ in store.iter_codecs() if wanted is None or dataset in wanted}
+    # a name a shipped curve stands in for (FALLBACKS) has a curve wherever that curve has one
+    names |= {alias for alias, target in FALLBACKS.items() if target in names}
+    return names
+
+def listed_once(store: Store | None, names: set[str], anchor: str | None = None) -> set[str]:
+    """``names`` (e.g. :func:`known_names`, for a default list of rows) with each shipped curve once: less the
+    :data:`FALLBACKS` names not measured in the store (their curve is listed under its own name) and less the
+    curve standing in for an unmeasured ``anchor`` (it would be compared with itself)."""
+    measured = set(stored_codecs(store))
+    out = {n for n in names if n not in FALLBACKS or n in measured}
+    if anchor in FALLBACKS and anchor not in measured:
+        out.discard(FALLBACKS[anchor])
+    return out
+
+def configured_codecs() -> list[str]:
+    """Codec names rdbench can run (shipped TOML, ``RDBENCH_CODECS_PATH``, entry points)."""
+    from rdbench.codecs.registry import load_configs
+
+    try:
+        return sorted(load_configs())
+    except RdbenchError:
+        return []
+
+def check_names(store: Store | None, names: list[str], *, role: str = "codec",
+                measured_only: bool = False) -> None:
+    """Refuse (usage error, with "did you mean") a name that is neither measured in the store, nor a
+    published or imported curve, nor a configured codec; and any bad ``@`` selector."""
+    measured = stored_codecs(store)
+    published = [] if measured_only else sorted(published_names(store))
+    configured = [] if measured_only else configured_codecs()
+    for name in names:
+        choice = resolve_name(store, name)
+        if choice.imported:
+            if store is None or choice.codec not in store.imported_curve_names():
+                raise UsageError(f"no imported curve named {choice.codec!r}"
+                                 f"{did_you_mean(choice.codec, sorted(published_names(store)))}")
+            continue
+        if choice.codec in measured or choice.codec in published or choice.codec in configured:
+            continue
+        where = f"in {store.path}" if store is not None else "(no results database)"
+        choices = measured + published + configured
+        hint = (f"measured {where}: {', '.join(measured) or 'none'}"
+                + ("" if measured_only else
+                   f"; imported: {', '.join(sorted(store.imported_curve_names())) if store is not None else 'none'}"
+                   "; shipped published curves: `rdbench bdrate --help` lists where; configured codecs: `rdbench codecs`"))
+        raise UsageError(f"unknown {role} {name!r}{did_you_mean(choice.codec, choices)}", hint=hint)
+
+def stored_qualities(store: Store | None, codecs: list[str], datasets: list[str]) -> list[str]:
+    """Qualities of ok, current (not stale) records of the measured ``codecs`` (names, ``@``
+    selectors applied) on ``datasets``, sorted."""
+    if store is None or not codecs:
+        return []
+    selections = [resolve_name(store, c).selection() for c in codecs]
+    groups = store.record_groups(selections=selections, datasets=datasets or None, status="ok", stale=False)
+    return sorted({g["quality"] for g in groups}, key=_quality_sort_key)
+
+def check_qualities(store: Store | None, names: list[str], datasets: list[str],
+                    qualities: QualityChoice | Mapping[str, Any] | list[str] | None, *,
+                    anchor: str | None = None) -> None:
+    """Refuse a quality selection that would drop a point silently: every quality asked of a
+    measured name (its ``CODEC=`` list, else the global one) must be stored for it on ``datasets``
+    (on one of them at least), a ``CODEC=`` entry must name one of ``names`` (``anchor``: refused
+    with the option that selects its points) and a measured one, and a global list needs a measured
+    name. A name not measured on ``datasets`` is not checked against the global list: its cell says
+    it has no curve. Raises UsageError naming the codec, the missing qualities and what is stored.
+    """
+    choice = QualityChoice.of_value(qualities)
+    if not choice:
+        return
+    choice.check_names(names, anchor=anchor)
+    where = ", ".join(datasets)
+    checked = False
+    for name in names:
+        wanted = choice.of(name)
+        resolved = resolve_name(store, name)
+        have = [] if resolved.imported else stored_qualities(store, [name], datasets)
+        own = choice.explicit(name) is not None
+        if not wanted or not (have or own):
+            continue
+        checked = True
+        if not have:
+            raise UsageError(f"--quality {name}=...: {name} has no measured record on {where}",
+                             hint="published and imported curves have no qualities: all their points are used")
+        missing = [q for q in wanted if not _quality_matches(q, have)]
+        if missing:
+            raise UsageError(f"{name} has no record at quality {', '.join(missing)} on {where}",
+                             hint=f"{name} has quality {', '.join(have)}"
+                                  + ("" if own else "; --quality CODEC=Q1,Q2 gives one codec its own points"))
+    if choice.every and not checked:
+        raise UsageError("--quality selects points of measured codecs, and none of the codecs is measured on "
+                         f"{where}", hint="published curves have no qualities: all their points are used")
