@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 import pytest
-from helpers import build_store, kodak_crops, rdbench
+from helpers import kodak_crops, rdbench
 
 
 def _one_line_usage_error(result, *words: str) -> None:
@@ -26,10 +26,9 @@ def _one_line_usage_error(result, *words: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory) -> dict[str, Path]:
+def measured(measured_store) -> dict[str, Path]:
     """jpeg and webp run by rdbench on three real Kodak crops at qualities 20, 40, 60, 80."""
-    root = tmp_path_factory.mktemp("issue23_inputs")
-    return {"db": build_store(root), "crops": root / "crops"}
+    return {"db": measured_store.db, "crops": measured_store.crops}
 
 
 # -- item 5: bootstrap options --------------------------------------------------------------------------------------

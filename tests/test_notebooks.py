@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import build_store
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 nbclient = pytest.importorskip("nbclient", reason="nbclient is needed to execute the notebooks")
@@ -29,8 +28,8 @@ def _execute(name: str) -> tuple[str, int]:
     return "\n".join(texts), images
 
 
-def test_report_notebook_on_a_measured_store(tmp_path, monkeypatch):
-    db = build_store(tmp_path)
+def test_report_notebook_on_a_measured_store(measured_store, monkeypatch):
+    db = measured_store.db
     monkeypatch.setenv("RDBENCH_DB", str(db))
     monkeypatch.setenv("RDBENCH_ANCHOR", "jpeg")
     monkeypatch.delenv("RDBENCH_DATASETS", raising=False)

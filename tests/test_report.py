@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from helpers import build_store, rdbench
+from helpers import rdbench
 
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
@@ -153,14 +153,9 @@ def browser(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory) -> tuple[Path, str]:
+def measured(measured_store) -> tuple[Path, str]:
     """A real store (jpeg, webp on three Kodak crops) and its dataset's stored name."""
-    db = build_store(tmp_path_factory.mktemp("report"))
-    from rdbench.store.sqlite import Store
-
-    with Store(db, readonly=True) as store:
-        (dataset,) = {g["dataset"] for g in store.record_groups()}
-    return db, dataset
+    return measured_store.db, measured_store.dataset
 
 
 def _bd_values(db: Path, dataset: str, anchor: str, codecs: list[str], metric: str) -> dict[str, float]:
