@@ -271,6 +271,7 @@ def test_a_hung_set_up_is_killed_by_the_set_up_limit(env, tmp_path) -> None:
 def test_mlicpp_random_runs_under_a_timeout_shorter_than_building_its_model(env, tmp_path, kodak_dir) -> None:
     """The case of the report: MLIC++ (83.5M parameters, seconds to build) codes a 64x64 crop in well
     under a second, so a 3 s limit must not kill it although the whole job takes longer than that.
+    No time is asserted (README: timings never are); the outcome is: an ok record, the worker alive.
     (Run through one single-threaded worker: on a busy 2-core machine two torch threads per worker
     slow coding down unpredictably.)"""
     pytest.importorskip("compressai")
@@ -291,13 +292,16 @@ def test_mlicpp_random_runs_under_a_timeout_shorter_than_building_its_model(env,
     worker = WorkerProcess(threads=1)
     try:
         worker.start()  # a fresh, ready worker: the job's set-up builds the model
-        start = time.monotonic()
+        pid = worker.proc.pid
         record = worker.run(job, timeout_s=3)
-        elapsed = time.monotonic() - start
+        survived = worker.proc is not None and worker.proc.pid == pid and worker.proc.poll() is None
     finally:
         worker.kill()
-    assert record.status == "ok", record.error
-    assert record.encode_s + record.decode_s < 3 < elapsed  # the job took longer than the limit: set-up did
+    # The outcome, not a timing: the job gave its own measured record and its worker was never killed
+    # (a job over its limit gets a failed record "timed out ..." and a killed worker).
+    assert record.status == "ok" and record.error is None, record.error
+    assert record.codec == "mlicpp-random" and record.num_bytes > 0 and record.bpp > 0 and np.isfinite(record.psnr)
+    assert survived, "the worker was killed or replaced during the job"
 
 
 # -- 10. FLOPs-only complexity points ----------------------------------------------------------
