@@ -1,12 +1,9 @@
-"""The promises the repository itself makes: set-up commands that CI really runs, and a layout
-that cannot shadow Python's standard library."""
+"""The promises the repository itself makes: set-up commands that CI really runs. (That nothing in the
+repository root shadows the standard library is tests/test_architecture.py's.)"""
 
 from __future__ import annotations
 
-import importlib.machinery
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,16 +22,3 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
     assert test in ci_lines, f".ci/run must contain the README's test command verbatim: {test}"
 
-
-def test_no_top_level_codecs_module_shadows_the_standard_library() -> None:
-    """Codec configurations live in ``rdbench/codecs/configs``: nothing named ``codecs`` in the
-    repository root (module, package, or a plain folder, which imports as a namespace package)
-    may shadow the standard library's ``codecs`` when the root is on ``sys.path``."""
-    spec = importlib.machinery.PathFinder.find_spec("codecs", [str(REPO)])
-    assert spec is None, f"importable 'codecs' in the repository root: {spec.origin or spec.submodule_search_locations}"
-    # and from the root, as `python -m pytest`, notebooks and scripts run, `import codecs` is the stdlib's
-    # (the interpreter loads `codecs` at start-up, so only the find_spec check above sees a shadow early)
-    code = "import codecs, sysconfig; print(codecs.__file__); print(sysconfig.get_paths()['stdlib'])"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
-    module, stdlib = result.stdout.splitlines()
-    assert Path(module).parent == Path(stdlib), module
