@@ -8,6 +8,11 @@ stage or lower ones only. Every ``import`` and ``from ... import`` counts, inclu
 functions (imported lazily, but still a dependency). The package root's ``rdbench/__init__.py``
 resolves its public names lazily through ``importlib`` and is a foundation module here: it may
 import nothing of rdbench directly.
+
+Why not import-linter (tried, 2.17): its ``layers`` contract (``data | models``) states the stage rule,
+but no contract states "no import cycle between modules": ``acyclic_siblings`` misses a cycle between
+a package's ``__init__`` and its own module (``rdbench.store`` <-> ``rdbench.store.sqlite``) and refuses
+sibling-package cycles that are no module cycle (``codecs.base`` -> ``codecs.learned.checkpoints``).
 """
 
 from __future__ import annotations
