@@ -540,6 +540,7 @@ def _run_notebook(env: dict[str, str]):
     return "\n".join(texts), errors
 
 
+@pytest.mark.slow
 def test_report_notebook_two_configurations_imported_curve_and_lossless_image(two_configs, lossless_db, tmp_path):
     c = two_configs
     db = tmp_path / "rd.sqlite"

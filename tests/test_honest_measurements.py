@@ -268,6 +268,7 @@ def test_a_hung_set_up_is_killed_by_the_set_up_limit(env, tmp_path) -> None:
     assert record.status == "failed" and "set-up" in record.error and "3 s" in record.error, record.error
 
 
+@pytest.mark.slow
 def test_mlicpp_random_runs_under_a_timeout_shorter_than_building_its_model(env, tmp_path, kodak_dir) -> None:
     """The case of the report: MLIC++ (83.5M parameters, seconds to build) codes a 64x64 crop in well
     under a second, so a 3 s limit must not kill it although the whole job takes longer than that.

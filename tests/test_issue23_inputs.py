@@ -218,6 +218,7 @@ def test_overlap_is_the_share_of_the_joint_quality_range_as_the_report_says(meas
         assert "joint quality range" in text and "log-rate range" not in text
 
 
+@pytest.mark.slow
 def test_kept_bitstream_folders_of_a_learned_codec_follow_the_documented_pattern(tmp_path):
     """A learned codec's folder is <codec>-<config hash>-w<weights>; the docs gave <codec>-<config hash>."""
     import os

@@ -10,6 +10,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 nbclient = pytest.importorskip("nbclient", reason="nbclient is needed to execute the notebooks")
 nbformat = pytest.importorskip("nbformat", reason="nbformat is needed to read the notebooks")
 pytest.importorskip("ipykernel", reason="ipykernel provides the python3 kernel the notebooks run in")
+#: A Jupyter kernel per notebook: outside the fast lane.
+pytestmark = pytest.mark.slow
 
 
 def _execute(name: str) -> tuple[str, int]:

@@ -51,6 +51,7 @@ def _in_venv(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(venv / "bin" / "python"), *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
+@pytest.mark.slow
 def test_wheel_install_lists_codecs_datasets_and_computes_bdrate_on_shipped_curves(wheel_venv, tmp_path):
     where = _in_venv(wheel_venv, "-c", "import rdbench; print(rdbench.__file__)", cwd=tmp_path)
     assert str(wheel_venv) in where.stdout, "the venv must import rdbench from the wheel, not the checkout"
