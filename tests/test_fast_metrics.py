@@ -69,6 +69,7 @@ def test_window_is_pytorch_msssims_exactly():
     assert list(metrics.GAUSSIAN_WINDOW) == theirs  # bit for bit: one ulp moves MS-SSIM by ~5e-7
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("quality", [10, 75])
 def test_every_kodak_image_matches_pytorch_msssim(kodak_images, quality):
     """All 24 Kodak images: the definition (pytorch_msssim in float64) to 1e-10, the float32
@@ -85,6 +86,7 @@ def test_every_kodak_image_matches_pytorch_msssim(kodak_images, quality):
     assert worst32 < 2e-5, worst32  # the float32 reference's own error (measured ~5e-6 at q10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [SAMPLES / "RGB_OR_1200x1200_001.png", SAMPLES / "alberto-montalesi-176097.png"],
                          ids=["tecnick-1200x1200", "clic-2048x1365"])
 def test_large_images_match_the_definition(path):
@@ -165,6 +167,7 @@ def test_inputs_are_checked():
         metrics.distortion(a, b.astype(np.float32))
 
 
+@pytest.mark.slow
 def test_torch_path_is_the_same_computation():
     """The device path (used for CUDA tensors) run here on CPU tensors: same MSE, same MS-SSIM."""
     for shape in ((170, 190), (255, 333)):

@@ -229,6 +229,7 @@ def test_every_kept_bitstream_has_its_own_file_and_its_record_points_to_it(env, 
 # -- 9. --timeout counts coding, not set-up --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_timeout_does_not_count_building_the_codec_and_loading_the_model(env, tmp_path) -> None:
     """Set-up of 2.4 s (construction + prepare) under --timeout 1.5 runs; an encode over the limit is
     still killed, and the message says the limit is for coding."""
@@ -246,6 +247,7 @@ def test_timeout_does_not_count_building_the_codec_and_loading_the_model(env, tm
                for r in by_codec["slowcoding"]), by_codec["slowcoding"]
 
 
+@pytest.mark.slow
 def test_a_hung_set_up_is_killed_by_the_set_up_limit(env, tmp_path) -> None:
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import resolve_codecs

@@ -329,6 +329,7 @@ def test_report_in_a_real_browser(measured, tmp_path, browser):
     assert sum(1 for p in shot.getdata() if p < 200) > 0.02 * shot.width * shot.height
 
 
+@pytest.mark.slow
 def test_a_main_job_sized_store_gives_a_small_report(tmp_path):
     """A store the size of the README main job's (jpeg and webp at their shipped qualities on 24 Kodak images:
     432 records) gives a report well under 1 MB. The images are 176 x 176 crops: a report's size follows the
