@@ -102,7 +102,8 @@ def test_large_images_match_the_definition(path):
     assert abs(value - metrics.ms_ssim_reference(image, decoded)) < 1e-6
 
 
-@pytest.mark.parametrize("shape", [(161, 161), (161, 200), (203, 161), (255, 333), (320, 481), (193, 1031)])
+@pytest.mark.parametrize("shape", [(161, 161), (161, 200), (203, 161), *(pytest.param(shape, marks=pytest.mark.slow)
+                                   for shape in [(255, 333), (320, 481), (193, 1031)])])
 def test_odd_and_even_sides_follow_the_pooling_rule(shape):
     """avg_pool2d pads an odd side with a zero at each end, counted in the average: every
     combination of odd and even sides at every scale agrees with the definition."""
@@ -112,7 +113,8 @@ def test_odd_and_even_sides_follow_the_pooling_rule(shape):
     assert mse == exact_mse(a, b)
 
 
-@pytest.mark.parametrize("shape", [(161, 162), (170, 1000), (1001, 171), (512, 768)])
+@pytest.mark.parametrize("shape", [(161, 162), *(pytest.param(shape, marks=pytest.mark.slow)
+                                   for shape in [(170, 1000), (1001, 171), (512, 768)])])
 def test_value_does_not_depend_on_the_number_of_threads(shape):
     """The strips of a scale, the colour split (rows) and the pooling (planes) are shared among
     the metric threads; every strip's sums are added in strip order, so 1, 2 or 3 threads give
