@@ -8,6 +8,7 @@ alike (``tests.…`` works only under the latter, which also puts the current fo
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -130,3 +131,21 @@ def build_store(root: Path, size: tuple[int, int] = (176, 176)) -> Path:
     rdbench("run", "--codec", "jpeg,webp", "--dataset", crops, "--quality", "20,40,60,80", "--db", db,
             in_process=True, check=True)
     return db
+
+
+def copy_database(source: Path, target: Path) -> str:
+    """Copy a results database into the file ``target`` (in a folder of its own) and return the name of its
+    one dataset.
+
+    WHY SQLite's backup rather than a file copy: what is still in the source's -wal is copied too, and
+    the copy is one file (no -wal or -shm beside it), still a WAL-mode database as rdbench writes it.
+    """
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+        (dataset,) = {row[0] for row in dst.execute("SELECT DISTINCT dataset FROM records")}
+    src.close()
+    dst.close()
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+    with open(target, "rb") as handle:
+        assert handle.read(20)[18:20] == b"\x02\x02"  # WAL mode, as rdbench writes it
+    return dataset

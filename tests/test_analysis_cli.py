@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import build_store, rdbench
+from helpers import rdbench
 
 ARGS = ["bdrate", "--anchor", "vtm18-published", "--codec", "mlicpp-paper,compressai-vtm",
         "--dataset", "kodak,tecnick,clic-pro-valid"]
@@ -77,9 +77,9 @@ def test_plotting_leaves_matplotlib_global_state_alone(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def measured_db(tmp_path_factory):
+def measured_db(measured_store):
     """A real store: jpeg and webp on three Kodak crops at four qualities."""
-    return build_store(tmp_path_factory.mktemp("analysis"))
+    return measured_store.db
 
 
 def test_bdrate_on_measured_codecs_matches_bjontegaard(measured_db):

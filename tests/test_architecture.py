@@ -9,6 +9,11 @@ functions (imported lazily, but still a dependency). The package root's ``rdbenc
 resolves its public names lazily through ``importlib`` and is a foundation module here: it may
 import nothing of rdbench directly. ``rdbench/shipped.py`` (where the shipped TOML files are) is
 another foundation module, beside ``rdbench/errors.py``.
+
+Why not import-linter (tried, 2.17): its ``layers`` contract (``data | models``) states the stage rule,
+but no contract states "no import cycle between modules": ``acyclic_siblings`` misses a cycle between
+a package's ``__init__`` and its own module (``rdbench.store`` <-> ``rdbench.store.sqlite``) and refuses
+sibling-package cycles that are no module cycle (``codecs.base`` -> ``codecs.learned.checkpoints``).
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ def test_old_bottleneck_names_are_renamed():
                              "entropy_bottleneck.matrices.0"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("old", [False, True])
 @pytest.mark.parametrize("prefix,old_names,with_cdfs", [
     ("", False, True),

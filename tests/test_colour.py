@@ -27,6 +27,7 @@ def _all_colours_in_chunks():
         yield np.stack([r, g, b], axis=-1).reshape(16, 65536, 3).astype(np.uint8)
 
 
+@pytest.mark.slow
 def test_round_trip_over_all_colours() -> None:
     """10-bit: every colour comes back exactly. 8-bit: at most 1 level per channel off,
     53.0 dB over all colours (the loss documented in rdbench.codecs.external.colour)."""

@@ -66,6 +66,7 @@ def test_classical_codec_gets_time_and_memory_only():
     assert p.flops is None and p.forward_s is None and p.pixels == 96 * 96
 
 
+@pytest.mark.slow
 def test_learned_codec_point_counts_flops_deterministically():
     p = complexity.measure_point(TINY_MLIC, CodecContext(), 1, 64, repeat=1)
     assert p.status == "ok", p.error
@@ -167,6 +168,7 @@ def test_interrupted_sweep_keeps_the_points_it_finished(tmp_path):
     assert 1 <= len(stored) < 39 and stored[0].width == 64 and stored[0].encode_s > 0
 
 
+@pytest.mark.slow
 def test_cli_flops_only_reaches_sizes_beyond_memory(tmp_path):
     result = rdbench("complexity", "--codec", "mlic-random", "--sizes", "128,1024", "--flops-only", "--in-process",
                      "--format", "markdown", "--plot", str(tmp_path / "f.png"))

@@ -100,6 +100,7 @@ def test_bad_parameters_are_one_line_reasons():
     assert "has 1-6" in CompressAIZooCodec.unavailable_reason(bad_quality, CodecContext())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", SMALL_ARCHS)
 @pytest.mark.parametrize("size", [(75, 133), (150, 97)], ids=["odd", "portrait"])
 def test_round_trip_on_generated_image(arch, size):
@@ -112,6 +113,7 @@ def test_round_trip_on_generated_image(arch, size):
     assert result.num_bytes == len(data) and result.bpp == pytest.approx(8 * len(data) / (size[0] * size[1]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["bmshj2018-hyperprior", "mbt2018-mean"])
 def test_round_trip_on_kodak_crops(kodak_dir, arch):
     from rdbench.data.images import load_image
@@ -133,6 +135,7 @@ def test_random_latents_are_not_all_zero():
     assert 0.2 < float((y.round() != 0).float().mean()) < 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["mbt2018", "cheng2020-anchor"])
 def test_autoregressive_round_trip_is_exact(arch, monkeypatch):
     """Autoregressive models code position by position, so the encoder's reconstruction is
@@ -165,6 +168,7 @@ def test_corrupt_bitstreams_are_one_line_errors():
         factorized.decode(data, 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("updated", [False, True], ids=["without-cdf-tables", "with-cdf-tables"])
 def test_local_checkpoint_gives_the_same_bitstream(tmp_path, updated):
     from compressai.zoo.image import cfgs, model_architectures
@@ -197,6 +201,7 @@ def test_local_checkpoint_gives_the_same_bitstream(tmp_path, updated):
         CompressAIZooCodec(config, CodecContext(checkpoint=str(tmp_path / "garbage.pth"))).prepare(1)
 
 
+@pytest.mark.slow
 def test_checkpoint_dir_accepts_the_zoo_file_names(tmp_path):
     from compressai.zoo.image import cfgs, model_architectures
 
@@ -244,6 +249,7 @@ def test_offline_pretrained_request_says_what_to_do(tmp_path, monkeypatch):
     assert result.returncode == 1 and "skipping mbt2018-mean-ms-ssim: weights for mbt2018-mean" in result.stderr
 
 
+@pytest.mark.slow
 def test_pretrained_weights_are_read_from_the_torch_hub_cache(tmp_path, monkeypatch):
     """A file in the hub cache under the zoo's name is loaded by compressai's zoo loader, no network."""
     from compressai.zoo.image import cfgs, model_architectures
@@ -270,6 +276,7 @@ def test_pretrained_weights_are_read_from_the_torch_hub_cache(tmp_path, monkeypa
         codec.prepare(5)
 
 
+@pytest.mark.slow
 def test_rdbench_run_end_to_end(tmp_path):
     from PIL import Image
 

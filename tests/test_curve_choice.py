@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import build_store, kodak_crops, rdbench
+from helpers import kodak_crops, rdbench
 
 from rdbench.analysis.bdrate import bd_rate
 from rdbench.errors import RdbenchError, UsageError
@@ -72,10 +72,6 @@ def _dataset(db: Path) -> str:
     return name
 
 
-def _crops(db: Path) -> Path:
-    return db.parent / "crops"
-
-
 def _hashes(db: Path, codec: str = "jpeg") -> dict[str, int]:
     return dict(_query(db, "SELECT config_hash, COUNT(*) FROM records WHERE codec = ? GROUP BY config_hash",
                        (codec,)))
@@ -95,24 +91,24 @@ def _bdrate(db, anchor, codecs, dataset, *extra, env=None):
 
 
 @pytest.fixture(scope="module")
-def base_db(tmp_path_factory):
+def base_db(measured_store):
     """jpeg (shipped configuration) and webp on three real Kodak crops at 20, 40, 60, 80."""
-    return build_store(tmp_path_factory.mktemp("choice"))
+    return measured_store.db
 
 
 @pytest.fixture(scope="module")
-def two_configs(base_db, tmp_path_factory):
+def two_configs(base_db, measured_store, tmp_path_factory):
     """base_db plus jpeg re-run from a lab TOML (optimize = false) at 30, 50, 70, then at 5."""
     root = tmp_path_factory.mktemp("two")
     db = root / "rd.sqlite"
     shutil.copy(base_db, db)
-    shutil.copytree(_crops(base_db), root / "crops")
+    shutil.copytree(measured_store.crops, root / "crops")
     lab = _lab(root, "lab", LAB_NO_OPTIMIZE)
-    rdbench("run", "--codec", "jpeg", "--dataset", _crops(base_db), "--quality", "30,50,70", "--db", db,
+    rdbench("run", "--codec", "jpeg", "--dataset", measured_store.crops, "--quality", "30,50,70", "--db", db,
             "--quiet", env=lab, in_process=True, check=True)
     before = db.parent / "before_q5.sqlite"
     shutil.copy(db, before)
-    rdbench("run", "--codec", "jpeg", "--dataset", _crops(base_db), "--quality", "5", "--db", db,
+    rdbench("run", "--codec", "jpeg", "--dataset", measured_store.crops, "--quality", "5", "--db", db,
             "--quiet", env=lab, in_process=True, check=True)
     hashes = _hashes(db)
     assert len(hashes) == 2
@@ -456,11 +452,11 @@ def test_plot_on_a_missing_database_is_a_usage_error(base_db, tmp_path):
             check=True)
 
 
-def test_a_folder_name_finds_its_dataset(base_db):
+def test_a_folder_name_finds_its_dataset(base_db, measured_store):
     """A folder dataset is stored as <folder>-<8 hex>; its folder's name (or path) finds it when unique."""
     ds = _dataset(base_db)
     by_name = _bdrate(base_db, "webp", "jpeg", "crops", env=_env())
-    by_path = _bdrate(base_db, "webp", "jpeg", str(_crops(base_db)), env=_env())
+    by_path = _bdrate(base_db, "webp", "jpeg", str(measured_store.crops), env=_env())
     exact = _bdrate(base_db, "webp", "jpeg", ds, env=_env())
     for result in (by_name, by_path, exact):
         assert result.returncode == 0, result.exception
@@ -544,6 +540,7 @@ def _run_notebook(env: dict[str, str]):
     return "\n".join(texts), errors
 
 
+@pytest.mark.slow
 def test_report_notebook_two_configurations_imported_curve_and_lossless_image(two_configs, lossless_db, tmp_path):
     c = two_configs
     db = tmp_path / "rd.sqlite"

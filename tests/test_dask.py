@@ -17,6 +17,8 @@ from fault_codecs import make_images, write_codec
 from helpers import rdbench
 
 distributed = pytest.importorskip("distributed", reason="the 'distributed' package is needed for Dask runs")
+#: A real LocalCluster per module and `rdbench run` subprocesses: outside the fast lane.
+pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parent
 

@@ -9,7 +9,6 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-from helpers import build_store
 
 import rdbench
 
@@ -17,11 +16,8 @@ pd = pytest.importorskip("pandas")
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory):
-    db = build_store(tmp_path_factory.mktemp("frames"))
-    with rdbench.Store(db, readonly=True) as store:
-        (dataset,) = {g["dataset"] for g in store.record_groups()}
-    return db, dataset
+def measured(measured_store):
+    return measured_store.db, measured_store.dataset
 
 
 def test_load_records_one_row_per_record_with_every_field(measured, tmp_path):

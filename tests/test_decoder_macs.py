@@ -26,6 +26,7 @@ def kodak_decoder_macs(model: torch.nn.Module) -> float:
     return count.decoder_macs_per_px(KODAK_PIXELS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("build, c3", [
     # C3 baselines/kodak.py: cheng2020-anchor's min and max are its two widths (qualities 1-3, 4-6)
     (lambda models: models.Cheng2020Anchor(N=128), 260_286),
@@ -106,6 +107,7 @@ def test_a_hyperprior_without_h_a_gets_no_figure_and_a_factorized_prior_counts_a
     assert factorized.decoder_missing is None and 0 < factorized.decoder_flops < factorized.flops
 
 
+@pytest.mark.slow
 def test_cli_prints_stores_and_reports_decoder_macs(tmp_path):
     db = tmp_path / "r.sqlite"
     args = ("complexity", "--codec", "bmshj2018-hyperprior-random", "--sizes", "64,128", "--flops-only",
@@ -147,6 +149,7 @@ def test_points_stored_before_the_column_read_back_without_a_figure(tmp_path):
     assert (rerun.decoder_macs_per_px, rerun.forward_s) == (5e4, 0.1)  # a partial rerun keeps the figure
 
 
+@pytest.mark.slow
 def test_sizes_take_width_x_height_as_published_figures_are_given(tmp_path):
     """``--sizes 768x512`` measures Kodak's shape (C3's and the MLIC papers' size), stored as
     768 wide and 512 high, labelled as typed, and ordered by pixels among square sizes."""

@@ -142,6 +142,7 @@ def test_run_tool_reports_exit_status_signal_and_last_output(tmp_path: Path) -> 
         run_tool([tmp_path / "no-such-tool"], timeout_s=30)
 
 
+@pytest.mark.slow
 def test_timeout_kills_the_tool_group_and_cleans_up(tmp_path: Path, private_tmp: Path) -> None:
     """A tool that outlives its limit is killed with its children; its folder is removed."""
     marker = tmp_path / "child-survived"

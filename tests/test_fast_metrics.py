@@ -80,6 +80,7 @@ def test_window_is_pytorch_msssims_exactly():
     assert list(metrics.GAUSSIAN_WINDOW) == theirs  # bit for bit: one ulp moves MS-SSIM by ~5e-7
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("quality", [10, 75])
 def test_every_kodak_image_matches_pytorch_msssim(kodak_images, quality):
     """All 24 Kodak images: the definition (pytorch_msssim in float64) to 1e-10, the float32
@@ -96,6 +97,7 @@ def test_every_kodak_image_matches_pytorch_msssim(kodak_images, quality):
     assert worst32 < 2e-5, worst32  # the float32 reference's own error (measured ~5e-6 at q10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [SAMPLES / "RGB_OR_1200x1200_001.png", SAMPLES / "alberto-montalesi-176097.png"],
                          ids=["tecnick-1200x1200", "clic-2048x1365"])
 def test_large_images_match_the_definition(path):
@@ -111,7 +113,8 @@ def test_large_images_match_the_definition(path):
     assert abs(value - metrics.ms_ssim_reference(image, decoded)) < 1e-6
 
 
-@pytest.mark.parametrize("shape", [(161, 161), (161, 200), (203, 161), (255, 333), (320, 481), (193, 1031)])
+@pytest.mark.parametrize("shape", [(161, 161), (161, 200), (203, 161), *(pytest.param(shape, marks=pytest.mark.slow)
+                                   for shape in [(255, 333), (320, 481), (193, 1031)])])
 def test_odd_and_even_sides_follow_the_pooling_rule(shape):
     """avg_pool2d pads an odd side with a zero at each end, counted in the average: every
     combination of odd and even sides at every scale agrees with the definition."""
@@ -121,7 +124,8 @@ def test_odd_and_even_sides_follow_the_pooling_rule(shape):
     assert mse == exact_mse(a, b)
 
 
-@pytest.mark.parametrize("shape", [(161, 162), (170, 1000), (1001, 171), (512, 768)])
+@pytest.mark.parametrize("shape", [(161, 162), *(pytest.param(shape, marks=pytest.mark.slow)
+                                   for shape in [(170, 1000), (1001, 171), (512, 768)])])
 def test_value_does_not_depend_on_the_number_of_threads(shape):
     """The strips of a scale, the colour split (rows) and the pooling (planes) are shared among
     the metric threads; every strip's sums are added in strip order, so 1, 2 or 3 threads give
@@ -176,6 +180,7 @@ def test_inputs_are_checked():
         metrics.distortion(a, b.astype(np.float32))
 
 
+@pytest.mark.slow
 def test_torch_path_is_the_same_computation():
     """The device path (used for CUDA tensors) run here on CPU tensors: same MSE, same MS-SSIM."""
     for shape in ((170, 190), (255, 333)):

@@ -54,6 +54,7 @@ def count(db: Path) -> int:
         conn.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_sigkill_at_random_points_then_resume_equals_a_clean_run(env, tmp_path: Path, jobs: str) -> None:
     images = make_images(tmp_path / "imgs", widths=(40, 41, 42, 43, 44))
@@ -87,6 +88,7 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_run(env, tmp_path: 
     conn.close()
 
 
+@pytest.mark.slow
 def test_failing_hanging_and_out_of_memory_images_are_recorded_and_the_run_goes_on(env, tmp_path: Path) -> None:
     """One image raises, one hangs (killed by --timeout), one exhausts memory, one kills its worker."""
     images = make_images(tmp_path / "imgs", widths=(40, 41, 42, 43, 44, 45))
@@ -205,6 +207,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and PR_SET_PDEATHSIG")
 def test_a_worker_stuck_in_a_hung_codec_dies_with_a_killed_run(env, tmp_path: Path) -> None:
     images = make_images(tmp_path / "imgs", widths=(42,))

@@ -229,6 +229,7 @@ def test_every_kept_bitstream_has_its_own_file_and_its_record_points_to_it(env, 
 # -- 9. --timeout counts coding, not set-up --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_timeout_does_not_count_building_the_codec_and_loading_the_model(env, tmp_path) -> None:
     """Set-up of 2.4 s (construction + prepare) under --timeout 1.5 runs; an encode over the limit is
     still killed, and the message says the limit is for coding."""
@@ -246,6 +247,7 @@ def test_timeout_does_not_count_building_the_codec_and_loading_the_model(env, tm
                for r in by_codec["slowcoding"]), by_codec["slowcoding"]
 
 
+@pytest.mark.slow
 def test_a_hung_set_up_is_killed_by_the_set_up_limit(env, tmp_path) -> None:
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import resolve_codecs
@@ -268,9 +270,11 @@ def test_a_hung_set_up_is_killed_by_the_set_up_limit(env, tmp_path) -> None:
     assert record.status == "failed" and "set-up" in record.error and "3 s" in record.error, record.error
 
 
+@pytest.mark.slow
 def test_mlicpp_random_runs_under_a_timeout_shorter_than_building_its_model(env, tmp_path, kodak_dir) -> None:
     """The case of the report: MLIC++ (83.5M parameters, seconds to build) codes a 64x64 crop in well
     under a second, so a 3 s limit must not kill it although the whole job takes longer than that.
+    No time is asserted (README: timings never are); the outcome is: an ok record, the worker alive.
     (Run through one single-threaded worker: on a busy 2-core machine two torch threads per worker
     slow coding down unpredictably.)"""
     pytest.importorskip("compressai")
@@ -291,13 +295,16 @@ def test_mlicpp_random_runs_under_a_timeout_shorter_than_building_its_model(env,
     worker = WorkerProcess(threads=1)
     try:
         worker.start()  # a fresh, ready worker: the job's set-up builds the model
-        start = time.monotonic()
+        pid = worker.proc.pid
         record = worker.run(job, timeout_s=3)
-        elapsed = time.monotonic() - start
+        survived = worker.proc is not None and worker.proc.pid == pid and worker.proc.poll() is None
     finally:
         worker.kill()
-    assert record.status == "ok", record.error
-    assert record.encode_s + record.decode_s < 3 < elapsed  # the job took longer than the limit: set-up did
+    # The outcome, not a timing: the job gave its own measured record and its worker was never killed
+    # (a job over its limit gets a failed record "timed out ..." and a killed worker).
+    assert record.status == "ok" and record.error is None, record.error
+    assert record.codec == "mlicpp-random" and record.num_bytes > 0 and record.bpp > 0 and np.isfinite(record.psnr)
+    assert survived, "the worker was killed or replaced during the job"
 
 
 # -- 10. FLOPs-only complexity points ----------------------------------------------------------

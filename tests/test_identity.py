@@ -45,6 +45,7 @@ def _stored(db) -> list[dict]:
     return json.loads(rdbench("results", "--per-image", "--format", "json", "--db", db, check=True).stdout)
 
 
+@pytest.mark.slow
 def test_other_weights_are_other_results_and_each_record_names_its_weights(tmp_path, images):
     a, b, bad = tmp_path / "a.pth.tar", tmp_path / "b.pth.tar", tmp_path / "bad.pth.tar"
     sha_a, sha_b = _checkpoint(a, 1), _checkpoint(b, 2)

@@ -8,7 +8,7 @@ import math
 import shutil
 
 import pytest
-from helpers import build_store, rdbench
+from helpers import rdbench
 
 from rdbench.errors import RdbenchError
 
@@ -21,8 +21,8 @@ def _bdrate(db, anchor, codecs, dataset="kodak", metric="psnr", status=0):
 
 
 @pytest.fixture(scope="module")
-def measured_db(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("import_export"))
+def measured_db(measured_store):
+    return measured_store.db
 
 
 def test_compressai_file_imports_and_works_like_the_shipped_reference(reference_dir, tmp_path):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fault_codecs import make_images, write_codec
-from helpers import REPO, build_store, rdbench
+from helpers import REPO, copy_database, rdbench
 
 from rdbench.cli.formatting import render
 from rdbench.codecs.registry import SHIPPED_CODECS_DIR, load_adapter, load_configs
@@ -254,22 +254,8 @@ def _lock(folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def measured_db(tmp_path_factory) -> Path:
-    return build_store(tmp_path_factory.mktemp("measured"))
-
-
-def _copy_database(source: Path, target: Path) -> str:
-    """A complete one-file copy (SQLite's backup: what is still in the source's -wal included, no
-    -wal or -shm beside the copy, still a WAL-mode database); returns its dataset's name."""
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-        dataset = dst.execute("SELECT DISTINCT dataset FROM records").fetchone()[0]
-    src.close()
-    dst.close()
-    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
-    with open(target, "rb") as handle:
-        assert handle.read(20)[18:20] == b"\x02\x02"  # WAL mode, as rdbench writes it
-    return dataset
+def measured_db(measured_store) -> Path:
+    return measured_store.db
 
 
 READERS = [
@@ -286,7 +272,7 @@ def test_reading_commands_work_on_a_database_in_a_read_only_folder(measured_db: 
                                                                   args) -> None:
     folder = read_only_folder
     db = folder / "rd.sqlite"
-    dataset = _copy_database(measured_db, db)  # the database alone: no -wal or -shm beside it
+    dataset = copy_database(measured_db, db)  # the database alone: no -wal or -shm beside it
     _lock(folder)
     argv = [a.format(plots=tmp_path / "plots", dataset=dataset) for a in args]
     result = rdbench(*argv, "--db", db, preexec_fn=_obey_file_modes)
@@ -303,7 +289,7 @@ def test_records_left_in_the_wal_by_a_killed_run_are_read_in_a_read_only_folder(
     snapshot of the main file (what SQLite's immutable mode would silently give)."""
     folder = read_only_folder
     db = folder / "rd.sqlite"
-    _copy_database(measured_db, db)
+    copy_database(measured_db, db)
     writer = ("import os, sqlite3, sys\n"
               "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
               "conn.execute('PRAGMA wal_autocheckpoint = 0')\n"

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 import pytest
-from helpers import build_store, kodak_crops, rdbench
+from helpers import kodak_crops, rdbench
 
 
 def _one_line_usage_error(result, *words: str) -> None:
@@ -26,10 +26,9 @@ def _one_line_usage_error(result, *words: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory) -> dict[str, Path]:
+def measured(measured_store) -> dict[str, Path]:
     """jpeg and webp run by rdbench on three real Kodak crops at qualities 20, 40, 60, 80."""
-    root = tmp_path_factory.mktemp("issue23_inputs")
-    return {"db": build_store(root), "crops": root / "crops"}
+    return {"db": measured_store.db, "crops": measured_store.crops}
 
 
 # -- item 5: bootstrap options --------------------------------------------------------------------------------------
@@ -219,6 +218,7 @@ def test_overlap_is_the_share_of_the_joint_quality_range_as_the_report_says(meas
         assert "joint quality range" in text and "log-rate range" not in text
 
 
+@pytest.mark.slow
 def test_kept_bitstream_folders_of_a_learned_codec_follow_the_documented_pattern(tmp_path):
     """A learned codec's folder is <codec>-<config hash>-w<weights>; the docs gave <codec>-<config hash>."""
     import os

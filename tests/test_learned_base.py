@@ -52,6 +52,7 @@ def test_every_learned_adapter_is_a_learned_codec():
         assert cls.forward_input is LearnedCodec.forward_input and cls.torch_model is LearnedCodec.torch_model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prefix", ["module.", "module._orig_mod."])
 @pytest.mark.parametrize("cls,adapter,params", FAMILY, ids=[a for _, a, _ in FAMILY])
 def test_prefixed_checkpoint_loads_for_every_mlic_model(tmp_path, cls, adapter, params, prefix):
@@ -98,6 +99,7 @@ def test_checkpoint_that_runs_code_is_refused_by_the_mlic_adapter(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_weight_sources_in_order(tmp_path):
     """A seeded configuration reads no file; --checkpoint comes before --checkpoint-dir."""
     params = {**TINY, "random_seed": 2}

@@ -54,6 +54,7 @@ def flops_per_pixel(model, side: int) -> float:
     return flops / side ** 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", MODELS)
 def test_forward_is_trainable(cls):
     model = tiny(cls).train()
@@ -74,6 +75,7 @@ def test_forward_is_trainable(cls):
         assert grads and all(g is not None for g in grads) and any(float(g.abs().sum()) > 0 for g in grads)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", MODELS)
 def test_compress_decompress_is_exact(cls):
     model = tiny(cls).eval()
@@ -123,6 +125,7 @@ def test_slices_must_fit_the_heads():
         MLICPlus(N=32, M=32, slices=2)
 
 
+@pytest.mark.slow
 def test_stacked_checkerboard_reads_only_anchors():
     """The stack is unmasked, so causality rests on its input: every local context of the model is
     fed the decoded anchors with zeros at the non-anchors, and reads those anchors."""
@@ -159,6 +162,7 @@ def test_the_family_anchors_at_odd_parity():
         assert bool(support.any()) and bool((support <= odd_anchor_mask(4, 4)[0, 0]).all()), cls.__name__
 
 
+@pytest.mark.slow
 def test_global_context_flops_grow_with_resolution():
     """FLOPs per pixel: MLIC/MLIC+ grow with the number of latent positions (quadratic attention)."""
     for cls in MODELS:
@@ -170,6 +174,7 @@ def test_global_context_flops_grow_with_resolution():
         assert 3.5 < (f2048 - f1024) / (f1024 - f512) < 4.5, (cls.__name__, f512, f1024, f2048)
 
 
+@pytest.mark.slow
 def test_mlicplus_grows_more_than_mlic():
     """MLIC's only quadratic term is the intra-slice (L/2)^2 map; MLIC+ adds an L^2 inter-slice map
     per 32-channel head."""
@@ -178,6 +183,7 @@ def test_mlicplus_grows_more_than_mlic():
     assert growth[MLICPlus] > 4 * growth[MLIC] > 0, growth
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("adapter", ["mlic", "mlicplus"])
 def test_codec_round_trip_on_odd_size(adapter):
     config = tiny_config(adapter, random_seed=3, latent_gain=4.0)
@@ -198,6 +204,7 @@ def test_codec_round_trip_on_odd_size(adapter):
         codec.decode(data[:14], 1)
 
 
+@pytest.mark.slow
 def test_codec_on_real_image(kodak_crop):
     from rdbench.run.measure import measure
 
@@ -206,6 +213,7 @@ def test_codec_on_real_image(kodak_crop):
     assert result.num_bytes > 12 and np.isfinite(result.psnr) and result.encode_s > 0
 
 
+@pytest.mark.slow
 def test_checkpoint_loading_gives_the_same_codec(tmp_path):
     torch.manual_seed(7)
     torch.save({"state_dict": MLIC(**TINY).state_dict()}, tmp_path / "mlic-tiny_q1.pth.tar")

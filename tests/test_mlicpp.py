@@ -54,6 +54,7 @@ def random_codec() -> MLICPlusPlusCodec:
     return codec
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("old", [False, True])
 def test_state_dict_matches_the_official_model(reference_dir, old):
     name = "state_dict_keys_old.txt" if old else "state_dict_keys.txt"
@@ -93,6 +94,7 @@ def test_local_attention_mask_keeps_in_image_anchor_pairs_only():
     assert bool((mask[0][:10] == -100).all())
 
 
+@pytest.mark.slow
 def test_forward_is_trainable():
     torch.manual_seed(0)
     model = MLICPlusPlus(**NARROW).train()
@@ -109,6 +111,7 @@ def test_forward_is_trainable():
         assert all(g is not None for g in grads) and any(float(g.abs().sum()) > 0 for g in grads)
 
 
+@pytest.mark.slow
 def test_flops_per_pixel_are_constant():
     """The linear global contexts: FLOPs grow with the pixel count, not its square."""
     from rdbench.run.complexity import count_flops
@@ -122,6 +125,7 @@ def test_flops_per_pixel_are_constant():
     assert max(per_pixel) / min(per_pixel) < 1.01, per_pixel
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(64, 64), (96, 128), (128, 96), (75, 50)])
 def test_round_trip_is_exact_on_kodak_crops(random_codec, kodak_dir, size):
     """Landscape, portrait and odd sizes: the decoder reproduces the eval forward bit for bit."""
@@ -143,6 +147,7 @@ def test_round_trip_is_exact_on_kodak_crops(random_codec, kodak_dir, size):
     assert len(data) > 12 + 10  # header + real strings
 
 
+@pytest.mark.slow
 def test_bitstream_is_deterministic_and_truncation_is_reported(random_codec, kodak_crop):
     image = kodak_crop[:64, :96].copy()
     data = random_codec.encode(image, 1)
@@ -151,6 +156,7 @@ def test_bitstream_is_deterministic_and_truncation_is_reported(random_codec, kod
         random_codec.decode(data[:20], 1)
 
 
+@pytest.mark.slow
 def test_decoder_mismatch_is_recorded(random_codec, kodak_crop):
     """A decoder that computes different parameters than the encoder is flagged, not hidden."""
     config = CodecConfig("mlicpp-narrow", "mlicpp", (1,), {**NARROW, "random_seed": 1, "latent_gain": 4.0})
@@ -163,6 +169,7 @@ def test_decoder_mismatch_is_recorded(random_codec, kodak_crop):
     assert codec.notes["decoder_matches_encoder"] is False and codec.notes["decoder_max_abs_diff"] > 0
 
 
+@pytest.mark.slow
 def test_measure_records_real_numbers(random_codec, kodak_crop):
     result = measure(random_codec, kodak_crop, 1)
     assert result.num_bytes > 12 and np.isfinite(result.psnr) and result.encode_s > 0 and result.decode_s > 0
@@ -188,6 +195,7 @@ def test_availability_messages(tmp_path):
     assert MLICPlusPlusCodec.unavailable_reason(resolve_codecs("mlicpp-random")[0], CodecContext()) is None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_round_trip(kodak_crop):
     config = CodecConfig("mlicpp-narrow", "mlicpp", (1,), {**NARROW, "random_seed": 2, "latent_gain": 4.0})
@@ -196,6 +204,7 @@ def test_cuda_round_trip(kodak_crop):
     assert np.isfinite(result.psnr) and "decoder_matches_encoder" in result.notes
 
 
+@pytest.mark.slow
 def test_rdbench_run_end_to_end(tmp_path, kodak_dir):
     from PIL import Image
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import build_store
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 nbclient = pytest.importorskip("nbclient", reason="nbclient is needed to execute the notebooks")
 nbformat = pytest.importorskip("nbformat", reason="nbformat is needed to read the notebooks")
 pytest.importorskip("ipykernel", reason="ipykernel provides the python3 kernel the notebooks run in")
+#: A Jupyter kernel per notebook: outside the fast lane.
+pytestmark = pytest.mark.slow
 
 
 def _execute(name: str) -> tuple[str, int]:
@@ -29,8 +30,8 @@ def _execute(name: str) -> tuple[str, int]:
     return "\n".join(texts), images
 
 
-def test_report_notebook_on_a_measured_store(tmp_path, monkeypatch):
-    db = build_store(tmp_path)
+def test_report_notebook_on_a_measured_store(measured_store, monkeypatch):
+    db = measured_store.db
     monkeypatch.setenv("RDBENCH_DB", str(db))
     monkeypatch.setenv("RDBENCH_ANCHOR", "jpeg")
     monkeypatch.delenv("RDBENCH_DATASETS", raising=False)

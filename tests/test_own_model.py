@@ -100,6 +100,7 @@ def test_learned_codec_is_public_and_imports_without_torch():
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, check=False).returncode == 0
 
 
+@pytest.mark.slow
 def test_plugged_model_measures_its_checkpoint_folder_and_a_retrained_file_gives_new_records(installed, tmp_path):
     """Item 3 and 4: every quality the folder holds runs without --quality (not the class's
     default 1-3); bytes and PSNR are the model's own; a checkpoint written over q1 gives new q1
@@ -161,6 +162,7 @@ def test_plugged_model_measures_its_checkpoint_folder_and_a_retrained_file_gives
     assert added.returncode == 0 and {r["quality"] for r in records(db)} == {"1", "2", "3", "4", "5"}
 
 
+@pytest.mark.slow
 def test_plugged_model_through_a_toml_with_its_checkpoint_folder_in_params(installed, tmp_path):
     """Item 3, the other route: a TOML in RDBENCH_CODECS_PATH names the adapter and the folder
     (``[params] checkpoint_dir``, relative to the TOML); the weights are still known by content."""
@@ -222,6 +224,7 @@ def test_no_seeded_configuration_is_suggested_unless_it_exists(tmp_path, monkeyp
         assert ("-random" in reason) == bool(suggested) and (not suggested or suggested in reason)
 
 
+@pytest.mark.slow
 def test_the_documented_plugin_changed_between_runs_keeps_both_versions(tmp_path):
     """Issue 27, items 1 and 2, on the documented example: version 1 runs on two images; a post-filter
     is added to its ``decode_pixels``, the package reinstalled and an image added; the second run

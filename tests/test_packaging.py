@@ -68,6 +68,7 @@ def _in_venv(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(venv / "bin" / "python"), *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
+@pytest.mark.slow
 def test_wheel_install_lists_codecs_datasets_and_computes_bdrate_on_shipped_curves(wheel_venv, tmp_path):
     where = _in_venv(wheel_venv, "-c", "import rdbench; print(rdbench.__file__)", cwd=tmp_path)
     assert str(wheel_venv) in where.stdout, "the venv must import rdbench from the wheel, not the checkout"
@@ -88,8 +89,14 @@ def test_wheel_install_lists_codecs_datasets_and_computes_bdrate_on_shipped_curv
 
 
 def test_public_api_resolves_every_name_without_importing_torch():
-    code = ("import sys, rdbench; assert 'torch' not in sys.modules; "
-            "[getattr(rdbench, n) for n in rdbench.__all__]; print(len(rdbench.__all__))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    """Every public name is resolved (each lazy import really runs) in a fresh interpreter, and only then
+    is torch looked for: WHY fresh: in this process torch may already be imported by other tests."""
+    code = ("import json, sys, rdbench\n"
+            "resolved = {n: getattr(rdbench, n) for n in rdbench.__all__}\n"
+            "print(json.dumps({'names': len(resolved), 'none': [n for n, v in resolved.items() if v is None],\n"
+            "                  'torch': 'torch' in sys.modules}))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout) > 20
+    outcome = json.loads(result.stdout)
+    assert outcome["names"] > 20 and outcome["none"] == []
+    assert outcome["torch"] is False, "resolving the public names imported torch"

@@ -165,6 +165,7 @@ def stored(db: Path) -> list[dict]:
     return json.loads(rdbench("results", "--db", db, "--per-image", "--format", "json", check=True).stdout)
 
 
+@pytest.mark.slow
 def test_compressai_is_imported_once_per_worker_never_per_job(tmp_path, probes):
     images = save_images(tmp_path / "images", count=6)
     for extra in ([], ["--timeout", "300"]):
@@ -265,6 +266,7 @@ def test_device_labels_and_identity():
         assert gpu_name("cuda-to-cpu") is None  # no CUDA here: unknown, not an error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["bmshj2018-factorized", "mbt2018-mean", "mbt2018"])
 def test_a_separate_decoder_rebuilds_the_latent_and_a_different_one_is_flagged(arch):
     rng = np.random.default_rng(0)
@@ -292,6 +294,7 @@ def test_a_separate_decoder_rebuilds_the_latent_and_a_different_one_is_flagged(a
     assert split.notes["decoder_matches_encoder"] is False and split.notes["decoder_max_abs_diff"] > 0
 
 
+@pytest.mark.slow
 def test_mlic_family_decodes_on_its_own_model_too():
     from rdbench.codecs.learned.mlic import MLICCodec
 
@@ -307,6 +310,7 @@ def test_mlic_family_decodes_on_its_own_model_too():
     assert split.psnr == same.psnr
 
 
+@pytest.mark.slow
 def test_decode_device_on_the_command_line(tmp_path):
     images = save_images(tmp_path / "images", count=2)
     db = tmp_path / "r.sqlite"
@@ -414,6 +418,7 @@ def test_measure_takes_a_tensor_reconstruction_and_records_device_peak(monkeypat
         check_reconstruction(torch.zeros(170, 169, 3, dtype=torch.uint8), image, "t")
 
 
+@pytest.mark.slow
 def test_gpu_suite_runs_end_to_end_on_the_cpu(tmp_path, kodak_dir):
     out = tmp_path / "suite"
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "gpu_suite.py"), "--device", "cpu", "--tiny",
@@ -427,6 +432,7 @@ def test_gpu_suite_runs_end_to_end_on_the_cpu(tmp_path, kodak_dir):
     assert "python bench/gpu_suite.py --device cpu --tiny" in text
 
 
+@pytest.mark.slow
 def test_gpu_carry_holds_what_the_suite_reads_there(tmp_path, kodak_dir, samples_dir):
     """What ``prepare_gpu_carry.py`` packs for the lent GPU machine is enough for the suite, which
     then reads nothing from ../shared; the call it prints fits the device tool's limits."""
@@ -456,6 +462,7 @@ def test_gpu_carry_holds_what_the_suite_reads_there(tmp_path, kodak_dir, samples
         shutil.rmtree(carry, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_gpu_suite_keeps_going_past_a_failed_section_and_rejects_unknown_ones(tmp_path, kodak_dir):
     out = tmp_path / "suite"
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "gpu_suite.py"), "--device", "cpu", "--tiny",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from helpers import kodak_crops, rdbench
 
 from rdbench.analysis.aggregate import aggregate
@@ -36,6 +37,7 @@ def _run(db: Path, images: Path, *args: object) -> str:
     return rdbench("run", "--dataset", images, "--db", db, "-q", *args, in_process=True, check=True).stderr
 
 
+@pytest.mark.slow
 def test_each_record_stores_its_timing_conditions(tmp_path):
     images = kodak_crops(tmp_path / "crops", 2, (0, 0, 176, 176))
     db = tmp_path / "r.sqlite"
@@ -62,6 +64,7 @@ def test_each_record_stores_its_timing_conditions(tmp_path):
         assert record.extra["bitstream_sha256"] == hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.slow
 def test_jobs_1_and_jobs_2_give_identical_quality_figures(tmp_path):
     images = kodak_crops(tmp_path / "crops", 3, (0, 0, 176, 176))
     runs = {}
@@ -107,6 +110,7 @@ def test_a_mean_over_mixed_conditions_says_so_and_retime_makes_them_one(tmp_path
     assert "timings mix" not in listed.stderr and "n_timed" not in listed.stdout
 
 
+@pytest.mark.slow
 def test_retime_keeps_quality_figures_and_replaces_times(tmp_path):
     images = kodak_crops(tmp_path / "crops", 2, (0, 0, 176, 176))
     db = tmp_path / "r.sqlite"
