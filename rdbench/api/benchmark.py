@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +30,7 @@ from rdbench.run.execute import Outcome
 from rdbench.run.plan import Plan
 from rdbench.run.selection import Qualities
 from rdbench.store.record import Record
-from rdbench.store.sqlite import DEFAULT_DB
+from rdbench.store.sqlite import DEFAULT_DB, readable_or_none
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,7 +175,7 @@ def run_benchmark(
     configs, found = checkpoint_sweeps(selection.configs, adapters, context, choice)
     for note in found:
         say(note)
-    with (Store(db, readonly=True) if Path(db).exists() else nullcontext()) as stored:
+    with readable_or_none(db) as stored:
         measured = dataset_to_measure(stored, os.fspath(dataset), data_root)
     if measured.manifest is None:  # a folder: say the name its results are stored under
         say(measured.describe())

@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rdbench.api.benchmark import to_stderr
 from rdbench.errors import UsageError
 from rdbench.run.selection import Qualities
 from rdbench.store.record import ComplexityPoint
-from rdbench.store.sqlite import DEFAULT_DB
+from rdbench.store.sqlite import DEFAULT_DB, readable_or_none
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,7 +111,7 @@ def measure_complexity(
                              "run one sweep per quality")
     image_path = None
     if dataset:
-        with (Store(db, readonly=True) if Path(db).exists() else nullcontext()) as stored:
+        with readable_or_none(db) as stored:
             image_path = str(dataset_to_measure(stored, os.fspath(dataset), data_root).images[0].path)
     context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir, threads=threads)
 

@@ -222,6 +222,28 @@ def _enable_wal(conn: sqlite3.Connection, patience_s: float = 60.0) -> None:
             time.sleep(0.05)
 
 
+class EmptyDatabaseError(StoreError):
+    """A read-only open of a file that holds no results yet (empty, or being created by another run)."""
+
+
+@contextmanager
+def readable_or_none(path: str | Path) -> Iterator[Store | None]:
+    """A read-only :class:`Store` of ``path`` when it holds results, else None: a file that does not
+    exist yet, or an empty one that another ``rdbench run`` is creating at this very moment, has
+    nothing to read, and the run that asked creates or fills it (two runs started together on a new
+    file must both go on)."""
+    if not Path(path).exists():
+        yield None
+        return
+    try:
+        store = Store(path, readonly=True)
+    except EmptyDatabaseError:
+        yield None
+        return
+    with store:
+        yield store
+
+
 #: What to do about a --db that is not a results database.
 _DB_HINT = "pass --db with an rdbench results file, or a new file name"
 
@@ -394,7 +416,7 @@ class Store:
                              f"program, with tables {', '.join(tables)}); {_DB_HINT}")
         if self.readonly:
             what = "an empty file" if self.path.stat().st_size == 0 else "an empty database"
-            raise StoreError(f"{self.path} holds no rdbench results yet ({what}); "
+            raise EmptyDatabaseError(f"{self.path} holds no rdbench results yet ({what}); "
                              f"`rdbench run ... --db {self.path}` fills it")
 
     def _migrate(self) -> None:
@@ -766,4 +788,4 @@ class Store:
             return conn.execute(f"DELETE FROM records {where}", params).rowcount
 
 
-__all__ = ["DEFAULT_DB", "MIGRATIONS", "STATUS_FAILED", "STATUS_OK", "Store"]
+__all__ = ["DEFAULT_DB", "MIGRATIONS", "STATUS_FAILED", "STATUS_OK", "EmptyDatabaseError", "Store", "readable_or_none"]
