@@ -24,7 +24,7 @@ from typing import Any
 
 from rdbench import metric_spec
 from rdbench.analysis import anchor_points
-from rdbench.analysis.bdrate import BdRateError, bd_value
+from rdbench.analysis.bdrate import BdKind, BdRateError, bd_value, kind_of
 from rdbench.analysis.bootstrap import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -59,11 +59,11 @@ from rdbench.store.sqlite import Store
 WEAK_COVERAGE = 0.75
 
 
-def coverage(anchor: list[tuple[float, float]], test: list[tuple[float, float]], psnr_delta: bool) -> float:
+def coverage(anchor: list[tuple[float, float]], test: list[tuple[float, float]], kind: BdKind) -> float:
     """The share of the codec's range, along the integrated axis (quality for BD-rate, log rate for
     BD-PSNR), that the anchor's curve also covers: 1 when the value summarises all of the codec's curve."""
     def axis(points: list[tuple[float, float]]) -> list[float]:
-        return [math.log10(b) for b, _ in points] if psnr_delta else [q for _, q in points]
+        return [math.log10(b) for b, _ in points] if kind == "quality" else [q for _, q in points]
 
     a, t = axis(anchor), axis(test)
     span = max(t) - min(t)
@@ -142,7 +142,7 @@ def _points_json(points: list[tuple[float, float]], labels: list[str] | None, me
 
 
 def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list[str], *,
-             metric: str = metric_spec.DEFAULT, method: str = "pchip", psnr_delta: bool = False,
+             metric: str = metric_spec.DEFAULT, method: str = "pchip", kind: BdKind = "rate", psnr_delta: bool | None = None,
              qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
              anchor_qualities: list[str] | None = None, interval: tuple[float | None, float | None] | None = None, ci: float | None = None,
              resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED, per_image: bool = False,
@@ -170,7 +170,8 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     choice = QualityChoice.of_value(qualities)
     check_qualities(store, codecs, datasets, choice, anchor=anchor)
     anchor_points.check_anchor_qualities(store, anchor, datasets, metric, anchor_qualities)
-    value_key = "bd_psnr" if psnr_delta else "bd_rate"
+    kind = kind_of(psnr_delta, kind)
+    value_key = "bd_psnr" if kind == "quality" else "bd_rate"
     notes: list[str] = []
     info: list[str] = []
     entries: list[dict[str, Any]] = []
@@ -236,7 +237,7 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
                 reason = f"{codec} on {dataset}: {empty}"
             else:
                 try:
-                    result = bd_value(comparison.anchor_points, comparison.test_points, method, psnr_delta=psnr_delta,
+                    result = bd_value(comparison.anchor_points, comparison.test_points, method, kind=kind,
                                       interval=interval)
                 except BdRateError as exc:
                     reason = f"{codec} on {dataset}: {exc}"
@@ -244,7 +245,7 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
                           *(f"{dataset} {c}" for c in ci_columns), f"{dataset} interval"]
             if result is not None:
                 error = interpolation_error(comparison.anchor_points, comparison.test_points, method,
-                                            psnr_delta=psnr_delta, full=result)
+                                            kind=kind, full=result)
                 row[dataset], row[f"{dataset} overlap"] = result.value, result.overlap
                 row[f"{dataset} interp"] = error.value
                 row[f"{dataset} interval"] = f"{result.interval_text()}; {len(t.points)} pts"
@@ -256,12 +257,12 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
                 elif error.below(result.value):
                     mark[dataset] = footnote("|value| below its interpolation error (leave-one-out subset error, "
                                              "docs/bd-rate.md): no conclusion should be drawn from it")
-                cell["coverage"] = coverage(comparison.anchor_points, comparison.test_points, psnr_delta)
+                cell["coverage"] = coverage(comparison.anchor_points, comparison.test_points, kind)
                 if cell["coverage"] < WEAK_COVERAGE:
                     cell["weak_overlap"] = True
                     mark[f"{dataset} overlap"] = footnote(
                         f"weak comparison: the anchor's curve covers less than {WEAK_COVERAGE:.0%} of the codec's "
-                        f"{'quality' if not psnr_delta else 'log-rate'} range, so the value describes only that part "
+                        f"{'quality' if kind == 'rate' else 'log-rate'} range, so the value describes only that part "
                         "of the codec's curve (coverage in JSON; docs/bd-rate.md)")
                 if comparison.images is not None:
                     row[f"{dataset} interval"] += f"; {plural(len(comparison.images), 'image')}"
@@ -274,15 +275,15 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
                     mark[column] = footnote(reason)
                 cell["reason"] = reason
             if ci is not None:
-                _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset, method, psnr_delta,
+                _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset, method, kind,
                               interval, ci, resamples, seed)
             if per_image:
                 _add_per_image(per_image_rows, summaries, comparison, a, t, codec, dataset, metric, method,
-                               psnr_delta, interval, value_key, cell)
+                               kind, interval, value_key, cell)
             if sensitivity and comparison is not None:
                 for entry in anchor_points.sensitivity(comparison.anchor_points, anchor_points.quality_labels(a),
                                                        comparison.test_points,
-                                                       method=method, psnr_delta=psnr_delta, interval=interval,
+                                                       method=method, kind=kind, interval=interval,
                                                        steps=sensitivity_steps):
                     sensitivity_rows.append({"codec": codec, "dataset": dataset, **entry})
             cells.append(cell)
@@ -296,13 +297,13 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     columns = ["codec"] + ["config"] * shown + [c for d in datasets for c in (
         d, f"{d} overlap", f"{d} interp", *(f"{d} {x}" for x in ci_columns), f"{d} interval")]
     protocol = _protocol_lines(datasets, anchor, lambda d: lookup(anchor, d, as_anchor=True), metric, method,
-                               psnr_delta, anchor_qualities, interval, ci, resamples, seed)
+                               kind, anchor_qualities, interval, ci, resamples, seed)
     anchor_line = describe_anchor(store, anchor, datasets, metric, anchor_qualities)
     return BdTable(rows, columns, notes, anchor_line, info, entries, marks, cells, protocol, per_image_rows,
                    summaries, sensitivity_rows)
 
 
-def _protocol_lines(datasets, anchor, anchor_curve, metric, method, psnr_delta, anchor_qualities, interval, ci,
+def _protocol_lines(datasets, anchor, anchor_curve, metric, method, kind, anchor_qualities, interval, ci,
                     resamples, seed) -> list[str]:
     lines = []
     for dataset in datasets:
@@ -315,14 +316,14 @@ def _protocol_lines(datasets, anchor, anchor_curve, metric, method, psnr_delta, 
     unit = f"{spec.shown_unit} ({spec.label})" if spec.scale == "db" else spec.shown_unit
     if interval is not None:
         lo, hi = ("" if v is None else f"{v:g}" for v in interval)
-        what = "quality" if not psnr_delta else "rates where the anchor's quality lies in"
+        what = "quality" if kind == "rate" else "rates where the anchor's quality lies in"
         lines.append(f"integrated over the overlap of each pair of curves within {what} {lo}:{hi} {unit} "
                      "(`interval` column: the ends actually integrated)")
     else:
         lines.append("integrated over the overlap of each pair of curves (`interval` column: quality ends, "
-                     "and the anchor's rates at them)" if not psnr_delta else
+                     "and the anchor's rates at them)" if kind == "rate" else
                      "integrated over the overlap of each pair of curves in log rate (`interval` column)")
-    lines.append(f"`interp`: interpolation-error estimate ({'pp' if not psnr_delta else 'dB'}), the largest change "
+    lines.append(f"`interp`: interpolation-error estimate ({'pp' if kind == 'rate' else 'dB'}), the largest change "
                  f"when one interior supporting point of either curve is left out ({method}; docs/bd-rate.md)")
     if ci is not None:
         lines.append(f"`ci_low`/`ci_high`: {ci:g} % paired bootstrap interval over images ({resamples} resamples, "
@@ -330,7 +331,7 @@ def _protocol_lines(datasets, anchor, anchor_curve, metric, method, psnr_delta, 
     return lines
 
 
-def _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset, method, psnr_delta, interval,
+def _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset, method, kind, interval,
                   level, resamples, seed) -> None:
     cell.update(ci_level=level, ci_low=math.nan, ci_high=math.nan, n_images=0, resamples=resamples, seed=seed)
     reason = None
@@ -344,7 +345,7 @@ def _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset,
                   "per-image values (a bootstrap needs both curves measured per image)")
     else:
         data = paired_images(a.selection, t.selection, comparison.metric, comparison.images)
-        boot = bootstrap_bd(data, method=method, psnr_delta=psnr_delta, interval=interval, level=level,
+        boot = bootstrap_bd(data, method=method, kind=kind, interval=interval, level=level,
                             resamples=resamples, seed=seed)
         cell.update(ci_low=boot.low, ci_high=boot.high, n_images=boot.n_images, ci_failed=boot.failed)
         if data.left_out:
@@ -364,7 +365,7 @@ def _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset,
         mark[f"{dataset} ci_low"] = mark[f"{dataset} ci_high"] = footnote(reason)
 
 
-def _add_per_image(out, summaries, comparison, a, t, codec, dataset, metric, method, psnr_delta, interval,
+def _add_per_image(out, summaries, comparison, a, t, codec, dataset, metric, method, kind, interval,
                    value_key, cell) -> None:
     summary: dict[str, Any] = {"codec": codec, "dataset": dataset, "images": 0, "of": 0,
                                "mean_curve": cell.get(value_key, math.nan)}
@@ -382,7 +383,7 @@ def _add_per_image(out, summaries, comparison, a, t, codec, dataset, metric, met
         summary["images"] = summary.pop("n")
         summaries.append(summary)
         return
-    entries = per_image_values(a.selection, t.selection, metric, method=method, psnr_delta=psnr_delta,
+    entries = per_image_values(a.selection, t.selection, metric, method=method, kind=kind,
                                interval=interval, images=comparison.images)
     for entry in entries:
         record = {"codec": codec, "dataset": dataset, "image": entry["image"], value_key: entry["value"],

@@ -137,7 +137,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
         raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
     anchor_list = split_csv(anchor_qualities) or None
     names = split_csv(codecs) or sorted(listed_once(store, known_names(store, wanted), anchor) - {anchor, split_name(anchor)[0]})
-    table = bd_table(store, anchor, names, wanted, metric=metric, method=method, psnr_delta=psnr_delta,
+    table = bd_table(store, anchor, names, wanted, metric=metric, method=method, kind="quality" if psnr_delta else "rate",
                      qualities=choice, anchor_qualities=anchor_list, interval=interval, ci=ci,
                      resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
                      seed=DEFAULT_SEED if seed is None else seed, per_image=per_image, sensitivity=sensitivity,
