@@ -188,8 +188,7 @@ def _bd_section(ctx: _Context) -> str:
             parts.append(_notes(table.notes, "footnotes"))
         if table.info:
             parts.append(_notes([f"note: {line}" for line in table.info]))
-        extra = {f.name: getattr(table, f.name) for f in dataclasses.fields(table)
-                 if f.name not in {"rows", "columns", "notes", "anchor_info", "info", "curves", "marks"}}
+        extra = table.details()
         for name, value in extra.items():  # whatever else bd_table reports (intervals, interpolation errors, ...)
             if value is None or (isinstance(value, (list, dict, str)) and not value):
                 continue
