@@ -12,7 +12,9 @@ an interpolation-error estimate (:mod:`rdbench.analysis.interpolation_error`; a 
 magnitude is below it is flagged), and on request a bootstrap interval over images
 (:mod:`rdbench.analysis.bootstrap`), per-image values (:mod:`rdbench.analysis.per_image`) and the
 anchor sensitivity study (:mod:`rdbench.analysis.anchor_points`). ``BdTable.cells`` holds one
-object per (codec, dataset) with all of it; ``rows``/``columns`` are the wide table for people.
+typed :class:`~rdbench.analysis.bd_cells.BdCell` per (codec, dataset) with all of it; this module
+computes them and nothing else: ``rows``/``columns``/``notes``, the wide table for people with its
+footnotes, are made from the cells by :mod:`rdbench.analysis.bd_format`.
 """
 
 from __future__ import annotations
@@ -174,7 +176,8 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     adds each image's value; ``sensitivity`` the anchor-point study. Names may carry ``@`` selectors
     (:mod:`rdbench.analysis.curves`); an unknown name is a usage error, and so (also a ValueError) is a
     level, resample count or seed that cannot give a meaningful interval
-    (:func:`rdbench.analysis.bootstrap.check_resampling`).
+    (:func:`rdbench.analysis.bootstrap.check_resampling`). ``kind`` is "rate" (BD-rate, %) or "quality"
+    (BD-PSNR, dB); ``psnr_delta=True`` is its deprecated spelling of "quality".
     """
     kind = kind_of(psnr_delta, kind)
     if ci is not None:

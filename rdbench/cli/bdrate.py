@@ -75,7 +75,7 @@ def _clean(value: Any) -> Any:
                    "pair's overlap. With --bd-psnr: the rates over which the anchor spans it.")
 @metric_option()
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
-@click.option("--bd-psnr", "psnr_delta", is_flag=True, help="Report BD-PSNR (dB) instead of BD-rate (%).")
+@click.option("--bd-psnr", "kind", flag_value="quality", default="rate", help="Report BD-PSNR (dB) instead of BD-rate (%).")
 @click.option("--per-image", is_flag=True,
               help="Also each image's BD value (that image's curve against the anchor's on it) where codec and "
                    "anchor are measured on the same images, with median and spread per cell.")
@@ -95,7 +95,7 @@ def _clean(value: Any) -> Any:
                    "has fewer to spare].")
 @format_option()
 @db_option
-def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, psnr_delta,
+def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
             per_image, ci, resamples, seed, sensitivity, steps, fmt, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
@@ -137,7 +137,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
         raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
     anchor_list = split_csv(anchor_qualities) or None
     names = split_csv(codecs) or sorted(listed_once(store, known_names(store, wanted), anchor) - {anchor, split_name(anchor)[0]})
-    table = bd_table(store, anchor, names, wanted, metric=metric, method=method, kind="quality" if psnr_delta else "rate",
+    table = bd_table(store, anchor, names, wanted, metric=metric, method=method, kind=kind,
                      qualities=choice, anchor_qualities=anchor_list, interval=interval, ci=ci,
                      resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
                      seed=DEFAULT_SEED if seed is None else seed, per_image=per_image, sensitivity=sensitivity,
