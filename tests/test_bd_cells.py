@@ -137,6 +137,7 @@ def test_format_cell_reads_like_a_sentence():
                                  digits=3) == "0.523 dB [0.400, 0.610]"
     assert bd_format.format_cell(dataclasses.replace(cell, value=math.nan, reason="no curve")) == "n/a"
     assert bd_format.value_label("rate") == "BD-rate (%)" and bd_format.value_label("quality") == "BD-PSNR (dB)"
+    assert api.format_cell is bd_format.format_cell and api.BdCell is BdCell  # public names
 
 
 def test_the_wide_table_is_made_from_the_cells(db):
