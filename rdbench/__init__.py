@@ -65,6 +65,8 @@ _PUBLIC: dict[str, str] = {
     "capped_db": "rdbench.analysis.aggregate",
     "bd_table": "rdbench.analysis.tables",
     "BdTable": "rdbench.analysis.tables",
+    "BdCell": "rdbench.analysis.bd_cells",
+    "format_cell": "rdbench.analysis.bd_format",
     # analysis: results as pandas DataFrames, and the HTML report
     "load_records": "rdbench.analysis.dataframes",
     "load_curves": "rdbench.analysis.dataframes",

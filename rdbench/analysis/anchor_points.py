@@ -18,7 +18,7 @@ from typing import Any
 
 from rdbench import metric_spec
 from rdbench.analysis.aggregate import _quality_sort_key
-from rdbench.analysis.bdrate import MIN_POINTS, BdRateError, bd_value
+from rdbench.analysis.bdrate import MIN_POINTS, BdKind, BdRateError, bd_value
 from rdbench.analysis.curves import CurveInfo, resolve_curve
 from rdbench.errors import UsageError, with_article
 from rdbench.store.sqlite import Store
@@ -162,7 +162,7 @@ def variants(points: list[tuple[float, float]], qualities: list[str] | None, *, 
 
 
 def sensitivity(anchor: list[tuple[float, float]], anchor_qualities: list[str] | None,
-                test: list[tuple[float, float]], *, method: str = "pchip", psnr_delta: bool = False,
+                test: list[tuple[float, float]], *, method: str = "pchip", kind: BdKind = "rate",
                 interval: tuple[float | None, float | None] | None = None,
                 steps: int = DEFAULT_STEPS) -> list[dict[str, Any]]:
     """One entry per :func:`variants` of the anchor: its points, the BD value, its change from the
@@ -177,7 +177,7 @@ def sensitivity(anchor: list[tuple[float, float]], anchor_qualities: list[str] |
                                "overlap": math.nan, "interval": None, "interval_text": "", "reason": variant.reason}
         if variant.reason is None:
             try:
-                result = bd_value(variant.points, test, method, psnr_delta=psnr_delta, interval=interval)
+                result = bd_value(variant.points, test, method, kind=kind, interval=interval)
             except BdRateError as exc:
                 row["reason"] = str(exc)
             else:

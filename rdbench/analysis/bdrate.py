@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.interpolate
@@ -27,6 +27,19 @@ from rdbench.errors import RdbenchError
 
 METHODS = ("pchip", "akima", "cubic")
 MIN_POINTS = {"pchip": 2, "akima": 2, "cubic": 4}
+
+
+#: which Bjøntegaard delta: "rate" (BD-rate, %, integrated over quality) or "quality" (BD-PSNR, or the delta
+#: of another metric in its unit, integrated over log10 rate). One name for what was a ``psnr_delta`` flag
+#: in seven modules, so a result, a table and a cell say the same thing the same way.
+BdKind = Literal["rate", "quality"]
+
+
+def kind_of(psnr_delta: bool | None, kind: BdKind) -> BdKind:
+    """``kind``, or what the deprecated ``psnr_delta`` flag asked for when a caller still passes it."""
+    if psnr_delta is None:
+        return kind
+    return "quality" if psnr_delta else "rate"
 
 
 class BdRateError(RdbenchError):
@@ -50,7 +63,7 @@ class BdResult:
     interval: tuple[float, float] | None = None
     anchor_ends: tuple[float, float] | None = None
     test_ends: tuple[float, float] | None = None
-    kind: str = "rate"
+    kind: BdKind = "rate"
 
     def interval_dict(self) -> dict[str, list[float]] | None:
         """The integrated interval with both axes' ends, as JSON: BD-rate ``{"quality", "anchor_rate",
@@ -257,7 +270,7 @@ def rate_difference(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[f
     return q, (10 ** (ft(q) - fa(q)) - 1) * 100
 
 
-def bd_between(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]], method: str, *, psnr_delta: bool,
+def bd_between(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]], method: str, *, kind: BdKind,
                ends: tuple[float, float]) -> float:
     """The BD value integrated over exactly ``ends`` in the integrated axis's own unit (quality in dB
     for BD-rate, rate in bpp for BD-PSNR), as a :class:`BdResult` of another computation reports
@@ -267,7 +280,7 @@ def bd_between(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]
     check_method(method)
     la, da = _curve(anchor, "anchor", method)
     lt, dt = _curve(test, "test", method)
-    if psnr_delta:
+    if kind == "quality":
         limits = (math.log10(ends[0]), math.log10(ends[1]))
         return _delta(la, da, lt, dt, method, limits, "log10 bpp", ends=False)[0]
     avg = _delta(da, la, dt, lt, method, ends, "dB", ends=False)[0]
@@ -275,9 +288,11 @@ def bd_between(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]
 
 
 def bd_value(anchor: Sequence[Sequence[float]], test: Sequence[Sequence[float]], method: str = "pchip", *,
-             psnr_delta: bool = False, interval: tuple[float | None, float | None] | None = None) -> BdResult:
-    """:func:`bd_psnr` when ``psnr_delta`` else :func:`bd_rate`."""
-    return (bd_psnr if psnr_delta else bd_rate)(anchor, test, method, interval=interval)
+             kind: BdKind = "rate", interval: tuple[float | None, float | None] | None = None,
+             psnr_delta: bool | None = None) -> BdResult:
+    """:func:`bd_psnr` for ``kind="quality"``, else :func:`bd_rate`; ``psnr_delta`` is the deprecated
+    spelling of ``kind`` (True: "quality"), kept for callers written before it."""
+    return (bd_psnr if kind_of(psnr_delta, kind) == "quality" else bd_rate)(anchor, test, method, interval=interval)
 
 
 def parse_interval(text: str | None) -> tuple[float | None, float | None] | None:

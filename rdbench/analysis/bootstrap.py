@@ -30,9 +30,11 @@ from rdbench import metric_spec
 from rdbench.analysis.aggregate import PSNR_CAP_DB
 from rdbench.analysis.bdrate import (
     MIN_POINTS,
+    BdKind,
     BdRateError,
     _delta,
     check_method,
+    kind_of,
     quality_to_rate_limits,
 )
 from rdbench.analysis.image_sets import ImageSet, common_images, metric_value
@@ -155,7 +157,7 @@ class BootstrapResult:
     reason: str | None = None
 
 
-def bootstrap_bd(data: PairedImages, *, method: str = "pchip", psnr_delta: bool = False,
+def bootstrap_bd(data: PairedImages, *, method: str = "pchip", kind: BdKind = "rate",
                  interval: tuple[float | None, float | None] | None = None, level: float = 95.0,
                  resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> BootstrapResult:
     """Paired bootstrap interval (``level`` %) of the BD value between the mean curves of ``data``."""
@@ -177,7 +179,7 @@ def bootstrap_bd(data: PairedImages, *, method: str = "pchip", psnr_delta: bool 
     a_rate, t_rate = counts @ data.anchor_bpp, counts @ data.test_bpp
     a_q = data.mean_quality(counts @ data.anchor_value)
     t_q = data.mean_quality(counts @ data.test_value)
-    values = batch_bd(a_rate, a_q, t_rate, t_q, method=method, psnr_delta=psnr_delta, interval=interval)
+    values = batch_bd(a_rate, a_q, t_rate, t_q, method=method, kind=kind, interval=interval)
     good = values[np.isfinite(values)]
     failed = int(resamples - good.size)
     if good.size == 0:
@@ -216,19 +218,21 @@ def _draw_weights(n: int, resamples: int, seed: int | None, shared: bool = False
 
 
 def batch_bd(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarray, test_q: np.ndarray, *,
-             method: str = "pchip", psnr_delta: bool = False,
-             interval: tuple[float | None, float | None] | None = None) -> np.ndarray:
+             method: str = "pchip", kind: BdKind = "rate",
+             interval: tuple[float | None, float | None] | None = None, psnr_delta: bool | None = None) -> np.ndarray:
     """BD-rate (%) or BD-PSNR (dB) of each row pair of (rows x points) rate and quality arrays; NaN
     for a row whose curves are unusable (duplicate or non-monotonic points, no overlap). Each row
-    is what :func:`rdbench.analysis.bdrate.bd_rate` / ``bd_psnr`` give for the same points."""
+    is what :func:`rdbench.analysis.bdrate.bd_rate` / ``bd_psnr`` give for the same points.
+    ``psnr_delta`` is the deprecated spelling of ``kind`` (True: "quality")."""
+    kind = kind_of(psnr_delta, kind)
     anchor_rate, anchor_q = np.atleast_2d(anchor_rate), np.atleast_2d(anchor_q)
     test_rate, test_q = np.atleast_2d(test_rate), np.atleast_2d(test_q)
     if method != "pchip":
-        return _batch_scalar(anchor_rate, anchor_q, test_rate, test_q, method, psnr_delta, interval)
-    a, t = _hermite_rows(anchor_rate, anchor_q, psnr_delta), _hermite_rows(test_rate, test_q, psnr_delta)
+        return _batch_scalar(anchor_rate, anchor_q, test_rate, test_q, method, kind, interval)
+    a, t = _hermite_rows(anchor_rate, anchor_q, kind), _hermite_rows(test_rate, test_q, kind)
     ok = a.ok & t.ok
     xa, xt = a.x, t.x
-    if psnr_delta:
+    if kind == "quality":
         limits = None
         if interval is not None:  # the quality interval as the anchor's rates (per row)
             limits = _rate_limits_rows(a.x, a.y, interval)
@@ -242,7 +246,7 @@ def batch_bd(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarra
     ok &= hi > lo
     with np.errstate(invalid="ignore", divide="ignore"):
         avg = (t.integral(lo, hi) - a.integral(lo, hi)) / (hi - lo)
-    out = avg if psnr_delta else (10 ** avg - 1) * 100
+    out = avg if kind == "quality" else (10 ** avg - 1) * 100
     return np.where(ok, out, np.nan)
 
 
@@ -250,10 +254,10 @@ class _HermiteRows:
     """The PCHIP interpolants of many rows (each a curve sorted by rate) along the integrated axis,
     ready for integrals: ``x``, ``y``, slopes, and each segment's integral summed up to each point."""
 
-    def __init__(self, rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> None:
+    def __init__(self, rate: np.ndarray, quality: np.ndarray, kind: BdKind) -> None:
         log_rate, q, self.ok = _sorted_rows(rate, quality)
         # BD-PSNR integrates quality over log rate, BD-rate log rate over quality
-        self.x, self.y = (log_rate, q) if psnr_delta else (q, log_rate)
+        self.x, self.y = (log_rate, q) if kind == "quality" else (q, log_rate)
         with np.errstate(invalid="ignore", divide="ignore"):
             d = _pchip_slopes(self.x, self.y)
             self.h = np.diff(self.x, axis=1)
@@ -288,15 +292,15 @@ class _HermiteRows:
 _PREPARED: Memo[_HermiteRows] = Memo(8)
 
 
-def _hermite_rows(rate: np.ndarray, quality: np.ndarray, psnr_delta: bool) -> _HermiteRows:
+def _hermite_rows(rate: np.ndarray, quality: np.ndarray, kind: BdKind) -> _HermiteRows:
     """:class:`_HermiteRows` of these rows, made once for the same inputs.
 
     WHY: every cell of a ``--ci`` table resamples its anchor with the same draws (the same seed), so
     the anchor's resampled mean curves are the same for every codec of a column: they are prepared
     once per table instead of once per cell."""
     rate, quality = np.asarray(rate, dtype=float), np.asarray(quality, dtype=float)
-    return _PREPARED.get((psnr_delta, rate.shape, quality.shape, rate.tobytes(), quality.tobytes()),
-                         lambda: _HermiteRows(rate.copy(), quality.copy(), psnr_delta))  # copies: they are kept
+    return _PREPARED.get((kind, rate.shape, quality.shape, rate.tobytes(), quality.tobytes()),
+                         lambda: _HermiteRows(rate.copy(), quality.copy(), kind))  # copies: they are kept
 
 
 def _sorted_rows(rate: np.ndarray, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -372,7 +376,7 @@ def _hermite_value(x: np.ndarray, y: np.ndarray, d: np.ndarray, at: np.ndarray) 
 
 
 def _batch_scalar(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.ndarray, test_q: np.ndarray,
-                  method: str, psnr_delta: bool, interval: tuple[float | None, float | None] | None) -> np.ndarray:
+                  method: str, kind: BdKind, interval: tuple[float | None, float | None] | None) -> np.ndarray:
     """The scalar BD code once per row (methods without a vectorised path)."""
     out = np.full(len(anchor_rate), np.nan)
     for i in range(len(anchor_rate)):
@@ -381,7 +385,7 @@ def _batch_scalar(anchor_rate: np.ndarray, anchor_q: np.ndarray, test_rate: np.n
             lt, qt, ok_t = _sorted_rows(test_rate[i:i + 1], test_q[i:i + 1])
             if not (ok_a[0] and ok_t[0]):
                 continue
-            if psnr_delta:
+            if kind == "quality":
                 limits = quality_to_rate_limits(la[0], qa[0], interval, method) if interval is not None else None
                 avg = _delta(la[0], qa[0], lt[0], qt[0], method, limits, "log10 bpp")[0]
                 out[i] = avg

@@ -300,10 +300,6 @@ def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None
     return frame
 
 
-#: BdTable fields every table has; any other field is carried into ``attrs`` as it is
-_TABLE_FIELDS = ("rows", "columns", "notes", "anchor_info", "info", "curves", "marks")
-
-
 def table_datasets(columns: list[str]) -> list[str]:
     """The dataset columns of a BD-rate table's ``columns``: those that are neither ``codec`` nor
     ``config`` nor ``"<another column> <field>"`` (``kodak overlap``)."""
@@ -329,7 +325,7 @@ def bd_frame(table: Any, datasets: list[str] | None = None) -> pd.DataFrame:
     the reason a bootstrap interval (``ci_low``/``ci_high``) is NaN or excludes the value.
 
     ``datasets`` defaults to the table's dataset columns (:func:`table_datasets`). ``attrs`` holds the
-    table's ``anchor_info``, ``notes``, ``info``, ``curves`` and any further field it has. A wide view:
+    table's ``anchor_info``, ``notes``, ``info``, ``curves`` and its :meth:`~BdTable.details`. A wide view:
     ``bd_frame(t).pivot(index="codec", columns="dataset", values="value")``.
     """
     datasets = datasets or table_datasets(list(table.columns))
@@ -358,8 +354,7 @@ def bd_frame(table: Any, datasets: list[str] | None = None) -> pd.DataFrame:
         frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype("float64")
     for name in ("anchor_info", "notes", "info", "curves"):
         frame.attrs[name] = getattr(table, name, None)
-    if dataclasses.is_dataclass(table):
-        for f in dataclasses.fields(table):
-            if f.name not in _TABLE_FIELDS:
-                frame.attrs[f.name] = getattr(table, f.name)
+    details = getattr(table, "details", None)  # a BdTable's; a table-like object may have none
+    if details is not None:
+        frame.attrs.update(details())
     return frame

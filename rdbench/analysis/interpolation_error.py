@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from rdbench.analysis.bdrate import (
     MIN_POINTS,
+    BdKind,
     BdRateError,
     BdResult,
     bd_between,
@@ -61,7 +62,7 @@ def _sorted(points: Points) -> list[tuple[float, float]]:
     return sorted((float(r), float(q)) for r, q in points)
 
 
-def interpolation_error(anchor: Points, test: Points, method: str = "pchip", *, psnr_delta: bool = False,
+def interpolation_error(anchor: Points, test: Points, method: str = "pchip", *, kind: BdKind = "rate",
                         full: BdResult | None = None,
                         interval: tuple[float | None, float | None] | None = None) -> InterpolationError:
     """Leave-one-out subset error of the BD value of ``test`` against ``anchor`` (module docstring).
@@ -70,7 +71,7 @@ def interpolation_error(anchor: Points, test: Points, method: str = "pchip", *, 
     value is computed here with ``interval``.
     """
     if full is None:
-        full = bd_value(anchor, test, method, psnr_delta=psnr_delta, interval=interval)
+        full = bd_value(anchor, test, method, kind=kind, interval=interval)
     a, t = _sorted(anchor), _sorted(test)
     need = MIN_POINTS[method] + 1
     if len(a) < max(need, 3) and len(t) < max(need, 3):
@@ -85,7 +86,7 @@ def interpolation_error(anchor: Points, test: Points, method: str = "pchip", *, 
             subset = curve[:k] + curve[k + 1:]
             pair = (subset, t) if role == "anchor" else (a, subset)
             try:
-                value = bd_between(*pair, method, psnr_delta=psnr_delta, ends=full.interval)
+                value = bd_between(*pair, method, kind=kind, ends=full.interval)
             except BdRateError:
                 continue
             count += 1
@@ -97,11 +98,11 @@ def interpolation_error(anchor: Points, test: Points, method: str = "pchip", *, 
     return InterpolationError(largest, count, worst)
 
 
-def halves_subset_error(anchor: Points, test: Points, method: str = "pchip", *, psnr_delta: bool = False) -> float:
+def halves_subset_error(anchor: Points, test: Points, method: str = "pchip", *, kind: BdKind = "rate") -> float:
     """The paper's form of the subset error on interleaved halves: |BD(even-ranked points of both
     curves) - BD(odd-ranked points)|, each an ordinary BD value over its own overlap (points
     ranked by rate). For comparison with :func:`interpolation_error` (docs/bd-rate.md)."""
     a, t = _sorted(anchor), _sorted(test)
-    even = bd_value(a[0::2], t[0::2], method, psnr_delta=psnr_delta).value
-    odd = bd_value(a[1::2], t[1::2], method, psnr_delta=psnr_delta).value
+    even = bd_value(a[0::2], t[0::2], method, kind=kind).value
+    odd = bd_value(a[1::2], t[1::2], method, kind=kind).value
     return abs(even - odd)

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from rdbench.analysis.bdrate import BdRateError, bd_value
+from rdbench.analysis.bdrate import BdKind, BdRateError, bd_value
 from rdbench.analysis.image_sets import ImageSet, common_images
 
 
-def per_image_values(anchor: Any, test: Any, metric: str, *, method: str = "pchip", psnr_delta: bool = False,
+def per_image_values(anchor: Any, test: Any, metric: str, *, method: str = "pchip", kind: BdKind = "rate",
                      interval: tuple[float | None, float | None] | None = None,
                      images: ImageSet | None = None) -> list[dict[str, Any]]:
     """One entry per image either selection (:class:`rdbench.analysis.curves.Selection`) names:
@@ -36,7 +36,7 @@ def per_image_values(anchor: Any, test: Any, metric: str, *, method: str = "pchi
                                  "interval_text": "", "reason": images.left_out.get(image)}
         if image in images:
             try:
-                result = bd_value(a_curves[image], t_curves[image], method, psnr_delta=psnr_delta, interval=interval)
+                result = bd_value(a_curves[image], t_curves[image], method, kind=kind, interval=interval)
             except BdRateError as exc:
                 entry["reason"] = str(exc)
             else:

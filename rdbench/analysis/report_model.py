@@ -233,17 +233,15 @@ def bd_part(bd: BdTable, metric: str, anchor: str, method: str) -> BdPart:
                               for c in ("overlap", "interp", "interval"))])
         rows.append(cells)
     extras = []
-    skipped = {"rows", "columns", "notes", "anchor_info", "info", "curves", "marks"}
-    for field in dataclasses.fields(bd):  # whatever else bd_table reports (intervals, interpolation errors, ...)
-        value = getattr(bd, field.name)
-        if field.name in skipped or value is None or (isinstance(value, (list, dict, str)) and not value):
+    for name, value in bd.details().items():  # whatever else bd_table reports (intervals, interpolation errors, ...)
+        if value is None or (isinstance(value, (list, dict, str)) and not value):
             continue
         if isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            extras.append(Extra(field.name, table=table(value, columns_of(value), caption=f"{field.name} ({metric})")))
+            extras.append(Extra(name, table=table(value, columns_of(value), caption=f"{name} ({metric})")))
         elif isinstance(value, list):
-            extras.append(Extra(field.name, lines=[str(v) for v in value]))
+            extras.append(Extra(name, lines=[str(v) for v in value]))
         else:
-            extras.append(Extra(field.name, text=value if isinstance(value, str)
+            extras.append(Extra(name, text=value if isinstance(value, str)
                                 else json.dumps(value, default=str, ensure_ascii=False)))
     label = metric_spec.get(metric).axis_label
     return BdPart(

@@ -12,7 +12,9 @@ an interpolation-error estimate (:mod:`rdbench.analysis.interpolation_error`; a 
 magnitude is below it is flagged), and on request a bootstrap interval over images
 (:mod:`rdbench.analysis.bootstrap`), per-image values (:mod:`rdbench.analysis.per_image`) and the
 anchor sensitivity study (:mod:`rdbench.analysis.anchor_points`). ``BdTable.cells`` holds one
-object per (codec, dataset) with all of it; ``rows``/``columns`` are the wide table for people.
+typed :class:`~rdbench.analysis.bd_cells.BdCell` per (codec, dataset) with all of it; this module
+computes them and nothing else: ``rows``/``columns``/``notes``, the wide table for people with its
+footnotes, are made from the cells by :mod:`rdbench.analysis.bd_format`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rdbench import metric_spec
-from rdbench.analysis import anchor_points
-from rdbench.analysis.bdrate import BdRateError, bd_value
+from rdbench.analysis import anchor_points, bd_format
+from rdbench.analysis.bd_cells import WEAK_COVERAGE, BdCell
+from rdbench.analysis.bdrate import BdKind, BdRateError, BdResult, bd_value, kind_of
 from rdbench.analysis.bootstrap import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -32,7 +35,7 @@ from rdbench.analysis.bootstrap import (
     check_resampling,
     paired_images,
 )
-from rdbench.analysis.comparison import compare
+from rdbench.analysis.comparison import Comparison, compare
 from rdbench.analysis.curve_names import resolve_name, stored_codecs
 from rdbench.analysis.curves import (
     CurveInfo,
@@ -44,23 +47,15 @@ from rdbench.analysis.interpolation_error import interpolation_error
 from rdbench.analysis.name_checks import check_names, check_qualities, known_names
 from rdbench.analysis.per_image import per_image_values, summarize
 from rdbench.codecs.quality_choice import QualityChoice
-from rdbench.errors import RdbenchError, UsageError, did_you_mean, plural, with_article
+from rdbench.errors import RdbenchError, UsageError, did_you_mean, with_article
 from rdbench.store.sqlite import Store
 
-#: Coverage (:func:`coverage`) below which a value is flagged as a weak comparison. The number is the
-#: ``bjontegaard`` package's ``min_overlap`` default; it is applied to the codec's own range rather than to
-#: the joint range (the ``overlap`` column) because a value is read as a summary of the codec's curve: an
-#: anchor measured over a wider range (VTM's 36 published QPs) leaves the joint overlap small although the
-#: value covers all of the codec's curve, while an anchor that meets the codec's curve only at one end
-#: (docs/bd-rate.md) is flagged either way.
-WEAK_COVERAGE = 0.75
 
-
-def coverage(anchor: list[tuple[float, float]], test: list[tuple[float, float]], psnr_delta: bool) -> float:
+def coverage(anchor: list[tuple[float, float]], test: list[tuple[float, float]], kind: BdKind) -> float:
     """The share of the codec's range, along the integrated axis (quality for BD-rate, log rate for
     BD-PSNR), that the anchor's curve also covers: 1 when the value summarises all of the codec's curve."""
     def axis(points: list[tuple[float, float]]) -> list[float]:
-        return [math.log10(b) for b, _ in points] if psnr_delta else [q for _, q in points]
+        return [math.log10(b) for b, _ in points] if kind == "quality" else [q for _, q in points]
 
     a, t = axis(anchor), axis(test)
     span = max(t) - min(t)
@@ -69,20 +64,26 @@ def coverage(anchor: list[tuple[float, float]], test: list[tuple[float, float]],
     return max(0.0, min(max(a), max(t)) - max(min(a), min(t))) / span
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BdTable:
-    rows: list[dict[str, Any]]
-    columns: list[str]
-    notes: list[str] = field(default_factory=list)
+    """The cells of one BD comparison and what a reader must know about them. ``rows``, ``columns``,
+    ``marks`` and ``notes`` (the wide table for people, with footnotes) are made from the cells by
+    :func:`rdbench.analysis.bd_format.wide_table` when the table is built; nothing else reads them to
+    compute a value."""
+
+    anchor: str
+    codecs: list[str]
+    datasets: list[str]
+    kind: BdKind = "rate"
+    #: the bootstrap level asked for (adds the ``ci_low``/``ci_high`` columns), None without one
+    ci_level: float | None = None
+    #: one per (codec, dataset), codec-major: the value, overlap, interval, anchor points, interpolation error, CI
+    cells: list[BdCell] = field(default_factory=list)
     anchor_info: str = ""
     #: what the curve rule noted: a second configuration stored, an imported curve shadowed, ...
     info: list[str] = field(default_factory=list)
     #: one entry per (name, dataset) with a curve: where its points come from
     curves: list[dict[str, Any]] = field(default_factory=list)
-    #: per row, column -> number of the footnote saying why that cell is NaN (``render(marks=...)``)
-    marks: list[dict[str, str]] = field(default_factory=list)
-    #: one object per (codec, dataset): the value, overlap, interval, anchor points, interpolation error, CI
-    cells: list[dict[str, Any]] = field(default_factory=list)
     #: lines saying how the values were computed (anchor points per dataset, interval, error estimate, CI)
     protocol: list[str] = field(default_factory=list)
     #: with ``per_image=True``: one object per (codec, dataset, image), and per (codec, dataset) a summary
@@ -90,10 +91,24 @@ class BdTable:
     per_image_summary: list[dict[str, Any]] = field(default_factory=list)
     #: with ``sensitivity=True``: one object per (codec, dataset, anchor variant)
     sensitivity: list[dict[str, Any]] = field(default_factory=list)
+    #: one dict per codec: ``codec``, ``config`` and per dataset the value and its ``<dataset> <field>``
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    #: per row, column -> number of the footnote about that cell (``render(marks=...)``)
+    marks: list[dict[str, str]] = field(default_factory=list)
+    #: the footnotes, ``[n] reason``, one per distinct reason
+    notes: list[str] = field(default_factory=list)
 
     @property
     def value_key(self) -> str:
-        return "bd_psnr" if self.cells and "bd_psnr" in self.cells[0] else "bd_rate"
+        return "bd_psnr" if self.kind == "quality" else "bd_rate"
+
+    def details(self) -> dict[str, Any]:
+        """What the table holds beyond the wide view, JSON-ready (cells as their JSON objects): what the
+        report shows under a table and a DataFrame keeps in ``attrs``."""
+        return {"cells": [cell.to_json() for cell in self.cells], "protocol": self.protocol,
+                "per_image": self.per_image, "per_image_summary": self.per_image_summary,
+                "sensitivity": self.sensitivity}
 
     def all_notes(self) -> list[str]:
         """What a reader must know after the table: anchor origin, footnotes, protocol, curve-rule notes."""
@@ -140,7 +155,7 @@ def _points_json(points: list[tuple[float, float]], labels: list[str] | None, me
 
 
 def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list[str], *,
-             metric: str = metric_spec.DEFAULT, method: str = "pchip", psnr_delta: bool = False,
+             metric: str = metric_spec.DEFAULT, method: str = "pchip", kind: BdKind = "rate", psnr_delta: bool | None = None,
              qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
              anchor_qualities: list[str] | None = None, interval: tuple[float | None, float | None] | None = None, ci: float | None = None,
              resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED, per_image: bool = False,
@@ -159,148 +174,143 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     adds each image's value; ``sensitivity`` the anchor-point study. Names may carry ``@`` selectors
     (:mod:`rdbench.analysis.curves`); an unknown name is a usage error, and so (also a ValueError) is a
     level, resample count or seed that cannot give a meaningful interval
-    (:func:`rdbench.analysis.bootstrap.check_resampling`).
+    (:func:`rdbench.analysis.bootstrap.check_resampling`). ``kind`` is "rate" (BD-rate, %) or "quality"
+    (BD-PSNR, dB); ``psnr_delta=True`` is its deprecated spelling of "quality".
     """
+    kind = kind_of(psnr_delta, kind)
     if ci is not None:
         check_resampling(ci, resamples, seed)
+    choice = QualityChoice.of_value(qualities)
+    _check_request(store, anchor, codecs, datasets, metric, choice, anchor_qualities)
+    curves = _Curves(store, anchor, metric, choice, anchor_qualities)
+    table = BdTable(anchor=anchor, codecs=list(codecs), datasets=list(datasets), kind=kind, ci_level=ci)
+    for codec in codecs:
+        for dataset in datasets:
+            a, t = curves.anchor_curve(dataset), curves.curve(codec, dataset)
+            comparison = compare(a, t, metric) if a is not None and t is not None else None
+            cell = _value_cell(curves, codec, dataset, a, t, comparison, method=method, kind=kind, interval=interval)
+            if ci is not None:
+                _add_interval(cell, comparison, kind=kind, interval=interval, level=ci, resamples=resamples,
+                              seed=seed)
+            if per_image:
+                _add_per_image(table, cell, comparison, a, t, kind=kind, interval=interval)
+            if sensitivity and comparison is not None:
+                table.sensitivity.extend(
+                    {"codec": codec, "dataset": dataset, **entry} for entry in anchor_points.sensitivity(
+                        comparison.anchor_points, anchor_points.quality_labels(a), comparison.test_points,
+                        method=method, kind=kind, interval=interval, steps=sensitivity_steps))
+            table.cells.append(cell)
+    table.protocol = _protocol_lines(datasets, anchor, curves.anchor_curve, metric, method, kind, anchor_qualities,
+                                     interval, ci, resamples, seed)
+    table.anchor_info = describe_anchor(store, anchor, datasets, metric, anchor_qualities)
+    table.info, table.curves = curves.info, curves.entries
+    wide = bd_format.wide_table(table.cells, codecs=table.codecs, datasets=table.datasets, ci=ci is not None,
+                                show_config=any(e["source"] != "published" for e in table.curves))
+    table.rows, table.columns, table.marks, table.notes = wide.rows, wide.columns, wide.marks, wide.notes
+    return table
+
+
+def _check_request(store: Store | None, anchor: str, codecs: list[str], datasets: list[str], metric: str,
+                   choice: QualityChoice, anchor_qualities: list[str] | None) -> None:
+    """Every name, quality and anchor quality exists: a usage error naming what is stored otherwise."""
     _check_anchor(store, anchor, datasets)
     check_names(store, codecs)
-    choice = QualityChoice.of_value(qualities)
     check_qualities(store, codecs, datasets, choice, anchor=anchor)
     anchor_points.check_anchor_qualities(store, anchor, datasets, metric, anchor_qualities)
-    value_key = "bd_psnr" if psnr_delta else "bd_rate"
-    notes: list[str] = []
-    info: list[str] = []
-    entries: list[dict[str, Any]] = []
-    resolved: dict[tuple[str, str, bool], CurveInfo | None] = {}
-    anchor_reasons: dict[str, str] = {}
 
-    def lookup(name: str, dataset: str, as_anchor: bool = False) -> CurveInfo | None:
+
+class _Curves:
+    """The curves of one table, each resolved once, with what resolving them noted (``info``), where
+    each comes from (``entries``, in the order first asked for) and why the anchor has none on a dataset."""
+
+    def __init__(self, store: Store | None, anchor: str, metric: str, choice: QualityChoice,
+                 anchor_qualities: list[str] | None) -> None:
+        self.store, self.anchor, self.metric = store, anchor, metric
+        self.choice, self.anchor_qualities = choice, anchor_qualities
+        self.info: list[str] = []
+        self.entries: list[dict[str, Any]] = []
+        self.anchor_reasons: dict[str, str] = {}
+        self._found: dict[tuple[str, str, bool], CurveInfo | None] = {}
+
+    def anchor_curve(self, dataset: str) -> CurveInfo | None:
+        return self._lookup(self.anchor, dataset, as_anchor=True)
+
+    def curve(self, name: str, dataset: str) -> CurveInfo | None:
+        return self._lookup(name, dataset, as_anchor=False)
+
+    def _lookup(self, name: str, dataset: str, as_anchor: bool) -> CurveInfo | None:
         key = (name, dataset, as_anchor)
-        if key not in resolved:
+        if key not in self._found:
             if as_anchor:
-                found, why = anchor_points.anchor_curve(store, name, dataset, metric, anchor_qualities)
+                found, why = anchor_points.anchor_curve(self.store, name, dataset, self.metric, self.anchor_qualities)
                 if why:
-                    anchor_reasons[dataset] = why
+                    self.anchor_reasons[dataset] = why
             else:
-                found = resolve_curve(store, name, dataset, metric, choice.of(name))
-            resolved[key] = found
+                found = resolve_curve(self.store, name, dataset, self.metric, self.choice.of(name))
+            self._found[key] = found
             if found is not None:
-                info.extend(n for n in found.notes if n not in info)
-                entries.append(_curve_entry(found, store))
-        return resolved[key]
-
-    def footnote(reason: str) -> str:
-        number = next((n[1:n.index("]")] for n in notes if n.endswith(f"] {reason}")), None)
-        if number is None:  # one footnote per distinct reason
-            number = str(len(notes) + 1)
-            notes.append(f"[{number}] {reason}")
-        return number
-
-    ci_columns = ["ci_low", "ci_high"] if ci is not None else []
-    rows, marks, cells, per_image_rows, summaries, sensitivity_rows = [], [], [], [], [], []
-    for codec in codecs:
-        row: dict[str, Any] = {"codec": codec}
-        mark: dict[str, str] = {}
-        configs: dict[str, str] = {}
-        for dataset in datasets:
-            reason = None
-            a, t = lookup(anchor, dataset, as_anchor=True), lookup(codec, dataset)
-            cell: dict[str, Any] = {"codec": codec, "dataset": dataset, "anchor": anchor, "metric": metric,
-                                    "method": method, value_key: math.nan, "overlap": math.nan, "interval": None,
-                                    "anchor_points": None, "test_points": None, "interp_error": math.nan,
-                                    "below_interp_error": False}
-            comparison = compare(a, t, metric) if a is not None and t is not None else None
-            if t is not None:
-                configs[dataset] = t.config
-                cell["config"] = t.config
-                points = comparison.test_points if comparison is not None else t.points
-                cell["test_points"] = _points_json(points, anchor_points.quality_labels(t), metric)
-            if a is not None:
-                points = comparison.anchor_points if comparison is not None else a.points
-                cell["anchor_points"] = _points_json(points, anchor_points.quality_labels(a), metric)
-            if comparison is not None and comparison.images is not None:
-                cell.update(comparison.images.to_json())
-            result = None
-            if a is None:
-                reason = anchor_reasons.get(dataset) or f"anchor {anchor} has no {metric} curve on {dataset}"
-            elif t is None:
-                reason = f"{codec} has no {metric} curve on {dataset}"
-                if choice.of(codec):
-                    reason += f" at quality {', '.join(choice.of(codec))}"
-                if store is None and resolve_name(store, codec).codec not in known_names(None):
-                    reason += " (no results database)"
-            elif (empty := comparison.empty_reason()) is not None:
-                reason = f"{codec} on {dataset}: {empty}"
-            else:
-                try:
-                    result = bd_value(comparison.anchor_points, comparison.test_points, method, psnr_delta=psnr_delta,
-                                      interval=interval)
-                except BdRateError as exc:
-                    reason = f"{codec} on {dataset}: {exc}"
-            columns_of = [dataset, f"{dataset} overlap", f"{dataset} interp",
-                          *(f"{dataset} {c}" for c in ci_columns), f"{dataset} interval"]
-            if result is not None:
-                error = interpolation_error(comparison.anchor_points, comparison.test_points, method,
-                                            psnr_delta=psnr_delta, full=result)
-                row[dataset], row[f"{dataset} overlap"] = result.value, result.overlap
-                row[f"{dataset} interp"] = error.value
-                row[f"{dataset} interval"] = f"{result.interval_text()}; {len(t.points)} pts"
-                cell.update({value_key: result.value, "overlap": result.overlap, "interval": result.interval_dict(),
-                             "interp_error": error.value, "below_interp_error": error.below(result.value)})
-                if error.reason:
-                    cell["interp_error_reason"] = error.reason
-                    mark[f"{dataset} interp"] = footnote(f"interpolation error: {error.reason}")
-                elif error.below(result.value):
-                    mark[dataset] = footnote("|value| below its interpolation error (leave-one-out subset error, "
-                                             "docs/bd-rate.md): no conclusion should be drawn from it")
-                cell["coverage"] = coverage(comparison.anchor_points, comparison.test_points, psnr_delta)
-                if cell["coverage"] < WEAK_COVERAGE:
-                    cell["weak_overlap"] = True
-                    mark[f"{dataset} overlap"] = footnote(
-                        f"weak comparison: the anchor's curve covers less than {WEAK_COVERAGE:.0%} of the codec's "
-                        f"{'quality' if not psnr_delta else 'log-rate'} range, so the value describes only that part "
-                        "of the codec's curve (coverage in JSON; docs/bd-rate.md)")
-                if comparison.images is not None:
-                    row[f"{dataset} interval"] += f"; {plural(len(comparison.images), 'image')}"
-                    if comparison.images.left_out:
-                        mark[f"{dataset} interval"] = footnote(
-                            f"{codec} on {dataset}: every number of this cell averages {comparison.images.describe()}")
-            else:
-                for column in columns_of:
-                    row[column] = math.nan
-                    mark[column] = footnote(reason)
-                cell["reason"] = reason
-            if ci is not None:
-                _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset, method, psnr_delta,
-                              interval, ci, resamples, seed)
-            if per_image:
-                _add_per_image(per_image_rows, summaries, comparison, a, t, codec, dataset, metric, method,
-                               psnr_delta, interval, value_key, cell)
-            if sensitivity and comparison is not None:
-                for entry in anchor_points.sensitivity(comparison.anchor_points, anchor_points.quality_labels(a),
-                                                       comparison.test_points,
-                                                       method=method, psnr_delta=psnr_delta, interval=interval,
-                                                       steps=sensitivity_steps):
-                    sensitivity_rows.append({"codec": codec, "dataset": dataset, **entry})
-            cells.append(cell)
-        labels = sorted(set(configs.values()))
-        row["config"] = (labels[0] if len(labels) == 1
-                         else "; ".join(f"{d}: {c}" for d, c in configs.items()) if labels else None)
-        rows.append(row)
-        marks.append(mark)
-    # which configuration made each curve: shown when any curve is measured or imported
-    shown = any(e["source"] != "published" for e in entries)
-    columns = ["codec"] + ["config"] * shown + [c for d in datasets for c in (
-        d, f"{d} overlap", f"{d} interp", *(f"{d} {x}" for x in ci_columns), f"{d} interval")]
-    protocol = _protocol_lines(datasets, anchor, lambda d: lookup(anchor, d, as_anchor=True), metric, method,
-                               psnr_delta, anchor_qualities, interval, ci, resamples, seed)
-    anchor_line = describe_anchor(store, anchor, datasets, metric, anchor_qualities)
-    return BdTable(rows, columns, notes, anchor_line, info, entries, marks, cells, protocol, per_image_rows,
-                   summaries, sensitivity_rows)
+                self.info.extend(n for n in found.notes if n not in self.info)
+                self.entries.append(_curve_entry(found, self.store))
+        return self._found[key]
 
 
-def _protocol_lines(datasets, anchor, anchor_curve, metric, method, psnr_delta, anchor_qualities, interval, ci,
+def _value_cell(curves: _Curves, codec: str, dataset: str, a: CurveInfo | None, t: CurveInfo | None,
+                comparison: Comparison | None, *, method: str, kind: BdKind,
+                interval: tuple[float | None, float | None] | None) -> BdCell:
+    """The cell's value with the points it rests on, or the reason it has none."""
+    metric = curves.metric
+    cell = BdCell(codec=codec, dataset=dataset, anchor=curves.anchor, metric=metric, method=method, kind=kind)
+    if t is not None:
+        cell.config = t.config
+        cell.curve_points = len(t.points)
+        points = comparison.test_points if comparison is not None else t.points
+        cell.test_points = _points_json(points, anchor_points.quality_labels(t), metric)
+    if a is not None:
+        points = comparison.anchor_points if comparison is not None else a.points
+        cell.anchor_points = _points_json(points, anchor_points.quality_labels(a), metric)
+    if comparison is not None:
+        cell.images = comparison.images
+    cell.reason = _missing_reason(curves, codec, dataset, a, t, comparison)
+    if cell.reason is None:
+        try:
+            result = bd_value(comparison.anchor_points, comparison.test_points, method, kind=kind, interval=interval)
+        except BdRateError as exc:
+            cell.reason = f"{codec} on {dataset}: {exc}"
+        else:
+            _add_value(cell, comparison, result)
+    return cell
+
+
+def _missing_reason(curves: _Curves, codec: str, dataset: str, a: CurveInfo | None, t: CurveInfo | None,
+                    comparison: Comparison | None) -> str | None:
+    """Why no value can be computed before trying: a curve missing, or no image both curves share."""
+    metric = curves.metric
+    if a is None:
+        return curves.anchor_reasons.get(dataset) or f"anchor {curves.anchor} has no {metric} curve on {dataset}"
+    if t is None:
+        reason = f"{codec} has no {metric} curve on {dataset}"
+        if curves.choice.of(codec):
+            reason += f" at quality {', '.join(curves.choice.of(codec))}"
+        if curves.store is None and resolve_name(None, codec).codec not in known_names(None):
+            reason += " (no results database)"
+        return reason
+    empty = comparison.empty_reason()
+    return None if empty is None else f"{codec} on {dataset}: {empty}"
+
+
+def _add_value(cell: BdCell, comparison: Comparison, result: BdResult) -> None:
+    """The value and what judges it: overlap, integrated interval, interpolation error, coverage."""
+    error = interpolation_error(comparison.anchor_points, comparison.test_points, cell.method, kind=cell.kind,
+                                full=result)
+    cell.value, cell.overlap, cell.interval = result.value, result.overlap, result.interval_dict()
+    cell.interval_text = result.interval_text()
+    cell.interp_error, cell.below_interp_error = error.value, error.below(result.value)
+    cell.interp_error_reason = error.reason or None
+    cell.coverage = coverage(comparison.anchor_points, comparison.test_points, cell.kind)
+    cell.weak_overlap = cell.coverage < WEAK_COVERAGE
+
+
+def _protocol_lines(datasets, anchor, anchor_curve, metric, method, kind, anchor_qualities, interval, ci,
                     resamples, seed) -> list[str]:
     lines = []
     for dataset in datasets:
@@ -313,14 +323,14 @@ def _protocol_lines(datasets, anchor, anchor_curve, metric, method, psnr_delta, 
     unit = f"{spec.shown_unit} ({spec.label})" if spec.scale == "db" else spec.shown_unit
     if interval is not None:
         lo, hi = ("" if v is None else f"{v:g}" for v in interval)
-        what = "quality" if not psnr_delta else "rates where the anchor's quality lies in"
+        what = "quality" if kind == "rate" else "rates where the anchor's quality lies in"
         lines.append(f"integrated over the overlap of each pair of curves within {what} {lo}:{hi} {unit} "
                      "(`interval` column: the ends actually integrated)")
     else:
         lines.append("integrated over the overlap of each pair of curves (`interval` column: quality ends, "
-                     "and the anchor's rates at them)" if not psnr_delta else
+                     "and the anchor's rates at them)" if kind == "rate" else
                      "integrated over the overlap of each pair of curves in log rate (`interval` column)")
-    lines.append(f"`interp`: interpolation-error estimate ({'pp' if not psnr_delta else 'dB'}), the largest change "
+    lines.append(f"`interp`: interpolation-error estimate ({'pp' if kind == 'rate' else 'dB'}), the largest change "
                  f"when one interior supporting point of either curve is left out ({method}; docs/bd-rate.md)")
     if ci is not None:
         lines.append(f"`ci_low`/`ci_high`: {ci:g} % paired bootstrap interval over images ({resamples} resamples, "
@@ -328,47 +338,44 @@ def _protocol_lines(datasets, anchor, anchor_curve, metric, method, psnr_delta, 
     return lines
 
 
-def _add_interval(cell, row, mark, footnote, comparison, result, codec, dataset, method, psnr_delta, interval,
-                  level, resamples, seed) -> None:
-    cell.update(ci_level=level, ci_low=math.nan, ci_high=math.nan, n_images=0, resamples=resamples, seed=seed)
-    reason = None
-    a, t = (comparison.anchor, comparison.test) if comparison is not None else (None, None)
-    if result is None:
-        reason = None  # the cell's own footnote says why
-    elif t.selection is None or a.selection is None:
+def _add_interval(cell: BdCell, comparison: Comparison | None, *, kind: BdKind,
+                  interval: tuple[float | None, float | None] | None, level: float, resamples: int,
+                  seed: int | None) -> None:
+    """The paired bootstrap interval over images, or the reason there is none (a cell without a value
+    has its own reason and no interval)."""
+    cell.ci_level, cell.resamples, cell.seed = level, resamples, seed
+    if cell.reason is not None:
+        return
+    a, t = comparison.anchor, comparison.test
+    if t.selection is None or a.selection is None:
         which = t if t.selection is None else a
         role = "codec" if which is t else "anchor"
-        reason = (f"no bootstrap interval: the {role} {which.name} on {dataset} is {with_article(which.source)} curve, with no "
-                  "per-image values (a bootstrap needs both curves measured per image)")
-    else:
-        data = paired_images(a.selection, t.selection, comparison.metric, comparison.images)
-        boot = bootstrap_bd(data, method=method, psnr_delta=psnr_delta, interval=interval, level=level,
-                            resamples=resamples, seed=seed)
-        cell.update(ci_low=boot.low, ci_high=boot.high, n_images=boot.n_images, ci_failed=boot.failed)
-        if data.left_out:
-            cell["ci_left_out"] = data.left_out
-        if boot.reason:
-            reason = f"no bootstrap interval for {codec} on {dataset}: {boot.reason}"
-        elif boot.failed:
-            cell["ci_note"] = f"{boot.failed} of {resamples} resamples gave no value and are left out"
-        if not reason and not boot.low <= result.value <= boot.high:
-            cell["ci_excludes_value"] = True
-            mark[f"{dataset} ci_low"] = mark[f"{dataset} ci_high"] = footnote(
-                "the interval excludes the value itself: the resampled mean curves are skewed (few images, or one "
-                "image far from the others); read the per-image values (--per-image) before the interval")
-    row[f"{dataset} ci_low"], row[f"{dataset} ci_high"] = cell["ci_low"], cell["ci_high"]
-    if reason:
-        cell["ci_reason"] = reason
-        mark[f"{dataset} ci_low"] = mark[f"{dataset} ci_high"] = footnote(reason)
+        cell.ci_reason = (f"no bootstrap interval: the {role} {which.name} on {cell.dataset} is "
+                          f"{with_article(which.source)} curve, with no per-image values (a bootstrap needs both "
+                          "curves measured per image)")
+        return
+    data = paired_images(a.selection, t.selection, comparison.metric, comparison.images)
+    boot = bootstrap_bd(data, method=cell.method, kind=kind, interval=interval, level=level, resamples=resamples,
+                        seed=seed)
+    cell.ci_low, cell.ci_high, cell.n_images, cell.ci_failed = boot.low, boot.high, boot.n_images, boot.failed
+    cell.ci_left_out = data.left_out or None
+    if boot.reason:
+        cell.ci_reason = f"no bootstrap interval for {cell.codec} on {cell.dataset}: {boot.reason}"
+        return
+    if boot.failed:
+        cell.ci_note = f"{boot.failed} of {resamples} resamples gave no value and are left out"
+    cell.ci_excludes_value = not boot.low <= cell.value <= boot.high
 
 
-def _add_per_image(out, summaries, comparison, a, t, codec, dataset, metric, method, psnr_delta, interval,
-                   value_key, cell) -> None:
-    summary: dict[str, Any] = {"codec": codec, "dataset": dataset, "images": 0, "of": 0,
-                               "mean_curve": cell.get(value_key, math.nan)}
+def _add_per_image(table: BdTable, cell: BdCell, comparison: Comparison | None, a: CurveInfo | None,
+                   t: CurveInfo | None, *, kind: BdKind, interval: tuple[float | None, float | None] | None) -> None:
+    """Each image's value (that image's curve against the anchor's on it) and their summary, or the
+    reason there are none (a curve missing or published)."""
+    codec, dataset, metric = cell.codec, cell.dataset, cell.metric
+    summary: dict[str, Any] = {"codec": codec, "dataset": dataset, "images": 0, "of": 0, "mean_curve": cell.value}
     if a is None or t is None or a.selection is None or t.selection is None:
         reason = ""
-        for role, name, found in (("codec", codec, t), ("anchor", cell["anchor"], a)):
+        for role, name, found in (("codec", codec, t), ("anchor", cell.anchor, a)):
             if found is None:
                 reason = f"no per-image values: the {role} {name} has no {metric} curve on {dataset}"
                 break
@@ -378,16 +385,16 @@ def _add_per_image(out, summaries, comparison, a, t, codec, dataset, metric, met
                 break
         summary.update(summarize([]), reason=reason)
         summary["images"] = summary.pop("n")
-        summaries.append(summary)
+        table.per_image_summary.append(summary)
         return
-    entries = per_image_values(a.selection, t.selection, metric, method=method, psnr_delta=psnr_delta,
+    entries = per_image_values(a.selection, t.selection, metric, method=cell.method, kind=kind,
                                interval=interval, images=comparison.images)
     for entry in entries:
-        record = {"codec": codec, "dataset": dataset, "image": entry["image"], value_key: entry["value"],
+        record = {"codec": codec, "dataset": dataset, "image": entry["image"], cell.value_key: entry["value"],
                   "overlap": entry["overlap"], "interval": entry["interval"], "interval_text": entry["interval_text"]}
         if entry["reason"]:
             record["reason"] = entry["reason"]
-        out.append(record)
+        table.per_image.append(record)
     summary.update(summarize([e["value"] for e in entries]), of=len(entries))
     summary["images"] = summary.pop("n")
-    summaries.append(summary)
+    table.per_image_summary.append(summary)

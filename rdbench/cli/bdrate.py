@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from rdbench.analysis import bd_format
 from rdbench.analysis.anchor_points import DEFAULT_STEPS
 from rdbench.analysis.bdrate import METHODS, BdRateError, parse_interval
 from rdbench.analysis.bootstrap import (
@@ -30,7 +31,6 @@ from rdbench.cli.options import (
     quality_option,
     split_csv,
 )
-from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
 from rdbench.store.sqlite import Store
 
@@ -72,7 +72,7 @@ def _clean(value: Any) -> Any:
                    "pair's overlap. With --bd-psnr: the rates over which the anchor spans it.")
 @metric_option()
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
-@click.option("--bd-psnr", "psnr_delta", is_flag=True, help="Report BD-PSNR (dB) instead of BD-rate (%).")
+@click.option("--bd-psnr", "kind", flag_value="quality", default="rate", help="Report BD-PSNR (dB) instead of BD-rate (%).")
 @click.option("--per-image", is_flag=True,
               help="Also each image's BD value (that image's curve against the anchor's on it) where codec and "
                    "anchor are measured on the same images, with median and spread per cell.")
@@ -92,7 +92,7 @@ def _clean(value: Any) -> Any:
                    "has fewer to spare].")
 @format_option()
 @db_option
-def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, psnr_delta,
+def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
             per_image, ci, resamples, seed, sensitivity, steps, fmt, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
@@ -134,46 +134,43 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
         raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
     anchor_list = split_csv(anchor_qualities) or None
     names = split_csv(codecs) or sorted(listed_once(store, known_names(store, wanted), anchor) - {anchor, split_name(anchor)[0]})
-    table = bd_table(store, anchor, names, wanted, metric=metric, method=method, psnr_delta=psnr_delta,
+    table = bd_table(store, anchor, names, wanted, metric=metric, method=method, kind=kind,
                      qualities=choice, anchor_qualities=anchor_list, interval=interval, ci=ci,
                      resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
                      seed=DEFAULT_SEED if seed is None else seed, per_image=per_image, sensitivity=sensitivity,
                      sensitivity_steps=DEFAULT_STEPS if steps is None else steps)
-    unit = "BD-PSNR (dB)" if psnr_delta else "BD-rate (%)"
+    unit = bd_format.value_label(table.kind)
     if fmt == "json":
         out: dict[str, Any] = {
             "anchor": anchor, "anchor_info": table.anchor_info, "metric": metric, "method": method, "unit": unit,
             "qualities": list(choice.every) if choice.every else None,
             "qualities_per_codec": dict(choice.named), "anchor_qualities": anchor_list,
-            "interval": list(interval) if interval else None, "cells": table.cells, "rows": table.rows,
-            "protocol": table.protocol, "notes": table.notes, "info": table.info, "curves": table.curves}
+            "interval": list(interval) if interval else None, "cells": [c.to_json() for c in table.cells],
+            "rows": table.rows, "protocol": table.protocol, "notes": table.notes, "info": table.info,
+            "curves": table.curves}
         if per_image:
             out.update(per_image=table.per_image, per_image_summary=table.per_image_summary)
         if sensitivity:
             out["sensitivity"] = table.sensitivity
         click.echo(json.dumps(_clean(out), indent=1, allow_nan=False))
     else:
-        _print_text(table, fmt, unit, anchor, metric, method, choice, anchor_list, interval, interval_text,
-                    per_image, sensitivity)
-    if table.cells and all(math.isnan(cell.get(table.value_key, math.nan)) for cell in table.cells):
+        title = bd_format.title(table, metric, method, choice.describe() if choice else None, anchor_list, interval,
+                                interval_text)
+        _print_text(table, fmt, title, per_image, sensitivity)
+    if table.cells and all(math.isnan(cell.value) for cell in table.cells):
         # exit 0 would let a script take a table of NaN for a result; the footnotes above say why each is NaN
         click.echo(f"error: no {unit} could be computed: every cell is NaN (see the reasons above)", err=True)
         sys.exit(1)
 
 
-def _print_text(table: BdTable, fmt: str, unit: str, anchor: str, metric: str, method: str,
-                choice: QualityChoice, anchor_list: list[str] | None, interval: Any,
-                interval_text: str | None, per_image: bool, sensitivity: bool) -> None:
+def _print_text(table: BdTable, fmt: str, title: str, per_image: bool, sensitivity: bool) -> None:
     """The table (or csv) and what a reader must know under it."""
-    title = (f"{unit} vs {anchor} ({metric}, {method})"
-             + (f", quality {choice.describe()}" if choice else "")
-             + (f", anchor quality {', '.join(anchor_list)}" if anchor_list else "")
-             + (f", interval {interval_text.strip()} dB" if interval else ""))
+    unit = bd_format.value_label(table.kind)
     if fmt == "csv":  # one table; what a reader must know goes to stderr
         if per_image:
-            click.echo(render(_per_image_rows(table), PER_IMAGE_COLUMNS, fmt))
+            click.echo(render(bd_format.per_image_rows(table), bd_format.PER_IMAGE_COLUMNS, fmt))
         elif sensitivity:
-            click.echo(render(_sensitivity_rows(table), SENSITIVITY_COLUMNS, fmt))
+            click.echo(render(bd_format.sensitivity_rows(table), bd_format.SENSITIVITY_COLUMNS, fmt))
         else:
             click.echo(render(table.rows, table.columns, fmt))
         for line in table.all_notes():
@@ -182,38 +179,12 @@ def _print_text(table: BdTable, fmt: str, unit: str, anchor: str, metric: str, m
     blocks = [render(table.rows, table.columns, fmt, title=title, digits=3, marks=table.marks,
                      notes=table.all_notes())]
     if per_image:
-        blocks.append(render(_per_image_rows(table), PER_IMAGE_COLUMNS, fmt, digits=3,
+        blocks.append(render(bd_format.per_image_rows(table), bd_format.PER_IMAGE_COLUMNS, fmt, digits=3,
                              title=f"{unit} per image (each image's curve vs the anchor's on that image)"))
-        blocks.append(render(_summary_rows(table), SUMMARY_COLUMNS, fmt, digits=3,
+        blocks.append(render(bd_format.summary_rows(table), bd_format.SUMMARY_COLUMNS, fmt, digits=3,
                              title=f"{unit} per image: median and spread (quartiles q1, q3) per codec and dataset; "
                                    "mean curve: the value of the table above"))
     if sensitivity:
-        blocks.append(render(_sensitivity_rows(table), SENSITIVITY_COLUMNS, fmt, digits=3,
+        blocks.append(render(bd_format.sensitivity_rows(table), bd_format.SENSITIVITY_COLUMNS, fmt, digits=3,
                              title=f"{unit}: sensitivity to the anchor's points (change: pp against all points)"))
     click.echo("\n\n".join(blocks))
-
-
-PER_IMAGE_COLUMNS = ["codec", "dataset", "image", "value", "overlap", "interval", "reason"]
-SUMMARY_COLUMNS = ["codec", "dataset", "images", "of", "median", "q1", "q3", "min", "max", "mean_curve", "reason"]
-SENSITIVITY_COLUMNS = ["codec", "dataset", "variant", "anchor points", "value", "change", "interval", "reason"]
-
-
-def _value_key(table: BdTable) -> str:
-    return table.value_key
-
-
-def _per_image_rows(table: BdTable) -> list[dict[str, Any]]:
-    key = _value_key(table)
-    return [{"codec": r["codec"], "dataset": r["dataset"], "image": r["image"], "value": r[key],
-             "overlap": r["overlap"], "interval": r["interval_text"], "reason": r.get("reason")}
-            for r in table.per_image] or [{"reason": "no per-image values (see the summary)"}]
-
-
-def _summary_rows(table: BdTable) -> list[dict[str, Any]]:
-    return [dict(s) for s in table.per_image_summary]
-
-
-def _sensitivity_rows(table: BdTable) -> list[dict[str, Any]]:
-    return [{"codec": r["codec"], "dataset": r["dataset"], "variant": r["variant"],
-             "anchor points": r["anchor_points"], "value": r["value"], "change": r["change"],
-             "interval": r["interval_text"], "reason": r["reason"]} for r in table.sensitivity]
