@@ -62,6 +62,7 @@ def test_every_classical_config_is_covered() -> None:
     assert classical == set(CLASSICAL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CLASSICAL))
 def test_sweep_is_monotone_and_spans_low_to_high_rate(name: str, images) -> None:
     """The whole default sweep on kodim01 rises in bpp and PSNR; its ends, averaged with the

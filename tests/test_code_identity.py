@@ -89,6 +89,7 @@ def _means(db: Path, code: str) -> list[tuple[float, float]]:
     return [v for _, bpp, psnr in rows for v in (bpp, psnr)]
 
 
+@pytest.mark.slow
 def test_a_changed_plugin_is_measured_again_and_both_versions_are_kept(tmp_path: Path) -> None:
     env = _setup(tmp_path)
     crops = kodak_crops(tmp_path / "crops", 2, (0, 0, 96, 96))
@@ -136,6 +137,7 @@ def test_a_changed_plugin_is_measured_again_and_both_versions_are_kept(tmp_path:
     assert short_code(v1) in table and short_code(v2) in table
 
 
+@pytest.mark.slow
 def test_several_codes_and_none_current_is_refused(tmp_path: Path) -> None:
     env = _setup(tmp_path)
     crops = kodak_crops(tmp_path / "crops", 1, (0, 0, 64, 64))

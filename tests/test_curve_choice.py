@@ -442,6 +442,7 @@ def test_typos_are_usage_errors(base_db, tmp_path, args, words):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_plot_on_a_missing_database_is_a_usage_error(base_db, tmp_path):
     result = rdbench("plot", "--codec", "jpeg", "--out", tmp_path / "plots", "--db", base_db.parent / "rd.sqlit")
     assert result.returncode == 2 and "no results database" in result.stderr and "rd.sqlite" in result.stderr

@@ -102,6 +102,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 1 and "newer than this rdbench understands" in result.stderr
 
 
+@pytest.mark.slow
 def test_two_runs_on_one_database_at_once(three_kodak: Path, tmp_path: Path) -> None:
     """Two processes writing the same SQLite file concurrently: every record lands exactly once."""
     db = tmp_path / "shared.sqlite"

@@ -353,6 +353,7 @@ def test_flops_only_on_a_codec_without_a_model_stores_nothing(env, tmp_path) -> 
 # -- 11. peak memory of every image -------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("buffer_mib", [24, 200])
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_peak_memory_is_each_images_own(env, tmp_path, buffer_mib: int, jobs: str) -> None:

@@ -97,6 +97,7 @@ def test_options_that_cannot_apply_are_usage_errors_before_anything_is_stored(tm
     assert not db.exists() or Store(db, readonly=True).count() == 0
 
 
+@pytest.mark.slow
 def test_a_gpu_device_this_machine_lacks_is_refused_up_front(tmp_path, images):
     import torch
 

@@ -151,6 +151,7 @@ def test_an_unknown_metric_is_a_usage_error(measured):
     assert result.returncode == 2 and "psnr-y" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_plot_and_report_show_the_plug_in_metric(measured, tmp_path):
     env, db, _ = measured
     dataset = measured[2].name

@@ -187,6 +187,7 @@ def test_plugged_model_through_a_toml_with_its_checkpoint_folder_in_params(insta
     assert all(r["weights"].startswith("sha256:") for r in rows)
 
 
+@pytest.mark.slow
 def test_plain_codec_weights_named_in_params_are_identified_by_content(tmp_path):
     """Item 3, the plain ``Codec`` route: a ``[params]`` entry declared in ``weight_params`` is hashed
     by content, so a file changed in place gives new records instead of "nothing to do"."""

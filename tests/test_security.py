@@ -36,6 +36,7 @@ class _RunsCode:
         return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
 
 
+@pytest.mark.slow
 def test_checkpoint_that_runs_code_is_refused_not_executed(tmp_path: Path) -> None:
     from rdbench.errors import RdbenchError
 

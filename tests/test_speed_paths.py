@@ -65,6 +65,7 @@ def modules_after(argv: list[str], env: dict[str, str] | None = None, cwd: Path 
 
 # -- what is imported where ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_listing_and_analysis_commands_import_neither_torch_nor_compressai(tmp_path):
     from rdbench.store.record import Record
     from rdbench.store.sqlite import Store
