@@ -170,14 +170,13 @@ MIGRATIONS: list[str] = [
     # Per-image values of plug-in metrics (rdbench.metric_spec): one row per record and metric, with the
     # version of the implementation that computed it, so a new metric needs no new column. The store
     # deletes a record's values with it (delete_records; the foreign key states the relation).
-    # IF NOT EXISTS: a database taken back to an older schema by hand may still hold the table.
     """
-    CREATE TABLE IF NOT EXISTS metric_values (
+    CREATE TABLE metric_values (
         record_id INTEGER NOT NULL REFERENCES records (id) ON DELETE CASCADE,
         metric TEXT NOT NULL, value REAL, version TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (record_id, metric)
     );
-    CREATE INDEX IF NOT EXISTS metric_values_metric ON metric_values (metric)
+    CREATE INDEX metric_values_metric ON metric_values (metric)
     """,
 ]
 
