@@ -133,6 +133,7 @@ def run_benchmark(
     from rdbench.data.install import check_unchanged
     from rdbench.run.checks import (
         check_device,
+        check_retime,
         check_timeout,
         check_weight_options,
         checkpoint_sweeps,
@@ -151,8 +152,7 @@ def run_benchmark(
     vtm_dir = existing_path(vtm_dir, "--vtm-dir", folder=True)
     data_root, keep_bitstreams = _text(data_root), _text(keep_bitstreams)
     check_timeout(timeout_s)
-    if retime and force:
-        raise UsageError("--retime keeps the stored quality figures and --force replaces them: choose one")
+    check_retime(retime, force)
     context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
                            checkpoint_dir=checkpoint_dir,
                            tool_dirs=(("vtm", str(Path(vtm_dir).expanduser().resolve())),) if vtm_dir else (),

@@ -39,6 +39,12 @@ def check_timeout(timeout_s: float | None) -> None:
                          hint="e.g. --timeout 600; leave --timeout out for no limit")
 
 
+def check_retime(retime: bool, force: bool) -> None:
+    """``--retime`` keeps the stored quality figures and ``--force`` replaces them: never both."""
+    if retime and force:
+        raise UsageError("--retime keeps the stored quality figures and --force replaces them: choose one")
+
+
 def check_device(device: str, adapters: Sequence[type[Codec]]) -> None:
     """``--device`` names a device this machine has, and some selected codec runs on one.
 

@@ -24,6 +24,7 @@ from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.codecs.registry import load_adapter
 from rdbench.data.datasets import Dataset
 from rdbench.errors import UsageError, plural
+from rdbench.run.checks import check_retime
 from rdbench.run.jobs import Job
 from rdbench.store.record import STATUS_FAILED, STATUS_OK
 from rdbench.store.sqlite import Store
@@ -84,8 +85,7 @@ def plan_jobs(
     jobs and an entry in :attr:`Plan.missing_weights`: a checkpoint folder holding some of the
     qualities asked for runs those, and says which it could not.
     """
-    if retime and force:
-        raise UsageError("--retime keeps the stored quality figures and --force replaces them: choose one")
+    check_retime(retime, force)
     hashes = dataset.image_hashes
     plan = Plan()
     changed = store.set_current_images(dataset.name, {n: h for n, h in hashes.items() if h != "missing"})
