@@ -18,15 +18,11 @@ from rdbench.store.sqlite import Store
 
 #: separates a codec name from its selectors: jpeg@3fa2b1c0, mlicpp@cuda
 SELECTOR_SEP = "@"
-
 #: the selector that addresses an imported curve whose name a measured codec also has
 IMPORTED = "imported"
-
 #: characters of a configuration hash or weights hash shown to people
 SHORT = 8
 
-#: the selector of records stored before rdbench recorded which code made them (code '')
-UNRECORDED = "unrecorded"
 
 def short_weights(weights: str) -> str:
     """A weights id for people: the first hex of ``sha256:<hex>``; ``seed:N`` and zoo files as they are."""
@@ -34,10 +30,12 @@ def short_weights(weights: str) -> str:
         return weights[len("sha256:"):][:SHORT]
     return weights
 
+
 def split_name(name: str) -> tuple[str, list[str]]:
     """``jpeg@3fa2@cpu`` -> (``jpeg``, [``3fa2``, ``cpu``])."""
     codec, *selectors = name.split(SELECTOR_SEP)
     return codec, list(selectors)
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -60,11 +58,13 @@ class Choice:
         return {"codec": self.codec, "config_hash": self.config_hash, "device": self.device,
                 "weights": self.weights, "code": self.code}
 
+
 def stored_codecs(store: Store | None) -> list[str]:
     """Codecs with any record (ok or failed) in the store."""
     if store is None:
         return []
     return store.stored_names("codec")
+
 
 def resolve_name(store: Store | None, name: str) -> Choice:
     """Parse ``NAME[@SELECTOR...]`` against what the store holds; unknown or ambiguous selectors
@@ -94,12 +94,12 @@ def resolve_name(store: Store | None, name: str) -> Choice:
         config_hits = [h for h in configs if lowered and h.startswith(lowered)]
         weight_hits = [w for w in weights if lowered and (w.startswith(selector)
                                                           or w.split(":", 1)[-1].startswith(lowered))]
-        code_hits = [c for c in codes if lowered and code_key(c).lower().startswith(lowered)]
+        code_hits = [c for c in codes if lowered and short_code(c).lower().startswith(lowered)]
         hits = ([("config_hash", h) for h in config_hits] + [("weights", w) for w in weight_hits]
                 + [("code", c) for c in code_hits])
         stored = (f"configurations {', '.join(configs)}; devices {', '.join(devices)}"
                   + (f"; weights {', '.join(short_weights(w) for w in weights)}" if weights else "")
-                  + (f"; code {', '.join(code_key(c) for c in codes)}" if len(codes) > 1 else ""))
+                  + (f"; code {', '.join(short_code(c) for c in codes)}" if len(codes) > 1 else ""))
         if len(hits) == 1:
             column, value = hits[0]
             fixed[column] = value
@@ -112,14 +112,12 @@ def resolve_name(store: Store | None, name: str) -> Choice:
                              hint=f"{codec} has {stored} (see `rdbench results --codec {codec}`)")
     return Choice(name, codec, **fixed)
 
-def code_key(code: str) -> str:
-    """What a ``NAME@...`` selector matches of a code identity: its source hash or declared version."""
-    return short_code(code) if code else UNRECORDED
 
 def _shown(column: str, value: str) -> str:
     if column == "weights":
         return short_weights(value)
-    return code_key(value) if column == "code" else value
+    return short_code(value) if column == "code" else value
+
 
 @cache
 def current_code(adapter_name: str) -> str | None:
@@ -131,6 +129,7 @@ def current_code(adapter_name: str) -> str | None:
     except Exception:  # noqa: BLE001 - a plug-in that fails to import has no current code
         return None
 
+
 def current_config(codec: str) -> Any | None:
     """The codec's configuration as rdbench resolves it now (shipped TOML or ``RDBENCH_CODECS_PATH``),
     or None when the name does not resolve (a lab's configuration no longer on the path)."""
@@ -141,6 +140,7 @@ def current_config(codec: str) -> Any | None:
     except RdbenchError:
         return None
 
+
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
@@ -148,6 +148,7 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(item, f"{prefix}{key}."))
         return out
     return {prefix[:-1]: value}
+
 
 def config_differences(configs: dict[str, dict[str, Any] | None]) -> dict[str, str]:
     """Configuration hash -> its parameters that differ among ``configs`` (hash -> stored

@@ -54,7 +54,6 @@ from rdbench.analysis.curve_names import (
     IMPORTED,
     SHORT,
     Choice,
-    code_key,
     config_differences,
     current_code,
     current_config,
@@ -63,6 +62,7 @@ from rdbench.analysis.curve_names import (
 )
 from rdbench.analysis.image_sets import ImageSet, complete_images
 from rdbench.analysis.references import list_references, load_reference
+from rdbench.codecs.code_identity import short_code
 from rdbench.errors import UsageError, plural, with_article
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
@@ -283,7 +283,7 @@ def _current_code(store: Store, choice: Choice, dataset: str, config_hash: str, 
             counts[record.code] += 1
     config = store.config(choice.codec, config_hash) or {}
     current = current_code(config["adapter"]) if config.get("adapter") else None
-    listing = "; ".join(f"{code or 'not recorded'} ({plural(n, 'record')}, {choice.codec}@{code_key(code)})"
+    listing = "; ".join(f"{code or 'not recorded'} ({plural(n, 'record')}, {choice.codec}@{short_code(code)})"
                         for code, n in sorted(counts.items()))
     if len(counts) <= 1:
         (code,) = counts or [""]

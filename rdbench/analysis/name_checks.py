@@ -25,6 +25,7 @@ def known_names(store: Store | None, datasets: list[str] | None = None) -> set[s
     names |= {alias for alias, target in FALLBACKS.items() if target in names}
     return names
 
+
 def listed_once(store: Store | None, names: set[str], anchor: str | None = None) -> set[str]:
     """``names`` (e.g. :func:`known_names`, for a default list of rows) with each shipped curve once: less the
     :data:`FALLBACKS` names not measured in the store (their curve is listed under its own name) and less the
@@ -35,6 +36,7 @@ def listed_once(store: Store | None, names: set[str], anchor: str | None = None)
         out.discard(FALLBACKS[anchor])
     return out
 
+
 def configured_codecs() -> list[str]:
     """Codec names rdbench can run (shipped TOML, ``RDBENCH_CODECS_PATH``, entry points)."""
     from rdbench.codecs.registry import load_configs
@@ -43,6 +45,7 @@ def configured_codecs() -> list[str]:
         return sorted(load_configs())
     except RdbenchError:
         return []
+
 
 def check_names(store: Store | None, names: list[str], *, role: str = "codec",
                 measured_only: bool = False) -> None:
@@ -68,6 +71,7 @@ def check_names(store: Store | None, names: list[str], *, role: str = "codec",
                    "; shipped published curves: `rdbench bdrate --help` lists where; configured codecs: `rdbench codecs`"))
         raise UsageError(f"unknown {role} {name!r}{did_you_mean(choice.codec, choices)}", hint=hint)
 
+
 def stored_qualities(store: Store | None, codecs: list[str], datasets: list[str]) -> list[str]:
     """Qualities of ok, current (not stale) records of the measured ``codecs`` (names, ``@``
     selectors applied) on ``datasets``, sorted."""
@@ -76,6 +80,7 @@ def stored_qualities(store: Store | None, codecs: list[str], datasets: list[str]
     selections = [resolve_name(store, c).selection() for c in codecs]
     groups = store.record_groups(selections=selections, datasets=datasets or None, status="ok", stale=False)
     return sorted({g["quality"] for g in groups}, key=_quality_sort_key)
+
 
 def check_qualities(store: Store | None, names: list[str], datasets: list[str],
                     qualities: QualityChoice | Mapping[str, Any] | list[str] | None, *,

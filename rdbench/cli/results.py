@@ -101,9 +101,10 @@ def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
     them, with the short weights id. An infinite value stays a float here: it prints as ``inf``, as
     the JSON row's ``"inf"`` does."""
     from rdbench.analysis.aggregate import capped_db, is_capped
-    from rdbench.analysis.curve_names import code_key, short_weights
+    from rdbench.analysis.curve_names import short_weights
+    from rdbench.codecs.code_identity import short_code
 
-    return {**table, "config": [h[:8] for h in table["config_hash"]], "code": [code_key(c) for c in table["code"]],
+    return {**table, "config": [h[:8] for h in table["config_hash"]], "code": [short_code(c) for c in table["code"]],
             _PSNR: [capped_db(v) for v in table[_PSNR]], _MS_SSIM_DB: [capped_db(v) for v in table[_MS_SSIM_DB]],
             "weights": [short_weights(w) for w in table["weights"]], "psnr_capped": [is_capped(v) for v in table[_PSNR]]}
 
@@ -184,7 +185,8 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
                    + (" (no decoder mismatch)" if mismatches else "") + (" (nothing stale)" if stale else ""), err=True)
         return
     from rdbench.analysis.aggregate import PSNR_CAP_DB
-    from rdbench.analysis.curve_names import code_key, short_weights
+    from rdbench.analysis.curve_names import short_weights
+    from rdbench.codecs.code_identity import short_code
 
     if failed or status == STATUS_FAILED:
         click.echo(render([_per_image_row(r) for r in records], FAILED_COLUMNS, fmt))
@@ -226,7 +228,7 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
             for row in rows:
                 row["config"] = row["config_hash"][:8]
                 row["weights"] = short_weights(row["weights"])
-                row["code"] = code_key(row["code"])
+                row["code"] = short_code(row["code"])
             columns[columns.index("config_hash")] = "config"
             if not any(row["weights"] for row in rows):
                 columns.remove("weights")

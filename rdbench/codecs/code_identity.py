@@ -32,6 +32,8 @@ from pathlib import Path
 
 #: Hex digits of the source hash kept in an identity (64 bits: no accidental collision).
 HASH_CHARS = 16
+#: How records stored before rdbench recorded which code made them (code '') are shown and selected.
+UNRECORDED = "unrecorded"
 #: Inside rdbench, the packages whose code changes what a codec produces.
 _RDBENCH_CODING = ("rdbench.codecs", "rdbench.models")
 
@@ -51,7 +53,10 @@ def code_identity(adapter: type) -> str:
 
 
 def short_code(code: str) -> str:
-    """An identity for people and selectors: the source hash (8 hex), or the declared version."""
+    """An identity for people and ``NAME@...`` selectors: the source hash (8 hex), the declared
+    version, or :data:`UNRECORDED` for records stored before rdbench recorded code ('')."""
+    if not code:
+        return UNRECORDED
     if "src:" in code:
         return code.rsplit("src:", 1)[1][:8]
     return code.removeprefix("declared ")
