@@ -9,7 +9,8 @@ no function it names is imported until it is computed), so any stage may read it
 
 Where metrics come from, in order (later sources cannot redefine an earlier name):
 
-1. :data:`BUILTIN`: ``psnr`` and ``ms-ssim``, whose values are columns of the records table;
+1. :data:`BUILTIN`: ``psnr`` and ``ms-ssim``, whose values are columns of the records table, and
+   :data:`SHIPPED`, rdbench's metrics measured on request;
 2. the ``rdbench.metrics`` entry-point group: a package declares, in its own ``pyproject.toml``::
 
        [project.entry-points."rdbench.metrics"]
@@ -26,6 +27,8 @@ Where metrics come from, in order (later sources cannot redefine an earlier name
        scale = "value"                          # or "db": shown and integrated as -10 log10(1 - x)
        cap_db = true                            # values above 100 dB (lossless) count as 100 dB
        version = "1"
+       on_request = false                       # true: measured only when a run names it (--metrics)
+       psnr_peak = 0.0                          # a PSNR's peak: its values pool into one MSE per dataset
 
 A plug-in metric's per-image values are stored one row per record and metric (table
 ``metric_values``, with the metric's version), so a new metric needs no schema change.
@@ -36,7 +39,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -80,6 +83,12 @@ class Metric:
     min_size: int = 1
     #: the implementation's version, stored with every value (a changed implementation is told apart)
     version: str = ""
+    #: measured only when a run names it (``--metrics NAME`` or a set holding it), not by every run
+    on_request: bool = False
+    #: for a PSNR-like metric, the peak value its per-image MSE is recovered with
+    #: (``peak**2 * 10**(-value / 10)``), so values can be pooled into one MSE over a dataset's pixels;
+    #: 0 for any other metric
+    psnr_peak: float = 0.0
     #: a built-in metric's per-image record field (its column in the records table); "" for a plug-in,
     #: whose values are in ``Record.metrics``
     field: str = ""
@@ -126,15 +135,19 @@ class Metric:
             raise RdbenchError(f"metric {self.name!r}: cannot import its function {self.function!r}: {exc}") from exc
 
 
-PSNR = Metric(name="psnr", function="rdbench.run.metrics:psnr", label="PSNR", unit="dB", cap_db=True,
+PSNR = Metric(name="psnr", function="rdbench.run.metrics:psnr", label="PSNR", unit="dB", cap_db=True, psnr_peak=255.0,
               field="psnr", description="RGB PSNR, peak 255, mean over images of per-image values")
 MS_SSIM = Metric(name="ms-ssim", function="rdbench.run.metrics:ms_ssim", label="MS-SSIM", unit="", scale="db",
                  cap_db=True, min_size=161, field="ms_ssim", curve_field="ms_ssim_db",
                  description="RGB MS-SSIM (pytorch_msssim's), mean of linear values shown as -10 log10(1 - mean)")
 #: rdbench's own metrics, whose per-image values are columns of the records table
 BUILTIN: dict[str, Metric] = {m.name: m for m in (PSNR, MS_SSIM)}
+#: metrics shipped with rdbench and measured on request, whose values are stored as a plug-in's are
+SHIPPED: dict[str, Metric] = {}
 #: the metric a command compares by when none is named
 DEFAULT = PSNR.name
+#: named sets of metrics, asked for by one word where a metric name is accepted (``--metrics jpeg-ai``)
+SETS: dict[str, tuple[str, ...]] = {}
 
 
 def check_metric(metric: Metric, where: str) -> Metric:
@@ -165,7 +178,7 @@ def _from_toml(path: Path) -> Metric:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RdbenchError(f"metric file {path}: {exc}") from exc
     allowed = {"name", "function", "label", "unit", "higher_is_better", "scale", "cap_db", "min_size", "version",
-               "description"}
+               "description", "on_request", "psnr_peak"}
     unknown = sorted(set(data) - allowed)
     if unknown or "name" not in data or "function" not in data:
         what = f"unknown keys {', '.join(unknown)}" if unknown else "'name' and 'function' are required"
@@ -190,7 +203,7 @@ def _from_entry_point(ep: Any) -> Metric:
 
 @lru_cache(maxsize=8)
 def _registry(path_value: str) -> dict[str, Metric]:
-    found = dict(BUILTIN)
+    found = {**BUILTIN, **SHIPPED}
 
     def add(metric: Metric, where: str) -> None:
         if metric.name in found:
@@ -216,8 +229,19 @@ def names() -> list[str]:
 
 
 def plugins() -> list[Metric]:
-    """The metrics that are not built in: what a run computes besides PSNR and MS-SSIM."""
-    return [m for m in registered().values() if not m.builtin]
+    """The metrics that are not built in and not measured on request only: what every run computes
+    besides PSNR and MS-SSIM."""
+    return [m for m in registered().values() if not m.builtin and not m.on_request]
+
+
+def expand(words: Iterable[str]) -> list[Metric]:
+    """The metrics named by ``words`` (metric names or names of :data:`SETS`), in order, each once;
+    a usage error names an unknown word."""
+    chosen: dict[str, Metric] = {}
+    for word in words:
+        for name in SETS.get(word, (word,)):
+            chosen.setdefault(name, get(name))
+    return list(chosen.values())
 
 
 def get(name: str | Metric) -> Metric:
@@ -242,7 +266,10 @@ __all__ = [
     "MS_SSIM",
     "PATH_VARIABLE",
     "PSNR",
+    "SETS",
+    "SHIPPED",
     "Metric",
+    "expand",
     "get",
     "names",
     "plugins",
