@@ -19,9 +19,9 @@ from typing import Any
 from rdbench import metric_spec
 from rdbench.analysis.aggregate import _quality_sort_key
 from rdbench.analysis.bdrate import MIN_POINTS, BdKind, BdRateError, bd_value
+from rdbench.analysis.catalogue import Catalogue
 from rdbench.analysis.curves import CurveInfo, resolve_curve
 from rdbench.errors import UsageError, with_article
-from rdbench.store.sqlite import Store
 
 #: the QPs of the JVET common test conditions (all intra): the usual 4-point VTM anchor
 JVET_QPS = ("22", "27", "32", "37")
@@ -69,22 +69,22 @@ def restrict(found: CurveInfo, qualities: list[str]) -> tuple[CurveInfo | None, 
     return replace(found, points=points, reference=reference), None
 
 
-def anchor_curve(store: Store | None, anchor: str, dataset: str, metric: str,
+def anchor_curve(catalogue: Catalogue, anchor: str, dataset: str, metric: str,
                  qualities: list[str] | None) -> tuple[CurveInfo | None, str | None]:
     """The anchor's curve on ``dataset`` with only its points at ``qualities`` (``--anchor-qualities``;
     None: every point), or (None, why not) when it has none there."""
-    found = resolve_curve(store, anchor, dataset, metric, qualities)
+    found = resolve_curve(catalogue, anchor, dataset, metric, qualities)
     if qualities is None:
         return found, None
     if found is not None and found.selection is None:  # a shipped or imported curve: its labels decide
         found.notes = [n for n in found.notes if "--quality selects measured qualities only" not in n]
         return restrict(found, qualities)
-    if found is None and resolve_curve(store, anchor, dataset, metric, None) is not None:
+    if found is None and resolve_curve(catalogue, anchor, dataset, metric, None) is not None:
         return None, f"anchor {anchor} has no point at quality {', '.join(qualities)} on {dataset}"
     return found, None
 
 
-def check_anchor_qualities(store: Store | None, anchor: str, datasets: list[str], metric: str,
+def check_anchor_qualities(catalogue: Catalogue, anchor: str, datasets: list[str], metric: str,
                            qualities: list[str] | None) -> None:
     """Refuse ``--anchor-qualities`` naming a point the anchor does not have on a dataset where its
     points carry qualities: the value would rest on fewer points than asked, without a word (the
@@ -93,7 +93,7 @@ def check_anchor_qualities(store: Store | None, anchor: str, datasets: list[str]
     if not qualities:
         return
     for dataset in datasets:
-        found = resolve_curve(store, anchor, dataset, metric, None)
+        found = resolve_curve(catalogue, anchor, dataset, metric, None)
         labels = quality_labels(found) if found is not None else None
         if not labels:
             continue

@@ -1,4 +1,4 @@
-"""What a codec name on the command line means: ``NAME[@SELECTOR...]`` parsed against the store.
+"""What a codec name on the command line means: ``NAME[@SELECTOR...]`` parsed against what is stored.
 
 A name chooses a codec; its selectors fix a configuration (hash prefix), a device, a weights id, a
 code version or an imported curve (``@imported``). Kept apart from the curve rule
@@ -8,13 +8,13 @@ code version or an imported curve (``@imported``). Kept apart from the curve rul
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from rdbench.codecs.code_identity import code_identity, short_code
 from rdbench.errors import RdbenchError, UsageError
-from rdbench.store.sqlite import Store
 
 #: separates a codec name from its selectors: jpeg@3fa2b1c0, mlicpp@cuda
 SELECTOR_SEP = "@"
@@ -59,27 +59,22 @@ class Choice:
                 "weights": self.weights, "code": self.code}
 
 
-def stored_codecs(store: Store | None) -> list[str]:
-    """Codecs with any record (ok or failed) in the store."""
-    if store is None:
-        return []
-    return store.stored_names("codec")
-
-
-def resolve_name(store: Store | None, name: str) -> Choice:
-    """Parse ``NAME[@SELECTOR...]`` against what the store holds; unknown or ambiguous selectors
-    are usage errors listing the configurations, devices and weights stored for the codec."""
-    if SELECTOR_SEP not in name or name in stored_codecs(store):
+def parse_name(name: str, measured: Collection[str], stored_groups: Callable[[str], list[dict[str, Any]]],
+               where: str) -> Choice:
+    """Parse ``NAME[@SELECTOR...]`` against what is stored: ``measured`` codec names, the record groups
+    of a codec (``stored_groups(codec)``, :meth:`Store.record_groups`), ``where`` they are (for messages).
+    Unknown or ambiguous selectors are usage errors listing the configurations, devices and weights
+    stored for the codec. :meth:`rdbench.analysis.catalogue.Catalogue.resolve` asks it."""
+    if SELECTOR_SEP not in name or name in measured:
         return Choice(name, name)
     codec, selectors = split_name(name)
-    groups = store.record_groups(selections=[{"codec": codec}]) if store is not None else []
+    groups = stored_groups(codec)
     fixed: dict[str, Any] = {"config_hash": None, "device": None, "weights": None, "code": None, "imported": False}
     for selector in selectors:
         if selector == IMPORTED:
             fixed["imported"] = True
             continue
         if not groups:
-            where = f"the store {store.path}" if store is not None else "any store (no database)"
             raise UsageError(f"{name!r}: {codec!r} has no measured records in {where}",
                              hint="'@' chooses among a measured codec's stored configurations, devices or weights "
                                   f"(and {codec}@{IMPORTED} an imported curve)")

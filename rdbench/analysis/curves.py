@@ -50,6 +50,7 @@ from typing import Any
 
 from rdbench import metric_spec
 from rdbench.analysis.aggregate import _quality_sort_key, aggregate, shown_value
+from rdbench.analysis.catalogue import Catalogue, CatalogueSource
 from rdbench.analysis.curve_names import (
     IMPORTED,
     SHORT,
@@ -57,11 +58,9 @@ from rdbench.analysis.curve_names import (
     config_differences,
     current_code,
     current_config,
-    resolve_name,
     short_weights,
 )
 from rdbench.analysis.image_sets import ImageSet, complete_images
-from rdbench.analysis.references import list_references, load_reference
 from rdbench.codecs.code_identity import short_code
 from rdbench.errors import UsageError, plural, with_article
 from rdbench.store.record import Record
@@ -204,14 +203,16 @@ class Selection:
         return text
 
 
-def select_measured(store: Store | None, name: str, dataset: str,
+def select_measured(catalogue: CatalogueSource, name: str, dataset: str,
                     qualities: list[str] | None = None) -> Selection | None:
     """The records that make ``name``'s measured curve on ``dataset`` under the module's rule;
     None when it has no ok record there (at ``qualities``). Raises :class:`CurveChoiceError` when
-    the records do not make one curve without a choice."""
+    the records do not make one curve without a choice. ``catalogue`` may be a store or None."""
+    catalogue = Catalogue.of(catalogue)
+    store = catalogue.store
     if store is None:
         return None
-    choice = resolve_name(store, name)
+    choice = catalogue.resolve(name)
     if choice.imported:
         return None
     records = [r for r in store.find_records(selections=[choice.selection()], datasets=[dataset], stale=False)
@@ -346,11 +347,11 @@ def _refuse_mixed_qualities(choice: Choice, dataset: str, ok: list[Record]) -> N
              f"{'--device D' if len(devices) > 1 else '--weights W'}`")
 
 
-def measured_curve(store: Store | None, codec: str, dataset: str, metric: str,
+def measured_curve(catalogue: CatalogueSource, codec: str, dataset: str, metric: str,
                    qualities: list[str] | None = None) -> list[tuple[float, float]] | None:
     """Per-quality mean (bpp, metric) of a codec stored in the DB, chosen by :func:`select_measured`;
     None when it has no records there."""
-    selection = select_measured(store, codec, dataset, qualities)
+    selection = select_measured(catalogue, codec, dataset, qualities)
     return selection.points(metric) if selection is not None else None
 
 
@@ -380,10 +381,11 @@ class CurveInfo:
     #: the shipped curve standing in for a codec not measured here (:data:`FALLBACKS`), else None
     fallback: str | None = None
 
-    def origin(self, store: Store | None) -> str:
+    def origin(self, catalogue: CatalogueSource) -> str:
         """Where the points come from, in one phrase (the anchor line of a BD-rate table)."""
         if self.selection is not None:
-            return f"measured in {store.path if store is not None else '?'} ({self.selection.describe(self.metric)})"
+            path = Catalogue.of(catalogue).path
+            return f"measured in {path if path is not None else '?'} ({self.selection.describe(self.metric)})"
         ref = self.reference or {}
         if "sha256" in ref:
             return f"imported from {ref['source_file']}"
@@ -394,24 +396,18 @@ class CurveInfo:
         return published
 
 
-def _measured_anywhere(store: Store | None, codec: str) -> bool:
-    return store is not None and bool(store.record_groups(selections=[{"codec": codec}]))
-
-
-def _measured_on(store: Store | None, codec: str, dataset: str) -> bool:
-    return store is not None and bool(store.record_groups(selections=[{"codec": codec}], datasets=[dataset]))
-
-
-def resolve_curve(store: Store | None, name: str, dataset: str, metric: str,
+def resolve_curve(catalogue: CatalogueSource, name: str, dataset: str, metric: str,
                   qualities: list[str] | None = None) -> CurveInfo | None:
-    """``name``'s curve on ``dataset`` for ``metric`` under the module's rule, or None when it has none."""
-    choice = resolve_name(store, name)
+    """``name``'s curve on ``dataset`` for ``metric`` under the module's rule, or None when it has none.
+    ``catalogue`` may be a store or None (no database: shipped curves only)."""
+    catalogue = Catalogue.of(catalogue)
+    choice = catalogue.resolve(name)
     key = metric_spec.get(metric).key
     if not choice.imported:
-        selection = select_measured(store, name, dataset, qualities)
+        selection = select_measured(catalogue, name, dataset, qualities)
         if selection is not None:
             notes = list(selection.notes)
-            shadowed = store.imported_curve(choice.codec, dataset) if store is not None else None
+            shadowed = catalogue.imported_curve(choice.codec, dataset)
             if shadowed is not None:
                 notes.append(f"{choice.codec} on {dataset}: the measured records are used; the curve imported under "
                              f"the same name from {shadowed['source_file']} is not (address it as "
@@ -422,16 +418,16 @@ def resolve_curve(store: Store | None, name: str, dataset: str, metric: str,
                 return None
             return CurveInfo(name, dataset, metric, points, "measured", selection.config_label, selection.label,
                              notes, selection=selection)
-        if choice.explicit or _measured_on(store, choice.codec, dataset):
+        if choice.explicit or catalogue.measured(choice.codec, dataset):
             return None  # measured here, but nothing at these qualities: never another curve of that name
     fallback = None
     if choice.imported:
-        ref = store.imported_curve(choice.codec, dataset) if store is not None else None
+        ref = catalogue.imported_curve(choice.codec, dataset)
     else:
-        ref = published_curve(store, choice.codec, dataset)
+        ref = catalogue.published_curve(choice.codec, dataset)
         if ref is None and not choice.explicit:
             fallback = FALLBACKS.get(choice.codec)
-            ref = published_curve(store, fallback, dataset) if fallback else None
+            ref = catalogue.published_curve(fallback, dataset) if fallback else None
     if ref is None or key not in ref:
         return None
     source = "imported" if "sha256" in ref else "published"
@@ -444,57 +440,49 @@ def resolve_curve(store: Store | None, name: str, dataset: str, metric: str,
                      reference=ref, fallback=fallback)
 
 
-def curve(store: Store | None, name: str, dataset: str, metric: str,
+def curve(catalogue: CatalogueSource, name: str, dataset: str, metric: str,
           qualities: list[str] | None = None) -> list[tuple[float, float]] | None:
     """A codec's curve: measured in the store first, else an imported or shipped published curve."""
-    found = resolve_curve(store, name, dataset, metric, qualities)
+    found = resolve_curve(catalogue, name, dataset, metric, qualities)
     return found.points if found is not None else None
 
 
-def published_curve(store: Store | None, name: str, dataset: str) -> dict[str, Any] | None:
-    """A curve imported into the store (``rdbench import``) or shipped with rdbench, with its provenance."""
-    if store is not None:
-        found = store.imported_curve(name, dataset)
-        if found is not None:
-            return found
-    if dataset in list_references().get(name, []):
-        return load_reference(name, dataset)
-    return None
+def published_curve(catalogue: CatalogueSource, name: str, dataset: str) -> dict[str, Any] | None:
+    """A curve imported into the store (``rdbench import``) or shipped with rdbench, with its provenance
+    (:meth:`Catalogue.published_curve`; a public name, so a store or None works too)."""
+    return Catalogue.of(catalogue).published_curve(name, dataset)
 
 
-def published_names(store: Store | None) -> dict[str, list[str]]:
-    """Published curve name -> datasets: shipped references plus curves imported into the store."""
-    names = {n: list(ds) for n, ds in list_references().items()}
-    if store is not None:
-        for name, datasets in store.imported_curve_names().items():
-            names.setdefault(name, []).extend(datasets)
-    return names
+def published_names(catalogue: CatalogueSource) -> dict[str, list[str]]:
+    """Published curve name -> datasets: shipped references plus curves imported into the store
+    (:meth:`Catalogue.published_names`; a public name, so a store or None works too)."""
+    return Catalogue.of(catalogue).published_names()
 
 
-def vtm_alternatives(store: Store | None, datasets: list[str]) -> list[str]:
+def vtm_alternatives(catalogue: Catalogue, datasets: list[str]) -> list[str]:
     """Published VTM curves covering any of ``datasets`` (what to offer when a VTM anchor is missing)."""
-    return sorted(n for n, ds in published_names(store).items() if "vtm" in n and set(ds) & set(datasets))
+    return sorted(n for n, ds in catalogue.published_names().items() if "vtm" in n and set(ds) & set(datasets))
 
 
-def describe_anchor(store: Store | None, anchor: str, datasets: list[str], metric: str,
+def describe_anchor(catalogue: Catalogue, anchor: str, datasets: list[str], metric: str,
                     qualities: list[str] | None = None) -> str:
     """One line saying where the anchor's curve on each dataset comes from, and where it is missing."""
     parts, missing = [], []
     for dataset in datasets:
-        found = resolve_curve(store, anchor, dataset, metric, qualities)
+        found = resolve_curve(catalogue, anchor, dataset, metric, qualities)
         if found is not None:
-            parts.append(f"{dataset}: {found.origin(store)}")
+            parts.append(f"{dataset}: {found.origin(catalogue)}")
         else:
             missing.append(dataset)
     line = f"anchor {anchor}: " + ("; ".join(parts) if parts else "no curve on the requested datasets")
     if missing:
         fallback = FALLBACKS.get(anchor)
-        if fallback and not _measured_anywhere(store, anchor):
+        if fallback and not catalogue.measured(anchor):
             line += (f"; MISSING on {', '.join(missing)} ({metric}; no {anchor} measured in the store and no "
                      f"shipped {fallback} curve there)")
         else:
             line += f"; MISSING on {', '.join(missing)} ({metric})"
-        alternatives = [n for n in vtm_alternatives(store, missing) if n != anchor]
+        alternatives = [n for n in vtm_alternatives(catalogue, missing) if n != anchor]
         if alternatives:
             line += f"; published alternative: {', '.join(alternatives)}"
     return line

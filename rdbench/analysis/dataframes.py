@@ -25,8 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import pandas as pd
 
 from rdbench import metric_spec
 from rdbench.analysis.aggregate import _quality_sort_key
-from rdbench.analysis.curve_names import resolve_name
+from rdbench.analysis.catalogue import Catalogue, CatalogueSource
 from rdbench.analysis.curves import CurveInfo, resolve_curve
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.name_checks import check_names, check_qualities
@@ -51,19 +50,6 @@ _FLOAT_FIELDS = ("bpp", "mse", *(m.field for m in metric_spec.BUILTIN.values()),
 #: columns of :func:`load_curves`, in order
 CURVE_COLUMNS = ["name", "label", "dataset", "metric", "source", "config", "point", "quality", "bpp", "value",
                  "images", "config_hash", "weights", "device", "fallback", "origin"]
-
-
-@contextmanager
-def _opened(db: str | Path | Store | None) -> Iterator[Store | None]:
-    """``db`` as a read-only store: an open Store is used as it is (and left open)."""
-    if db is None or isinstance(db, Store):
-        yield db
-        return
-    store = Store(db, readonly=True)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _names(value: str | Iterable[str] | None) -> list[str]:
@@ -97,21 +83,22 @@ def load_records(db: str | Path | Store, codecs: str | Iterable[str] | None = No
     """
     if status not in (None, "ok", "failed"):
         raise UsageError(f"status {status!r}: use 'ok', 'failed' or None (every record)")
-    with _opened(db) as store:
+    with Catalogue.opened(db) as catalogue:
+        store = catalogue.store
         if store is None:
             raise UsageError("load_records needs a results database")
         selections = None
         names = _names(codecs)
         if names:
             # a name with no record at all is a typo or another database: an empty frame would hide it
-            check_names(store, [n for n in names if not resolve_name(store, n).imported], measured_only=True)
+            check_names(catalogue, [n for n in names if not catalogue.resolve(n).imported], measured_only=True)
             selections = []
             for name in names:
-                choice = resolve_name(store, name)
+                choice = catalogue.resolve(name)
                 if choice.imported:
                     raise UsageError(f"{name!r} is an imported curve: it has no records (load_curves reads it)")
                 selections.append(choice.selection())
-        wanted = resolve_datasets(store, _names(datasets), stored_only=True) or None
+        wanted = resolve_datasets(catalogue, _names(datasets), stored_only=True) or None
         filters = {"selections": selections, "datasets": wanted, "status": status, "stale": False}
         columns = store.record_columns(**filters)
         plugin_columns = store.metric_columns(store.metric_names(), **filters)
@@ -198,23 +185,14 @@ def _metrics(metric: str | Iterable[str]) -> list[str]:
     return metrics
 
 
-def default_names(store: Store | None, datasets: list[str]) -> list[str]:
+def default_names(catalogue: Catalogue, datasets: list[str]) -> list[str]:
     """Every measured codec (with an ok record) and imported curve on ``datasets``: what a report
     shows when no names are given."""
-    if store is None:
+    if catalogue.store is None:
         return []
-    measured = {g["codec"] for g in store.record_groups(datasets=datasets or None, status="ok")}
-    imported = {n for n, ds in store.imported_curve_names().items() if not datasets or set(ds) & set(datasets)}
+    measured = {g["codec"] for g in catalogue.store.record_groups(datasets=datasets or None, status="ok")}
+    imported = {n for n, ds in catalogue.imported_names().items() if not datasets or set(ds) & set(datasets)}
     return sorted(measured | imported)
-
-
-def stored_dataset_names(store: Store | None) -> list[str]:
-    """Datasets with records or imported curves in the store."""
-    if store is None:
-        return []
-    found = set(store.stored_names("dataset"))
-    found |= {d for ds in store.imported_curve_names().values() for d in ds}
-    return sorted(found)
 
 
 def point_labels(found: CurveInfo) -> list[str | None]:
@@ -228,11 +206,11 @@ def point_labels(found: CurveInfo) -> list[str | None]:
     return [None] * len(found.points)
 
 
-def curve_rows(found: CurveInfo, store: Store | None) -> list[dict[str, Any]]:
+def curve_rows(found: CurveInfo, catalogue: Catalogue) -> list[dict[str, Any]]:
     """The points of one resolved curve as :data:`CURVE_COLUMNS` rows (measured: one per quality)."""
     base = {"name": found.name, "label": found.label, "dataset": found.dataset, "metric": found.metric,
             "source": found.source, "config": found.config, "fallback": found.fallback,
-            "origin": found.origin(store)}
+            "origin": found.origin(catalogue)}
     rows = []
     if found.selection is not None:
         key = metric_spec.get(found.metric).key
@@ -253,7 +231,7 @@ def curve_rows(found: CurveInfo, store: Store | None) -> list[dict[str, Any]]:
     return rows
 
 
-def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None = None,
+def load_curves(db: str | Path | CatalogueSource, names: str | Iterable[str] | None = None,
                 datasets: str | Iterable[str] | None = None, metric: str | Iterable[str] = metric_spec.DEFAULT, *,
                 qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None) -> pd.DataFrame:
     """Curves as a DataFrame, one row per point, for each name on each dataset that has one.
@@ -262,7 +240,8 @@ def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None
     and ``plot`` use): measured means of the chosen configuration, else an imported curve, else a
     shipped published one (``source``: ``measured``, ``imported`` or ``published``). ``names``
     default to every measured codec and imported curve on ``datasets``, which default to every
-    dataset in the store; ``db`` None means shipped curves only (names and datasets then needed).
+    dataset in the store; ``db`` (a path, an open store or a :class:`~rdbench.analysis.catalogue.Catalogue`)
+    None means shipped curves only (names and datasets then needed).
     ``metric``: ``"psnr"``, ``"ms-ssim"`` or both (a list); ``qualities`` keeps only those points
     of measured curves (a list for every name, or a mapping name -> its list); a quality a measured
     name does not have is a usage error. Columns (:data:`CURVE_COLUMNS`): ``value`` is the metric's value in dB,
@@ -272,25 +251,25 @@ def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None
     """
     metrics = _metrics(metric)
     choice = QualityChoice.of_value(qualities)
-    with _opened(db) as store:
-        wanted = resolve_datasets(store, _names(datasets)) or stored_dataset_names(store)
-        chosen = _names(names) or default_names(store, wanted)
+    with Catalogue.opened(db) as catalogue:
+        wanted = resolve_datasets(catalogue, _names(datasets)) or catalogue.dataset_names()
+        chosen = _names(names) or default_names(catalogue, wanted)
         if not wanted or not chosen:
             raise UsageError("load_curves needs names and datasets when the database holds none")
-        check_names(store, chosen)
-        check_qualities(store, chosen, wanted, choice)
+        check_names(catalogue, chosen)
+        check_qualities(catalogue, chosen, wanted, choice)
         rows: list[dict[str, Any]] = []
         notes: list[str] = []
         missing: list[tuple[str, str, str]] = []
         for m in metrics:
             for dataset in wanted:
                 for name in chosen:
-                    found = resolve_curve(store, name, dataset, m, choice.of(name))
+                    found = resolve_curve(catalogue, name, dataset, m, choice.of(name))
                     if found is None:
                         missing.append((name, dataset, m))
                         continue
                     notes.extend(n for n in found.notes if n not in notes)
-                    rows.extend(curve_rows(found, store))
+                    rows.extend(curve_rows(found, catalogue))
     frame = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     frame["images"] = pd.array(frame["images"].astype(object).where(frame["images"].notna(), None), dtype="Int64")
     frame["bpp"] = frame["bpp"].astype("float64")

@@ -29,7 +29,7 @@ import os
 import re
 from pathlib import Path
 
-from rdbench.analysis.references import list_references
+from rdbench.analysis.catalogue import Catalogue, CatalogueSource
 from rdbench.data.datasets import (
     Dataset,
     data_root,
@@ -39,25 +39,9 @@ from rdbench.data.datasets import (
     resolve_dataset,
 )
 from rdbench.errors import UsageError, did_you_mean
-from rdbench.store.sqlite import Store
 
 #: the suffix :func:`folder_dataset_name` gives a folder's name
 _FOLDER_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
-
-
-def stored_datasets(store: Store | None) -> list[str]:
-    """Datasets with records (ok or failed) in the store."""
-    if store is None:
-        return []
-    return store.stored_names("dataset")
-
-
-def _curve_datasets(store: Store | None) -> set[str]:
-    """Datasets with an imported curve in the store or a shipped published curve."""
-    found = {d for ds in list_references().values() for d in ds}
-    if store is not None:
-        found |= {d for ds in store.imported_curve_names().values() for d in ds}
-    return found
 
 
 def _is_path(spec: str) -> bool:
@@ -70,7 +54,7 @@ def _folder_name(folder: Path, root: str | Path | None) -> str:
     return registered_dataset_at(folder, data_root(root)) or folder_dataset_name(folder)
 
 
-def dataset_name(store: Store | None, spec: str, *, root: str | Path | None = None, new_ok: bool = False) -> str:
+def dataset_name(catalogue: Catalogue, spec: str, *, root: str | Path | None = None, new_ok: bool = False) -> str:
     """The dataset name ``spec`` stands for, by the module's rule; ``new_ok`` keeps an unmatched
     name as it is (``rdbench import``) instead of refusing it."""
     folder = Path(spec).expanduser()
@@ -81,7 +65,7 @@ def dataset_name(store: Store | None, spec: str, *, root: str | Path | None = No
         return _folder_name(folder, root)
     if spec in manifests():
         return spec
-    stored = set(stored_datasets(store)) | _curve_datasets(store)
+    stored = set(catalogue.measured_datasets()) | catalogue.curve_datasets()
     if spec in stored:
         return spec
     same_name = sorted(d for d in stored if _FOLDER_SUFFIX.search(d) and d[:-9] == spec)
@@ -104,16 +88,18 @@ def dataset_name(store: Store | None, spec: str, *, root: str | Path | None = No
     known = sorted(stored | set(manifests()))
     raise UsageError(f"unknown dataset {spec!r}{did_you_mean(spec, known)}: not a folder, a registered dataset "
                      "nor a name in the database",
-                     hint=f"stored in the database: {', '.join(stored_datasets(store)) or 'none'}; "
+                     hint=f"stored in the database: {', '.join(catalogue.measured_datasets()) or 'none'}; "
                           f"registered: {', '.join(sorted(manifests()))}")
 
 
-def resolve_datasets(store: Store | None, specs: list[str], *, stored_only: bool = False) -> list[str]:
+def resolve_datasets(catalogue: CatalogueSource, specs: list[str], *, stored_only: bool = False) -> list[str]:
     """Dataset names for ``--dataset`` values (:func:`dataset_name`); ``stored_only`` (commands that list
-    records: ``results``, ``export``, ``load_records``) also refuses a dataset without records."""
-    names = [dataset_name(store, spec) for spec in specs]
+    records: ``results``, ``export``, ``load_records``) also refuses a dataset without records.
+    ``catalogue`` may be a store or None (scripts call this)."""
+    catalogue = Catalogue.of(catalogue)
+    names = [dataset_name(catalogue, spec) for spec in specs]
     if stored_only:
-        stored = stored_datasets(store)
+        stored = catalogue.measured_datasets()
         for spec, name in zip(specs, names):
             if name not in stored:
                 what = repr(spec) if spec == name else f"{spec!r} ({name})"
@@ -122,10 +108,10 @@ def resolve_datasets(store: Store | None, specs: list[str], *, stored_only: bool
     return names
 
 
-def dataset_to_measure(store: Store | None, spec: str, root: str | Path | None = None) -> Dataset:
+def dataset_to_measure(catalogue: Catalogue, spec: str, root: str | Path | None = None) -> Dataset:
     """The images a ``--dataset`` value stands for, for commands that read them (``run``, ``complexity``):
     the dataset :func:`dataset_name` names, which must be a registered dataset or a folder here."""
-    name = dataset_name(store, spec, root=root)
+    name = dataset_name(catalogue, spec, root=root)
     if name in manifests():
         return resolve_dataset(name, root)
     folder = Path(spec).expanduser()

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from rdbench.analysis.anchor_points import anchor_curve
 from rdbench.analysis.bdrate import BdRateError, bd_rate, rate_difference
+from rdbench.analysis.catalogue import Catalogue, CatalogueSource
 from rdbench.analysis.comparison import compare
 from rdbench.analysis.curves import resolve_curve
 from rdbench.codecs.quality_choice import QualityChoice
-from rdbench.store.sqlite import Store
 
 Line = tuple[list[float], list[float]]
 
@@ -31,14 +31,16 @@ class DeltaFigure:
     notes: list[str] = field(default_factory=list)
 
 
-def delta_figure(store: Store | None, anchor: str, names: list[str], dataset: str, metric: str, method: str,
+def delta_figure(catalogue: CatalogueSource, anchor: str, names: list[str], dataset: str, metric: str, method: str,
                  qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
                  per_image: bool = False, anchor_qualities: list[str] | None = None) -> DeltaFigure | None:
     """The lines of the rate-difference figure of ``names`` against ``anchor`` on ``dataset``; None
     when the anchor has no curve there. ``qualities`` selects the codecs' points (as
-    :func:`rdbench.analysis.tables.bd_table` takes them), ``anchor_qualities`` the anchor's."""
+    :func:`rdbench.analysis.tables.bd_table` takes them), ``anchor_qualities`` the anchor's. ``catalogue``
+    may be a store or None (no database: shipped curves only)."""
+    catalogue = Catalogue.of(catalogue)
     choice = QualityChoice.of_value(qualities)
-    base, _ = anchor_curve(store, anchor, dataset, metric, anchor_qualities)
+    base, _ = anchor_curve(catalogue, anchor, dataset, metric, anchor_qualities)
     if base is None:
         return None
     figure = DeltaFigure()
@@ -48,7 +50,7 @@ def delta_figure(store: Store | None, anchor: str, names: list[str], dataset: st
             figure.notes.append(line)
 
     for name in names:
-        found = resolve_curve(store, name, dataset, metric, choice.of(name))
+        found = resolve_curve(catalogue, name, dataset, metric, choice.of(name))
         if found is None:
             note(f"{name} has no {metric} curve on {dataset}: not drawn")
             continue

@@ -15,7 +15,7 @@ from typing import Any
 
 from rdbench import __version__, metric_spec
 from rdbench.analysis.aggregate import PSNR_CAP_DB, mixed_timing_note
-from rdbench.analysis.curve_names import resolve_name
+from rdbench.analysis.catalogue import Catalogue
 from rdbench.analysis.curves import select_measured
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.name_checks import check_names
@@ -87,14 +87,15 @@ def exportable(store: Any, codecs: list[str], datasets: list[str]) -> list[tuple
     """(codec, dataset) pairs with successful records, restricted to the given names when non-empty.
 
     Codec names may carry ``@`` selectors; an unknown codec or dataset is a usage error."""
-    check_names(store, codecs, measured_only=True)
-    wanted = resolve_datasets(store, datasets, stored_only=True) if datasets else []
-    stored = [(c, d) for c, d, n in store.iter_codecs() if n and (not wanted or d in wanted)]
+    catalogue = Catalogue(store)
+    check_names(catalogue, codecs, measured_only=True)
+    wanted = resolve_datasets(catalogue, datasets, stored_only=True) if datasets else []
+    stored = [(c, d) for c, d, n in catalogue.codec_datasets() if n and (not wanted or d in wanted)]
     if not codecs:
         return stored
     pairs = []
     for name in codecs:
-        choice = resolve_name(store, name)
+        choice = catalogue.resolve(name)
         if choice.imported:
             raise UsageError(f"{name!r} is an imported curve; export writes measured runs")
         pairs += [(name, d) for c, d in stored if c == choice.codec

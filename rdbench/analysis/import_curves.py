@@ -26,6 +26,7 @@ from typing import Any
 
 from rdbench import metric_spec
 from rdbench.analysis.aggregate import capped_db
+from rdbench.analysis.catalogue import Catalogue
 from rdbench.analysis.dataset_names import dataset_name
 from rdbench.codecs.base import CODEC_NAME_RULE, is_codec_name
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
@@ -166,7 +167,7 @@ def import_curves(store: Store, paths: list[str | Path], *, name: str | None = N
             raise UsageError(f"unknown metric {metric!r}{did_you_mean(metric, list(METRICS))}")
     parsed_files = [parse_curve_file(path) for path in paths]
     if dataset:
-        dataset = dataset_name(store, dataset, new_ok=True)
+        dataset = dataset_name(Catalogue(store), dataset, new_ok=True)
     declared = [p.name for p in parsed_files]
     curves: list[ImportedCurve] = []
     summaries: list[dict[str, Any]] = []

@@ -8,29 +8,29 @@ from collections.abc import Mapping
 from typing import Any
 
 from rdbench.analysis.aggregate import _quality_sort_key
-from rdbench.analysis.curve_names import resolve_name, stored_codecs
-from rdbench.analysis.curves import FALLBACKS, _quality_matches, published_names
+from rdbench.analysis.catalogue import Catalogue, CatalogueSource
+from rdbench.analysis.curves import FALLBACKS, _quality_matches
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
-from rdbench.store.sqlite import Store
 
 
-def known_names(store: Store | None, datasets: list[str] | None = None) -> set[str]:
-    """Measured codecs and published references, restricted to those with a curve on ``datasets``."""
+def known_names(catalogue: CatalogueSource, datasets: list[str] | None = None) -> set[str]:
+    """Measured codecs and published references, restricted to those with a curve on ``datasets``
+    (``catalogue`` may be a store or None: a public name)."""
+    catalogue = Catalogue.of(catalogue)
     wanted = set(datasets) if datasets else None
-    names = {n for n, ds in published_names(store).items() if wanted is None or wanted & set(ds)}
-    if store is not None:
-        names |= {codec for codec, dataset, _ in store.iter_codecs() if wanted is None or dataset in wanted}
+    names = {n for n, ds in catalogue.published_names().items() if wanted is None or wanted & set(ds)}
+    names |= {codec for codec, dataset, _ in catalogue.codec_datasets() if wanted is None or dataset in wanted}
     # a name a shipped curve stands in for (FALLBACKS) has a curve wherever that curve has one
     names |= {alias for alias, target in FALLBACKS.items() if target in names}
     return names
 
 
-def listed_once(store: Store | None, names: set[str], anchor: str | None = None) -> set[str]:
+def listed_once(catalogue: Catalogue, names: set[str], anchor: str | None = None) -> set[str]:
     """``names`` (e.g. :func:`known_names`, for a default list of rows) with each shipped curve once: less the
     :data:`FALLBACKS` names not measured in the store (their curve is listed under its own name) and less the
     curve standing in for an unmeasured ``anchor`` (it would be compared with itself)."""
-    measured = set(stored_codecs(store))
+    measured = set(catalogue.measured_codecs())
     out = {n for n in names if n not in FALLBACKS or n in measured}
     if anchor in FALLBACKS and anchor not in measured:
         out.discard(FALLBACKS[anchor])
@@ -47,42 +47,42 @@ def configured_codecs() -> list[str]:
         return []
 
 
-def check_names(store: Store | None, names: list[str], *, role: str = "codec",
+def check_names(catalogue: Catalogue, names: list[str], *, role: str = "codec",
                 measured_only: bool = False) -> None:
     """Refuse (usage error, with "did you mean") a name that is neither measured in the store, nor a
     published or imported curve, nor a configured codec; and any bad ``@`` selector."""
-    measured = stored_codecs(store)
-    published = [] if measured_only else sorted(published_names(store))
+    measured = catalogue.measured_codecs()
+    published = [] if measured_only else sorted(catalogue.published_names())
     configured = [] if measured_only else configured_codecs()
     for name in names:
-        choice = resolve_name(store, name)
+        choice = catalogue.resolve(name)
         if choice.imported:
-            if store is None or choice.codec not in store.imported_curve_names():
+            if choice.codec not in catalogue.imported_names():
                 raise UsageError(f"no imported curve named {choice.codec!r}"
-                                 f"{did_you_mean(choice.codec, sorted(published_names(store)))}")
+                                 f"{did_you_mean(choice.codec, sorted(catalogue.published_names()))}")
             continue
         if choice.codec in measured or choice.codec in published or choice.codec in configured:
             continue
-        where = f"in {store.path}" if store is not None else "(no results database)"
+        where = f"in {catalogue.path}" if catalogue.path is not None else "(no results database)"
         choices = measured + published + configured
         hint = (f"measured {where}: {', '.join(measured) or 'none'}"
                 + ("" if measured_only else
-                   f"; imported: {', '.join(sorted(store.imported_curve_names())) if store is not None else 'none'}"
+                   f"; imported: {', '.join(sorted(catalogue.imported_names())) if catalogue.store is not None else 'none'}"
                    "; shipped published curves: `rdbench bdrate --help` lists where; configured codecs: `rdbench codecs`"))
         raise UsageError(f"unknown {role} {name!r}{did_you_mean(choice.codec, choices)}", hint=hint)
 
 
-def stored_qualities(store: Store | None, codecs: list[str], datasets: list[str]) -> list[str]:
+def stored_qualities(catalogue: Catalogue, codecs: list[str], datasets: list[str]) -> list[str]:
     """Qualities of ok, current (not stale) records of the measured ``codecs`` (names, ``@``
     selectors applied) on ``datasets``, sorted."""
-    if store is None or not codecs:
+    if catalogue.store is None or not codecs:
         return []
-    selections = [resolve_name(store, c).selection() for c in codecs]
-    groups = store.record_groups(selections=selections, datasets=datasets or None, status="ok", stale=False)
+    selections = [catalogue.resolve(c).selection() for c in codecs]
+    groups = catalogue.store.record_groups(selections=selections, datasets=datasets or None, status="ok", stale=False)
     return sorted({g["quality"] for g in groups}, key=_quality_sort_key)
 
 
-def check_qualities(store: Store | None, names: list[str], datasets: list[str],
+def check_qualities(catalogue: Catalogue, names: list[str], datasets: list[str],
                     qualities: QualityChoice | Mapping[str, Any] | list[str] | None, *,
                     anchor: str | None = None) -> None:
     """Refuse a quality selection that would drop a point silently: every quality asked of a
@@ -100,8 +100,8 @@ def check_qualities(store: Store | None, names: list[str], datasets: list[str],
     checked = False
     for name in names:
         wanted = choice.of(name)
-        resolved = resolve_name(store, name)
-        have = [] if resolved.imported else stored_qualities(store, [name], datasets)
+        resolved = catalogue.resolve(name)
+        have = [] if resolved.imported else stored_qualities(catalogue, [name], datasets)
         own = choice.explicit(name) is not None
         if not wanted or not (have or own):
             continue

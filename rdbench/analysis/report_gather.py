@@ -27,13 +27,13 @@ from rdbench.analysis.aggregate import (
     shown_uncapped,
 )
 from rdbench.analysis.anchor_points import anchor_curve
+from rdbench.analysis.catalogue import Catalogue
 from rdbench.analysis.complexity import complexity_rows, scaling_exponents
 from rdbench.analysis.curve_names import SHORT, short_weights, split_name
 from rdbench.analysis.curves import FALLBACKS, CurveInfo, resolve_curve
 from rdbench.analysis.dataframes import (
     default_names,
     point_labels,
-    stored_dataset_names,
 )
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.plots import styles
@@ -382,8 +382,9 @@ def gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = N
     ``bd_options`` go to :func:`rdbench.analysis.tables.bd_table` as they are (e.g. ``{"ci": 95}`` for
     bootstrap intervals)."""
     started = datetime.now(timezone.utc)
-    wanted = resolve_datasets(store, list(datasets or [])) or stored_dataset_names(store)
-    names = list(codecs) if codecs else default_names(store, wanted)
+    catalogue = Catalogue(store)
+    wanted = resolve_datasets(catalogue, list(datasets or [])) or catalogue.dataset_names()
+    names = list(codecs) if codecs else default_names(catalogue, wanted)
     names = [n for n in dict.fromkeys(names) if n != anchor]
     if not codecs:
         names = [n for n in names if n != split_name(anchor)[0]]
@@ -394,14 +395,14 @@ def gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = N
     ctx = Context(store, anchor, names, wanted, [metric_spec.get(m).name for m in metrics], method,
                    explicit=bool(codecs))
     for metric in ctx.metrics:
-        ctx.tables[metric] = bd_table(store, anchor, names, wanted, metric=metric, method=method, qualities=choice,
+        ctx.tables[metric] = bd_table(catalogue, anchor, names, wanted, metric=metric, method=method, qualities=choice,
                                       anchor_qualities=anchor_qualities, **(bd_options or {}))
     drawn = {anchor}
     for metric in ctx.metrics:
         for dataset in wanted:
             for name in dict.fromkeys([*names, anchor]):
-                found = (anchor_curve(store, name, dataset, metric, anchor_qualities)[0] if name == anchor
-                         else resolve_curve(store, name, dataset, metric, choice.of(name)))
+                found = (anchor_curve(catalogue, name, dataset, metric, anchor_qualities)[0] if name == anchor
+                         else resolve_curve(catalogue, name, dataset, metric, choice.of(name)))
                 if found is not None:
                     ctx.curves[(name, dataset, metric)] = found
                     drawn.add(name)

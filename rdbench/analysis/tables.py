@@ -35,8 +35,8 @@ from rdbench.analysis.bootstrap import (
     check_resampling,
     paired_images,
 )
+from rdbench.analysis.catalogue import Catalogue, CatalogueSource
 from rdbench.analysis.comparison import Comparison, compare
-from rdbench.analysis.curve_names import resolve_name, stored_codecs
 from rdbench.analysis.curves import (
     CurveInfo,
     describe_anchor,
@@ -48,7 +48,6 @@ from rdbench.analysis.name_checks import check_names, check_qualities, known_nam
 from rdbench.analysis.per_image import per_image_values, summarize
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import RdbenchError, UsageError, did_you_mean, with_article
-from rdbench.store.sqlite import Store
 
 
 def coverage(anchor: list[tuple[float, float]], test: list[tuple[float, float]], kind: BdKind) -> float:
@@ -115,31 +114,30 @@ class BdTable:
         return [self.anchor_info, *self.notes, *self.protocol, *(f"note: {i}" for i in self.info)]
 
 
-def _check_anchor(store: Store | None, anchor: str, datasets: list[str]) -> None:
-    choice = resolve_name(store, anchor)  # a bad selector is a usage error naming what is stored
-    if anchor in known_names(store) or choice.codec in stored_codecs(store) or choice.imported:
+def _check_anchor(catalogue: Catalogue, anchor: str, datasets: list[str]) -> None:
+    choice = catalogue.resolve(anchor)  # a bad selector is a usage error naming what is stored
+    if anchor in known_names(catalogue) or choice.codec in catalogue.measured_codecs() or choice.imported:
         return
-    where = f"the store {store.path}" if store is not None else "the store (no database yet)"
-    alternatives = ", ".join(vtm_alternatives(store, datasets)) or "vtm18-published"
+    where = f"the store {catalogue.path}" if catalogue.path is not None else "the store (no database yet)"
+    alternatives = ", ".join(vtm_alternatives(catalogue, datasets)) or "vtm18-published"
     hint = (f"measure it with `rdbench run --codec {anchor} --dataset {','.join(datasets)}`, "
             f"or use a published anchor such as {alternatives}")
     if anchor.startswith("vtm17"):
         hint += (" (the MLIC authors published no VTM-17.0 points; vtm17-rdbench is rdbench's own VTM-17.0 "
                  "measurement on Kodak, vtm18-published the closest published anchor)")
-    from rdbench.analysis.curves import published_names
     from rdbench.analysis.name_checks import configured_codecs
 
     if anchor in configured_codecs():
         raise RdbenchError(f"anchor {anchor!r} has no measured runs in {where} and is not a published or imported "
                            "curve", hint=hint)
-    choices = stored_codecs(store) + sorted(published_names(store)) + configured_codecs()
+    choices = catalogue.measured_codecs() + sorted(catalogue.published_names()) + configured_codecs()
     raise UsageError(f"unknown anchor {anchor!r}{did_you_mean(anchor, choices)}: not measured in {where}, not a "
                      "published or imported curve, not a configured codec", hint=hint)
 
 
-def _curve_entry(found: CurveInfo, store: Store | None) -> dict[str, Any]:
+def _curve_entry(found: CurveInfo, catalogue: Catalogue) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": found.name, "dataset": found.dataset, "source": found.source,
-                             "origin": found.origin(store), "points": len(found.points)}
+                             "origin": found.origin(catalogue), "points": len(found.points)}
     if found.selection is not None:
         entry.update(config_hash=found.selection.config_hash, how=found.selection.how,
                      configurations=found.selection.configurations,
@@ -154,7 +152,7 @@ def _points_json(points: list[tuple[float, float]], labels: list[str] | None, me
     return [{"quality": labels[i] if labels else None, "bpp": points[i][0], key: points[i][1]} for i in order]
 
 
-def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list[str], *,
+def bd_table(catalogue: CatalogueSource, anchor: str, codecs: list[str], datasets: list[str], *,
              metric: str = metric_spec.DEFAULT, method: str = "pchip", kind: BdKind = "rate", psnr_delta: bool | None = None,
              qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
              anchor_qualities: list[str] | None = None, interval: tuple[float | None, float | None] | None = None, ci: float | None = None,
@@ -175,14 +173,16 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     (:mod:`rdbench.analysis.curves`); an unknown name is a usage error, and so (also a ValueError) is a
     level, resample count or seed that cannot give a meaningful interval
     (:func:`rdbench.analysis.bootstrap.check_resampling`). ``kind`` is "rate" (BD-rate, %) or "quality"
-    (BD-PSNR, dB); ``psnr_delta=True`` is its deprecated spelling of "quality".
+    (BD-PSNR, dB); ``psnr_delta=True`` is its deprecated spelling of "quality". ``catalogue``: a
+    :class:`~rdbench.analysis.catalogue.Catalogue`, an open store, or None (shipped curves only).
     """
+    catalogue = Catalogue.of(catalogue)
     kind = kind_of(psnr_delta, kind)
     if ci is not None:
         check_resampling(ci, resamples, seed)
     choice = QualityChoice.of_value(qualities)
-    _check_request(store, anchor, codecs, datasets, metric, choice, anchor_qualities)
-    curves = _Curves(store, anchor, metric, choice, anchor_qualities)
+    _check_request(catalogue, anchor, codecs, datasets, metric, choice, anchor_qualities)
+    curves = _Curves(catalogue, anchor, metric, choice, anchor_qualities)
     table = BdTable(anchor=anchor, codecs=list(codecs), datasets=list(datasets), kind=kind, ci_level=ci)
     for codec in codecs:
         for dataset in datasets:
@@ -202,7 +202,7 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
             table.cells.append(cell)
     table.protocol = _protocol_lines(datasets, anchor, curves.anchor_curve, metric, method, kind, anchor_qualities,
                                      interval, ci, resamples, seed)
-    table.anchor_info = describe_anchor(store, anchor, datasets, metric, anchor_qualities)
+    table.anchor_info = describe_anchor(catalogue, anchor, datasets, metric, anchor_qualities)
     table.info, table.curves = curves.info, curves.entries
     wide = bd_format.wide_table(table.cells, codecs=table.codecs, datasets=table.datasets, ci=ci is not None,
                                 show_config=any(e["source"] != "published" for e in table.curves))
@@ -210,22 +210,22 @@ def bd_table(store: Store | None, anchor: str, codecs: list[str], datasets: list
     return table
 
 
-def _check_request(store: Store | None, anchor: str, codecs: list[str], datasets: list[str], metric: str,
+def _check_request(catalogue: Catalogue, anchor: str, codecs: list[str], datasets: list[str], metric: str,
                    choice: QualityChoice, anchor_qualities: list[str] | None) -> None:
     """Every name, quality and anchor quality exists: a usage error naming what is stored otherwise."""
-    _check_anchor(store, anchor, datasets)
-    check_names(store, codecs)
-    check_qualities(store, codecs, datasets, choice, anchor=anchor)
-    anchor_points.check_anchor_qualities(store, anchor, datasets, metric, anchor_qualities)
+    _check_anchor(catalogue, anchor, datasets)
+    check_names(catalogue, codecs)
+    check_qualities(catalogue, codecs, datasets, choice, anchor=anchor)
+    anchor_points.check_anchor_qualities(catalogue, anchor, datasets, metric, anchor_qualities)
 
 
 class _Curves:
     """The curves of one table, each resolved once, with what resolving them noted (``info``), where
     each comes from (``entries``, in the order first asked for) and why the anchor has none on a dataset."""
 
-    def __init__(self, store: Store | None, anchor: str, metric: str, choice: QualityChoice,
+    def __init__(self, catalogue: Catalogue, anchor: str, metric: str, choice: QualityChoice,
                  anchor_qualities: list[str] | None) -> None:
-        self.store, self.anchor, self.metric = store, anchor, metric
+        self.catalogue, self.anchor, self.metric = catalogue, anchor, metric
         self.choice, self.anchor_qualities = choice, anchor_qualities
         self.info: list[str] = []
         self.entries: list[dict[str, Any]] = []
@@ -242,15 +242,15 @@ class _Curves:
         key = (name, dataset, as_anchor)
         if key not in self._found:
             if as_anchor:
-                found, why = anchor_points.anchor_curve(self.store, name, dataset, self.metric, self.anchor_qualities)
+                found, why = anchor_points.anchor_curve(self.catalogue, name, dataset, self.metric, self.anchor_qualities)
                 if why:
                     self.anchor_reasons[dataset] = why
             else:
-                found = resolve_curve(self.store, name, dataset, self.metric, self.choice.of(name))
+                found = resolve_curve(self.catalogue, name, dataset, self.metric, self.choice.of(name))
             self._found[key] = found
             if found is not None:
                 self.info.extend(n for n in found.notes if n not in self.info)
-                self.entries.append(_curve_entry(found, self.store))
+                self.entries.append(_curve_entry(found, self.catalogue))
         return self._found[key]
 
 
@@ -291,7 +291,8 @@ def _missing_reason(curves: _Curves, codec: str, dataset: str, a: CurveInfo | No
         reason = f"{codec} has no {metric} curve on {dataset}"
         if curves.choice.of(codec):
             reason += f" at quality {', '.join(curves.choice.of(codec))}"
-        if curves.store is None and resolve_name(None, codec).codec not in known_names(None):
+        catalogue = curves.catalogue
+        if catalogue.store is None and catalogue.resolve(codec).codec not in known_names(catalogue):
             reason += " (no results database)"
         return reason
     empty = comparison.empty_reason()

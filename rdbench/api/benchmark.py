@@ -128,6 +128,7 @@ def run_benchmark(
     """The run of :func:`benchmark`, returning what it did (:class:`BenchmarkRun`) rather than
     the records; :func:`benchmark` documents the arguments. The lines said after the run
     (:meth:`BenchmarkRun.closing_lines`) are left to the caller."""
+    from rdbench.analysis.catalogue import Catalogue
     from rdbench.analysis.dataset_names import dataset_to_measure
     from rdbench.data.datasets import data_root as root_of
     from rdbench.data.install import check_unchanged
@@ -176,7 +177,7 @@ def run_benchmark(
     for note in found:
         say(note)
     with readable_or_none(db) as stored:
-        measured = dataset_to_measure(stored, os.fspath(dataset), data_root)
+        measured = dataset_to_measure(Catalogue(stored), os.fspath(dataset), data_root)
     if measured.manifest is None:  # a folder: say the name its results are stored under
         say(measured.describe())
     configs = runnable(Selection(configs, adapters, choice), context, say).configs

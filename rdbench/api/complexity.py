@@ -85,6 +85,7 @@ def measure_complexity(
 ) -> list[ComplexityPoint]:
     """The points of :func:`complexity`, as :class:`rdbench.store.record.ComplexityPoint` objects in
     the order measured (codec by codec, sizes ascending); :func:`complexity` documents the arguments."""
+    from rdbench.analysis.catalogue import Catalogue
     from rdbench.analysis.dataset_names import dataset_to_measure
     from rdbench.api.benchmark import check_count, existing_path
     from rdbench.codecs.base import Codec, CodecConfig, CodecContext, parse_quality
@@ -112,7 +113,7 @@ def measure_complexity(
     image_path = None
     if dataset:
         with readable_or_none(db) as stored:
-            image_path = str(dataset_to_measure(stored, os.fspath(dataset), data_root).images[0].path)
+            image_path = str(dataset_to_measure(Catalogue(stored), os.fspath(dataset), data_root).images[0].path)
     context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir, threads=threads)
 
     def not_a_model(config: CodecConfig, adapter: type[Codec]) -> str | None:

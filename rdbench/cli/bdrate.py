@@ -18,6 +18,7 @@ from rdbench.analysis.bootstrap import (
     MIN_RESAMPLES,
     MIN_TAIL_RESAMPLES,
 )
+from rdbench.analysis.catalogue import Catalogue
 from rdbench.analysis.curve_names import split_name
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.name_checks import known_names, listed_once
@@ -32,7 +33,6 @@ from rdbench.cli.options import (
     split_csv,
 )
 from rdbench.errors import UsageError
-from rdbench.store.sqlite import Store
 
 SELECTORS_HELP = ("A measured codec may be named NAME@HASH (a configuration hash prefix), NAME@cpu / NAME@cuda "
                   "(a device) or NAME@WEIGHTS (a weights id prefix); NAME@imported is the imported curve of that name.")
@@ -113,8 +113,6 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     with --per-image / --sensitivity the `per_image`, `per_image_summary` and `sensitivity` lists.
     --format csv prints one table: the wide one, or the per-image or sensitivity rows when asked.
     """
-    from pathlib import Path
-
     if ci is None and (resamples is not None or seed is not None):
         raise UsageError("--bootstrap and --seed set the resampling of a confidence interval",
                          hint="add --ci 95 (or another level in percent)")
@@ -127,14 +125,14 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
         interval = parse_interval(interval_text)
     except BdRateError as exc:
         raise UsageError(str(exc), hint=exc.hint) from None
-    store = Store(db, readonly=True) if Path(db).exists() else None
-    wanted = resolve_datasets(store, split_csv(datasets))
+    catalogue = Catalogue.open(db)
+    wanted = resolve_datasets(catalogue, split_csv(datasets))
     choice = parse_qualities(qualities)
     if anchor_qualities is not None and not split_csv(anchor_qualities):
         raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
     anchor_list = split_csv(anchor_qualities) or None
-    names = split_csv(codecs) or sorted(listed_once(store, known_names(store, wanted), anchor) - {anchor, split_name(anchor)[0]})
-    table = bd_table(store, anchor, names, wanted, metric=metric, method=method, kind=kind,
+    names = split_csv(codecs) or sorted(listed_once(catalogue, known_names(catalogue, wanted), anchor) - {anchor, split_name(anchor)[0]})
+    table = bd_table(catalogue, anchor, names, wanted, metric=metric, method=method, kind=kind,
                      qualities=choice, anchor_qualities=anchor_list, interval=interval, ci=ci,
                      resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
                      seed=DEFAULT_SEED if seed is None else seed, per_image=per_image, sensitivity=sensitivity,

@@ -8,6 +8,7 @@ import click
 
 from rdbench.analysis.anchor_points import anchor_curve, check_anchor_qualities
 from rdbench.analysis.bdrate import METHODS
+from rdbench.analysis.catalogue import Catalogue
 from rdbench.analysis.curves import resolve_curve, select_measured
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.name_checks import check_names, check_qualities
@@ -22,16 +23,13 @@ from rdbench.cli.options import (
 )
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError, did_you_mean
-from rdbench.store.sqlite import Store
 
 
-def open_store(db: str, needed: bool) -> Store | None:
+def open_catalogue(db: str, needed: bool) -> Catalogue:
     """The results database read-only; a missing one is a usage error when measured runs are needed."""
     path = Path(db)
-    if path.exists():
-        return Store(path, readonly=True)
-    if not needed:
-        return None
+    if path.exists() or not needed:
+        return Catalogue.open(path)
     folder = path.parent if str(path.parent) else Path(".")
     siblings = sorted(p.name for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
     raise UsageError(f"no results database at {db}{did_you_mean(path.name, siblings)}",
@@ -90,16 +88,16 @@ def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_i
                          "quality")
     names = split_csv(codecs)
     if delta:
-        store = open_store(db, per_image or _needs_store(names, anchor))
-        _delta(store, names, anchor, split_csv(datasets), choice, anchor_list, metric, method, per_image,
+        catalogue = open_catalogue(db, per_image or _needs_store(names, anchor))
+        _delta(catalogue, names, anchor, split_csv(datasets), choice, anchor_list, metric, method, per_image,
                Path(out_dir), ext)
         return
-    store = open_store(db, complexity or per_image or _needs_store(names, anchor))
+    catalogue = open_catalogue(db, complexity or per_image or _needs_store(names, anchor))
     if complexity:
-        _complexity(store, names, Path(out_dir) / f"complexity.{ext}")
+        _complexity(catalogue, names, Path(out_dir) / f"complexity.{ext}")
         return
-    wanted = resolve_datasets(store, split_csv(datasets))
-    measured = sorted({c for c, d, _ in store.iter_codecs() if d in wanted}) if store is not None else []
+    wanted = resolve_datasets(catalogue, split_csv(datasets))
+    measured = sorted({c for c, d, _ in catalogue.codec_datasets() if d in wanted})
     said: list[str] = []
 
     def say(line: str) -> None:
@@ -109,10 +107,10 @@ def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_i
 
     if per_image:
         names = names or measured
-        check_names(store, names, measured_only=True)
-        check_qualities(store, names, wanted, choice)
+        check_names(catalogue, names, measured_only=True)
+        check_qualities(catalogue, names, wanted, choice)
         for dataset in wanted:
-            selections = {n: s for n in names if (s := select_measured(store, n, dataset, choice.of(n)))}
+            selections = {n: s for n in names if (s := select_measured(catalogue, n, dataset, choice.of(n)))}
             for selection in selections.values():
                 for note in selection.notes:
                     say(note)
@@ -124,20 +122,20 @@ def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_i
             click.echo(str(path))
         return
     names = names or measured
-    check_names(store, names)
+    check_names(catalogue, names)
     if anchor:
-        check_names(store, [anchor], role="anchor")
+        check_names(catalogue, [anchor], role="anchor")
         if anchor not in names:
             names.append(anchor)
-    check_qualities(store, [n for n in names if n != anchor], wanted, choice, anchor=anchor)
+    check_qualities(catalogue, [n for n in names if n != anchor], wanted, choice, anchor=anchor)
     if anchor:
-        check_anchor_qualities(store, anchor, wanted, metric, anchor_list)
+        check_anchor_qualities(catalogue, anchor, wanted, metric, anchor_list)
     for dataset in wanted:
         found = {}
         for name in names:
             wanted_points = anchor_list if name == anchor else choice.of(name)
-            curve = (anchor_curve(store, name, dataset, metric, anchor_list)[0] if name == anchor
-                     else resolve_curve(store, name, dataset, metric, wanted_points))
+            curve = (anchor_curve(catalogue, name, dataset, metric, anchor_list)[0] if name == anchor
+                     else resolve_curve(catalogue, name, dataset, metric, wanted_points))
             if curve is not None:
                 found[name] = curve
             else:
@@ -154,20 +152,20 @@ def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_i
         click.echo(str(path))
 
 
-def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: list[str], choice: QualityChoice,
+def _delta(catalogue: Catalogue, names: list[str], anchor: str, dataset_specs: list[str], choice: QualityChoice,
            anchor_qualities: list[str] | None, metric: str, method: str, per_image: bool, out_dir: Path, ext: str) -> None:
     """One rate-difference figure per dataset (:func:`rdbench.analysis.plots.plot_delta`)."""
     from rdbench.analysis.delta import delta_figure
 
-    wanted = resolve_datasets(store, dataset_specs)
-    measured = sorted({c for c, d, _ in store.iter_codecs() if d in wanted}) if store is not None else []
+    wanted = resolve_datasets(catalogue, dataset_specs)
+    measured = sorted({c for c, d, _ in catalogue.codec_datasets() if d in wanted})
     names = [n for n in (names or measured) if n != anchor]
     if not names:
         raise UsageError(f"no codec to compare with {anchor}", hint="name them with --codec")
-    check_names(store, names)
-    check_names(store, [anchor], role="anchor")
-    check_qualities(store, names, wanted, choice, anchor=anchor)
-    check_anchor_qualities(store, anchor, wanted, metric, anchor_qualities)
+    check_names(catalogue, names)
+    check_names(catalogue, [anchor], role="anchor")
+    check_qualities(catalogue, names, wanted, choice, anchor=anchor)
+    check_anchor_qualities(catalogue, anchor, wanted, metric, anchor_qualities)
     said: list[str] = []
 
     def say(line: str) -> None:
@@ -176,7 +174,7 @@ def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: li
             click.echo(f"note: {line}", err=True)
 
     for dataset in wanted:
-        figure = delta_figure(store, anchor, names, dataset, metric, method, choice, per_image, anchor_qualities)
+        figure = delta_figure(catalogue, anchor, names, dataset, metric, method, choice, per_image, anchor_qualities)
         if figure is None:
             say(f"anchor {anchor} has no {metric} curve on {dataset}: no rate-difference figure")
             continue
@@ -192,9 +190,10 @@ def _delta(store: Store | None, names: list[str], anchor: str, dataset_specs: li
         click.echo(str(path))
 
 
-def _complexity(store: Store | None, codecs: list[str], path: Path) -> None:
+def _complexity(catalogue: Catalogue, codecs: list[str], path: Path) -> None:
     from rdbench.analysis.complexity import plot_complexity
 
+    store = catalogue.store
     points = store.complexity_points(codecs or None) if store is not None else []
     if not points:
         which = f" for {', '.join(codecs)}" if codecs else ""

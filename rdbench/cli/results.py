@@ -27,20 +27,22 @@ def _filters(store, codec: str | None, dataset: str | None, quality: str | None,
              stale: bool = False) -> dict[str, Any]:
     """Store filters from the options, every name checked against what is stored (usage error + "did you mean").
     Stale records (an image's earlier content) are selected with ``stale`` only, never mixed with current ones."""
-    from rdbench.analysis.curve_names import resolve_name, short_weights
+    from rdbench.analysis.catalogue import Catalogue
+    from rdbench.analysis.curve_names import short_weights
     from rdbench.analysis.dataset_names import resolve_datasets
     from rdbench.analysis.name_checks import check_names
 
+    catalogue = Catalogue(store)
     filters: dict[str, Any] = {"status": status, "stale": stale}
     names = split_csv(codec)
     if names:
-        check_names(store, names, measured_only=True)
-        choices = [resolve_name(store, n) for n in names]
+        check_names(catalogue, names, measured_only=True)
+        choices = [catalogue.resolve(n) for n in names]
         if any(c.imported for c in choices):
             raise UsageError("'@imported' names an imported curve; results lists measured records")
         filters["selections"] = [c.selection() for c in choices]
     if dataset:
-        filters["datasets"] = resolve_datasets(store, split_csv(dataset), stored_only=True)
+        filters["datasets"] = resolve_datasets(catalogue, split_csv(dataset), stored_only=True)
     groups = store.record_groups() if quality or weights or device else []
     if quality:
         from rdbench.analysis.aggregate import _quality_sort_key
