@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +151,7 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
 
     --delete removes the records the filters select (exit 2 without a filter unless --all).
     """
-    from rdbench.analysis.aggregate import aggregate, mixed_timing_note, uneven_images
-    from rdbench.cli.formatting import render, render_columns
-    from rdbench.store.record import RECORD_FIELDS, STATUS_FAILED
-    from rdbench.store.sqlite import Store
+    from rdbench.store.record import STATUS_FAILED
 
     if failed:
         if status == "ok":
@@ -169,77 +167,129 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
         raise UsageError("--yes and --all go with --delete")
     # the per-image table of the formats people read needs no Record per row, nor every column
     columnar = per_image and fmt != "json" and not mismatches and status != STATUS_FAILED
-    with Store(db, readonly=True) as store:
-        filters = _filters(store, codec, dataset, quality, status, weights, device, image, stale)
-        plugins = store.metric_names()  # plug-in metrics with stored values: a column each, after the built-ins
-        if columnar:
-            table = store.record_columns(fields=_PER_IMAGE_FIELDS, **filters)
-            table.update(store.metric_columns(plugins, **filters))
-            records = table["codec"]  # one entry per record: all the checks below ask of them
-        else:
-            records = store.find_records(**filters, mismatched=mismatches)
-        stale_count = 0 if stale else sum(g["records"] for g in store.record_groups(**{**filters, "stale": True}))
-    if stale_count and fmt in ("table", "markdown"):
-        click.echo(f"note: {stale_count} stale records (measured on an image's earlier content) are not shown "
-                   "(--stale lists them)", err=True)
-    if not records:
+    listing = _read(db, codec, dataset, quality, status, weights, device, image, stale, columnar=columnar,
+                    mismatches=mismatches)
+    if listing.stale_count and fmt in ("table", "markdown"):
+        click.echo(f"note: {listing.stale_count} stale records (measured on an image's earlier content) are not "
+                   "shown (--stale lists them)", err=True)
+    if not listing.records:
         click.echo("no matching records" + (" (no failures)" if status == STATUS_FAILED else "")
                    + (" (no decoder mismatch)" if mismatches else "") + (" (nothing stale)" if stale else ""), err=True)
         return
-    from rdbench.analysis.aggregate import PSNR_CAP_DB
+    if failed or status == STATUS_FAILED:
+        _print_failures(listing.records, fmt)
+    elif mismatches:
+        _print_mismatches(listing.records, fmt)
+    elif per_image:
+        _capped_note(_print_per_image(listing, fmt), fmt)
+    else:
+        _capped_note(_print_means(listing.records, listing.plugins, pooled, fmt), fmt)
+
+
+@dataclass
+class _Listing:
+    """What ``results`` read: the records (or, ``columnar``, their per-image ``table`` and one entry per
+    record in ``records``), the plug-in metrics with stored values, and the stale records left out."""
+
+    records: list[Any]
+    plugins: list[str]
+    stale_count: int
+    table: dict[str, list[Any]] | None = None
+
+
+def _read(db, codec, dataset, quality, status, weights, device, image, stale: bool, *, columnar: bool,
+          mismatches: bool) -> _Listing:
+    """The records the filter options select (:func:`_filters`), read-only; ``columnar``: as the
+    per-image table's columns."""
+    from rdbench.store.sqlite import Store
+
+    with Store(db, readonly=True) as store:
+        filters = _filters(store, codec, dataset, quality, status, weights, device, image, stale)
+        plugins = store.metric_names()  # plug-in metrics with stored values: a column each, after the built-ins
+        table = None
+        if columnar:
+            table = store.record_columns(fields=_PER_IMAGE_FIELDS, **filters)
+            table.update(store.metric_columns(plugins, **filters))
+            records = table["codec"]  # one entry per record: all the checks ask of them
+        else:
+            records = store.find_records(**filters, mismatched=mismatches)
+        stale_count = 0 if stale else sum(g["records"] for g in store.record_groups(**{**filters, "stale": True}))
+    return _Listing(records, plugins, stale_count, table)
+
+
+def _print_failures(records: list[Any], fmt: str) -> None:
+    from rdbench.cli.formatting import render
+
+    click.echo(render([_per_image_row(r) for r in records], FAILED_COLUMNS, fmt))
+
+
+def _print_mismatches(records: list[Any], fmt: str) -> None:
+    from rdbench.cli.formatting import render
+
+    rows = [{**_per_image_row(r), "decoder_max_abs_diff": r.extra.get("decoder_max_abs_diff")} for r in records]
+    click.echo(render(rows, MISMATCH_COLUMNS, fmt))
+
+
+def _print_per_image(listing: _Listing, fmt: str) -> int:
+    """One row per record; returns how many PSNR values were capped."""
+    from rdbench.cli.formatting import render, render_columns
+    from rdbench.store.record import RECORD_FIELDS
+
+    if fmt == "json":
+        rows = [_per_image_row(r) for r in listing.records]
+        columns = [*RECORD_FIELDS, *listing.plugins, "psnr_capped", "ms_ssim_db_capped"]
+        click.echo(render(rows, columns, fmt))
+        return sum(row["psnr_capped"] for row in rows)
+    table = listing.table
+    cells = _per_image_columns(table)
+    columns = [c for c in PER_IMAGE_COLUMNS if c != "weights" or any(table["weights"])]
+    columns[columns.index(_MS_SSIM_DB) + 1:columns.index(_MS_SSIM_DB) + 1] = listing.plugins
+    if len(set(table["code"])) > 1:
+        columns.insert(columns.index("device") + 1, "code")
+    click.echo(render_columns(cells, columns, fmt, count=len(listing.records)))
+    return sum(cells["psnr_capped"])
+
+
+def _print_means(records: list[Any], plugins: list[str], pooled: bool, fmt: str) -> int:
+    """Per-quality means with their notes; returns how many per-image PSNR values were capped."""
+    from rdbench.analysis.aggregate import aggregate, mixed_timing_note, uneven_images
     from rdbench.analysis.curve_names import short_weights
+    from rdbench.cli.formatting import render
     from rdbench.codecs.code_identity import short_code
 
-    if failed or status == STATUS_FAILED:
-        click.echo(render([_per_image_row(r) for r in records], FAILED_COLUMNS, fmt))
-        return
-    if mismatches:
-        rows = [{**_per_image_row(r), "decoder_max_abs_diff": r.extra.get("decoder_max_abs_diff")} for r in records]
-        click.echo(render(rows, MISMATCH_COLUMNS, fmt))
-        return
-    if per_image:
-        if fmt == "json":
-            rows = [_per_image_row(r) for r in records]
-            columns = [*RECORD_FIELDS, *plugins, "psnr_capped", "ms_ssim_db_capped"]
-            click.echo(render(rows, columns, fmt))
-            capped = sum(row["psnr_capped"] for row in rows)
-        else:
-            cells = _per_image_columns(table)
-            columns = [c for c in PER_IMAGE_COLUMNS if c != "weights" or any(table["weights"])]
-            columns[columns.index(_MS_SSIM_DB) + 1:columns.index(_MS_SSIM_DB) + 1] = plugins
-            if len(set(table["code"])) > 1:
-                columns.insert(columns.index("device") + 1, "code")
-            click.echo(render_columns(cells, columns, fmt, count=len(records)))
-            capped = sum(cells["psnr_capped"])
-    else:
-        rows = aggregate(records)
-        columns = list(MEAN_COLUMNS)
-        columns[columns.index(_MS_SSIM_DB) + 1:columns.index(_MS_SSIM_DB) + 1] = plugins
-        if any(row.get("n_ms_ssim", row["n"]) != row["n"] for row in rows):
-            columns.insert(columns.index(_MS_SSIM), "n_ms_ssim")
-        for note in uneven_images(rows):
-            click.echo(f"note: {note}", err=True)
-        timing_note = mixed_timing_note(rows)
-        if timing_note:
-            columns.insert(columns.index("decode_s") + 1, "n_timed")
-            click.echo(f"note: {timing_note}", err=True)
-        if pooled:
-            columns += ["bpp_pooled", "psnr_pooled"]
-        if fmt != "json":
-            several_codes = len({row["code"] for row in rows}) > 1
-            for row in rows:
-                row["config"] = row["config_hash"][:8]
-                row["weights"] = short_weights(row["weights"])
-                row["code"] = short_code(row["code"])
-            columns[columns.index("config_hash")] = "config"
-            if not any(row["weights"] for row in rows):
-                columns.remove("weights")
-            if not several_codes:
-                columns.remove("code")
-            if not any(row.get("psnr_capped") for row in rows):
-                columns.remove("psnr_capped")
-        click.echo(render(rows, columns, fmt))
-        capped = sum(row.get("psnr_capped") or 0 for row in rows)
+    rows = aggregate(records)
+    columns = list(MEAN_COLUMNS)
+    columns[columns.index(_MS_SSIM_DB) + 1:columns.index(_MS_SSIM_DB) + 1] = plugins
+    if any(row.get("n_ms_ssim", row["n"]) != row["n"] for row in rows):
+        columns.insert(columns.index(_MS_SSIM), "n_ms_ssim")
+    for note in uneven_images(rows):
+        click.echo(f"note: {note}", err=True)
+    timing_note = mixed_timing_note(rows)
+    if timing_note:
+        columns.insert(columns.index("decode_s") + 1, "n_timed")
+        click.echo(f"note: {timing_note}", err=True)
+    if pooled:
+        columns += ["bpp_pooled", "psnr_pooled"]
+    if fmt != "json":
+        several_codes = len({row["code"] for row in rows}) > 1
+        for row in rows:
+            row["config"] = row["config_hash"][:8]
+            row["weights"] = short_weights(row["weights"])
+            row["code"] = short_code(row["code"])
+        columns[columns.index("config_hash")] = "config"
+        if not any(row["weights"] for row in rows):
+            columns.remove("weights")
+        if not several_codes:
+            columns.remove("code")
+        if not any(row.get("psnr_capped") for row in rows):
+            columns.remove("psnr_capped")
+    click.echo(render(rows, columns, fmt))
+    return sum(row.get("psnr_capped") or 0 for row in rows)
+
+
+def _capped_note(capped: int, fmt: str) -> None:
+    from rdbench.analysis.aggregate import PSNR_CAP_DB
+
     if capped and fmt in ("table", "markdown"):
         click.echo(f"{capped} per-image PSNR values above {PSNR_CAP_DB:g} dB (lossless images, MSE 0) are counted "
                    f"as {PSNR_CAP_DB:g} dB (psnr_capped); the records keep the true value")
