@@ -52,6 +52,7 @@ _PUBLIC: dict[str, str] = {
     "bd_rate": "rdbench.analysis.bdrate",
     "bd_psnr": "rdbench.analysis.bdrate",
     "BdRateError": "rdbench.analysis.bdrate",
+    "Catalogue": "rdbench.analysis.catalogue",
     "curve": "rdbench.analysis.curves",
     "measured_curve": "rdbench.analysis.curves",
     "per_image_curves": "rdbench.analysis.curves",
