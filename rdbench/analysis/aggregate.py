@@ -113,7 +113,7 @@ def shown_uncapped(record: Record, metric: str | Metric) -> float | None:
     if spec.curve_field:
         return getattr(record, spec.curve_field)
     value = spec.record_value(record)
-    return ms_ssim_db(value) if spec.scale == "db" else value
+    return spec.shown(value)
 
 
 def shown_value(record: Record, metric: str | Metric) -> float | None:
@@ -130,7 +130,7 @@ def metric_mean(values: Iterable[float | None], metric: str | Metric) -> float |
     if not present:
         return None
     value = exact_mean(present)
-    value = ms_ssim_db(value) if spec.scale == "db" else value
+    value = spec.shown(value)
     return capped_db(value) if spec.cap_db else value
 
 
