@@ -165,6 +165,10 @@ SHIPPED: dict[str, Metric] = {}
 DEFAULT = PSNR.name
 #: named sets of metrics, asked for by one word where a metric name is accepted (``--metrics jpeg-ai``)
 SETS: dict[str, tuple[str, ...]] = {}
+#: set name -> the members whose BD-rates the set's average takes, where not all of them
+#: (``bdrate --metric SET``): JPEG AI's reporting averages these seven, not its PSNR-Y/U/V
+#: (docs/metrics.md, "BD per metric and the JPEG AI average")
+AVERAGED: dict[str, tuple[str, ...]] = {"jpeg-ai": ("ms-ssim-y", "vif", "fsim", "nlpd", "iw-ssim", "vmaf", "psnr-hvs")}
 
 
 def check_metric(metric: Metric, where: str) -> Metric:
@@ -266,6 +270,16 @@ def expand(words: str | Iterable[str]) -> list[Metric]:
     return list(chosen.values())
 
 
+def averaged(words: str | Iterable[str]) -> list[str]:
+    """The names whose BD-rates the average of ``bdrate --metric WORDS`` takes: each set's
+    :data:`AVERAGED` members (all its members when it has no entry), and each metric named alone."""
+    split = [w.strip() for word in ([words] if isinstance(words, str) else words) for w in str(word).split(",")]
+    chosen: dict[str, None] = {}
+    for word in split:
+        chosen.update(dict.fromkeys(AVERAGED.get(word, SETS.get(word, (word,)))))
+    return list(chosen)
+
+
 def get(name: str | Metric) -> Metric:
     """The metric called ``name`` (a :class:`Metric` is returned as it is); a usage error names
     the known ones otherwise."""
@@ -282,6 +296,7 @@ def get(name: str | Metric) -> Metric:
 
 
 __all__ = [
+    "AVERAGED",
     "BUILTIN",
     "DEFAULT",
     "ENTRY_POINT_GROUP",
@@ -291,6 +306,7 @@ __all__ = [
     "SETS",
     "SHIPPED",
     "Metric",
+    "averaged",
     "expand",
     "get",
     "names",
