@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from rdbench import metric_spec
-from rdbench.analysis.aggregate import _quality_sort_key
+from rdbench.analysis.aggregate import _quality_sort_key, aggregation
 from rdbench.analysis.curve_names import resolve_name
 from rdbench.analysis.curves import CurveInfo, resolve_curve
 from rdbench.analysis.dataset_names import resolve_datasets
@@ -255,8 +255,11 @@ def curve_rows(found: CurveInfo, store: Store | None) -> list[dict[str, Any]]:
 
 def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None = None,
                 datasets: str | Iterable[str] | None = None, metric: str | Iterable[str] = metric_spec.DEFAULT, *,
-                qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None) -> pd.DataFrame:
-    """Curves as a DataFrame, one row per point, for each name on each dataset that has one.
+                qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
+                aggregate: str | None = None) -> pd.DataFrame:
+    """Curves as a DataFrame, one row per point, for each name on each dataset that has one; measured
+    points made under the convention ``aggregate`` (``"image-mean"``, the default, or ``"dataset-mse"``;
+    ``df.attrs["aggregation"]`` says which; published curves keep their authors' image means).
 
     Which points a name means is the one rule of :mod:`rdbench.analysis.curves` (what ``bdrate``
     and ``plot`` use): measured means of the chosen configuration, else an imported curve, else a
@@ -272,7 +275,7 @@ def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None
     """
     metrics = _metrics(metric)
     choice = QualityChoice.of_value(qualities)
-    with _opened(db) as store:
+    with _opened(db) as store, aggregation(aggregate) as used:
         wanted = resolve_datasets(store, _names(datasets)) or stored_dataset_names(store)
         chosen = _names(names) or default_names(store, wanted)
         if not wanted or not chosen:
@@ -297,6 +300,7 @@ def load_curves(db: str | Path | Store | None, names: str | Iterable[str] | None
     frame["value"] = frame["value"].astype("float64")
     frame.attrs["notes"] = notes
     frame.attrs["missing"] = missing
+    frame.attrs["aggregation"] = used
     return frame
 
 

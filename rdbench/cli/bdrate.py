@@ -26,6 +26,7 @@ from rdbench.analysis.name_checks import known_names, listed_once
 from rdbench.analysis.tables import BdTable, bd_table
 from rdbench.cli.formatting import render
 from rdbench.cli.options import (
+    aggregate_option,
     db_option,
     format_option,
     parse_qualities,
@@ -94,10 +95,11 @@ def _clean(value: Any) -> Any:
 @click.option("--sensitivity-steps", "steps", type=click.IntRange(1, 50), default=None,
               help=f"Points dropped from each end by --sensitivity [default: {DEFAULT_STEPS}, fewer when the anchor "
                    "has fewer to spare].")
+@aggregate_option()
 @format_option()
 @db_option
 def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
-            per_image, ci, resamples, seed, sensitivity, steps, fmt, db):
+            per_image, ci, resamples, seed, sensitivity, steps, aggregate, fmt, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
     Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
@@ -146,7 +148,8 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
                         qualities=choice, anchor_qualities=anchor_list, interval=interval, ci=ci,
                         resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
                         seed=DEFAULT_SEED if seed is None else seed, per_image=per_image or several,
-                        sensitivity=sensitivity, sensitivity_steps=DEFAULT_STEPS if steps is None else steps)
+                        sensitivity=sensitivity, sensitivity_steps=DEFAULT_STEPS if steps is None else steps,
+                        aggregate=aggregate)
 
     tables = {name: table_of(name) for name in chosen}
     averaged = metric_spec.averaged(metric) if several else []
@@ -157,7 +160,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
                 for name, table in tables.items()]
         if several:
             document: dict[str, Any] = {"anchor": anchor, "metrics": chosen, "method": method, "unit": unit,
-                                        "tables": outs}
+                                        "aggregation": aggregate, "tables": outs}
             if average:
                 document.update(averaged=averaged, average=average, average_notes=average_notes(average, averaged,
                                                                                                  method))
@@ -167,7 +170,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     else:
         for index, (name, table) in enumerate(tables.items()):
             title = bd_format.title(table, name, method, choice.describe() if choice else None, anchor_list, interval,
-                                    interval_text)
+                                    interval_text) + ("" if aggregate == "image-mean" else f", aggregate {aggregate}")
             if index:
                 click.echo("")
             _print_text(table, fmt, title, per_image, sensitivity)
@@ -184,7 +187,7 @@ def _json_of(table: BdTable, anchor: str, metric: str, method: str, unit: str, c
     """One metric's table as the JSON document ``--format json`` prints for it."""
     out: dict[str, Any] = {
         "anchor": anchor, "anchor_info": table.anchor_info, "metric": metric, "method": method, "unit": unit,
-        "qualities": list(choice.every) if choice.every else None,
+        "aggregation": table.aggregation, "qualities": list(choice.every) if choice.every else None,
         "qualities_per_codec": dict(choice.named), "anchor_qualities": anchor_list,
         "interval": list(interval) if interval else None, "cells": [c.to_json() for c in table.cells],
         "rows": table.rows, "protocol": table.protocol, "notes": table.notes, "info": table.info,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from rdbench.cli.options import db_option, format_option, split_csv
+from rdbench.cli.options import aggregate_option, db_option, format_option, split_csv
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
 from rdbench.metric_spec import MS_SSIM, PSNR
 
@@ -129,10 +129,11 @@ def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
 @click.option("--delete", is_flag=True, help="Delete the records the filters select (asks first; see --yes).")
 @click.option("--yes", is_flag=True, help="With --delete: do not ask.")
 @click.option("--all", "everything", is_flag=True, help="With --delete and no filter: delete every record.")
+@aggregate_option("aggregate_by")
 @format_option()
 @db_option
 def command(codec, dataset, quality, status, failed, weights, device, image, stale, mismatches, per_image, pooled,
-            delete, yes, everything, fmt, db) -> None:
+            delete, yes, everything, aggregate_by, fmt, db) -> None:
     """Print stored results: per-quality dataset means (default), per image, or failures.
 
     Means follow CompressAI's and the MLIC papers' convention (average of per-image values) and
@@ -210,8 +211,14 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
             click.echo(render_columns(cells, columns, fmt, count=len(records)))
             capped = sum(cells["psnr_capped"])
     else:
-        rows = aggregate(records)
+        from rdbench.analysis.aggregate import aggregation, aggregation_note
+
+        with aggregation(aggregate_by):
+            rows = aggregate(records)
+        click.echo(f"note: {aggregation_note(aggregate_by)}", err=True)
         columns = list(MEAN_COLUMNS)
+        if fmt == "json":
+            columns.append("aggregation")
         columns[columns.index(_MS_SSIM_DB) + 1:columns.index(_MS_SSIM_DB) + 1] = plugins
         if any(row.get("n_ms_ssim", row["n"]) != row["n"] for row in rows):
             columns.insert(columns.index(_MS_SSIM), "n_ms_ssim")
