@@ -93,6 +93,7 @@ _PUBLIC: dict[str, str] = {
     "measure_point_fresh": "rdbench.run.complexity",
     # api: what `rdbench run` and `rdbench complexity` do, returning DataFrames
     "benchmark": "rdbench.api.benchmark",
+    "rescore": "rdbench.api.rescore",
     "complexity": "rdbench.api.complexity",
     # output: the tables every command prints (table, csv, json, markdown, latex)
     "render": "rdbench.cli.formatting",

@@ -24,7 +24,8 @@ Where metrics come from, in order (later sources cannot redefine an earlier name
        unit = "dB"
        higher_is_better = true
        min_size = 1
-       scale = "value"                          # or "db": shown and integrated as -10 log10(1 - x)
+       scale = "value"                          # "db": shown and integrated as -10 log10(1 - x);
+                                                # "one-minus": as 1 - x (a lower-is-better metric)
        cap_db = true                            # values above 100 dB (lossless) count as 100 dB
        version = "1"
        on_request = false                       # true: measured only when a run names it (--metrics)
@@ -37,6 +38,7 @@ A plug-in metric's per-image values are stored one row per record and metric (ta
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -53,8 +55,10 @@ PATH_VARIABLE = "RDBENCH_METRICS_PATH"
 #: What a metric's name may be: it is a CLI word, a table column and a key of the stored values.
 NAME_RULE = "lowercase letters, digits and '-', starting with a letter"
 _NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
-#: The ways an aggregate is shown and enters a BD integral.
-SCALES = ("value", "db")
+#: The ways an aggregate is shown and enters a BD integral: as it is, in dB (-10 log10(1 - x)), or as
+#: 1 - x (a lower-is-better metric such as NLPD, which JPEG AI integrates as 1 - NLPD, so that the
+#: shown value rises with the rate as a BD integral needs).
+SCALES = ("value", "db", "one-minus")
 #: Names a plug-in metric may not take: the other columns of a mean row of a curve.
 _RESERVED = frozenset({"bpp", "mse", "n", "failed", "quality", "codec", "dataset", "image", "value"})
 
@@ -75,7 +79,8 @@ class Metric:
     #: how per-image values combine into a curve point: the mean over images (CompressAI's convention)
     aggregation: str = "mean"
     #: how the aggregate is shown and enters a BD integral: ``value`` as it is, ``db`` as
-    #: -10 log10(1 - x) (MS-SSIM, whose mean is taken on the linear values first)
+    #: -10 log10(1 - x) (MS-SSIM, whose mean is taken on the linear values first), ``one-minus`` as
+    #: 1 - x (a lower-is-better metric, JPEG AI's 1 - NLPD; the mean is taken on the values first)
     scale: str = "value"
     #: whether values above 100 dB (a lossless image's infinite PSNR) count as 100 dB in derived numbers
     cap_db: bool = False
@@ -105,6 +110,15 @@ class Metric:
         """The key of the shown aggregate in a curve's mean rows and in published curves."""
         return self.curve_field or self.field or self.name
 
+    def shown(self, value: float | None) -> float | None:
+        """A linear value (a per-image value or a mean of them) on the scale tables, figures and BD
+        integrals use (:data:`SCALES`); None stays None."""
+        if value is None or self.scale == "value":
+            return value
+        if self.scale == "one-minus":
+            return 1.0 - value
+        return math.inf if value >= 1.0 else -10.0 * math.log10(1.0 - value)
+
     @property
     def shown_unit(self) -> str:
         """The unit of shown values: dB for a metric shown in dB, else its own."""
@@ -112,12 +126,15 @@ class Metric:
 
     @property
     def axis_label(self) -> str:
-        """``PSNR (dB)``, ``MS-SSIM (dB)``: the label of an axis or column of shown values."""
+        """``PSNR (dB)``, ``MS-SSIM (dB)``, ``1 - NLPD``: the label of an axis or column of shown values."""
+        if self.scale == "one-minus":
+            return f"1 - {self.label or self.name}" + (f" ({self.unit})" if self.unit else "")
         return f"{self.label or self.name} ({self.shown_unit})" if self.shown_unit else (self.label or self.name)
 
     def value_text(self, value: float) -> str:
         """``PSNR 32.105 dB``: a shown value with its label and unit, for tooltips and notes."""
-        return f"{self.label or self.name} {value:.3f} {self.shown_unit}".rstrip()
+        label = f"1 - {self.label or self.name}" if self.scale == "one-minus" else (self.label or self.name)
+        return f"{label} {value:.3f} {self.shown_unit}".rstrip()
 
     def record_value(self, record: Any) -> float | None:
         """The per-image value a record holds (None when it has none): the built-in's field, or the
@@ -148,6 +165,10 @@ SHIPPED: dict[str, Metric] = {}
 DEFAULT = PSNR.name
 #: named sets of metrics, asked for by one word where a metric name is accepted (``--metrics jpeg-ai``)
 SETS: dict[str, tuple[str, ...]] = {}
+#: set name -> the members whose BD-rates the set's average takes, where not all of them
+#: (``bdrate --metric SET``): JPEG AI's reporting averages these seven, not its PSNR-Y/U/V
+#: (docs/metrics.md, "BD per metric and the JPEG AI average")
+AVERAGED: dict[str, tuple[str, ...]] = {"jpeg-ai": ("ms-ssim-y", "vif", "fsim", "nlpd", "iw-ssim", "vmaf", "psnr-hvs")}
 
 
 def check_metric(metric: Metric, where: str) -> Metric:
@@ -234,14 +255,29 @@ def plugins() -> list[Metric]:
     return [m for m in registered().values() if not m.builtin and not m.on_request]
 
 
-def expand(words: Iterable[str]) -> list[Metric]:
-    """The metrics named by ``words`` (metric names or names of :data:`SETS`), in order, each once;
-    a usage error names an unknown word."""
+def expand(words: str | Iterable[str]) -> list[Metric]:
+    """The metrics named by ``words`` (metric names or names of :data:`SETS`; a string or each word may
+    hold several, comma-separated: ``"jpeg-ai,psnr-y"``), in order, each once; a usage error names an
+    unknown word, or says that none was given."""
+    split = [w.strip() for word in ([words] if isinstance(words, str) else words) for w in str(word).split(",")]
+    if not any(split) or not all(split):
+        raise UsageError(f"no metric named in {','.join(split)!r}",
+                         hint=f"name metrics or sets, comma-separated: {', '.join([*names()[:3], *SETS][:5])}")
     chosen: dict[str, Metric] = {}
-    for word in words:
+    for word in split:
         for name in SETS.get(word, (word,)):
             chosen.setdefault(name, get(name))
     return list(chosen.values())
+
+
+def averaged(words: str | Iterable[str]) -> list[str]:
+    """The names whose BD-rates the average of ``bdrate --metric WORDS`` takes: each set's
+    :data:`AVERAGED` members (all its members when it has no entry), and each metric named alone."""
+    split = [w.strip() for word in ([words] if isinstance(words, str) else words) for w in str(word).split(",")]
+    chosen: dict[str, None] = {}
+    for word in split:
+        chosen.update(dict.fromkeys(AVERAGED.get(word, SETS.get(word, (word,)))))
+    return list(chosen)
 
 
 def get(name: str | Metric) -> Metric:
@@ -260,6 +296,7 @@ def get(name: str | Metric) -> Metric:
 
 
 __all__ = [
+    "AVERAGED",
     "BUILTIN",
     "DEFAULT",
     "ENTRY_POINT_GROUP",
@@ -269,6 +306,7 @@ __all__ = [
     "SETS",
     "SHIPPED",
     "Metric",
+    "averaged",
     "expand",
     "get",
     "names",

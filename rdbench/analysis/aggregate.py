@@ -28,18 +28,66 @@ says how many of its images were capped (``psnr_capped``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from itertools import repeat
 from statistics import mean
 from typing import Any
 
 from rdbench import metric_spec
+from rdbench.errors import UsageError
 from rdbench.metric_spec import Metric
 from rdbench.run.conditions import timing_key
 from rdbench.run.metrics.formulas import ms_ssim_db, psnr_from_mse
 from rdbench.store.record import Record
+
+#: How a curve point aggregates its images (``--aggregate``): ``image-mean``, the mean of per-image values
+#: (CompressAI, the MLIC papers; the default), or ``dataset-mse``, the dataset as one image (CLIC,
+#: Cool-chic): bpp = all bits / all pixels, a PSNR-like metric (``psnr_peak`` > 0; the built-in PSNR from
+#: each record's MSE) from one MSE over every pixel, any other metric as the pixel-weighted mean.
+AGGREGATIONS = ("image-mean", "dataset-mse")
+DEFAULT_AGGREGATION = AGGREGATIONS[0]
+#: the convention the curves of the current command or library call are made under (:func:`aggregation`)
+_AGGREGATION: ContextVar[str] = ContextVar("rdbench_aggregation", default=DEFAULT_AGGREGATION)
+
+
+def check_aggregation(name: str) -> str:
+    """``name`` when it is one of :data:`AGGREGATIONS`, else a usage error naming them."""
+    if name not in AGGREGATIONS:
+        raise UsageError(f"unknown aggregation {name!r}: use {' or '.join(AGGREGATIONS)}")
+    return name
+
+
+@contextmanager
+def aggregation(name: str | None) -> Iterator[str]:
+    """Make every curve point inside the block under the convention ``name`` (None: the default).
+
+    WHY a context rather than an argument of every function: a curve point is made deep under a table,
+    a plot, the report and the DataFrames (curve rule -> selection -> rows), and every entry point
+    takes ``aggregate=`` and sets it here once, so no function in between changes."""
+    token = _AGGREGATION.set(check_aggregation(name or DEFAULT_AGGREGATION))
+    try:
+        yield _AGGREGATION.get()
+    finally:
+        _AGGREGATION.reset(token)
+
+
+def current_aggregation() -> str:
+    """The convention curve points are made under now (:func:`aggregation`)."""
+    return _AGGREGATION.get()
+
+
+def aggregation_note(name: str | None = None) -> str:
+    """The sentence every table and figure states its convention with."""
+    name = name or current_aggregation()
+    if name == "dataset-mse":
+        return ("aggregate dataset-mse: per quality all bits / all pixels; PSNR-like metrics from one MSE over every "
+                "pixel of the dataset; other metrics the pixel-weighted mean (CLIC, Cool-chic)")
+    return "aggregate image-mean: per quality the mean over images of per-image values (CompressAI, MLIC papers)"
 
 
 def _quality_sort_key(quality: str) -> tuple[int, float | str]:
@@ -113,7 +161,7 @@ def shown_uncapped(record: Record, metric: str | Metric) -> float | None:
     if spec.curve_field:
         return getattr(record, spec.curve_field)
     value = spec.record_value(record)
-    return ms_ssim_db(value) if spec.scale == "db" else value
+    return spec.shown(value)
 
 
 def shown_value(record: Record, metric: str | Metric) -> float | None:
@@ -130,19 +178,47 @@ def metric_mean(values: Iterable[float | None], metric: str | Metric) -> float |
     if not present:
         return None
     value = exact_mean(present)
-    value = ms_ssim_db(value) if spec.scale == "db" else value
+    value = spec.shown(value)
     return capped_db(value) if spec.cap_db else value
 
 
-def _plugin_means(records: list[Record]) -> dict[str, float | None]:
-    """Plug-in metric name -> the mean of its per-image values over ``records``; a metric stored but
-    no longer declared (its package uninstalled) is averaged plainly."""
+def _plugin_means(records: list[Record], pooled: bool = False) -> dict[str, float | None]:
+    """Plug-in metric name -> the mean of its per-image values over ``records`` (``pooled``: over the
+    records' pixels, :func:`pooled_mean`); a metric stored but no longer declared (its package
+    uninstalled) is averaged plainly."""
     found: dict[str, float | None] = {}
     declared = metric_spec.registered() if any(r.metrics for r in records) else {}
     for name in sorted({name for r in records for name in r.metrics}):
         spec = declared.get(name) or Metric(name=name, function=":")
-        found[name] = metric_mean([per_image_value(r, spec) for r in records], spec)
+        found[name] = pooled_mean(records, spec) if pooled else metric_mean(
+            [per_image_value(r, spec) for r in records], spec)
     return found
+
+
+def pooled_mean(records: list[Record], metric: str | Metric) -> float | None:
+    """The shown aggregate of ``metric`` over ``records`` taken as one image (``dataset-mse``): a PSNR-like
+    metric (``psnr_peak`` > 0) from the pixel-weighted mean of per-image MSEs, each recovered as
+    peak² 10^(-value/10) (the built-in PSNR's is the record's ``mse``); any other metric the
+    pixel-weighted mean of per-image values; shown and capped as :func:`metric_mean`. Records without a
+    value are left out (None when none has one)."""
+    spec = metric_spec.get(metric)
+    pairs = []
+    for record in records:
+        value = spec.record_value(record)
+        if value is None or math.isnan(value):
+            continue
+        if spec.psnr_peak > 0:
+            value = record.mse if spec.field and record.mse is not None else \
+                spec.psnr_peak ** 2 * 10 ** (-value / 10) if not math.isinf(value) else 0.0
+        pairs.append((value, record.height * record.width))
+    if not pairs:
+        return None
+    weighted = math.fsum(v * p for v, p in pairs) / sum(p for _, p in pairs)
+    if spec.psnr_peak > 0:
+        shown = psnr_from_mse(weighted, spec.psnr_peak)
+    else:
+        shown = spec.shown(weighted)
+    return capped_db(shown) if spec.cap_db else shown
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -201,6 +277,13 @@ def aggregate(records: Iterable[Record]) -> list[dict[str, Any]]:
                 n_ms_ssim=sum(r.ms_ssim is not None and not math.isnan(r.ms_ssim) for r in ok),
             )
             row.update(_plugin_means(ok))
+            row["aggregation"] = current_aggregation()
+            if row["aggregation"] == "dataset-mse":  # the dataset as one image (AGGREGATIONS)
+                ms_ssim_spec = metric_spec.MS_SSIM
+                pooled_ms_ssim = pooled_mean(ok, dataclasses.replace(ms_ssim_spec, scale="value", cap_db=False))
+                row.update(bpp=row["bpp_pooled"], psnr=row["psnr_pooled"], ms_ssim=pooled_ms_ssim,
+                           ms_ssim_db=capped_db(ms_ssim_db(pooled_ms_ssim)))
+                row.update(_plugin_means(ok, pooled=True))
         rows.append(row)
     rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["device"], _quality_sort_key(r["quality"]),
                              r["weights"], r["code"]))

@@ -107,6 +107,8 @@ class PairedImages:
         if spec.scale == "db":
             with np.errstate(divide="ignore"):
                 values = -10 * np.log10(1 - values)
+        elif spec.scale == "one-minus":
+            values = 1 - values
         return np.minimum(values, PSNR_CAP_DB) if spec.cap_db else values
 
 

@@ -49,7 +49,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rdbench import metric_spec
-from rdbench.analysis.aggregate import _quality_sort_key, aggregate, shown_value
+from rdbench.analysis.aggregate import (
+    _quality_sort_key,
+    aggregate,
+    current_aggregation,
+    shown_value,
+)
 from rdbench.analysis.catalogue import Catalogue, CatalogueSource
 from rdbench.analysis.curve_names import (
     IMPORTED,
@@ -142,7 +147,7 @@ class Selection:
             rows.sort(key=lambda r: _quality_sort_key(r["quality"]))
             return rows
 
-        return [dict(row) for row in self.cached(("rows", frozenset(kept)), compute)]
+        return [dict(row) for row in self.cached(("rows", frozenset(kept), current_aggregation()), compute)]
 
     @property
     def rows(self) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from rdbench import metric_spec
-from rdbench.analysis.aggregate import _quality_sort_key
+from rdbench.analysis.aggregate import _quality_sort_key, aggregation
 from rdbench.analysis.catalogue import Catalogue, CatalogueSource
 from rdbench.analysis.curves import CurveInfo, resolve_curve
 from rdbench.analysis.dataset_names import resolve_datasets
@@ -233,8 +233,11 @@ def curve_rows(found: CurveInfo, catalogue: Catalogue) -> list[dict[str, Any]]:
 
 def load_curves(db: str | Path | CatalogueSource, names: str | Iterable[str] | None = None,
                 datasets: str | Iterable[str] | None = None, metric: str | Iterable[str] = metric_spec.DEFAULT, *,
-                qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None) -> pd.DataFrame:
-    """Curves as a DataFrame, one row per point, for each name on each dataset that has one.
+                qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
+                aggregate: str | None = None) -> pd.DataFrame:
+    """Curves as a DataFrame, one row per point, for each name on each dataset that has one; measured
+    points made under the convention ``aggregate`` (``"image-mean"``, the default, or ``"dataset-mse"``;
+    ``df.attrs["aggregation"]`` says which; published curves keep their authors' image means).
 
     Which points a name means is the one rule of :mod:`rdbench.analysis.curves` (what ``bdrate``
     and ``plot`` use): measured means of the chosen configuration, else an imported curve, else a
@@ -251,7 +254,7 @@ def load_curves(db: str | Path | CatalogueSource, names: str | Iterable[str] | N
     """
     metrics = _metrics(metric)
     choice = QualityChoice.of_value(qualities)
-    with Catalogue.opened(db) as catalogue:
+    with Catalogue.opened(db) as catalogue, aggregation(aggregate) as used:
         wanted = resolve_datasets(catalogue, _names(datasets)) or catalogue.dataset_names()
         chosen = _names(names) or default_names(catalogue, wanted)
         if not wanted or not chosen:
@@ -276,6 +279,7 @@ def load_curves(db: str | Path | CatalogueSource, names: str | Iterable[str] | N
     frame["value"] = frame["value"].astype("float64")
     frame.attrs["notes"] = notes
     frame.attrs["missing"] = missing
+    frame.attrs["aggregation"] = used
     return frame
 
 

@@ -14,7 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from rdbench import __version__, metric_spec
-from rdbench.analysis.aggregate import PSNR_CAP_DB, mixed_timing_note
+from rdbench.analysis.aggregate import (
+    PSNR_CAP_DB,
+    exact_mean,
+    mixed_timing_note,
+    per_image_value,
+)
 from rdbench.analysis.catalogue import Catalogue
 from rdbench.analysis.curves import select_measured
 from rdbench.analysis.dataset_names import resolve_datasets
@@ -43,6 +48,7 @@ def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
     with_ms_ssim = selection.image_set(ms_ssim.name)
     if with_ms_ssim.images == images.images:
         results[MS_SSIM_KEY] = [r[ms_ssim.field] for r in rows]
+    left_out = _plugin_results(selection, images, rows, results)
     for key, column in (("encoding_time", "encode_s"), ("decoding_time", "decode_s")):
         if all(r[column] is not None for r in rows):
             results[key] = [r[column] for r in rows]
@@ -52,6 +58,8 @@ def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
     if MS_SSIM_KEY not in results and with_ms_ssim.images:
         description += (f"; MS-SSIM not exported: {len(images) - len(with_ms_ssim)} of the images have no MS-SSIM "
                         "value at every quality")
+    if left_out:
+        description += f"; not exported: {'; '.join(left_out)}"
     mixed = mixed_timing_note(rows)
     if mixed and ("encoding_time" in results or "decoding_time" in results):
         description += f"; {mixed}"
@@ -81,6 +89,28 @@ def compressai_results(store: Any, codec: str, dataset: str) -> dict[str, Any]:
             "notes": selection.notes,
         },
     }
+
+
+def _plugin_results(selection: Any, images: Any, rows: list[dict[str, Any]], results: dict[str, list[Any]]) -> list[str]:
+    """Add each plug-in metric the curve's records have values of to ``results`` under its name: per
+    quality the mean of its per-image values over the file's images, as measured (linear, like
+    ``ms-ssim-rgb``: not on the scale tables show it on), when every image of the file has a value at
+    every quality (one file, one image set); returns why each other one is left out."""
+    names = sorted({name for r in selection.records if r.ok for name in r.metrics})
+    declared = metric_spec.registered() if names else {}
+    left_out = []
+    for name in names:
+        if name not in declared:
+            left_out.append(f"{name} (no longer declared here)")
+        elif selection.image_set(name).images != images.images:
+            left_out.append(f"{name} ({len(images) - len(selection.image_set(name))} of the images have no value at "
+                            "every quality)")
+        else:
+            kept = set(images.images)
+            results[name] = [exact_mean([per_image_value(rec, declared[name]) for rec in selection.records
+                                         if rec.ok and rec.image in kept and rec.quality == row["quality"]])
+                             for row in rows]
+    return left_out
 
 
 def exportable(store: Any, codecs: list[str], datasets: list[str]) -> list[tuple[str, str]]:

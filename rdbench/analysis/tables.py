@@ -26,6 +26,11 @@ from typing import Any
 
 from rdbench import metric_spec
 from rdbench.analysis import anchor_points, bd_format
+from rdbench.analysis.aggregate import (
+    DEFAULT_AGGREGATION,
+    aggregation,
+    aggregation_note,
+)
 from rdbench.analysis.bd_cells import WEAK_COVERAGE, BdCell
 from rdbench.analysis.bdrate import BdKind, BdRateError, BdResult, bd_value, kind_of
 from rdbench.analysis.bootstrap import (
@@ -97,6 +102,8 @@ class BdTable:
     marks: list[dict[str, str]] = field(default_factory=list)
     #: the footnotes, ``[n] reason``, one per distinct reason
     notes: list[str] = field(default_factory=list)
+    #: how the measured curves' points aggregate their images (:data:`rdbench.analysis.aggregate.AGGREGATIONS`)
+    aggregation: str = "image-mean"
 
     @property
     def value_key(self) -> str:
@@ -105,7 +112,8 @@ class BdTable:
     def details(self) -> dict[str, Any]:
         """What the table holds beyond the wide view, JSON-ready (cells as their JSON objects): what the
         report shows under a table and a DataFrame keeps in ``attrs``."""
-        return {"cells": [cell.to_json() for cell in self.cells], "protocol": self.protocol,
+        return {"aggregation": self.aggregation, "cells": [cell.to_json() for cell in self.cells],
+                "protocol": self.protocol,
                 "per_image": self.per_image, "per_image_summary": self.per_image_summary,
                 "sensitivity": self.sensitivity}
 
@@ -153,6 +161,26 @@ def _points_json(points: list[tuple[float, float]], labels: list[str] | None, me
 
 
 def bd_table(catalogue: CatalogueSource, anchor: str, codecs: list[str], datasets: list[str], *,
+             aggregate: str | None = None, ci: float | None = None, **options: Any) -> BdTable:
+    """:func:`_bd_table` (which documents every other argument) with the measured curves' points made under
+    the convention ``aggregate`` (``"image-mean"``, the default, or ``"dataset-mse"``:
+    :data:`rdbench.analysis.aggregate.AGGREGATIONS`), stated in ``table.aggregation`` and a protocol line.
+    Published and imported curves are what their authors computed (image means), and a note says so."""
+    with aggregation(aggregate) as used:
+        if used != DEFAULT_AGGREGATION and ci is not None:
+            raise UsageError(f"--ci resamples images and recomputes image means; with --aggregate {used} it is "
+                             "not available", hint="leave out --ci, or use --aggregate image-mean")
+        table = _bd_table(catalogue, anchor, codecs, datasets, ci=ci, **options)
+    table.aggregation = used
+    table.protocol.append(aggregation_note(used))
+    published = sorted({f"{e['name']} on {e['dataset']}" for e in table.curves if e["source"] != "measured"})
+    if used != DEFAULT_AGGREGATION and published:
+        table.protocol.append(f"published and imported curves keep their authors' aggregation (image means): "
+                              f"{', '.join(published)}")
+    return table
+
+
+def _bd_table(catalogue: CatalogueSource, anchor: str, codecs: list[str], datasets: list[str], *,
              metric: str = metric_spec.DEFAULT, method: str = "pchip", kind: BdKind = "rate", psnr_delta: bool | None = None,
              qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
              anchor_qualities: list[str] | None = None, interval: tuple[float | None, float | None] | None = None, ci: float | None = None,

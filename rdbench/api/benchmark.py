@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rdbench import metric_spec
+from rdbench.api.rescore import complete_stored, on_request, outcome_lines
 from rdbench.codecs.base import CodecConfig, CodecContext
 from rdbench.errors import UsageError, plural
 from rdbench.run.execute import Outcome
 from rdbench.run.plan import Plan
+from rdbench.run.rescore import RescoreOutcome
 from rdbench.run.selection import Qualities
 from rdbench.store.record import Record
 from rdbench.store.sqlite import DEFAULT_DB, readable_or_none
@@ -35,6 +38,7 @@ from rdbench.store.sqlite import DEFAULT_DB, readable_or_none
 if TYPE_CHECKING:
     import pandas as pd
 
+    from rdbench.data.datasets import Dataset
     from rdbench.run.executors import Executor
     from rdbench.run.jobs import Job
     from rdbench.store.sqlite import Store
@@ -59,6 +63,10 @@ class BenchmarkRun:
     outcome: Outcome
     #: the records stored as failed by this run, in the order they finished
     failures: list[Record] = field(default_factory=list)
+    #: what adding the ``--metrics`` values to reused stored records did (None: none lacked them)
+    rescored: RescoreOutcome | None = None
+    #: the on-request metrics the run was asked for (``--metrics``)
+    requested: list[metric_spec.Metric] = field(default_factory=list)
 
     def closing_lines(self) -> list[str]:
         """What is said once the run is over: re-timing counts, records not re-timed, failed
@@ -78,6 +86,8 @@ class BenchmarkRun:
         if plan.missing_weights:
             lines.append(f"{plural(len(plan.missing_weights), 'quality', 'qualities')} not run: no checkpoint "
                          f"({', '.join(f'{c} q={q}' for c, q, _ in plan.missing_weights)})")
+        if self.rescored is not None:
+            lines += [f"stored records reused: {line}" for line in outcome_lines(self.rescored, self.requested)]
         return lines
 
     def all_failed(self) -> str | None:
@@ -121,6 +131,7 @@ def run_benchmark(
     executor: str = "local",
     scheduler: str | None = None,
     peak_memory: bool = True,
+    metrics: str | Sequence[str] | None = None,
     progress: bool = False,
     on_record: Callable[[Record], None] | None = None,
     say: Callable[[str], None] | None = None,
@@ -154,6 +165,7 @@ def run_benchmark(
     data_root, keep_bitstreams = _text(data_root), _text(keep_bitstreams)
     check_timeout(timeout_s)
     check_retime(retime, force)
+    requested = on_request(metrics)  # unknown names are refused before anything is stored
     context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
                            checkpoint_dir=checkpoint_dir,
                            tool_dirs=(("vtm", str(Path(vtm_dir).expanduser().resolve())),) if vtm_dir else (),
@@ -186,7 +198,8 @@ def run_benchmark(
     runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler, threads=threads)
     with Store(db) as store:
         plan = plan_jobs(store, configs, measured, context, qualities=choice, retry_failed=retry_failed,
-                         force=force, keep_bitstreams=keep_bitstreams, retime=retime)
+                         force=force, keep_bitstreams=keep_bitstreams, retime=retime,
+                         metrics=[m.name for m in requested if not m.builtin])
         if plan.retimes:
             say(f"re-timing {plural(plan.retimes, 'stored record')} (their bpp, PSNR and MS-SSIM are kept)")
         if plan.skipped_ok or plan.skipped_failed:
@@ -198,12 +211,12 @@ def run_benchmark(
         for line in plan.missing_lines():
             say(line)
         failures: list[Record] = []
-        if plan.jobs:
-            outcome = _execute(store, plan.jobs, runner, failures, progress, on_record)
-        else:
-            outcome = Outcome()
+        outcome = _execute(store, plan.jobs, runner, failures, progress, on_record) if plan.jobs else Outcome()
+        rescored = _complete_reused(store, configs, measured, plan, requested, progress)
+        if not plan.jobs and rescored is None:
             say("nothing to do: every job is already stored (--force recomputes)")
-    return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures)
+    return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures, rescored,
+                        [m for m in requested if not m.builtin])
 
 
 def benchmark(
@@ -228,6 +241,7 @@ def benchmark(
     executor: str = "local",
     scheduler: str | None = None,
     peak_memory: bool = True,
+    metrics: str | Sequence[str] | None = None,
     progress: bool = False,
     on_record: Callable[[Record], None] | None = None,
     say: Callable[[str], None] | None = None,
@@ -252,7 +266,10 @@ def benchmark(
     ``vtm_dir``: a built VTM tree (else ``RDBENCH_VTM_DIR``). ``data_root``: where datasets live.
     ``timeout_s``: seconds one job's coding may take. ``executor``: ``"local"`` or ``"dask"``
     (with ``scheduler``, e.g. ``"tcp://HOST:8786"``). ``peak_memory``: measure each image's peak
-    resident memory (honest, slower) or time as a warm loop does.
+    resident memory (honest, slower) or time as a warm loop does. ``metrics``: metrics measured on
+    request (names or sets, ``"jpeg-ai"`` or a list), computed with every job; stored records of the
+    selection that lack them get them from their kept bitstreams (:func:`rdbench.api.rescore.rescore`),
+    and a record without one is named with what to do (docs/metrics.md).
 
     ``progress``: show a progress bar; ``on_record``: called with each record as it is stored;
     ``say``: takes each line the run has to say (notes, codecs skipped, resuming, failures;
@@ -268,14 +285,33 @@ def benchmark(
                         decode_device=decode_device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
                         retry_failed=retry_failed, force=force, retime=retime, keep_bitstreams=keep_bitstreams,
                         vtm_dir=vtm_dir, data_root=data_root, timeout_s=timeout_s, executor=executor,
-                        scheduler=scheduler, peak_memory=peak_memory, progress=progress, on_record=on_record,
-                        say=say)
+                        scheduler=scheduler, peak_memory=peak_memory, metrics=metrics, progress=progress,
+                        on_record=on_record, say=say)
     say = say or to_stderr
     for line in run.closing_lines():
         say(line)
     if (failed := run.all_failed()) is not None:
         say(failed)
     return run.records()
+
+
+def _complete_reused(store: Store, configs: list[CodecConfig], dataset: Dataset, plan: Plan,
+                     requested: list[metric_spec.Metric], progress: bool) -> RescoreOutcome | None:
+    """Add the requested on-request metrics to the stored ok records the run reuses (planned jobs
+    compute them anyway) from their kept bitstreams; None when no reused record lacks one."""
+    from rdbench.run.rescore import missing_metrics
+
+    wanted = [m for m in requested if not m.builtin]
+    if not wanted:
+        return None
+    reused = set(plan.keys) - {job.key for job in plan.jobs if not job.retime}
+    found = store.find_records(selections=[{"codec": c.name, "config_hash": c.config_hash} for c in configs],
+                               datasets=[dataset.name], stale=False)
+    lacking = [r for r in found if r.ok and r.key in reused and missing_metrics(r, wanted)]
+    if not lacking:
+        return None
+    images = {ref.name: (ref.path, dataset.image_hashes[ref.name]) for ref in dataset.images}
+    return complete_stored(store, lacking, wanted, images, progress=progress)
 
 
 def check_count(name: str, value: object) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from rdbench import metric_spec
 from rdbench.analysis import bd_format
 from rdbench.analysis.anchor_points import DEFAULT_STEPS
 from rdbench.analysis.bdrate import METHODS, BdRateError, parse_interval
@@ -21,13 +22,14 @@ from rdbench.analysis.bootstrap import (
 from rdbench.analysis.catalogue import Catalogue
 from rdbench.analysis.curve_names import split_name
 from rdbench.analysis.dataset_names import resolve_datasets
+from rdbench.analysis.metric_average import AVERAGE, average_notes, metric_average
 from rdbench.analysis.name_checks import known_names, listed_once
 from rdbench.analysis.tables import BdTable, bd_table
 from rdbench.cli.formatting import render
 from rdbench.cli.options import (
+    aggregate_option,
     db_option,
     format_option,
-    metric_option,
     parse_qualities,
     quality_option,
     split_csv,
@@ -70,7 +72,10 @@ def _clean(value: Any) -> Any:
 @click.option("--interval", "interval_text", default=None, metavar="LO:HI",
               help="Integrate only over this quality range (dB; an end may be left out, e.g. 30: ), within each "
                    "pair's overlap. With --bd-psnr: the rates over which the anchor spans it.")
-@metric_option()
+@click.option("--metric", default=metric_spec.DEFAULT, show_default=True, metavar="NAME[,NAME|SET]",
+              help="The metric compared (any declared metric: docs/metrics.md); several (comma-separated) or a set "
+                   "(jpeg-ai) print one table per metric and the average over metrics of the mean per-image BD-rates, "
+                   "as JPEG AI reports it.")
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
 @click.option("--bd-psnr", "kind", flag_value="quality", default="rate", help="Report BD-PSNR (dB) instead of BD-rate (%).")
 @click.option("--per-image", is_flag=True,
@@ -90,10 +95,11 @@ def _clean(value: Any) -> Any:
 @click.option("--sensitivity-steps", "steps", type=click.IntRange(1, 50), default=None,
               help=f"Points dropped from each end by --sensitivity [default: {DEFAULT_STEPS}, fewer when the anchor "
                    "has fewer to spare].")
+@aggregate_option()
 @format_option()
 @db_option
 def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
-            per_image, ci, resamples, seed, sensitivity, steps, fmt, db):
+            per_image, ci, resamples, seed, sensitivity, steps, aggregate, fmt, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
     Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
@@ -132,33 +138,78 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
         raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
     anchor_list = split_csv(anchor_qualities) or None
     names = split_csv(codecs) or sorted(listed_once(catalogue, known_names(catalogue, wanted), anchor) - {anchor, split_name(anchor)[0]})
-    table = bd_table(catalogue, anchor, names, wanted, metric=metric, method=method, kind=kind,
-                     qualities=choice, anchor_qualities=anchor_list, interval=interval, ci=ci,
-                     resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
-                     seed=DEFAULT_SEED if seed is None else seed, per_image=per_image, sensitivity=sensitivity,
-                     sensitivity_steps=DEFAULT_STEPS if steps is None else steps)
-    unit = bd_format.value_label(table.kind)
+    chosen = [m.name for m in metric_spec.expand(metric)]
+    several = len(chosen) > 1
+
+    def table_of(name: str) -> BdTable:
+        return bd_table(catalogue, anchor, names, wanted, metric=name, method=method, kind=kind,
+                        qualities=choice, anchor_qualities=anchor_list, interval=interval, ci=ci,
+                        resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
+                        seed=DEFAULT_SEED if seed is None else seed, per_image=per_image or several,
+                        sensitivity=sensitivity, sensitivity_steps=DEFAULT_STEPS if steps is None else steps,
+                        aggregate=aggregate)
+
+    tables = {name: table_of(name) for name in chosen}
+    averaged = metric_spec.averaged(metric) if several else []
+    average = metric_average(tables, averaged) if several and kind == "rate" else []
+    unit = bd_format.value_label(kind)
     if fmt == "json":
-        out: dict[str, Any] = {
-            "anchor": anchor, "anchor_info": table.anchor_info, "metric": metric, "method": method, "unit": unit,
-            "qualities": list(choice.every) if choice.every else None,
-            "qualities_per_codec": dict(choice.named), "anchor_qualities": anchor_list,
-            "interval": list(interval) if interval else None, "cells": [c.to_json() for c in table.cells],
-            "rows": table.rows, "protocol": table.protocol, "notes": table.notes, "info": table.info,
-            "curves": table.curves}
-        if per_image:
-            out.update(per_image=table.per_image, per_image_summary=table.per_image_summary)
-        if sensitivity:
-            out["sensitivity"] = table.sensitivity
-        click.echo(json.dumps(_clean(out), indent=1, allow_nan=False))
+        outs = [_json_of(table, anchor, name, method, unit, choice, anchor_list, interval, per_image, sensitivity)
+                for name, table in tables.items()]
+        if several:
+            document: dict[str, Any] = {"anchor": anchor, "metrics": chosen, "method": method, "unit": unit,
+                                        "aggregation": aggregate, "tables": outs}
+            if average:
+                document.update(averaged=averaged, average=average, average_notes=average_notes(average, averaged,
+                                                                                                 method))
+            click.echo(json.dumps(_clean(document), indent=1, allow_nan=False))
+        else:
+            click.echo(json.dumps(_clean(outs[0]), indent=1, allow_nan=False))
     else:
-        title = bd_format.title(table, metric, method, choice.describe() if choice else None, anchor_list, interval,
-                                interval_text)
-        _print_text(table, fmt, title, per_image, sensitivity)
-    if table.cells and all(math.isnan(cell.value) for cell in table.cells):
+        for index, (name, table) in enumerate(tables.items()):
+            title = bd_format.title(table, name, method, choice.describe() if choice else None, anchor_list, interval,
+                                    interval_text) + ("" if aggregate == "image-mean" else f", aggregate {aggregate}")
+            if index:
+                click.echo("")
+            _print_text(table, fmt, title, per_image, sensitivity)
+        if average:
+            _print_average(average, averaged, [n for n in chosen if n not in averaged], method, anchor, fmt)
+    if all(table.cells and all(math.isnan(cell.value) for cell in table.cells) for table in tables.values()):
         # exit 0 would let a script take a table of NaN for a result; the footnotes above say why each is NaN
         click.echo(f"error: no {unit} could be computed: every cell is NaN (see the reasons above)", err=True)
         sys.exit(1)
+
+
+def _json_of(table: BdTable, anchor: str, metric: str, method: str, unit: str, choice: Any,
+             anchor_list: list[str] | None, interval: Any, per_image: bool, sensitivity: bool) -> dict[str, Any]:
+    """One metric's table as the JSON document ``--format json`` prints for it."""
+    out: dict[str, Any] = {
+        "anchor": anchor, "anchor_info": table.anchor_info, "metric": metric, "method": method, "unit": unit,
+        "aggregation": table.aggregation, "qualities": list(choice.every) if choice.every else None,
+        "qualities_per_codec": dict(choice.named), "anchor_qualities": anchor_list,
+        "interval": list(interval) if interval else None, "cells": [c.to_json() for c in table.cells],
+        "rows": table.rows, "protocol": table.protocol, "notes": table.notes, "info": table.info,
+        "curves": table.curves}
+    if per_image:
+        out.update(per_image=table.per_image, per_image_summary=table.per_image_summary)
+    if sensitivity:
+        out["sensitivity"] = table.sensitivity
+    return out
+
+
+def _print_average(rows: list[dict[str, Any]], averaged: list[str], others: list[str], method: str, anchor: str,
+                   fmt: str) -> None:
+    """The average over metrics (:mod:`rdbench.analysis.metric_average`), with what it leaves out."""
+    columns = ["codec", "dataset", AVERAGE, "metrics", *averaged, *others]
+    notes = average_notes(rows, averaged, method)
+    if fmt == "csv":
+        click.echo(render(rows, columns, fmt))
+        for line in notes:
+            click.echo(line, err=True)
+        return
+    click.echo("")
+    click.echo(render(rows, columns, fmt, digits=3, notes=notes,
+                      title=f"BD-rate (%) vs {anchor}: average over metrics of the mean per-image BD-rates"))
 
 
 def _print_text(table: BdTable, fmt: str, title: str, per_image: bool, sensitivity: bool) -> None:

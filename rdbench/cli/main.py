@@ -19,6 +19,7 @@ from rdbench.errors import RdbenchError
 #: command name -> (module in rdbench.cli, one-line help shown by `rdbench --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Benchmark codecs on a dataset into the results database."),
+    "rescore": ("rescore", "Add metrics to stored records from their kept bitstreams, without encoding again."),
     "results": ("results", "Print stored results (per image or per quality), or list failures."),
     "codecs": ("codecs_cmd", "List codecs: available here, or why not."),
     "datasets": ("datasets_cmd", "List, download, add and verify datasets."),

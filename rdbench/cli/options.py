@@ -89,3 +89,13 @@ def parse_qualities(values: Iterable[str]) -> QualityChoice:
             named[codec] = points
     return QualityChoice(every, tuple(named.items()))
 
+
+
+def aggregate_option(dest: str = "aggregate"):
+    """``--aggregate``: how a curve point aggregates its images (``rdbench.analysis.aggregate.AGGREGATIONS``)."""
+    return click.option("--aggregate", dest, type=click.Choice(["image-mean", "dataset-mse"]),
+                        default="image-mean", show_default=True,
+                        help="How each curve point aggregates the images: image-mean, the mean of per-image values "
+                             "(CompressAI, MLIC papers); dataset-mse, the dataset as one image (CLIC, Cool-chic: all bits "
+                             "/ all pixels, PSNR from one MSE over every pixel, other metrics pixel-weighted). "
+                             "docs/metrics.md, 'Aggregation over images'.")

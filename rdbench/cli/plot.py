@@ -15,6 +15,7 @@ from rdbench.analysis.name_checks import check_names, check_qualities
 from rdbench.analysis.plots import plot_delta, plot_per_image, plot_rd
 from rdbench.cli.bdrate import SELECTORS_HELP
 from rdbench.cli.options import (
+    aggregate_option,
     db_option,
     metric_option,
     parse_qualities,
@@ -65,15 +66,28 @@ def _needs_store(names: list[str], anchor: str | None) -> bool:
               help="Time, memory and FLOPs against image size from `rdbench complexity` points in the store.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results/plots", show_default=True)
 @click.option("--ext", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
+@aggregate_option()
 @db_option
-def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_image, delta, method, complexity, out_dir, ext, db):
+def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_image, delta, method, complexity, out_dir,
+            ext, aggregate, db):
     """One RD figure per dataset: OUT/rd_<dataset>_<metric>.<ext>.
 
     --per-image writes OUT/rd_<dataset>_<metric>_per_image.<ext>; --delta writes
     OUT/delta_<dataset>_<metric>.<ext> (with --per-image: delta_<dataset>_<metric>_per_image.<ext>);
     --complexity writes OUT/complexity.<ext>. A legend names the configuration ("jpeg [3fa2b1c0]")
-    when the store holds several of a codec.
+    when the store holds several of a codec. Each title names the aggregation of the curve points
+    (--aggregate).
     """
+    from rdbench.analysis.aggregate import aggregation
+
+    with aggregation(aggregate):
+        _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_image, delta, method, complexity,
+                 out_dir, ext, db)
+
+
+def _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_image, delta, method, complexity,
+             out_dir, ext, db) -> None:
+    """The figures :func:`command` asks for, with curve points made under the aggregation in force."""
     if per_image and complexity:
         raise UsageError("--per-image and --complexity draw different figures", hint="pass one of them per call")
     if delta and complexity:
@@ -118,7 +132,8 @@ def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_i
             means = {n: selections[n].points(metric) for n in images}
             labels = {n: selections[n].label for n in images}
             path = plot_per_image(images, means, Path(out_dir) / f"rd_{dataset}_{metric}_per_image.{ext}",
-                                  title=f"{dataset}, per image", metric=metric, labels=labels)
+                                  title=f"{dataset}, per image; mean: {_aggregation()}", metric=metric,
+                                  labels=labels)
             click.echo(str(path))
         return
     names = names or measured
@@ -144,7 +159,7 @@ def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_i
         for info in found.values():
             for note in info.notes:
                 say(note)
-        title = dataset + (f" (quality {choice.describe()})" if choice else "")
+        title = dataset + (f" (quality {choice.describe()})" if choice else "") + f", {_aggregation()}"
         path = plot_rd({n: c.points for n, c in found.items()}, Path(out_dir) / f"rd_{dataset}_{metric}.{ext}",
                        title=title, metric=metric, anchor=anchor,
                        published={n for n, c in found.items() if c.source != "measured"},
@@ -188,6 +203,13 @@ def _delta(catalogue: Catalogue, names: list[str], anchor: str, dataset_specs: l
         path = plot_delta(figure.deltas, out_dir / f"delta_{dataset}_{metric}{suffix}.{ext}", anchor=anchor,
                           title=title, metric=metric, per_image=figure.per_image or None, labels=figure.labels)
         click.echo(str(path))
+
+
+def _aggregation() -> str:
+    """``aggregate image-mean``: how the figure's mean curves aggregate their images."""
+    from rdbench.analysis.aggregate import current_aggregation
+
+    return f"aggregate {current_aggregation()}"
 
 
 def _complexity(catalogue: Catalogue, codecs: list[str], path: Path) -> None:

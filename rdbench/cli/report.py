@@ -12,7 +12,13 @@ import click
 from rdbench import metric_spec
 from rdbench.analysis.bdrate import METHODS
 from rdbench.cli.bdrate import SELECTORS_HELP
-from rdbench.cli.options import db_option, parse_qualities, quality_option, split_csv
+from rdbench.cli.options import (
+    aggregate_option,
+    db_option,
+    parse_qualities,
+    quality_option,
+    split_csv,
+)
 from rdbench.errors import UsageError, did_you_mean
 from rdbench.store.sqlite import Store
 
@@ -72,8 +78,10 @@ def _command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
 @click.option("--out", type=click.Path(dir_okay=False), default="results/report.html", show_default=True,
               help="The HTML file to write.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the default web browser.")
+@aggregate_option()
 @db_option
-def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, method, ci, title, out, open_browser, db):
+def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, method, ci, title, out, open_browser, aggregate,
+            db):
     """Write ONE self-contained HTML report (opens offline; nothing is fetched).
 
     It holds the BD-rate table per metric (overlap, footnotes), RD curves per dataset and metric
@@ -90,18 +98,22 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, metho
     choice = parse_qualities(qualities)
     if anchor_qualities is not None and not split_csv(anchor_qualities):
         raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
-    bd_options = {}
-    if "ci" in inspect.signature(bd_table).parameters:
-        bd_options["ci"] = ci if ci is not None else 95.0
+    from rdbench.analysis.aggregate import aggregation
+
+    bd_options: dict = {"aggregate": aggregate}
+    if "ci" in inspect.signature(bd_table).parameters and (ci is not None or aggregate == "image-mean"):
+        bd_options["ci"] = ci if ci is not None else 95.0  # intervals resample image means: not under dataset-mse
     elif ci is not None:
         raise UsageError("--ci: this rdbench's BD-rate tables have no bootstrap intervals")
     store = _open(db)
     try:
-        html = build_report(store, anchor, codecs=split_csv(codecs) or None, datasets=split_csv(datasets) or None,
-                            metrics=_metrics(metric), method=method, title=title, bd_options=bd_options,
-                            qualities=choice, anchor_qualities=split_csv(anchor_qualities) or None,
-                            command=_command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
-                                                  method, ci, out, db))
+        with aggregation(aggregate):  # every curve and table of the report under one convention, stated in each table
+            html = build_report(store, anchor, codecs=split_csv(codecs) or None,
+                                datasets=split_csv(datasets) or None, metrics=_metrics(metric), method=method,
+                                title=title, bd_options=bd_options, qualities=choice,
+                                anchor_qualities=split_csv(anchor_qualities) or None,
+                                command=_command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
+                                                      method, ci, out, db) + f" --aggregate {aggregate}")
     finally:
         store.close()
     path = write_report(out, html)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from rdbench.cli.options import db_option, format_option, split_csv
+from rdbench.cli.options import aggregate_option, db_option, format_option, split_csv
 from rdbench.errors import RdbenchError, UsageError, did_you_mean
 from rdbench.metric_spec import MS_SSIM, PSNR
 
@@ -132,10 +132,11 @@ def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
 @click.option("--delete", is_flag=True, help="Delete the records the filters select (asks first; see --yes).")
 @click.option("--yes", is_flag=True, help="With --delete: do not ask.")
 @click.option("--all", "everything", is_flag=True, help="With --delete and no filter: delete every record.")
+@aggregate_option("aggregate_by")
 @format_option()
 @db_option
 def command(codec, dataset, quality, status, failed, weights, device, image, stale, mismatches, per_image, pooled,
-            delete, yes, everything, fmt, db) -> None:
+            delete, yes, everything, aggregate_by, fmt, db) -> None:
     """Print stored results: per-quality dataset means (default), per image, or failures.
 
     Means follow CompressAI's and the MLIC papers' convention (average of per-image values) and
@@ -183,7 +184,7 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
     elif per_image:
         _capped_note(_print_per_image(listing, fmt), fmt)
     else:
-        _capped_note(_print_means(listing.records, listing.plugins, pooled, fmt), fmt)
+        _capped_note(_print_means(listing.records, listing.plugins, pooled, aggregate_by, fmt), fmt)
 
 
 @dataclass
@@ -250,15 +251,26 @@ def _print_per_image(listing: _Listing, fmt: str) -> int:
     return sum(cells["psnr_capped"])
 
 
-def _print_means(records: list[Any], plugins: list[str], pooled: bool, fmt: str) -> int:
-    """Per-quality means with their notes; returns how many per-image PSNR values were capped."""
-    from rdbench.analysis.aggregate import aggregate, mixed_timing_note, uneven_images
+def _print_means(records: list[Any], plugins: list[str], pooled: bool, aggregate_by: str | None, fmt: str) -> int:
+    """Per-quality means (aggregated as ``aggregate_by`` says) with their notes; returns how many
+    per-image PSNR values were capped."""
+    from rdbench.analysis.aggregate import (
+        aggregate,
+        aggregation,
+        aggregation_note,
+        mixed_timing_note,
+        uneven_images,
+    )
     from rdbench.analysis.curve_names import short_weights
     from rdbench.cli.formatting import render
     from rdbench.codecs.code_identity import short_code
 
-    rows = aggregate(records)
+    with aggregation(aggregate_by):
+        rows = aggregate(records)
+    click.echo(f"note: {aggregation_note(aggregate_by)}", err=True)
     columns = list(MEAN_COLUMNS)
+    if fmt == "json":
+        columns.append("aggregation")
     columns[columns.index(_MS_SSIM_DB) + 1:columns.index(_MS_SSIM_DB) + 1] = plugins
     if any(row.get("n_ms_ssim", row["n"]) != row["n"] for row in rows):
         columns.insert(columns.index(_MS_SSIM), "n_ms_ssim")

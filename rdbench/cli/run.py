@@ -40,10 +40,11 @@ if TYPE_CHECKING:
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="local: this machine (--jobs processes); dask: a Dask cluster (--scheduler).")
 @click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 (see docs/cluster.md).")
 @click.option("--peak-memory/--no-peak-memory", default=True, show_default=True, help="Measure each image's peak resident memory (peak_mem_bytes). Honest figures hand freed memory back to the OS before every image, so the codec faults its memory in again inside its timings (+12-20 % for a learned codec on the CPU); --no-peak-memory times as a warm loop does (as CompressAI's eval_model) and stores no CPU memory figure.")
+@click.option("--metrics", default=None, metavar="NAME[,NAME|SET...]", help="Also compute these metrics measured on request (names or sets such as jpeg-ai; see docs/metrics.md) with every job. Stored records this run reuses get them from their kept bitstreams (--keep-bitstreams of the run that made them); a record without one is named with what to do.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 def command(codec_names, dataset_spec, qualities, jobs, threads, device, decode_device, checkpoint, checkpoint_dir,
             retry_failed, force, retime, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root,
-            peak_memory, quiet) -> None:
+            peak_memory, metrics, quiet) -> None:
     """Benchmark codecs on a dataset: encode, decode and measure every image at every quality.
 
     Each record is committed as soon as it is measured; rerunning the same command resumes,
@@ -58,6 +59,7 @@ def command(codec_names, dataset_spec, qualities, jobs, threads, device, decode_
     Examples:
       rdbench run --codec jpeg,webp --dataset kodak --jobs 2
       rdbench run --codec jpeg --dataset ~/pictures --quality 50,75,90
+      rdbench run --codec jpeg,webp --dataset kodak --metrics jpeg-ai --keep-bitstreams bitstreams/
       rdbench run --codec jpeg,webp --dataset kodak --quality jpeg=30,50,70 --quality webp=40,60
       rdbench run --codec mlicpp --dataset kodak --checkpoint-dir ckpt/ --device cuda
       rdbench run --codec mlicpp-random --dataset kodak --device cuda --decode-device cpu
@@ -72,7 +74,8 @@ def command(codec_names, dataset_spec, qualities, jobs, threads, device, decode_
                         device=device, decode_device=decode_device, checkpoint=checkpoint,
                         checkpoint_dir=checkpoint_dir, retry_failed=retry_failed, force=force, retime=retime,
                         keep_bitstreams=keep_bitstreams, vtm_dir=vtm_dir, data_root=data_root, timeout_s=timeout_s,
-                        executor=executor, scheduler=scheduler, peak_memory=peak_memory, progress=not quiet, say=say)
+                        executor=executor, scheduler=scheduler, peak_memory=peak_memory, metrics=metrics,
+                        progress=not quiet, say=say)
     if not quiet:
         _print_summary(run.db, run.configs, run.dataset)
     for line in run.closing_lines():
@@ -94,7 +97,8 @@ def _print_summary(db: Path, configs: list[CodecConfig], dataset: str) -> None:
                    if (r.codec, r.config_hash) in wanted]
     rows = aggregate(records)
     if rows:
-        plugins = sorted({m.name for m in metric_spec.plugins()} & {key for r in rows for key in r})
+        declared = {m.name for m in metric_spec.registered().values() if not m.builtin}
+        plugins = sorted(declared & {key for r in rows for key in r})
         columns = ["codec", "quality", "n", "failed", "bpp", metric_spec.PSNR.field, metric_spec.MS_SSIM.field,
                    *plugins, "encode_s", "decode_s"]
         if any(r.get("psnr_capped") for r in rows):

@@ -51,6 +51,8 @@ class Job:
     #: Re-measure the times of the stored record of this job, keeping its quality figures
     #: (``--retime``, :func:`rdbench.run.execute.retimed`).
     retime: bool = False
+    #: Names of the metrics measured on request that this job computes too (``run --metrics``).
+    metrics: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -196,7 +198,7 @@ def run_job(job: Job) -> Record:
         record.height, record.width = image.shape[:2]
         codec = get_codec(job.config, job.context)
         record.codec_library, record.codec_version = codec.library()
-        result = measure(codec, image, parse_quality(job.quality))
+        result = measure(codec, image, parse_quality(job.quality), [metric_spec.get(n) for n in job.metrics])
     except Exception as exc:  # noqa: BLE001 - every codec failure is data, not a crash
         record.status = STATUS_FAILED
         record.error = describe_failure(exc)

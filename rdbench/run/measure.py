@@ -39,7 +39,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,8 +297,10 @@ def check_reconstruction(reconstruction: Any, image: np.ndarray, name: str) -> A
     return reconstruction
 
 
-def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
-    """Encode and decode ``image`` once with ``codec`` and compute every metric.
+def measure(codec: Codec, image: np.ndarray, quality: Quality,
+            requested: Sequence[metric_spec.Metric] = ()) -> Measurement:
+    """Encode and decode ``image`` once with ``codec`` and compute every metric: the built-ins, every
+    plug-in measured always, and the on-request metrics of ``requested`` (``run --metrics``).
 
     The reconstruction is measured where the codec made it (:meth:`Codec.decode_pixels`): a
     device codec's stays on its GPU, where :func:`rdbench.run.metrics.dispatch.distortion` computes
@@ -332,7 +334,7 @@ def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
         notes["gpu_peak_mem_bytes"] = device_peak.peak
     if ms_ssim is None:
         notes[metric_spec.MS_SSIM.field] = f"image smaller than {formulas.MS_SSIM_MIN_SIDE} px on a side: MS-SSIM undefined"
-    values, versions = plugin_metrics(image, reconstruction, notes)
+    values, versions = plugin_metrics(image, reconstruction, notes, requested)
     return Measurement(
         num_bytes=len(data),
         bpp=formulas.bpp(len(data), height, width),
@@ -350,18 +352,27 @@ def measure(codec: Codec, image: np.ndarray, quality: Quality) -> Measurement:
     )
 
 
-def plugin_metrics(image: np.ndarray, reconstruction: Any,
-                   notes: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
-    """Every plug-in metric's value on ``image`` and its reconstruction (a numpy array or a torch
-    tensor, copied to the host once when any plug-in is registered), and each one's version; a
-    metric the image is too small for gets no value and a note in ``notes`` saying so."""
-    plugins = metric_spec.plugins()
-    if not plugins:
+def plugin_metrics(image: np.ndarray, reconstruction: Any, notes: dict[str, Any],
+                   requested: Sequence[metric_spec.Metric] = ()) -> tuple[dict[str, float], dict[str, str]]:
+    """The values of every plug-in metric measured always and of the ``requested`` ones (built-ins
+    among them are skipped: they are the record's own columns), and each one's version
+    (:func:`metric_values`)."""
+    chosen = {m.name: m for m in (*metric_spec.plugins(), *requested) if not m.builtin}
+    return metric_values(image, reconstruction, list(chosen.values()), notes)
+
+
+def metric_values(image: np.ndarray, reconstruction: Any, metrics: Sequence[metric_spec.Metric],
+                  notes: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
+    """Each of ``metrics``' value on ``image`` and its reconstruction (a numpy array or a torch
+    tensor, copied to the host once when there is any metric to compute), and each one's version; a
+    metric the image is too small for gets no value and a note in ``notes`` saying so. What a run
+    and a rescore (:mod:`rdbench.run.rescore`) both compute."""
+    if not metrics:
         return {}, {}
     if not isinstance(reconstruction, np.ndarray):
         reconstruction = reconstruction.detach().cpu().numpy()
     values, versions = {}, {}
-    for spec in plugins:
+    for spec in metrics:
         if min(image.shape[:2]) < spec.min_size:
             notes[spec.name] = f"image smaller than {spec.min_size} px on a side: {spec.label or spec.name} undefined"
             continue

@@ -73,6 +73,7 @@ def plan_jobs(
     force: bool = False,
     keep_bitstreams: str | None = None,
     retime: bool = False,
+    metrics: Iterable[str] = (),
 ) -> Plan:
     """Every job not already in the store, ordered codec -> quality -> image; with ``retime``
     also a re-timing job for every stored ``ok`` record of the selection.
@@ -84,6 +85,9 @@ def plan_jobs(
     A quality whose named checkpoint does not exist (weights identity ``missing:<path>``) gets no
     jobs and an entry in :attr:`Plan.missing_weights`: a checkpoint folder holding some of the
     qualities asked for runs those, and says which it could not.
+
+    ``metrics``: names of on-request metrics every planned job computes too (``--metrics``); stored
+    records lacking them are not planned again (:mod:`rdbench.run.rescore` adds their values).
     """
     check_retime(retime, force)
     hashes = dataset.image_hashes
@@ -122,7 +126,8 @@ def plan_jobs(
                 plan.jobs.append(Job(config=config, context=codec_context, quality=quality, dataset=dataset.name,
                                      image_name=ref.name, image_path=str(ref.path), image_hash=hashes[ref.name],
                                      keep_bitstreams=None if retiming else keep_bitstreams, weights=weights,
-                                     weights_path=weights_path, code=code, retime=retiming))
+                                     weights_path=weights_path, code=code, retime=retiming,
+                                     metrics=() if retiming else tuple(metrics)))
                 plan.retimes += retiming
         if plan.skipped_ok > skipped_before:
             plan.notes += _other_versions(store, config, adapter, codec_context, dataset.name)

@@ -485,6 +485,20 @@ class Store:
                     (record.config_hash, record.codec, json.dumps(config, sort_keys=True, default=str)),
                 )
 
+    def add_metric_values(self, record: Record, values: dict[str, float], versions: dict[str, str]) -> int:
+        """Add (or replace) plug-in values of the stored record with ``record``'s identity, keeping its
+        other values and every column of its row: what ``rdbench rescore`` and a run reusing stored
+        records store. Returns the number of rows written (0 when no such record is stored)."""
+        key = dict(zip(RECORD_KEY, record.key))
+        where = " AND ".join(f"{column} = :{column}" for column in RECORD_KEY)
+        with self._transaction() as conn:
+            return sum(conn.execute(
+                f"INSERT INTO metric_values (record_id, metric, value, version) SELECT id, :metric, :value, :version "
+                f"FROM records WHERE {where} ON CONFLICT (record_id, metric) DO UPDATE SET value = excluded.value, "
+                "version = excluded.version",
+                {**key, "metric": name, "value": value, "version": versions.get(name, "")}).rowcount
+                for name, value in sorted(values.items()))
+
     def add_complexity_points(self, points: Iterable[ComplexityPoint]) -> None:
         """Insert or update complexity points in one transaction, committed before returning.
 
