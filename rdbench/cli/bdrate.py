@@ -21,9 +21,11 @@ from rdbench.analysis.bootstrap import (
 from rdbench.analysis.curve_names import split_name
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.name_checks import known_names, listed_once
+from rdbench.analysis.paper_table import paper_table
 from rdbench.analysis.tables import BdTable, bd_table
 from rdbench.cli.formatting import render
 from rdbench.cli.options import (
+    FORMATS,
     db_option,
     format_option,
     metric_option,
@@ -31,6 +33,7 @@ from rdbench.cli.options import (
     quality_option,
     split_csv,
 )
+from rdbench.cli.paper_options import paper_options, paper_request
 from rdbench.errors import UsageError
 from rdbench.store.sqlite import Store
 
@@ -90,10 +93,12 @@ def _clean(value: Any) -> Any:
 @click.option("--sensitivity-steps", "steps", type=click.IntRange(1, 50), default=None,
               help=f"Points dropped from each end by --sensitivity [default: {DEFAULT_STEPS}, fewer when the anchor "
                    "has fewer to spare].")
-@format_option()
+@format_option(choices=(*FORMATS, "html"))
+@paper_options
 @db_option
 def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
-            per_image, ci, resamples, seed, sensitivity, steps, fmt, db):
+            per_image, ci, resamples, seed, sensitivity, steps, fmt, columns, label_pairs, labels_file, average,
+            db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
     Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
@@ -112,6 +117,11 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     anchor_points, interp_error, and with --ci ci_low, ci_high, n_images), the wide `rows`, and
     with --per-image / --sensitivity the `per_image`, `per_image_summary` and `sensitivity` lists.
     --format csv prints one table: the wide one, or the per-image or sensitivity rows when asked.
+
+    \b
+    Paper tables (docs/paper-output.md): --columns, --label, --labels or --average (and --format html)
+    print the table as it goes into a paper, in latex (booktabs), markdown or html: display names,
+    "value [low, high]" cells, the best value per column in bold, a caption with the protocol.
     """
     from pathlib import Path
 
@@ -120,6 +130,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
                          hint="add --ci 95 (or another level in percent)")
     if steps is not None and not sensitivity:
         raise UsageError("--sensitivity-steps sets the study of --sensitivity", hint="add --sensitivity")
+    paper = paper_request(fmt, columns, label_pairs, labels_file, average, per_image, sensitivity)
     if fmt == "csv" and per_image and sensitivity:
         raise UsageError("--format csv prints one table: ask for --per-image or --sensitivity",
                          hint="or use --format json, which holds both")
@@ -140,7 +151,9 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
                      seed=DEFAULT_SEED if seed is None else seed, per_image=per_image, sensitivity=sensitivity,
                      sensitivity_steps=DEFAULT_STEPS if steps is None else steps)
     unit = bd_format.value_label(table.kind)
-    if fmt == "json":
+    if paper is not None:
+        click.echo(paper_table(table, columns=paper["columns"], labels=paper["labels"], average=average).render(fmt))
+    elif fmt == "json":
         out: dict[str, Any] = {
             "anchor": anchor, "anchor_info": table.anchor_info, "metric": metric, "method": method, "unit": unit,
             "qualities": list(choice.every) if choice.every else None,
