@@ -9,11 +9,11 @@ import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from helpers import rdbench
 
+import rdbench as api
 from rdbench.analysis.paper_table import load_labels, parse_columns, parse_labels
 from rdbench.errors import UsageError
 
@@ -167,3 +167,88 @@ def test_bad_paper_options_are_usage_errors(tmp_path):
     ran = rdbench("bdrate", *PUBLISHED, "--columns", "value,overlap", "--format", "csv")
     assert ran.returncode == 2 and "latex, markdown or html" in ran.stderr
     assert len(ran.stderr.strip().splitlines()) <= 2 and ran.stdout == ""
+
+
+# -- figures ------------------------------------------------------------------------------------
+
+MLIC_FIGURE = ["mlicpp-paper", "mlicplus-paper", "mlic-paper", "compressai-cheng2020-attn", "compressai-mbt2018"]
+
+
+def _lines(axes) -> dict[str, list[tuple[float, float]]]:
+    return {line.get_label(): list(zip(line.get_xdata(), line.get_ydata())) for line in axes.get_lines()}
+
+
+def test_figure_curves_are_the_load_curves_points():
+    """`rdbench.plot_rd` on a `load_curves` DataFrame returns a Figure whose lines (main axes and inset)
+    hold exactly the DataFrame's points, labelled with the display names, in the legend order asked, the
+    anchor black and solid, published curves dashed; limits, size and inset range as asked."""
+    from matplotlib.figure import Figure
+
+    frame = api.load_curves(None, [*MLIC_FIGURE, "vtm17"], "kodak")
+    labels = {"mlicpp-paper": "MLIC++ (paper)", "vtm17": "VTM-17.0"}
+    fig = api.plot_rd(frame, anchor="vtm17", labels=labels, order=["vtm17", "mlicpp-paper"], xlim="0,1",
+                          ylim=(26, 38), size="two-column", inset=(0.1, 0.4))
+    assert isinstance(fig, Figure)
+    assert tuple(fig.get_size_inches()) == (7.0, 4.2)
+    main, inset = fig.axes[0], fig.axes[0].child_axes[0]
+    expected = {labels.get(n, n): sorted(zip(g["bpp"], g["value"])) for n, g in frame.groupby("name")}
+    assert _lines(main) == expected
+    assert [line.get_xydata().tolist() for line in inset.get_lines()] == \
+           [line.get_xydata().tolist() for line in main.get_lines()]
+    assert main.get_xlim() == (0.0, 1.0) and main.get_ylim() == (26.0, 38.0) and inset.get_xlim() == (0.1, 0.4)
+    legend = [t.get_text() for t in main.get_legend().get_texts()]
+    assert legend[:2] == ["VTM-17.0", "MLIC++ (paper)"] and legend[2:] == sorted(legend[2:])
+    by_label = {line.get_label(): line for line in main.get_lines()}
+    assert by_label["VTM-17.0"].get_color() == "#000000" and by_label["VTM-17.0"].get_linestyle() == "-"
+    assert by_label["MLIC++ (paper)"].get_linestyle() == "--"
+
+
+def test_measured_curves_drawn_solid_from_the_store(measured_store):
+    """Measured curves (one family) are solid with filled markers, a published one dashed with open ones,
+    and their points are load_curves' from the store."""
+    frame = api.load_curves(measured_store.db, ["jpeg", "webp", "compressai-jpeg"], measured_store.dataset)
+    fig = api.plot_rd(frame)
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    for name in ("jpeg", "webp"):
+        points = frame[frame["name"] == name].sort_values("bpp")
+        assert lines[name].get_xydata().tolist() == points[["bpp", "value"]].to_numpy().tolist()
+        assert lines[name].get_linestyle() == "-" and lines[name].get_markerfacecolor() == lines[name].get_color()
+    if "compressai-jpeg" in lines:
+        assert lines["compressai-jpeg"].get_linestyle() == "--"
+
+
+def test_plot_cli_writes_vector_figures_with_embedded_fonts(tmp_path):
+    """`rdbench plot` with the paper options: an SVG 7 in wide whose text is drawn as paths, each curve's line
+    (``<g id="rd-curve:NAME">``) with as many vertices as load_curves has points of it; a PDF with TrueType
+    fonts (no Type 3)."""
+    common = ["plot", "--codec", ",".join(MLIC_FIGURE), "--anchor", "vtm17", "--dataset", "kodak", "--db",
+              tmp_path / "none.sqlite", "--out", tmp_path, "--size", "two-column", "--label", "mlicpp-paper=MLIC++"]
+    rdbench(*common, "--ext", "svg", in_process=True, check=True)
+    svg = (tmp_path / "rd_kodak_psnr.svg").read_text()
+    assert 'width="504pt"' in svg and "<text" not in svg
+    frame = api.load_curves(None, [*MLIC_FIGURE, "vtm17"], "kodak")
+    for name, points in frame.groupby("name"):
+        path = re.search(rf'<g id="rd-curve:{re.escape(name)}">\s*<path d="([^"]+)"', svg)
+        assert path is not None, name
+        assert len(re.findall(r"[ML] ", path.group(1))) == len(points), name
+    rdbench(*common, "--ext", "pdf", "--inset", "0.1,0.4", in_process=True, check=True)
+    pdf = (tmp_path / "rd_kodak_psnr.pdf").read_bytes()
+    assert b"/FontFile2" in pdf and b"/Subtype /Type3" not in pdf
+
+
+def test_library_and_old_calls_of_plot_rd(tmp_path):
+    """Without paper options and with a path, `rdbench.plot_rd` writes the figure `rdbench plot` always wrote
+    (the notebooks' call); without a path it returns the Figure; bad ranges are usage errors (exit 2)."""
+    from matplotlib.figure import Figure
+
+    points = {"jpeg": [(0.2, 30.0), (0.6, 35.0)], "webp": [(0.15, 30.5), (0.5, 35.5)]}
+    assert api.plot_rd(points, tmp_path / "old.png", title="t") == tmp_path / "old.png"
+    assert isinstance(api.plot_rd(points, published={"webp"}), Figure)
+    with pytest.raises(UsageError, match="low end must be below"):
+        api.plot_rd(points, xlim="1,0")
+    with pytest.raises(UsageError, match="no curve has points"):
+        api.plot_rd(points, inset=(2, 3))
+    with pytest.raises(UsageError, match="unknown figure size"):
+        api.plot_rd(points, size="three-column")
+    ran = rdbench("plot", "--codec", "mlic-paper", "--dataset", "kodak", "--xlim", "a,b", "--out", tmp_path)
+    assert ran.returncode == 2 and "--xlim 'a,b' is not LOW,HIGH" in ran.stderr
