@@ -13,6 +13,7 @@ from rdbench import metric_spec
 from rdbench.analysis.bdrate import METHODS
 from rdbench.cli.bdrate import SELECTORS_HELP
 from rdbench.cli.options import db_option, parse_qualities, quality_option, split_csv
+from rdbench.cli.paper_options import label_options, labels_of
 from rdbench.errors import UsageError, did_you_mean
 from rdbench.store.sqlite import Store
 
@@ -72,8 +73,10 @@ def _command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
 @click.option("--out", type=click.Path(dir_okay=False), default="results/report.html", show_default=True,
               help="The HTML file to write.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the default web browser.")
+@label_options
 @db_option
-def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, method, ci, title, out, open_browser, db):
+def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, method, ci, title, out, open_browser,
+            label_pairs, labels_file, db):
     """Write ONE self-contained HTML report (opens offline; nothing is fetched).
 
     It holds the BD-rate table per metric (overlap, footnotes), RD curves per dataset and metric
@@ -95,13 +98,16 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, metho
         bd_options["ci"] = ci if ci is not None else 95.0
     elif ci is not None:
         raise UsageError("--ci: this rdbench's BD-rate tables have no bootstrap intervals")
+    labels = labels_of(label_pairs, labels_file)
     store = _open(db)
     try:
         html = build_report(store, anchor, codecs=split_csv(codecs) or None, datasets=split_csv(datasets) or None,
                             metrics=_metrics(metric), method=method, title=title, bd_options=bd_options,
                             qualities=choice, anchor_qualities=split_csv(anchor_qualities) or None,
                             command=_command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
-                                                  method, ci, out, db))
+                                                  method, ci, out, db)
+                            + "".join(f" --label {shlex.quote(p)}" for p in label_pairs)
+                            + (f" --labels {shlex.quote(labels_file)}" if labels_file else ""), labels=labels)
     finally:
         store.close()
     path = write_report(out, html)
