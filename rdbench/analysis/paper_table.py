@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rdbench import metric_spec
 from rdbench.analysis import text_escape
@@ -117,7 +116,6 @@ class PaperTable:
     label: str = "tab:bd"
     #: the first column's heading
     stub: str = "Codec"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def render(self, fmt: str) -> str:
         """The table as ``latex``, ``markdown`` or ``html``."""
@@ -365,8 +363,7 @@ def paper_table(table: BdTable, *, columns: str | Iterable[str] | None = None,
     LaTeX ``\\label``. The caption states the protocol (:func:`protocol_caption`).
     """
     chosen = parse_columns(columns, ci=table.ci_level is not None)
-    labels = dict(labels or {})
-    name = lambda n: labels.get(n, n)  # noqa: E731
+    name = _namer(labels)
     notes = _Notes()
     sub = _subcolumns(chosen, table.kind, table.ci_level)
     groups = [(name(d), sub) for d in table.datasets]
@@ -396,6 +393,13 @@ def paper_table(table: BdTable, *, columns: str | Iterable[str] | None = None,
 # -- the caption -------------------------------------------------------------------------------
 
 
+def _namer(labels: Mapping[str, str] | None):
+    """name -> its display name (the name itself where ``labels`` has none)."""
+    shown = dict(labels or {})
+    return lambda name: shown.get(name, name)
+
+
+
 def _aggregation(metric: str) -> str:
     spec = metric_spec.get(metric)
     shown = spec.label or spec.name
@@ -408,8 +412,7 @@ def protocol_caption(table: BdTable, *, labels: Mapping[str, str] | None = None,
     """One paragraph saying how the numbers were made: anchor, metric, method, the anchor's points per
     dataset, the interval integrated, the aggregation, the images, the interval's resampling, the
     average and the bold mark."""
-    labels = dict(labels or {})
-    name = lambda n: labels.get(n, n)  # noqa: E731
+    name = _namer(labels)
     cells = table.cells
     metric = cells[0].metric if cells else metric_spec.DEFAULT
     method = cells[0].method if cells else "pchip"
