@@ -14,6 +14,8 @@ import torch::
         table = rdbench.bd_table(store, "vtm18-published", ["jpeg"], ["kodak"])
     records = rdbench.load_records("results/rdbench.sqlite")     # pandas: one row per record
     rdbench.bd_frame(table).pivot(index="codec", columns="dataset", values="value")
+    print(rdbench.paper_table(table, columns="value,ci", labels={"jpeg": "JPEG"}, average=True).latex())
+    fig = rdbench.plot_rd(rdbench.load_curves(None, ["mlicpp-paper", "vtm17"], "kodak"), inset=(0.1, 0.4))
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ _PUBLIC: dict[str, str] = {
     "BdTable": "rdbench.analysis.tables",
     "BdCell": "rdbench.analysis.bd_cells",
     "format_cell": "rdbench.analysis.bd_format",
+    # paper output: tables and figures as they go into a paper (docs/paper-output.md)
+    "paper_table": "rdbench.analysis.paper_table",
+    "PaperTable": "rdbench.analysis.paper_table",
+    "load_labels": "rdbench.analysis.paper_table",
     # analysis: results as pandas DataFrames, and the HTML report
     "load_records": "rdbench.analysis.dataframes",
     "load_curves": "rdbench.analysis.dataframes",
@@ -83,7 +89,7 @@ _PUBLIC: dict[str, str] = {
     "plot_delta": "rdbench.analysis.plots",
     "list_references": "rdbench.analysis.references",
     "load_reference": "rdbench.analysis.references",
-    "plot_rd": "rdbench.analysis.plots",
+    "plot_rd": "rdbench.analysis.paper_figure",
     "plot_per_image": "rdbench.analysis.plots",
     "scaling_exponents": "rdbench.analysis.complexity",
     "plot_complexity": "rdbench.analysis.complexity",

@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -489,3 +490,49 @@ def test_every_curve_of_a_figure_has_its_own_colour_and_marker():
     # a name keeps its own style wherever nothing else in the figure holds it
     assert styles(["jpeg"])["jpeg"] == style("jpeg")
     assert styles(["jpeg", "webp", "mlicpp-paper"])["jpeg"] == style("jpeg")  # first in sorted order
+
+
+def test_report_shows_paper_cells_labels_and_a_metric_selector(measured, tmp_path, browser):
+    """Issue 28: the report's BD part leads with the paper view (display names from --label, the cells
+    `rdbench bdrate --format html` prints, the best in bold), the figures' legends use the labels, and with
+    several metrics a selector shows one metric's tables and figures at a time; seen in headless Chromium."""
+    db, dataset = measured
+    out = tmp_path / "report.html"
+    label = "WebP <i>(libwebp)</i> & co"
+    rdbench("report", "--db", db, "--anchor", "jpeg", "--codec", "webp,jpeg@cpu", "--label", f"webp={label}",
+            "--label", f"{dataset}=Kodak crops", "--out", out, in_process=True, check=True)
+    paper = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp,jpeg@cpu", "--dataset", dataset,
+                    "--ci", "95", "--format", "html", "--label", f"webp={label}", "--label", f"{dataset}=Kodak crops",
+                    in_process=True, check=True).stdout
+    cells = re.findall(r'<td class="num">(?:<b>)?([^<]+)', paper)
+    browser.open(out)
+    assert browser.console_errors() == []
+    shown = browser.evaluate("""(() => {
+        const part = document.querySelector('section.bd-part[data-metric="psnr"]');
+        const table = part.querySelector('table.paper');
+        const text = c => [...c.childNodes].filter(n => n.tagName !== 'SUP').map(n => n.textContent).join('');
+        return {rows: [...table.tBodies[0].rows].map(r => [...r.cells].map(text)),
+                bold: [...table.querySelectorAll('td.best')].map(c => getComputedStyle(c).fontWeight),
+                legend: [...document.querySelectorAll('figure[data-metric="psnr"]')].some(
+                    f => f.textContent.includes('WebP <i>(libwebp)</i> & co')),
+                heads: [...table.tHead.rows[0].cells].map(c => c.textContent),
+                options: [...document.querySelectorAll('#metric-select option')].map(o => o.value)};
+    })()""")
+    assert [row[0] for row in shown["rows"]] == [label, "jpeg@cpu"]
+    assert [c for row in shown["rows"] for c in row[1:]] == [c.strip() for c in cells]
+    assert shown["bold"] and all(int(w) >= 700 for w in shown["bold"])
+    assert shown["legend"] and "Kodak crops" in shown["heads"]
+    assert shown["options"] == ["", "psnr", "ms-ssim"]
+    visible = """(() => [...document.querySelectorAll('[data-metric]')].filter(e => e.offsetParent !== null)
+                   .map(e => e.getAttribute('data-metric')))()"""
+    assert set(browser.evaluate(visible)) == {"psnr", "ms-ssim"}
+    choose = ("(() => { const s = document.getElementById('metric-select'); s.value = '%s';"
+              " s.dispatchEvent(new Event('change')); })()")
+    browser.evaluate(choose % "ms-ssim")
+    assert set(browser.evaluate(visible)) == {"ms-ssim"}
+    browser.evaluate(choose % "psnr")
+    assert set(browser.evaluate(visible)) == {"psnr"}
+    shot = browser.screenshot()
+    from PIL import ImageStat
+
+    assert ImageStat.Stat(shot).stddev[0] > 20, "the screenshot is blank"

@@ -37,6 +37,7 @@ from rdbench.analysis.catalogue import Catalogue, CatalogueSource
 from rdbench.analysis.curves import CurveInfo, resolve_curve
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.name_checks import check_names, check_qualities
+from rdbench.analysis.paper_table import average_values
 from rdbench.codecs.quality_choice import QualityChoice
 from rdbench.errors import UsageError
 from rdbench.store.record import RECORD_FIELDS, ComplexityPoint, Record
@@ -300,12 +301,18 @@ def _cell_note(mark: dict[str, str], dataset: str, footnotes: dict[str, str]) ->
     return "; ".join(reasons) or None
 
 
-def bd_frame(table: Any, datasets: list[str] | None = None) -> pd.DataFrame:
+def bd_frame(table: Any, datasets: list[str] | None = None, *, labels: Mapping[str, str] | None = None,
+             average: bool = False) -> pd.DataFrame:
     """A BD-rate table (:func:`rdbench.analysis.tables.bd_table`) as a long DataFrame: one row per
     (codec, dataset) with ``value`` (the BD-rate in %, or BD-PSNR in dB), every per-dataset field the
     table carries (``kodak overlap`` -> column ``overlap``, and any other ``kodak <field>``), the
     row's ``config`` and other row fields, and ``note``: why a NaN cell is NaN (its footnote), with
     the reason a bootstrap interval (``ci_low``/``ci_high``) is NaN or excludes the value.
+
+    ``labels`` (name -> display name, as ``rdbench bdrate --label``) adds a ``label`` column for codecs
+    and ``dataset_label`` for datasets; ``average`` adds one row per codec with dataset ``average``: its
+    mean over the datasets, NaN with the reason in ``note`` where it lacks a value on one
+    (:func:`rdbench.analysis.paper_table.average_values`, as the paper table's average column).
 
     ``datasets`` defaults to the table's dataset columns (:func:`table_datasets`). ``attrs`` holds the
     table's ``anchor_info``, ``notes``, ``info``, ``curves`` and its :meth:`~BdTable.details`. A wide view:
@@ -332,12 +339,23 @@ def bd_frame(table: Any, datasets: list[str] | None = None) -> pd.DataFrame:
             out.update({k: v for k, v in shared.items() if k != "codec"})
             out["note"] = _cell_note(mark, dataset, footnotes)
             rows.append(out)
+    if average:
+        rows += _average_rows(table)
     frame = pd.DataFrame(rows)
     if len(frame):
         frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype("float64")
+    if labels is not None and len(frame):
+        frame["label"] = [labels.get(c, c) for c in frame["codec"]]
+        frame["dataset_label"] = [labels.get(d, d) for d in frame["dataset"]]
     for name in ("anchor_info", "notes", "info", "curves"):
         frame.attrs[name] = getattr(table, name, None)
     details = getattr(table, "details", None)  # a BdTable's; a table-like object may have none
     if details is not None:
         frame.attrs.update(details())
     return frame
+
+
+def _average_rows(table: Any) -> list[dict[str, Any]]:
+    """One row per codec: its mean over the datasets (dataset ``average``), or NaN and why."""
+    return [{"codec": codec, "dataset": "average", "value": math.nan if value is None else value, "note": why}
+            for codec, (value, why) in average_values(table).items()]

@@ -76,12 +76,13 @@ def build_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = No
                  method: str = "pchip", title: str | None = None, command: str | None = None,
                  bd_options: dict[str, Any] | None = None,
                  qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
-                 anchor_qualities: list[str] | None = None) -> str:
+                 anchor_qualities: list[str] | None = None,
+                 labels: Mapping[str, str] | None = None) -> str:
     """The report as one HTML document (a string): :func:`rdbench.analysis.report_gather.gather_report`
     (which says what each argument selects) rendered by :func:`render`."""
     return render(gather_report(store, anchor, codecs=codecs, datasets=datasets, metrics=metrics, method=method,
                                 title=title, command=command, bd_options=bd_options, qualities=qualities,
-                                anchor_qualities=anchor_qualities))
+                                anchor_qualities=anchor_qualities, labels=labels))
 
 
 def write_report(path: str | Path, html: str) -> Path:

@@ -36,6 +36,7 @@ from rdbench.analysis.dataframes import (
     point_labels,
 )
 from rdbench.analysis.dataset_names import resolve_datasets
+from rdbench.analysis.paper_table import paper_table
 from rdbench.analysis.plots import styles
 from rdbench.analysis.report_model import (
     BdPart,
@@ -48,6 +49,7 @@ from rdbench.analysis.report_model import (
     Table,
     bd_part,
     columns_of,
+    paper_view,
     table,
 )
 from rdbench.analysis.svgplot import Series, chart, legend
@@ -83,6 +85,8 @@ class Context:
     curves: dict[tuple[str, str, str], CurveInfo] = dataclasses.field(default_factory=dict)
     tables: dict[str, BdTable] = dataclasses.field(default_factory=dict)
     figures: int = 0
+    #: display names of codecs, datasets and the anchor (``--label``), as the paper tables take them
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def figure(self, series: list[Series], caption: str = "", points: Table | None = None, **options: Any) -> Figure:
         """The next numbered figure: ``series`` drawn by :func:`rdbench.analysis.svgplot.chart`."""
@@ -91,7 +95,11 @@ class Context:
 
 
 def bd_parts(ctx: Context) -> list[BdPart]:
-    return [bd_part(ctx.tables[m], m, ctx.anchor, ctx.method) for m in ctx.metrics]
+    parts = [bd_part(ctx.tables[m], m, ctx.anchor, ctx.method) for m in ctx.metrics]
+    for part in parts:  # the paper view: the cells and labels `rdbench bdrate --format html --label` prints
+        bd = ctx.tables[part.metric]
+        part.paper, part.paper_notes = paper_view(paper_table(bd, labels=ctx.labels, average=len(bd.datasets) > 1))
+    return parts
 
 
 def _point_tip(found: CurveInfo, metric: str, bpp: float, value: float, quality: str | None, extra: str = "") -> str:
@@ -135,7 +143,7 @@ def curve_groups(ctx: Context) -> list[FigureGroup]:
                 colour, marker = ctx.styles[name]
                 points = _curve_points(info)
                 series.append(Series(
-                    label=info.label + (" (anchor)" if name == ctx.anchor else "")
+                    label=ctx.labels.get(name, info.label) + (" (anchor)" if name == ctx.anchor else "")
                     + ("" if info.source == "measured" else f", {info.source}"),
                     colour=colour, marker=marker, dashed=info.source != "measured",
                     width=3.0 if name == ctx.anchor else 1.6,
@@ -146,6 +154,7 @@ def curve_groups(ctx: Context) -> list[FigureGroup]:
             points_table = table(rows, ["codec", "source", "quality", "bpp", label, "note"], digits={"bpp": 4, label: 3})
             group.figures.append(ctx.figure(series, caption, points_table, title=f"{dataset}, {metric}",
                                             xlabel="bits per pixel", ylabel=label))
+            group.figures[-1].metric = metric
         groups.append(group)
     return groups
 
@@ -214,6 +223,7 @@ def spread_groups(ctx: Context) -> list[FigureGroup]:
             group.figures.append(ctx.figure(series, f"{dataset}: per-image {spec.axis_label} against bpp",
                                             title=f"{dataset}, {metric}, per image", xlabel="bits per pixel",
                                             ylabel=spec.axis_label))
+            group.figures[-1].metric = metric
             group.tables.append(table(rows, ["codec", "quality", "bpp", "images", "min", "median", "max", "std",
                                              "lowest image", "highest image", "capped", "config"],
                                       caption=f"Per-image {metric} spread on {dataset}", digits={"bpp": 4}))
@@ -373,14 +383,16 @@ def gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = N
                  method: str = "pchip", title: str | None = None, command: str | None = None,
                  bd_options: dict[str, Any] | None = None,
                  qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
-                 anchor_qualities: list[str] | None = None) -> Report:
+                 anchor_qualities: list[str] | None = None,
+                 labels: Mapping[str, str] | None = None) -> Report:
     """What the report shows, gathered from ``store``. ``codecs`` default to every measured codec and
     imported curve on ``datasets``, which default to every dataset in the store; names and datasets are
     checked as ``rdbench bdrate`` checks them (usage errors with "did you mean"). ``qualities`` and
     ``anchor_qualities`` select the points of every table and figure as in
     :func:`rdbench.analysis.tables.bd_table` (the codecs', per codec or for all; the anchor's).
     ``bd_options`` go to :func:`rdbench.analysis.tables.bd_table` as they are (e.g. ``{"ci": 95}`` for
-    bootstrap intervals)."""
+    bootstrap intervals). ``labels`` gives display names (codecs, datasets, anchor) to the paper view of
+    each BD table and the figures' legends."""
     started = datetime.now(timezone.utc)
     catalogue = Catalogue(store)
     wanted = resolve_datasets(catalogue, list(datasets or [])) or catalogue.dataset_names()
@@ -393,7 +405,7 @@ def gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = N
         declared = metric_spec.registered()
         metrics = [*metric_spec.BUILTIN, *(m for m in store.metric_names() if m in declared)]
     ctx = Context(store, anchor, names, wanted, [metric_spec.get(m).name for m in metrics], method,
-                   explicit=bool(codecs))
+                   explicit=bool(codecs), labels=dict(labels or {}))
     for metric in ctx.metrics:
         ctx.tables[metric] = bd_table(catalogue, anchor, names, wanted, metric=metric, method=method, qualities=choice,
                                       anchor_qualities=anchor_qualities, **(bd_options or {}))

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rdbench import metric_spec
+from rdbench.analysis.paper_table import PaperTable
 from rdbench.analysis.tables import BdTable
 
 # -- cells and tables ----------------------------------------------------------------------------
@@ -54,6 +55,8 @@ class Figure:
     legend: str
     caption: str = ""
     points: Table | None = None
+    #: the metric it shows ("" when it is not one metric's): what the report's metric selector shows or hides
+    metric: str = ""
 
 
 @dataclasses.dataclass
@@ -91,6 +94,10 @@ class BdPart:
     footnotes: list[str]
     info: list[str]
     extras: list[Extra]
+    #: the paper view (display names, value [low, high], average, best in bold; :mod:`rdbench.analysis.paper_table`)
+    paper: Table | None = None
+    #: its footnotes, lettered (a, b, ...) apart from the numbered ones of ``table``
+    paper_notes: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -250,3 +257,22 @@ def bd_part(bd: BdTable, metric: str, anchor: str, method: str) -> BdPart:
         Table(["codec", "dataset", "overlap", "interp", "interval"], details,
               f"What each BD value of {metric} rests on"),
         [n for n in bd.notes if n], [f"note: {line}" for line in bd.info if line], extras)
+
+
+def paper_view(paper: PaperTable) -> tuple[Table, list[str]]:
+    """A paper table (:func:`rdbench.analysis.paper_table.paper_table`) as report cells: the same texts,
+    the best of each column with class ``best`` (bold), its footnotes lettered so they do not read as the
+    numbered footnotes of the full table beside it."""
+    letter = {n[1:n.index("]")]: chr(ord("a") + i) for i, n in enumerate(paper.notes)}
+    columns = [paper.stub] + [name if len(sub) == 1 else f"{name} {s}" for name, sub in paper.groups for s in sub]
+    rows = []
+    for row in paper.rows:
+        cells = [Cell(row[0].text, None, "", tuple(letter[m] for m in row[0].marks))]
+        for c in row[1:]:
+            number = c.number if c.number is not None and math.isfinite(c.number) else None
+            cls = ("num" if c.numeric else "num nan" if c.text == "\u2013" else "") + (" best" if c.best else "")
+            cells.append(Cell(c.text, repr(number) if number is not None else "", cls.strip(),
+                              tuple(letter[m] for m in c.marks)))
+        rows.append(cells)
+    notes = [f"[{letter[n[1:n.index(']')]]}] {n[n.index(']') + 2:]}" for n in paper.notes]
+    return Table(columns, rows, paper.caption, "sortable paper"), notes

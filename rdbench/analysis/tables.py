@@ -81,6 +81,8 @@ class BdTable:
     kind: BdKind = "rate"
     #: the bootstrap level asked for (adds the ``ci_low``/``ci_high`` columns), None without one
     ci_level: float | None = None
+    #: the quality range asked for (``interval=``), None for the whole overlap: what a caption states
+    interval: tuple[float | None, float | None] | None = None
     #: one per (codec, dataset), codec-major: the value, overlap, interval, anchor points, interpolation error, CI
     cells: list[BdCell] = field(default_factory=list)
     anchor_info: str = ""
@@ -211,7 +213,8 @@ def _bd_table(catalogue: CatalogueSource, anchor: str, codecs: list[str], datase
     choice = QualityChoice.of_value(qualities)
     _check_request(catalogue, anchor, codecs, datasets, metric, choice, anchor_qualities)
     curves = _Curves(catalogue, anchor, metric, choice, anchor_qualities)
-    table = BdTable(anchor=anchor, codecs=list(codecs), datasets=list(datasets), kind=kind, ci_level=ci)
+    table = BdTable(anchor=anchor, codecs=list(codecs), datasets=list(datasets), kind=kind, ci_level=ci,
+                    interval=interval)
     for codec in codecs:
         for dataset in datasets:
             a, t = curves.anchor_curve(dataset), curves.curve(codec, dataset)

@@ -24,9 +24,11 @@ from rdbench.analysis.curve_names import split_name
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.metric_average import AVERAGE, average_notes, metric_average
 from rdbench.analysis.name_checks import known_names, listed_once
+from rdbench.analysis.paper_table import paper_table
 from rdbench.analysis.tables import BdTable, bd_table
 from rdbench.cli.formatting import render
 from rdbench.cli.options import (
+    FORMATS,
     aggregate_option,
     db_option,
     format_option,
@@ -34,6 +36,7 @@ from rdbench.cli.options import (
     quality_option,
     split_csv,
 )
+from rdbench.cli.paper_options import paper_options, paper_request
 from rdbench.errors import UsageError
 
 SELECTORS_HELP = ("A measured codec may be named NAME@HASH (a configuration hash prefix), NAME@cpu / NAME@cuda "
@@ -96,10 +99,12 @@ def _clean(value: Any) -> Any:
               help=f"Points dropped from each end by --sensitivity [default: {DEFAULT_STEPS}, fewer when the anchor "
                    "has fewer to spare].")
 @aggregate_option()
-@format_option()
+@format_option(choices=(*FORMATS, "html"))
+@paper_options
 @db_option
 def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
-            per_image, ci, resamples, seed, sensitivity, steps, aggregate, fmt, db):
+            per_image, ci, resamples, seed, sensitivity, steps, aggregate, fmt, columns, label_pairs, labels_file,
+            average, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
     Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
@@ -118,12 +123,18 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     anchor_points, interp_error, and with --ci ci_low, ci_high, n_images), the wide `rows`, and
     with --per-image / --sensitivity the `per_image`, `per_image_summary` and `sensitivity` lists.
     --format csv prints one table: the wide one, or the per-image or sensitivity rows when asked.
+
+    \b
+    Paper tables (docs/paper-output.md): --columns, --label, --labels or --average (and --format html)
+    print the table as it goes into a paper, in latex (booktabs), markdown or html: display names,
+    "value [low, high]" cells, the best value per column in bold, a caption with the protocol.
     """
     if ci is None and (resamples is not None or seed is not None):
         raise UsageError("--bootstrap and --seed set the resampling of a confidence interval",
                          hint="add --ci 95 (or another level in percent)")
     if steps is not None and not sensitivity:
         raise UsageError("--sensitivity-steps sets the study of --sensitivity", hint="add --sensitivity")
+    paper = paper_request(fmt, columns, label_pairs, labels_file, average, per_image, sensitivity)
     if fmt == "csv" and per_image and sensitivity:
         raise UsageError("--format csv prints one table: ask for --per-image or --sensitivity",
                          hint="or use --format json, which holds both")
@@ -151,17 +162,20 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
 
     tables = {name: table_of(name) for name in chosen}
     averaged = metric_spec.averaged(metric) if several else []
-    average = metric_average(tables, averaged) if several and kind == "rate" else []
+    over_metrics = metric_average(tables, averaged) if several and kind == "rate" else []
     unit = bd_format.value_label(kind)
-    if fmt == "json":
+    if paper is not None:
+        click.echo("\n\n".join(paper_table(table, columns=paper["columns"], labels=paper["labels"],
+                                             average=average).render(fmt) for table in tables.values()))
+    elif fmt == "json":
         outs = [_json_of(table, anchor, name, method, unit, choice, anchor_list, interval, per_image, sensitivity)
                 for name, table in tables.items()]
         if several:
             document: dict[str, Any] = {"anchor": anchor, "metrics": chosen, "method": method, "unit": unit,
                                         "aggregation": aggregate, "tables": outs}
-            if average:
-                document.update(averaged=averaged, average=average, average_notes=average_notes(average, averaged,
-                                                                                                 method))
+            if over_metrics:
+                document.update(averaged=averaged, average=over_metrics,
+                                average_notes=average_notes(over_metrics, averaged, method))
             click.echo(json.dumps(_clean(document), indent=1, allow_nan=False))
         else:
             click.echo(json.dumps(_clean(outs[0]), indent=1, allow_nan=False))
@@ -172,8 +186,8 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
             if index:
                 click.echo("")
             _print_text(table, fmt, title, per_image, sensitivity)
-        if average:
-            _print_average(average, averaged, [n for n in chosen if n not in averaged], method, anchor, fmt)
+        if over_metrics:
+            _print_average(over_metrics, averaged, [n for n in chosen if n not in averaged], method, anchor, fmt)
     if all(table.cells and all(math.isnan(cell.value) for cell in table.cells) for table in tables.values()):
         # exit 0 would let a script take a table of NaN for a result; the footnotes above say why each is NaN
         click.echo(f"error: no {unit} could be computed: every cell is NaN (see the reasons above)", err=True)

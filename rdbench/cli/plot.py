@@ -14,6 +14,7 @@ from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.name_checks import check_names, check_qualities
 from rdbench.analysis.plots import plot_delta, plot_per_image, plot_rd
 from rdbench.cli.bdrate import SELECTORS_HELP
+from rdbench.cli.figure_options import figure_options, figure_request, paper_rd
 from rdbench.cli.options import (
     aggregate_option,
     db_option,
@@ -67,9 +68,10 @@ def _needs_store(names: list[str], anchor: str | None) -> bool:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results/plots", show_default=True)
 @click.option("--ext", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
 @aggregate_option()
+@figure_options
 @db_option
 def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_image, delta, method, complexity, out_dir,
-            ext, aggregate, db):
+            ext, aggregate, xlim, ylim, label_pairs, labels_file, order, size, inset, db):
     """One RD figure per dataset: OUT/rd_<dataset>_<metric>.<ext>.
 
     --per-image writes OUT/rd_<dataset>_<metric>_per_image.<ext>; --delta writes
@@ -77,17 +79,25 @@ def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_i
     --complexity writes OUT/complexity.<ext>. A legend names the configuration ("jpeg [3fa2b1c0]")
     when the store holds several of a codec. Each title names the aggregation of the curve points
     (--aggregate).
+
+    \b
+    Paper figures (docs/paper-output.md): --xlim, --ylim, --label, --labels, --order, --size and --inset
+    draw the RD figure as it goes into a paper: display names, legend order, one- or two-column width,
+    measured / published / imported / anchor curves in their own line styles, a zoomed inset, fonts
+    embedded in PDF and SVG.
     """
     from rdbench.analysis.aggregate import aggregation
 
+    paper = figure_request(xlim, ylim, label_pairs, labels_file, order, size, inset, per_image, delta, complexity)
     with aggregation(aggregate):
         _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_image, delta, method, complexity,
-                 out_dir, ext, db)
+                 out_dir, ext, paper, db)
 
 
 def _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_image, delta, method, complexity,
-             out_dir, ext, db) -> None:
-    """The figures :func:`command` asks for, with curve points made under the aggregation in force."""
+             out_dir, ext, paper, db) -> None:
+    """The figures :func:`command` asks for (``paper``: the paper figure's options, or None), with curve
+    points made under the aggregation in force."""
     if per_image and complexity:
         raise UsageError("--per-image and --complexity draw different figures", hint="pass one of them per call")
     if delta and complexity:
@@ -160,6 +170,9 @@ def _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_
             for note in info.notes:
                 say(note)
         title = dataset + (f" (quality {choice.describe()})" if choice else "") + f", {_aggregation()}"
+        if paper is not None:
+            click.echo(str(paper_rd(found, anchor, Path(out_dir) / f"rd_{dataset}_{metric}.{ext}", metric, paper)))
+            continue
         path = plot_rd({n: c.points for n, c in found.items()}, Path(out_dir) / f"rd_{dataset}_{metric}.{ext}",
                        title=title, metric=metric, anchor=anchor,
                        published={n for n, c in found.items() if c.source != "measured"},

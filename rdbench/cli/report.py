@@ -19,6 +19,7 @@ from rdbench.cli.options import (
     quality_option,
     split_csv,
 )
+from rdbench.cli.paper_options import label_options, labels_of
 from rdbench.errors import UsageError, did_you_mean
 from rdbench.store.sqlite import Store
 
@@ -79,9 +80,10 @@ def _command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
               help="The HTML file to write.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the default web browser.")
 @aggregate_option()
+@label_options
 @db_option
 def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, method, ci, title, out, open_browser, aggregate,
-            db):
+            label_pairs, labels_file, db):
     """Write ONE self-contained HTML report (opens offline; nothing is fetched).
 
     It holds the BD-rate table per metric (overlap, footnotes), RD curves per dataset and metric
@@ -105,6 +107,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, metho
         bd_options["ci"] = ci if ci is not None else 95.0  # intervals resample image means: not under dataset-mse
     elif ci is not None:
         raise UsageError("--ci: this rdbench's BD-rate tables have no bootstrap intervals")
+    labels = labels_of(label_pairs, labels_file)
     store = _open(db)
     try:
         with aggregation(aggregate):  # every curve and table of the report under one convention, stated in each table
@@ -113,7 +116,9 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, metho
                                 title=title, bd_options=bd_options, qualities=choice,
                                 anchor_qualities=split_csv(anchor_qualities) or None,
                                 command=_command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
-                                                      method, ci, out, db) + f" --aggregate {aggregate}")
+                                                      method, ci, out, db) + f" --aggregate {aggregate}"
+                                + "".join(f" --label {shlex.quote(p)}" for p in label_pairs)
+                                + (f" --labels {shlex.quote(labels_file)}" if labels_file else ""), labels=labels)
     finally:
         store.close()
     path = write_report(out, html)

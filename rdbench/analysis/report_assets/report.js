@@ -36,5 +36,17 @@
       });
     });
   });
+  // the metric selector: every metric (the default, and without script), or one metric's BD tables and figures
+  var select = document.getElementById("metric-select");
+  if (select) {
+    var show = function () {
+      Array.prototype.forEach.call(document.querySelectorAll("[data-metric]"), function (el) {
+        el.hidden = select.value !== "" && el.getAttribute("data-metric") !== select.value;
+      });
+    };
+    select.addEventListener("change", show);
+    select.closest(".metric-select").hidden = false;
+    show();
+  }
   document.documentElement.classList.add("js");
 })();
