@@ -28,6 +28,7 @@ from rdbench.codecs.base import CodecConfig, CodecContext
 from rdbench.errors import UsageError, plural
 from rdbench.run.execute import Outcome
 from rdbench.run.plan import Plan
+from rdbench.run.rate_match import DEFAULT_TOLERANCE
 from rdbench.run.selection import Qualities
 from rdbench.store.record import Record
 from rdbench.store.sqlite import DEFAULT_DB, readable_or_none
@@ -35,8 +36,10 @@ from rdbench.store.sqlite import DEFAULT_DB, readable_or_none
 if TYPE_CHECKING:
     import pandas as pd
 
+    from rdbench.data.datasets import Dataset
     from rdbench.run.executors import Executor
     from rdbench.run.jobs import Job
+    from rdbench.run.rate_match import CodecTargets
     from rdbench.store.sqlite import Store
 
 #: How many failed (or not re-timed) records a run names one by one before it counts the rest.
@@ -59,6 +62,8 @@ class BenchmarkRun:
     outcome: Outcome
     #: the records stored as failed by this run, in the order they finished
     failures: list[Record] = field(default_factory=list)
+    #: with ``target_bpp``: each codec's matches (:mod:`rdbench.run.rate_match`); None for a plain run
+    targets: list[CodecTargets] | None = None
 
     def closing_lines(self) -> list[str]:
         """What is said once the run is over: re-timing counts, records not re-timed, failed
@@ -121,6 +126,8 @@ def run_benchmark(
     executor: str = "local",
     scheduler: str | None = None,
     peak_memory: bool = True,
+    target_bpp: str | float | Sequence[float] | None = None,
+    rate_tolerance: float = DEFAULT_TOLERANCE,
     progress: bool = False,
     on_record: Callable[[Record], None] | None = None,
     say: Callable[[str], None] | None = None,
@@ -144,6 +151,7 @@ def run_benchmark(
     from rdbench.store.sqlite import Store
 
     say = say or to_stderr
+    targets, tolerance = _targets(target_bpp, rate_tolerance, qualities, retime, force)
     check_count("jobs", jobs)
     if threads is not None:
         check_count("threads", threads)
@@ -182,6 +190,10 @@ def run_benchmark(
     configs = runnable(Selection(configs, adapters, choice), context, say).configs
     check_unchanged(measured, root_of(data_root))  # a registered dataset's images are the ones its hashes name
 
+    if targets:  # the first points of every search (each sweep's ends), a plain run's jobs
+        from rdbench.run.rate_match import start_qualities
+
+        choice = start_qualities(configs, context)
     runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler, threads=threads)
     with Store(db) as store:
         plan = plan_jobs(store, configs, measured, context, qualities=choice, retry_failed=retry_failed,
@@ -201,8 +213,60 @@ def run_benchmark(
             outcome = _execute(store, plan.jobs, runner, failures, progress, on_record)
         else:
             outcome = Outcome()
-            say("nothing to do: every job is already stored (--force recomputes)")
-    return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures)
+            if not targets:
+                say("nothing to do: every job is already stored (--force recomputes)")
+        matched = None
+        if targets:
+            matched = _match(store, configs, measured, context, targets, tolerance, runner, failures, progress,
+                             on_record, outcome, keep_bitstreams, retry_failed)
+            for result in matched:
+                result.encodes += sum(job.config.name == result.config.name for job in plan.jobs)
+    return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures, matched)
+
+
+def _targets(target_bpp: str | float | Sequence[float] | None, rate_tolerance: float, qualities: Qualities,
+             retime: bool, force: bool) -> tuple[tuple[float, ...], float]:
+    """The checked targets and tolerance (a fraction) of a rate-matched run, or ``((), 0.0)`` for a plain
+    one; the options a search chooses for itself are refused with it."""
+    from rdbench.run.rate_match import check_tolerance, parse_targets
+
+    tolerance = check_tolerance(rate_tolerance)
+    if target_bpp is None:
+        if rate_tolerance != DEFAULT_TOLERANCE:
+            raise UsageError("--rate-tolerance goes with --target-bpp")
+        return (), 0.0
+    targets = parse_targets(target_bpp)
+    if qualities:
+        raise UsageError("--target-bpp searches each image's quality itself: drop --quality")
+    if retime or force:
+        raise UsageError(f"--{'retime' if retime else 'force'} does not combine with --target-bpp",
+                         hint="rerun the points as a plain run (--quality), then match again")
+    return targets, tolerance
+
+
+def _match(store: Store, configs: list[CodecConfig], dataset: Dataset, context: CodecContext,
+           targets: tuple[float, ...], tolerance: float, runner: Executor, failures: list[Record], progress: bool,
+           on_record: Callable[[Record], None] | None, outcome: Outcome, keep_bitstreams: str | None,
+           retry_failed: bool) -> list[CodecTargets]:
+    """The searches of a rate-matched run, each round's points coded by the run's executor (and added to
+    ``outcome``)."""
+    from rdbench.run.rate_match import match
+
+    def run(jobs: list[Job]) -> list[Record]:
+        records: list[Record] = []
+
+        def seen(record: Record) -> None:
+            records.append(record)
+            if on_record is not None:
+                on_record(record)
+
+        done = _execute(store, jobs, runner, failures, progress, seen)
+        outcome.ok += done.ok
+        outcome.failed += done.failed
+        return records
+
+    return match(store, configs, dataset, context, targets, tolerance, run, keep_bitstreams=keep_bitstreams,
+                 retry_failed=retry_failed)
 
 
 def benchmark(
@@ -227,6 +291,8 @@ def benchmark(
     executor: str = "local",
     scheduler: str | None = None,
     peak_memory: bool = True,
+    target_bpp: str | float | Sequence[float] | None = None,
+    rate_tolerance: float = DEFAULT_TOLERANCE,
     progress: bool = False,
     on_record: Callable[[Record], None] | None = None,
     say: Callable[[str], None] | None = None,
@@ -251,7 +317,10 @@ def benchmark(
     ``vtm_dir``: a built VTM tree (else ``RDBENCH_VTM_DIR``). ``data_root``: where datasets live.
     ``timeout_s``: seconds one job's coding may take. ``executor``: ``"local"`` or ``"dask"``
     (with ``scheduler``, e.g. ``"tcp://HOST:8786"``). ``peak_memory``: measure each image's peak
-    resident memory (honest, slower) or time as a warm loop does.
+    resident memory (honest, slower) or time as a warm loop does. ``target_bpp``: rates (a list, or
+    ``"0.12,0.25"``, or ``"jpeg-ai"`` for 0.06, 0.12, 0.25, 0.5, 0.75) to search each image's quality for
+    instead of coding ``qualities``, within ``rate_tolerance`` percent (docs/rate-matching.md); the
+    records returned are then the matched points.
 
     ``progress``: show a progress bar; ``on_record``: called with each record as it is stored;
     ``say``: takes each line the run has to say (notes, codecs skipped, resuming, failures;
@@ -267,8 +336,8 @@ def benchmark(
                         decode_device=decode_device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
                         retry_failed=retry_failed, force=force, retime=retime, keep_bitstreams=keep_bitstreams,
                         vtm_dir=vtm_dir, data_root=data_root, timeout_s=timeout_s, executor=executor,
-                        scheduler=scheduler, peak_memory=peak_memory, progress=progress, on_record=on_record,
-                        say=say)
+                        scheduler=scheduler, peak_memory=peak_memory, target_bpp=target_bpp,
+                        rate_tolerance=rate_tolerance, progress=progress, on_record=on_record, say=say)
     say = say or to_stderr
     for line in run.closing_lines():
         say(line)
