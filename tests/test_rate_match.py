@@ -133,3 +133,19 @@ def test_results_targets_gives_the_means_per_codec_and_target(matched) -> None:
     assert means[0.5]["bpp"] == pytest.approx(np.mean([p["bpp"] for p in points]))
     text = rdbench("results", "--targets", "--db", db, in_process=True, check=True).stdout
     assert "jpegxl" in text and "deviation" in text
+
+
+def test_bdrate_through_the_matched_points(matched) -> None:
+    """``bdrate --points matched`` is the BD-rate between the curves of the per-target means."""
+    from rdbench.analysis.bdrate import bd_rate
+
+    db, crops, _ = matched
+    with Store(db, readonly=True) as store:
+        means = {codec: sorted((r["bpp"], r["psnr"]) for r in target_rows(store, selections=[{"codec": codec}]))
+                 for codec in ("jpeg", "jpegxl")}
+        (dataset,) = store.stored_names("dataset")
+    out = rdbench("bdrate", "--points", "matched", "--anchor", "jpeg", "--codec", "jpegxl", "--dataset", dataset,
+                  "--db", db, "--format", "json", in_process=True, check=True)
+    (row,) = json.loads(out.stdout)["rows"]
+    assert row["targets"] == "0.25,0.5,0.75"
+    assert row["value"] == pytest.approx(bd_rate(means["jpeg"], means["jpegxl"]).value)

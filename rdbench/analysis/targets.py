@@ -106,6 +106,54 @@ def matched_curve(rows: list[dict[str, Any]], metric: str = "psnr") -> list[tupl
     return sorted((r["bpp"], r[key]) for r in rows if r.get("bpp") is not None and r.get(key) is not None)
 
 
+#: The columns of :func:`matched_bd_rows`.
+MATCHED_BD_COLUMNS = ["codec", "dataset", "value", "targets", "note"]
+
+
+def matched_bd_rows(store: Store, anchor: str, names: Iterable[str], datasets: Iterable[str], *,
+                    metric: str = "psnr", method: str = "pchip", kind: str = "rate") -> list[dict[str, Any]]:
+    """BD-rate (or BD-PSNR, ``kind="quality"``) of each codec of ``names`` against ``anchor`` through their
+    matched points (``bdrate --points matched``): one curve point per target, the mean over images, on the
+    targets both codecs reached on every image (a target some image could not reach stands at the range's
+    end, a point of another rate, and is left out, saying so). NaN with the reason where no value can be
+    computed."""
+    import math
+
+    from rdbench.analysis.bdrate import BdRateError, bd_value
+    from rdbench.analysis.curve_names import resolve_name
+    from rdbench.errors import UsageError
+
+    def rows_of(name: str, dataset: str) -> dict[float, dict[str, Any]]:
+        found = target_rows(store, selections=[resolve_name(store, name).selection()], datasets=[dataset])
+        configs = {(r["config_hash"], r["device"]) for r in found}
+        if len(configs) > 1:
+            raise UsageError(f"{name} has matched points of {len(configs)} configurations or devices on {dataset}",
+                             hint="name one as NAME@HASH or NAME@DEVICE")
+        return {r["target_bpp"]: r for r in found}
+
+    out = []
+    for dataset in datasets:
+        base = rows_of(anchor, dataset)
+        for name in names:
+            test = rows_of(name, dataset)
+            common = sorted(t for t in set(base) & set(test)
+                            if not base[t]["out_of_range"] and not test[t]["out_of_range"])
+            left_out = sorted((set(base) & set(test)) - set(common))
+            note = f"left out (out of range on some image): {', '.join(f'{t:g}' for t in left_out)}" if left_out else ""
+            value = math.nan
+            try:
+                if not base or not test:
+                    raise BdRateError(f"no matched points of {anchor if not base else name} on {dataset}")
+                result = bd_value(matched_curve([base[t] for t in common], metric),
+                                  matched_curve([test[t] for t in common], metric), method, kind=kind)
+                value = result.value
+            except BdRateError as exc:
+                note = "; ".join(filter(None, [note, str(exc)]))
+            out.append({"codec": name, "dataset": dataset, "value": value,
+                        "targets": ",".join(f"{t:g}" for t in common), "note": note})
+    return out
+
+
 def load_targets(db: str | Store, codecs: str | Iterable[str] | None = None,
                  datasets: str | Iterable[str] | None = None, *, per_image: bool = False) -> pd.DataFrame:
     """The matched points of ``db`` as a DataFrame: one row per codec, dataset and target (means, as
