@@ -149,3 +149,42 @@ def test_bdrate_through_the_matched_points(matched) -> None:
     (row,) = json.loads(out.stdout)["rows"]
     assert row["targets"] == "0.25,0.5,0.75"
     assert row["value"] == pytest.approx(bd_rate(means["jpeg"], means["jpegxl"]).value)
+
+
+@pytest.mark.slow
+def test_worker_processes_and_a_killed_run_give_the_same_matches(matched, tmp_path) -> None:
+    """``--jobs 2`` codes each round's points in worker processes; a run killed with SIGKILL mid-way and
+    rerun resumes from its stored points. Both end with the matches of the uninterrupted in-process run."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from helpers import rdbench_argv
+
+    db, crops, _ = matched
+    expected = {(p["codec"], p["image"], p["target_bpp"]): p["quality"] for p in _points(db, "jpegxl")}
+    args = ["run", "--codec", "jpegxl", "--dataset", crops, "--target-bpp", ",".join(map(str, TARGETS)), "-q"]
+    parallel = tmp_path / "parallel.sqlite"
+    rdbench(*args, "--db", parallel, "--jobs", "2", check=True)
+    killed = tmp_path / "killed.sqlite"
+    proc = subprocess.Popen(rdbench_argv(*args, "--db", killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if killed.exists():
+            with Store(killed, readonly=True) as store:
+                if store.count() >= 6:
+                    break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rdbench(*args, "--db", killed, check=True)
+    for other in (parallel, killed):
+        points = {(p["codec"], p["image"], p["target_bpp"]): p for p in _points(other, "jpegxl")}
+        assert points.keys() == expected.keys()
+        assert all(p["status"] == "matched" for p in points.values())
+        if other == parallel:  # the same searches, whatever process coded their points
+            assert {key: p["quality"] for key, p in points.items()} == expected
+    with Store(parallel, readonly=True) as store:
+        keys = [r.key for r in store.find_records()]
+    assert len(keys) == len(set(keys))
