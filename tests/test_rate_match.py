@@ -188,3 +188,28 @@ def test_worker_processes_and_a_killed_run_give_the_same_matches(matched, tmp_pa
     with Store(parallel, readonly=True) as store:
         keys = [r.key for r in store.find_records()]
     assert len(keys) == len(set(keys))
+
+
+def test_the_library_returns_the_point_chosen_for_each_image_and_target(matched) -> None:
+    import rdbench
+
+    db, crops, _ = matched
+    frame = rdbench.benchmark("jpegxl", crops, db=db, target_bpp=",".join(map(str, TARGETS)), say=lambda line: None)
+    assert len(frame) == 2 * len(TARGETS)
+    assert set(frame["status"]) == {"matched"}
+    assert (abs(frame["bpp"] / frame["target_bpp"] - 1) <= 0.01).all()
+
+
+@pytest.mark.slow
+def test_cjxl_reaches_the_target_within_one_percent(matched, tmp_path) -> None:
+    """The external cjxl adapter (Debian's libjxl-tools) has the same continuous control."""
+    import shutil
+
+    if shutil.which("cjxl") is None:
+        pytest.skip("cjxl is not installed (apt-get install libjxl-tools)")
+    _, crops, _ = matched
+    db = tmp_path / "rd.sqlite"
+    run = run_benchmark("cjxl", crops, db=db, target_bpp=[0.5], say=lambda line: None)
+    assert run.targets[0].control == "continuous"
+    for point in _points(db, "cjxl"):
+        assert point["status"] == "matched" and abs(point["deviation"]) <= 0.01

@@ -93,10 +93,23 @@ class BenchmarkRun:
 
     def records(self) -> pd.DataFrame:
         """Every stored record of the run's selection (each codec configuration at each quality on
-        each image, measured now or before), ok and failed, as :func:`rdbench.load_records` shapes them."""
+        each image, measured now or before), ok and failed, as :func:`rdbench.load_records` shapes them;
+        for a rate-matched run, the point chosen for each image and target
+        (:func:`rdbench.analysis.targets.target_points`)."""
         from rdbench.analysis.dataframes import records_frame
         from rdbench.store.sqlite import Store
 
+        if self.targets is not None:  # a rate-matched run: its choices, one row per image and target
+            import pandas as pd
+
+            from rdbench.analysis.targets import target_points
+
+            wanted = {(r.config.name, r.config.config_hash, m.image, m.target) for r in self.targets for m in r.matches}
+            with Store(self.db, readonly=True) as store:
+                points = target_points(store, selections=[{"codec": c.name, "config_hash": c.config_hash}
+                                                          for c in self.configs], datasets=[self.dataset])
+            return pd.DataFrame([{k: v for k, v in p.items() if k != "_record"} for p in points
+                                 if (p["codec"], p["config_hash"], p["image"], p["target_bpp"]) in wanted])
         keys = set(self.plan.keys)
         with Store(self.db, readonly=True) as store:
             found = store.find_records(selections=[{"codec": c.name, "config_hash": c.config_hash} for c in self.configs],
