@@ -135,8 +135,6 @@ class Space:
             values = sweep or sorted(domain.values or ())
             values = [v for v in values if not adapter.weights_identity(config, context, v)[0]
                       .startswith(MISSING_WEIGHTS)]
-        elif domain.values is not None:
-            values = sorted(domain.values)
         else:
             values = list(range(int(domain.min), int(domain.max) + 1))
         if not values:
