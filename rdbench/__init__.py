@@ -78,6 +78,8 @@ _PUBLIC: dict[str, str] = {
     "load_records": "rdbench.analysis.dataframes",
     "load_curves": "rdbench.analysis.dataframes",
     "bd_frame": "rdbench.analysis.dataframes",
+    "load_targets": "rdbench.analysis.targets",
+    "corpus_budget": "rdbench.analysis.budget",
     "build_report": "rdbench.analysis.report",
     "write_report": "rdbench.analysis.report",
     "styles": "rdbench.analysis.plots",

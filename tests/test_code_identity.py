@@ -203,7 +203,7 @@ def test_records_stored_before_code_identities_are_adopted_once(tmp_path: Path) 
     conn = sqlite3.connect(db)  # back to schema 6 as an older rdbench wrote it
     rows = conn.execute("SELECT * FROM records").fetchall()
     columns = [d[0] for d in conn.execute("SELECT * FROM records").description]
-    conn.executescript("DROP TABLE metric_values; DROP TABLE records; DROP TABLE codec_configs; "
+    conn.executescript("DROP TABLE rate_targets; DROP TABLE metric_values; DROP TABLE records; DROP TABLE codec_configs; "
                        "DROP TABLE complexity; DROP TABLE imported_curves; DROP TABLE current_images;")
     conn.execute("PRAGMA user_version = 0")
     for step in MIGRATIONS[:6]:

@@ -30,6 +30,7 @@ from rdbench.codecs.base import CodecConfig, CodecContext
 from rdbench.errors import UsageError, plural
 from rdbench.run.execute import Outcome
 from rdbench.run.plan import Plan
+from rdbench.run.rate_match import DEFAULT_TOLERANCE
 from rdbench.run.rescore import RescoreOutcome
 from rdbench.run.selection import Qualities
 from rdbench.store.record import Record
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from rdbench.data.datasets import Dataset
     from rdbench.run.executors import Executor
     from rdbench.run.jobs import Job
+    from rdbench.run.rate_match import CodecTargets
     from rdbench.store.sqlite import Store
 
 #: How many failed (or not re-timed) records a run names one by one before it counts the rest.
@@ -67,6 +69,8 @@ class BenchmarkRun:
     rescored: RescoreOutcome | None = None
     #: the on-request metrics the run was asked for (``--metrics``)
     requested: list[metric_spec.Metric] = field(default_factory=list)
+    #: with ``target_bpp``: each codec's matches (:mod:`rdbench.run.rate_match`); None for a plain run
+    targets: list[CodecTargets] | None = None
 
     def closing_lines(self) -> list[str]:
         """What is said once the run is over: re-timing counts, records not re-timed, failed
@@ -98,10 +102,23 @@ class BenchmarkRun:
 
     def records(self) -> pd.DataFrame:
         """Every stored record of the run's selection (each codec configuration at each quality on
-        each image, measured now or before), ok and failed, as :func:`rdbench.load_records` shapes them."""
+        each image, measured now or before), ok and failed, as :func:`rdbench.load_records` shapes them;
+        for a rate-matched run, the point chosen for each image and target
+        (:func:`rdbench.analysis.targets.target_points`)."""
         from rdbench.analysis.dataframes import records_frame
         from rdbench.store.sqlite import Store
 
+        if self.targets is not None:  # a rate-matched run: its choices, one row per image and target
+            import pandas as pd
+
+            from rdbench.analysis.targets import target_points
+
+            wanted = {(r.config.name, r.config.config_hash, m.image, m.target) for r in self.targets for m in r.matches}
+            with Store(self.db, readonly=True) as store:
+                points = target_points(store, selections=[{"codec": c.name, "config_hash": c.config_hash}
+                                                          for c in self.configs], datasets=[self.dataset])
+            return pd.DataFrame([{k: v for k, v in p.items() if k != "_record"} for p in points
+                                 if (p["codec"], p["config_hash"], p["image"], p["target_bpp"]) in wanted])
         keys = set(self.plan.keys)
         with Store(self.db, readonly=True) as store:
             found = store.find_records(selections=[{"codec": c.name, "config_hash": c.config_hash} for c in self.configs],
@@ -132,6 +149,8 @@ def run_benchmark(
     scheduler: str | None = None,
     peak_memory: bool = True,
     metrics: str | Sequence[str] | None = None,
+    target_bpp: str | float | Sequence[float] | None = None,
+    rate_tolerance: float = DEFAULT_TOLERANCE,
     progress: bool = False,
     on_record: Callable[[Record], None] | None = None,
     say: Callable[[str], None] | None = None,
@@ -156,6 +175,7 @@ def run_benchmark(
     from rdbench.store.sqlite import Store
 
     say = say or to_stderr
+    targets, tolerance = _targets(target_bpp, rate_tolerance, qualities, retime, force)
     check_count("jobs", jobs)
     if threads is not None:
         check_count("threads", threads)
@@ -195,6 +215,10 @@ def run_benchmark(
     configs = runnable(Selection(configs, adapters, choice), context, say).configs
     check_unchanged(measured, root_of(data_root))  # a registered dataset's images are the ones its hashes name
 
+    if targets:  # the first points of every search (each sweep's ends), a plain run's jobs
+        from rdbench.run.rate_match import start_qualities
+
+        choice = start_qualities(configs, context)
     runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler, threads=threads)
     with Store(db) as store:
         plan = plan_jobs(store, configs, measured, context, qualities=choice, retry_failed=retry_failed,
@@ -211,12 +235,67 @@ def run_benchmark(
         for line in plan.missing_lines():
             say(line)
         failures: list[Record] = []
-        outcome = _execute(store, plan.jobs, runner, failures, progress, on_record) if plan.jobs else Outcome()
-        rescored = _complete_reused(store, configs, measured, plan, requested, progress)
-        if not plan.jobs and rescored is None:
+        if plan.jobs:
+            outcome = _execute(store, plan.jobs, runner, failures, progress, on_record)
+        else:
+            outcome = Outcome()
+        matched = None
+        if targets:
+            matched = _match(store, configs, measured, context, targets, tolerance, runner, failures, progress,
+                             on_record, outcome, keep_bitstreams, retry_failed,
+                             [m.name for m in requested if not m.builtin])
+            for result in matched:
+                result.encodes += sum(job.config.name == result.config.name for job in plan.jobs)
+        rescored = _complete_reused(store, configs, measured, plan, requested, progress, matched)
+        if not plan.jobs and rescored is None and not targets:
             say("nothing to do: every job is already stored (--force recomputes)")
     return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures, rescored,
-                        [m for m in requested if not m.builtin])
+                        [m for m in requested if not m.builtin], matched)
+
+
+def _targets(target_bpp: str | float | Sequence[float] | None, rate_tolerance: float, qualities: Qualities,
+             retime: bool, force: bool) -> tuple[tuple[float, ...], float]:
+    """The checked targets and tolerance (a fraction) of a rate-matched run, or ``((), 0.0)`` for a plain
+    one; the options a search chooses for itself are refused with it."""
+    from rdbench.run.rate_match import check_tolerance, parse_targets
+
+    tolerance = check_tolerance(rate_tolerance)
+    if target_bpp is None:
+        if rate_tolerance != DEFAULT_TOLERANCE:
+            raise UsageError("--rate-tolerance goes with --target-bpp")
+        return (), 0.0
+    targets = parse_targets(target_bpp)
+    if qualities:
+        raise UsageError("--target-bpp searches each image's quality itself: drop --quality")
+    if retime or force:
+        raise UsageError(f"--{'retime' if retime else 'force'} does not combine with --target-bpp",
+                         hint="rerun the points as a plain run (--quality), then match again")
+    return targets, tolerance
+
+
+def _match(store: Store, configs: list[CodecConfig], dataset: Dataset, context: CodecContext,
+           targets: tuple[float, ...], tolerance: float, runner: Executor, failures: list[Record], progress: bool,
+           on_record: Callable[[Record], None] | None, outcome: Outcome, keep_bitstreams: str | None,
+           retry_failed: bool, metrics: list[str]) -> list[CodecTargets]:
+    """The searches of a rate-matched run, each round's points coded by the run's executor (and added to
+    ``outcome``)."""
+    from rdbench.run.rate_match import match
+
+    def run(jobs: list[Job]) -> list[Record]:
+        records: list[Record] = []
+
+        def seen(record: Record) -> None:
+            records.append(record)
+            if on_record is not None:
+                on_record(record)
+
+        done = _execute(store, jobs, runner, failures, progress, seen)
+        outcome.ok += done.ok
+        outcome.failed += done.failed
+        return records
+
+    return match(store, configs, dataset, context, targets, tolerance, run, keep_bitstreams=keep_bitstreams,
+                 retry_failed=retry_failed, metrics=metrics)
 
 
 def benchmark(
@@ -242,6 +321,8 @@ def benchmark(
     scheduler: str | None = None,
     peak_memory: bool = True,
     metrics: str | Sequence[str] | None = None,
+    target_bpp: str | float | Sequence[float] | None = None,
+    rate_tolerance: float = DEFAULT_TOLERANCE,
     progress: bool = False,
     on_record: Callable[[Record], None] | None = None,
     say: Callable[[str], None] | None = None,
@@ -269,7 +350,10 @@ def benchmark(
     resident memory (honest, slower) or time as a warm loop does. ``metrics``: metrics measured on
     request (names or sets, ``"jpeg-ai"`` or a list), computed with every job; stored records of the
     selection that lack them get them from their kept bitstreams (:func:`rdbench.api.rescore.rescore`),
-    and a record without one is named with what to do (docs/metrics.md).
+    and a record without one is named with what to do (docs/metrics.md). ``target_bpp``: rates (a list, or
+    ``"0.12,0.25"``, or ``"jpeg-ai"`` for 0.06, 0.12, 0.25, 0.5, 0.75) to search each image's quality for
+    instead of coding ``qualities``, within ``rate_tolerance`` percent (docs/rate-matching.md); the
+    records returned are then the matched points.
 
     ``progress``: show a progress bar; ``on_record``: called with each record as it is stored;
     ``say``: takes each line the run has to say (notes, codecs skipped, resuming, failures;
@@ -285,8 +369,8 @@ def benchmark(
                         decode_device=decode_device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
                         retry_failed=retry_failed, force=force, retime=retime, keep_bitstreams=keep_bitstreams,
                         vtm_dir=vtm_dir, data_root=data_root, timeout_s=timeout_s, executor=executor,
-                        scheduler=scheduler, peak_memory=peak_memory, metrics=metrics, progress=progress,
-                        on_record=on_record, say=say)
+                        scheduler=scheduler, peak_memory=peak_memory, target_bpp=target_bpp,
+                        rate_tolerance=rate_tolerance, metrics=metrics, progress=progress, on_record=on_record, say=say)
     say = say or to_stderr
     for line in run.closing_lines():
         say(line)
@@ -296,9 +380,11 @@ def benchmark(
 
 
 def _complete_reused(store: Store, configs: list[CodecConfig], dataset: Dataset, plan: Plan,
-                     requested: list[metric_spec.Metric], progress: bool) -> RescoreOutcome | None:
+                     requested: list[metric_spec.Metric], progress: bool,
+                     matched: list[CodecTargets] | None = None) -> RescoreOutcome | None:
     """Add the requested on-request metrics to the stored ok records the run reuses (planned jobs
-    compute them anyway) from their kept bitstreams; None when no reused record lacks one."""
+    compute them anyway), and to the points its rate searches chose, from their kept bitstreams;
+    None when no such record lacks one."""
     from rdbench.run.rescore import missing_metrics
 
     wanted = [m for m in requested if not m.builtin]
@@ -307,7 +393,10 @@ def _complete_reused(store: Store, configs: list[CodecConfig], dataset: Dataset,
     reused = set(plan.keys) - {job.key for job in plan.jobs if not job.retime}
     found = store.find_records(selections=[{"codec": c.name, "config_hash": c.config_hash} for c in configs],
                                datasets=[dataset.name], stale=False)
-    lacking = [r for r in found if r.ok and r.key in reused and missing_metrics(r, wanted)]
+    chosen = {(t.config.name, t.config.config_hash, m.image, m.quality)
+              for t in matched or [] for m in t.matches if m.quality is not None}
+    lacking = [r for r in found if r.ok and (r.key in reused or (r.codec, r.config_hash, r.image, r.quality) in chosen)
+               and missing_metrics(r, wanted)]
     if not lacking:
         return None
     images = {ref.name: (ref.path, dataset.image_hashes[ref.name]) for ref in dataset.images}

@@ -98,13 +98,16 @@ def _clean(value: Any) -> Any:
 @click.option("--sensitivity-steps", "steps", type=click.IntRange(1, 50), default=None,
               help=f"Points dropped from each end by --sensitivity [default: {DEFAULT_STEPS}, fewer when the anchor "
                    "has fewer to spare].")
+@click.option("--points", type=click.Choice(["sweep", "matched"]), default="sweep", show_default=True,
+              help="sweep: each codec's curve through its qualities' means; matched: through its means at the "
+                   "target rates of `rdbench run --target-bpp` (docs/rate-matching.md).")
 @aggregate_option()
 @format_option(choices=(*FORMATS, "html"))
 @paper_options
 @db_option
 def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
-            per_image, ci, resamples, seed, sensitivity, steps, aggregate, fmt, columns, label_pairs, labels_file,
-            average, db):
+            per_image, ci, resamples, seed, sensitivity, steps, points, aggregate, fmt, columns, label_pairs,
+            labels_file, average, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
     Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
@@ -138,6 +141,11 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     if fmt == "csv" and per_image and sensitivity:
         raise UsageError("--format csv prints one table: ask for --per-image or --sensitivity",
                          hint="or use --format json, which holds both")
+    if points == "matched":
+        _matched(anchor, codecs, datasets, metric, method, kind, fmt, db,
+                 other=qualities or anchor_qualities or interval_text or per_image or ci is not None or sensitivity
+                 or paper is not None or aggregate != "image-mean" or "," in metric or metric in metric_spec.SETS)
+        return
     try:
         interval = parse_interval(interval_text)
     except BdRateError as exc:
@@ -251,3 +259,36 @@ def _print_text(table: BdTable, fmt: str, title: str, per_image: bool, sensitivi
         blocks.append(render(bd_format.sensitivity_rows(table), bd_format.SENSITIVITY_COLUMNS, fmt, digits=3,
                              title=f"{unit}: sensitivity to the anchor's points (change: pp against all points)"))
     click.echo("\n\n".join(blocks))
+
+
+def _matched(anchor: str, codecs: str | None, datasets: str, metric: str, method: str, kind: str, fmt: str, db: str,
+             other: bool) -> None:
+    """``--points matched``: BD values through the means at the target rates."""
+    from pathlib import Path
+
+    from rdbench.analysis.targets import (
+        MATCHED_BD_COLUMNS,
+        matched_bd_rows,
+        target_rows,
+    )
+    from rdbench.store.sqlite import Store
+
+    if other:
+        raise UsageError("--points matched takes --anchor, --codec, --dataset, one --metric, --method and --bd-psnr "
+                         "only")
+    if not Path(db).exists():
+        raise UsageError(f"no results database at {db}")
+    with Store(db, readonly=True) as store:
+        wanted = resolve_datasets(Catalogue(store), split_csv(datasets), stored_only=True)
+        names = split_csv(codecs) or sorted({row["codec"] for row in target_rows(store)} - {anchor})
+        rows = matched_bd_rows(store, anchor, names, wanted, metric=metric, method=method, kind=kind)
+    if fmt == "json":
+        click.echo(json.dumps(_clean({"anchor": anchor, "points": "matched", "metric": metric, "method": method,
+                                      "unit": bd_format.value_label(kind), "rows": rows}), indent=1, allow_nan=False))
+    else:
+        click.echo(render(rows, MATCHED_BD_COLUMNS, fmt, digits=3,
+                          title=f"{bd_format.value_label(kind)} vs {anchor} through the matched points ({metric})"))
+    if rows and all(math.isnan(row["value"]) for row in rows):
+        click.echo("error: no value could be computed (see the notes above)", err=True)
+        sys.exit(1)
+

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "complexity": ("complexity", "Time, memory and FLOPs of codecs against resolution, with scaling exponents."),
     "import": ("import_cmd", "Import published RD curves (CompressAI or {bpp, psnr} JSON) for bdrate and plot."),
     "export": ("export_cmd", "Write measured runs as CompressAI result JSON."),
+    "budget": ("budget", "Corpus byte budgets (CLIC): one stored quality per image, highest dataset PSNR."),
 }
 
 

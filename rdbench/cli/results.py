@@ -129,6 +129,9 @@ def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
               "latent (extra.decoder_matches_encoder false; learned codecs, e.g. run with --decode-device).")
 @click.option("--per-image", is_flag=True, help="One row per image instead of per-quality means.")
 @click.option("--pooled", is_flag=True, help="Add pixel-weighted aggregates (bits/pixels, PSNR of pooled MSE).")
+@click.option("--targets", is_flag=True, help="Means at the target rates of `rdbench run --target-bpp` (per codec "
+              "and target: achieved bpp, deviation from the target, every metric, n); with --per-image one row per "
+              "image and target.")
 @click.option("--delete", is_flag=True, help="Delete the records the filters select (asks first; see --yes).")
 @click.option("--yes", is_flag=True, help="With --delete: do not ask.")
 @click.option("--all", "everything", is_flag=True, help="With --delete and no filter: delete every record.")
@@ -136,7 +139,7 @@ def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
 @format_option()
 @db_option
 def command(codec, dataset, quality, status, failed, weights, device, image, stale, mismatches, per_image, pooled,
-            delete, yes, everything, aggregate_by, fmt, db) -> None:
+            targets, delete, yes, everything, aggregate_by, fmt, db) -> None:
     """Print stored results: per-quality dataset means (default), per image, or failures.
 
     Means follow CompressAI's and the MLIC papers' convention (average of per-image values) and
@@ -161,6 +164,11 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
     if delete and mismatches:
         raise UsageError("--mismatches lists records and does not combine with --delete",
                          hint="delete by --codec NAME@DEVICE, --device or --quality instead")
+    if targets:
+        if delete or failed or status or mismatches or stale or pooled or quality or weights or image:
+            raise UsageError("--targets lists matched points by --codec, --dataset and --device only")
+        _targets(db, codec, dataset, device, per_image, fmt)
+        return
     if delete:
         _delete(db, codec, dataset, quality, status, weights, device, image, stale, yes, everything)
         return
@@ -338,3 +346,37 @@ def _delete(db, codec, dataset, quality, status, weights, device, image, stale: 
             raise RdbenchError("not confirmed: nothing deleted", hint="answer y, or pass --yes")
         deleted = store.delete_records(everything=everything, **filters)
     click.echo(f"deleted {deleted} records from {db}")
+
+
+def _targets(db, codec: str | None, dataset: str | None, device: str | None, per_image: bool, fmt: str) -> None:
+    """``--targets``: the matched points' means per codec and target (or per image)."""
+    from rdbench.analysis.targets import (
+        POINT_COLUMNS,
+        TARGET_COLUMNS,
+        target_points,
+        target_rows,
+    )
+    from rdbench.cli.formatting import render
+    from rdbench.store.sqlite import Store
+
+    with Store(db, readonly=True) as store:
+        filters = _filters(store, codec, dataset, None, None, None, device)
+        plugins = store.metric_names()
+        chosen = {"selections": filters.get("selections"), "datasets": filters.get("datasets")}
+        if per_image:
+            rows = [{k: v for k, v in row.items() if k != "_record"} for row in target_points(store, **chosen)]
+            columns = [*POINT_COLUMNS, *plugins]
+        else:
+            rows = target_rows(store, **chosen)
+            columns = list(TARGET_COLUMNS)
+            columns[columns.index(_MS_SSIM_DB) + 1:columns.index(_MS_SSIM_DB) + 1] = plugins
+    if device:
+        rows = [row for row in rows if row["device"] in split_csv(device)]
+    if not rows:
+        click.echo("no matched points (`rdbench run --target-bpp ...` makes them)", err=True)
+        return
+    if fmt == "json":
+        columns = [c for c in columns if c != "config"] + (["config_hash"] if not per_image else [])
+    elif not per_image and not any(row.get("note") for row in rows):
+        columns.remove("note")
+    click.echo(render(rows, columns, fmt))

@@ -14,8 +14,10 @@ from rdbench.cli.options import (
     parse_qualities,
     quality_option,
 )
+from rdbench.run.rate_match import DEFAULT_TOLERANCE
 
 if TYPE_CHECKING:
+    from rdbench.api.benchmark import BenchmarkRun
     from rdbench.codecs.base import CodecConfig
 
 
@@ -41,10 +43,12 @@ if TYPE_CHECKING:
 @click.option("--scheduler", default=None, help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 (see docs/cluster.md).")
 @click.option("--peak-memory/--no-peak-memory", default=True, show_default=True, help="Measure each image's peak resident memory (peak_mem_bytes). Honest figures hand freed memory back to the OS before every image, so the codec faults its memory in again inside its timings (+12-20 % for a learned codec on the CPU); --no-peak-memory times as a warm loop does (as CompressAI's eval_model) and stores no CPU memory figure.")
 @click.option("--metrics", default=None, metavar="NAME[,NAME|SET...]", help="Also compute these metrics measured on request (names or sets such as jpeg-ai; see docs/metrics.md) with every job. Stored records this run reuses get them from their kept bitstreams (--keep-bitstreams of the run that made them); a record without one is named with what to do.")
+@click.option("--target-bpp", default=None, metavar="BPP1,BPP2,...|jpeg-ai", help="Instead of --quality: search each image's quality for each of these rates (jpeg-ai: 0.06,0.12,0.25,0.5,0.75), storing every point tried; see docs/rate-matching.md.")
+@click.option("--rate-tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True, metavar="PERCENT", help="With --target-bpp: how far (in % of the target) a continuous control's point may be from it.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 def command(codec_names, dataset_spec, qualities, jobs, threads, device, decode_device, checkpoint, checkpoint_dir,
             retry_failed, force, retime, keep_bitstreams, vtm_dir, timeout_s, executor, scheduler, db, data_root,
-            peak_memory, metrics, quiet) -> None:
+            peak_memory, metrics, target_bpp, rate_tolerance, quiet) -> None:
     """Benchmark codecs on a dataset: encode, decode and measure every image at every quality.
 
     Each record is committed as soon as it is measured; rerunning the same command resumes,
@@ -62,6 +66,7 @@ def command(codec_names, dataset_spec, qualities, jobs, threads, device, decode_
       rdbench run --codec jpeg,webp --dataset kodak --metrics jpeg-ai --keep-bitstreams bitstreams/
       rdbench run --codec jpeg,webp --dataset kodak --quality jpeg=30,50,70 --quality webp=40,60
       rdbench run --codec mlicpp --dataset kodak --checkpoint-dir ckpt/ --device cuda
+      rdbench run --codec jpegxl,jpeg --dataset kodak --target-bpp jpeg-ai --jobs 2
       rdbench run --codec mlicpp-random --dataset kodak --device cuda --decode-device cpu
       rdbench run --codec vtm17 --dataset tecnick --timeout 7200 --executor dask --scheduler tcp://HEAD:8786
     """
@@ -75,8 +80,11 @@ def command(codec_names, dataset_spec, qualities, jobs, threads, device, decode_
                         checkpoint_dir=checkpoint_dir, retry_failed=retry_failed, force=force, retime=retime,
                         keep_bitstreams=keep_bitstreams, vtm_dir=vtm_dir, data_root=data_root, timeout_s=timeout_s,
                         executor=executor, scheduler=scheduler, peak_memory=peak_memory, metrics=metrics,
-                        progress=not quiet, say=say)
-    if not quiet:
+                        target_bpp=target_bpp,
+                        rate_tolerance=rate_tolerance, progress=not quiet, say=say)
+    if run.targets is not None:
+        _print_targets(run, quiet)
+    elif not quiet:
         _print_summary(run.db, run.configs, run.dataset)
     for line in run.closing_lines():
         say(line)
@@ -111,3 +119,29 @@ def _print_summary(db: Path, configs: list[CodecConfig], dataset: str) -> None:
         click.echo(render(rows, columns, "table", title=f"\n{dataset}: mean over images"))
         if note:
             click.echo(f"note: {note}", err=True)
+
+
+def _print_targets(run: BenchmarkRun, quiet: bool) -> None:
+    """The means at each target of the run's codecs, and what the searches cost: encodes per image and target."""
+    from rdbench.analysis.targets import TARGET_COLUMNS, target_rows
+    from rdbench.cli.formatting import render
+    from rdbench.store.sqlite import Store
+
+    for result in run.targets or []:
+        searches = len(result.matches)
+        images = len({m.image for m in result.matches})
+        per = result.encodes / searches if searches else 0.0
+        click.echo(f"{result.config.name}: {result.control} control, {images} images x "
+                   f"{searches // max(images, 1)} targets: {result.encodes} encodes ({per:.2f} per image and target)",
+                   err=True)
+    if quiet:
+        return
+    selections = [{"codec": c.name, "config_hash": c.config_hash} for c in run.configs]
+    with Store(run.db, readonly=True) as store:
+        rows = target_rows(store, selections=selections, datasets=[run.dataset])
+    wanted = {(r.config.name, m.target) for r in run.targets or [] for m in r.matches}
+    rows = [row for row in rows if (row["codec"], row["target_bpp"]) in wanted]
+    if rows:
+        columns = [c for c in TARGET_COLUMNS if c not in ("config", "dataset", "device") and
+                   (c != "note" or any(row.get("note") for row in rows))]
+        click.echo(render(rows, columns, "table", title=f"\n{run.dataset}: mean over images at each target"))

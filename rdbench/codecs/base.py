@@ -110,6 +110,13 @@ class QualityDomain:
                 text = ", ".join(_number(v) for v in self.also) + ", or " + text
         return f"{text} ({self.meaning})" if self.meaning else text
 
+    @property
+    def continuous(self) -> bool:
+        """Whether every number of the range is a point of its own (a real-valued control such as
+        JPEG XL's distance), so that a rate can be matched to a tolerance; whole numbers and fixed
+        sets of points reach a target only as the nearest point on each side."""
+        return self.kind == "float" and self.values is None
+
     def canonical(self, value: Quality) -> int | float:
         """``value`` as the one number that stands for its point (50.0 -> 50 for whole numbers),
         or ValueError saying what is wrong with it ('is not a number', 'is out of range', ...)."""
@@ -273,6 +280,19 @@ class Codec(ABC):
     def quality_domain_for(cls, config: CodecConfig) -> QualityDomain | None:
         """The qualities ``config`` accepts; this default: the class's :attr:`quality_domain`."""
         return cls.quality_domain
+
+    @classmethod
+    def rate_control(cls, config: CodecConfig) -> str | None:
+        """How ``rdbench run --target-bpp`` can steer this codec's rate: ``"continuous"`` (a real-valued
+        control, matched to the tolerance), ``"whole"`` (whole numbers: the nearest point on each side),
+        ``"models"`` (a few fixed models: the nearest models), or None (no declared domain: nothing to
+        search). Derived from :meth:`quality_domain_for`; learned codecs say ``"models"``."""
+        domain = cls.quality_domain_for(config)
+        if domain is None:
+            return None
+        if domain.values is not None:
+            return "models"
+        return "continuous" if domain.continuous else "whole"
 
     @classmethod
     def checked_qualities(cls, config: CodecConfig, values: Iterable[Quality] | None = None) -> tuple[str, ...]:

@@ -178,6 +178,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX metric_values_metric ON metric_values (metric)
     """,
+    # Rate matching (rdbench.run.rate_match): which stored record a search chose for each image and target
+    # bpp, and the records on either side of the target. A table rather than a record's extra: a search
+    # spans several records, one record may be chosen for several targets, and the points tried stay plain
+    # records that sweeps reuse. One row per (codec configuration, image content, device, code, target).
+    """
+    CREATE TABLE rate_targets (
+        codec TEXT NOT NULL, config_hash TEXT NOT NULL, dataset TEXT NOT NULL, image TEXT NOT NULL,
+        image_hash TEXT NOT NULL, device TEXT NOT NULL, code TEXT NOT NULL, target_bpp REAL NOT NULL,
+        tolerance REAL NOT NULL, control TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+        record_id INTEGER REFERENCES records (id) ON DELETE CASCADE,
+        below_id INTEGER REFERENCES records (id) ON DELETE SET NULL,
+        above_id INTEGER REFERENCES records (id) ON DELETE SET NULL,
+        deviation REAL, tries INTEGER, created_at TEXT,
+        PRIMARY KEY (codec, config_hash, dataset, image, image_hash, device, code, target_bpp)
+    );
+    CREATE INDEX rate_targets_record ON rate_targets (record_id)
+    """,
 ]
 
 #: The columns of a record's identity (the records table's unique key), in key order.
@@ -670,6 +687,58 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- rate matching: the record a search chose per image and target ----------------------------
+
+    def record_id(self, key: Sequence[str]) -> int | None:
+        """The row id of the record whose identity (:data:`RECORD_KEY` order) is ``key``, or None."""
+        row = self.conn.execute(f"SELECT id FROM records WHERE {' AND '.join(f'{c} = ?' for c in RECORD_KEY)}",
+                                tuple(key)).fetchone()
+        return None if row is None else row[0]
+
+    def put_rate_targets(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Insert or replace the marks of :mod:`rdbench.run.rate_match` (columns of table ``rate_targets``),
+        in one transaction."""
+        rows = list(rows)
+        if not rows:
+            return
+        columns = list(rows[0])
+        with self._transaction() as conn:
+            conn.executemany(f"INSERT OR REPLACE INTO rate_targets ({', '.join(columns)}) "
+                             f"VALUES ({', '.join(':' + c for c in columns)})", rows)
+
+    def rate_targets(self, *, selections: Iterable[dict[str, str | None]] | None = None,
+                     datasets: Iterable[str] | None = None) -> list[tuple[dict[str, Any], Record | None]]:
+        """Each stored mark (a dict of its columns) of the current image contents, with the record it chose
+        (None where the search chose none, e.g. a failed probe), ordered by codec, dataset, target, image."""
+        if selections is not None:  # a mark names no weights (a learned codec's differ by quality)
+            selections = [{k: v for k, v in selection.items() if k != "weights"} for selection in selections]
+        where, params = self._record_filter(selections=selections, datasets=datasets)
+        marks = [dict(r) for r in self.conn.execute(
+            "SELECT * FROM rate_targets t WHERE NOT EXISTS (SELECT 1 FROM current_images c WHERE c.dataset = "
+            "t.dataset AND c.image = t.image AND c.image_hash != t.image_hash) "
+            + (f"AND t.rowid IN (SELECT rowid FROM rate_targets records {where}) " if where else "")
+            + "ORDER BY codec, config_hash, dataset, device, target_bpp, image", params)]
+        ids = sorted({m[k] for m in marks for k in ("record_id", "below_id", "above_id") if m[k] is not None})
+        found: dict[int, Record] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            cursor = self.conn.cursor()
+            cursor.row_factory = None
+            rows = cursor.execute(f"SELECT {', '.join(RECORD_FIELDS)}, id FROM records WHERE id IN "
+                                  f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+            parsed: dict[str, Any] = {}
+            for row in rows:
+                found[row[-1]] = Record.from_values(row[:-1], parsed)
+            for record_id, metric, value, version in self.conn.execute(
+                    f"SELECT record_id, metric, value, version FROM metric_values WHERE record_id IN "
+                    f"({', '.join('?' * len(chunk))})", chunk):
+                if record_id in found:
+                    found[record_id].metrics[metric] = value
+                    found[record_id].metric_versions[metric] = version
+        for mark in marks:
+            mark["below"], mark["above"] = found.get(mark["below_id"]), found.get(mark["above_id"])
+        return [(mark, found.get(mark["record_id"])) for mark in marks]
+
     # -- records by filter: what analysis chooses among, what `rdbench results --delete` removes ---------
 
     @staticmethod
@@ -798,6 +867,7 @@ class Store:
             raise StoreError("refusing to delete every record without everything=True")
         with self._transaction() as conn:
             conn.execute(f"DELETE FROM metric_values WHERE record_id IN (SELECT id FROM records {where})", params)
+            conn.execute(f"DELETE FROM rate_targets WHERE record_id IN (SELECT id FROM records {where})", params)
             return conn.execute(f"DELETE FROM records {where}", params).rowcount
 
 

@@ -130,6 +130,12 @@ class LearnedCodec(Codec):
         self._models: dict[str, tuple[torch.nn.Module, torch.nn.Module]] = {}
         self._last_encode: tuple[bytes, Any] | None = None  # (bitstream, encoder's quantised latent)
 
+    @classmethod
+    def rate_control(cls, config: CodecConfig) -> str | None:
+        """A few fixed models (one per quality index): a target rate gets the nearest models on
+        each side, never an interpolated one."""
+        return "models" if cls.quality_domain_for(config) is not None else None
+
     # -- availability -------------------------------------------------------------------------
 
     @classmethod

@@ -1,0 +1,180 @@
+"""Results at target rates: the points rate matching chose (``rdbench run --target-bpp``), per image and as
+means per codec and target, and the curves BD-rates take through them (``bdrate --points matched``).
+
+WHY the means go through :func:`rdbench.analysis.aggregate.aggregate`: a target's row is the mean over
+images of the chosen records, the same convention (and the same lossless cap, plug-in metrics and timing
+rule) as a quality's row; only the grouping differs (by target, not by quality), and the deviation from
+the target is added.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from rdbench.analysis.aggregate import aggregate, shown_value
+from rdbench.store.record import Record
+from rdbench.store.sqlite import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: The columns of a target's mean row, in order (plug-in metrics follow ``ms_ssim_db``).
+TARGET_COLUMNS = ["codec", "config", "dataset", "device", "target_bpp", "control", "n", "matched", "nearest",
+                  "out_of_range", "failed", "bpp", "deviation_mean", "deviation_abs_mean", "deviation_worst", "psnr",
+                  "ms_ssim", "ms_ssim_db", "encode_s", "decode_s", "tries", "note"]
+#: The per-image columns of :func:`target_points` (and :func:`load_targets`), besides the metrics.
+POINT_COLUMNS = ["codec", "config_hash", "dataset", "device", "image", "target_bpp", "tolerance", "control",
+                 "status", "quality", "bpp", "deviation", "psnr", "ms_ssim", "ms_ssim_db", "below_quality",
+                 "below_bpp", "above_quality", "above_bpp", "tries", "reason"]
+_OUT = ("below_range", "above_range")
+
+
+def target_points(store: Store, *, selections: Iterable[dict[str, Any]] | None = None,
+                  datasets: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """One row per stored match (image and target): the chosen record's quality, rate and every metric,
+    the deviation from the target, the points on either side and the search's reason."""
+    rows = []
+    for mark, record in store.rate_targets(selections=selections, datasets=datasets):
+        row = {key: mark[key] for key in ("codec", "config_hash", "dataset", "device", "image", "target_bpp",
+                                          "tolerance", "control", "status", "deviation", "tries", "reason")}
+        for side in ("below", "above"):
+            neighbour: Record | None = mark[side]
+            row[f"{side}_quality"] = neighbour.quality if neighbour else None
+            row[f"{side}_bpp"] = neighbour.bpp if neighbour else None
+        row.update(quality=record.quality if record else None, bpp=record.bpp if record else None)
+        if record is not None:
+            row.update(psnr=shown_value(record, "psnr"), ms_ssim=record.ms_ssim,
+                       ms_ssim_db=shown_value(record, "ms-ssim"), **record.metrics)
+        row["_record"] = record
+        rows.append(row)
+    return rows
+
+
+def target_rows(store: Store, *, selections: Iterable[dict[str, Any]] | None = None,
+                datasets: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """One row per codec configuration, dataset, device and target: the mean over images of the chosen
+    points (bpp and every metric, as :func:`~rdbench.analysis.aggregate.aggregate` averages a quality's),
+    the deviation from the target (mean, mean magnitude, worst), how the searches ended, and ``n``."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for point in target_points(store, selections=selections, datasets=datasets):
+        groups[(point["codec"], point["config_hash"], point["dataset"], point["device"], point["target_bpp"])].append(point)
+    rows = []
+    for (codec, config_hash, dataset, device, target), points in groups.items():
+        chosen = [p for p in points if p["_record"] is not None and p["_record"].ok]
+        # one group for aggregate(): the target stands for the quality, and a learned codec's models
+        # (other weights per image) are one row
+        as_target = [dataclasses.replace(p["_record"], quality=f"{target:g}", weights="", code="") for p in chosen]
+        means = aggregate(as_target)[0] if as_target else {"n": 0}
+        deviations = [p["deviation"] for p in chosen if p["deviation"] is not None]
+        controls = sorted({p["control"] for p in points})
+        row = {**means, "codec": codec, "config_hash": config_hash, "config": config_hash[:8], "dataset": dataset,
+               "device": device, "target_bpp": target, "control": ",".join(controls),
+               "matched": sum(p["status"] == "matched" for p in points),
+               "nearest": sum(p["status"] == "nearest" for p in points),
+               "out_of_range": sum(p["status"] in _OUT for p in points),
+               "failed": sum(p["status"] == "failed" for p in points),
+               "deviation_mean": sum(deviations) / len(deviations) if deviations else None,
+               "deviation_abs_mean": sum(abs(d) for d in deviations) / len(deviations) if deviations else None,
+               "deviation_worst": max(deviations, key=abs) if deviations else None,
+               "tries": sum(p["tries"] or 0 for p in points) / len(points),
+               "note": _note(controls, points)}
+        for key in ("quality", "weights", "code"):
+            row.pop(key, None)
+        rows.append(row)
+    rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["device"], r["target_bpp"]))
+    return rows
+
+
+def _note(controls: list[str], points: list[dict[str, Any]]) -> str:
+    """What a reader of a target's row must know: fixed models, or targets out of the codec's range."""
+    notes = []
+    if "models" in controls:
+        notes.append("fixed models: the nearest model on each side")
+    out = sum(p["status"] in _OUT for p in points)
+    if out:
+        notes.append(f"{out} image(s) out of the codec's range: its end point")
+    return "; ".join(notes)
+
+
+def matched_curve(rows: list[dict[str, Any]], metric: str = "psnr") -> list[tuple[float, float]]:
+    """The (mean bpp, mean ``metric``) of each target of one codec's :func:`target_rows`, by rate: the
+    curve a BD-rate takes through the matched points."""
+    key = "ms_ssim_db" if metric in ("ms-ssim", "ms_ssim", "ms_ssim_db") else metric
+    return sorted((r["bpp"], r[key]) for r in rows if r.get("bpp") is not None and r.get(key) is not None)
+
+
+#: The columns of :func:`matched_bd_rows`.
+MATCHED_BD_COLUMNS = ["codec", "dataset", "value", "targets", "note"]
+
+
+def matched_bd_rows(store: Store, anchor: str, names: Iterable[str], datasets: Iterable[str], *,
+                    metric: str = "psnr", method: str = "pchip", kind: str = "rate") -> list[dict[str, Any]]:
+    """BD-rate (or BD-PSNR, ``kind="quality"``) of each codec of ``names`` against ``anchor`` through their
+    matched points (``bdrate --points matched``): one curve point per target, the mean over images, on the
+    targets both codecs reached on every image (a target some image could not reach stands at the range's
+    end, a point of another rate, and is left out, saying so). NaN with the reason where no value can be
+    computed."""
+    import math
+
+    from rdbench.analysis.bdrate import BdRateError, bd_value
+    from rdbench.analysis.catalogue import Catalogue
+    from rdbench.errors import UsageError
+
+    def rows_of(name: str, dataset: str) -> dict[float, dict[str, Any]]:
+        found = target_rows(store, selections=[Catalogue(store).resolve(name).selection()], datasets=[dataset])
+        configs = {(r["config_hash"], r["device"]) for r in found}
+        if len(configs) > 1:
+            raise UsageError(f"{name} has matched points of {len(configs)} configurations or devices on {dataset}",
+                             hint="name one as NAME@HASH or NAME@DEVICE")
+        return {r["target_bpp"]: r for r in found}
+
+    out = []
+    for dataset in datasets:
+        base = rows_of(anchor, dataset)
+        for name in names:
+            test = rows_of(name, dataset)
+            common = sorted(t for t in set(base) & set(test)
+                            if not base[t]["out_of_range"] and not test[t]["out_of_range"])
+            left_out = sorted((set(base) & set(test)) - set(common))
+            note = f"left out (out of range on some image): {', '.join(f'{t:g}' for t in left_out)}" if left_out else ""
+            value = math.nan
+            try:
+                if not base or not test:
+                    raise BdRateError(f"no matched points of {anchor if not base else name} on {dataset}")
+                result = bd_value(matched_curve([base[t] for t in common], metric),
+                                  matched_curve([test[t] for t in common], metric), method, kind=kind)
+                value = result.value
+            except BdRateError as exc:
+                note = "; ".join(filter(None, [note, str(exc)]))
+            out.append({"codec": name, "dataset": dataset, "value": value,
+                        "targets": ",".join(f"{t:g}" for t in common), "note": note})
+    return out
+
+
+def load_targets(db: str | Store, codecs: str | Iterable[str] | None = None,
+                 datasets: str | Iterable[str] | None = None, *, per_image: bool = False) -> pd.DataFrame:
+    """The matched points of ``db`` as a DataFrame: one row per codec, dataset and target (means, as
+    ``rdbench results --targets``), or with ``per_image`` one row per image and target."""
+    import pandas as pd
+
+    def names(value: str | Iterable[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+
+    codec_names = names(codecs)
+    selections = [{"codec": name} for name in codec_names] if codec_names else None
+    opened = db if isinstance(db, Store) else Store(db, readonly=True)
+    try:
+        if per_image:
+            rows = [{k: v for k, v in row.items() if k != "_record"}
+                    for row in target_points(opened, selections=selections, datasets=names(datasets))]
+        else:
+            rows = target_rows(opened, selections=selections, datasets=names(datasets))
+    finally:
+        if opened is not db:
+            opened.close()
+    return pd.DataFrame(rows)
