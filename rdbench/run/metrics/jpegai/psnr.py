@@ -72,8 +72,10 @@ def psnr_hvs(original: np.ndarray, reconstruction: np.ndarray) -> float:
 
 @lru_cache(maxsize=1)
 def _psnr_hvs_hvsm() -> Any:
-    """``psnr_hvsm``'s C++ ``psnr_hvs_hvsm`` (the framework pins the package's C++-only 0.1
-    release); importing the package prints notes about optional backends, kept off stdout."""
+    """``psnr_hvsm``'s C++ ``psnr_hvs_hvsm``, the only one of its 0.1 releases (which the framework
+    pins) and one of the backends of later ones; importing it prints notes about optional backends,
+    kept off stdout."""
     with contextlib.redirect_stdout(io.StringIO()):
         import psnr_hvsm
-    return psnr_hvsm.BACKENDS["cpp"]["psnr_hvs_hvsm"]
+    backends = getattr(psnr_hvsm, "BACKENDS", None)
+    return backends["cpp"]["psnr_hvs_hvsm"] if backends else psnr_hvsm.psnr_hvs_hvsm
