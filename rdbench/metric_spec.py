@@ -94,6 +94,10 @@ class Metric:
     #: (``peak**2 * 10**(-value / 10)``), so values can be pooled into one MSE over a dataset's pixels;
     #: 0 for any other metric
     psnr_peak: float = 0.0
+    #: ``module:function`` returning why the metric cannot be measured here (None when it can): a
+    #: metric needing software this machine lacks is listed with the reason, as a codec is; "" when
+    #: it is always measurable
+    unavailable: str = ""
     #: a built-in metric's per-image record field (its column in the records table); "" for a plug-in,
     #: whose values are in ``Record.metrics``
     field: str = ""
@@ -143,13 +147,24 @@ class Metric:
             return getattr(record, self.field)
         return record.metrics.get(self.name)
 
+    def unavailable_reason(self) -> str | None:
+        """Why this metric cannot be measured here, or None when it can."""
+        if not self.unavailable:
+            return None
+        return _import(self.unavailable, self.name)()
+
     def load(self) -> Callable[[Any, Any], float]:
         """The function that computes the metric (imported now)."""
-        module_name, _, attr = self.function.partition(":")
-        try:
-            return getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise RdbenchError(f"metric {self.name!r}: cannot import its function {self.function!r}: {exc}") from exc
+        return _import(self.function, self.name)
+
+
+def _import(target: str, metric: str) -> Callable[..., Any]:
+    """The function ``module:function`` names, imported now; a one-line error names the metric."""
+    module_name, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise RdbenchError(f"metric {metric!r}: cannot import its function {target!r}: {exc}") from exc
 
 
 PSNR = Metric(name="psnr", function="rdbench.run.metrics:psnr", label="PSNR", unit="dB", cap_db=True, psnr_peak=255.0,
@@ -159,16 +174,52 @@ MS_SSIM = Metric(name="ms-ssim", function="rdbench.run.metrics:ms_ssim", label="
                  description="RGB MS-SSIM (pytorch_msssim's), mean of linear values shown as -10 log10(1 - mean)")
 #: rdbench's own metrics, whose per-image values are columns of the records table
 BUILTIN: dict[str, Metric] = {m.name: m for m in (PSNR, MS_SSIM)}
-#: metrics shipped with rdbench and measured on request, whose values are stored as a plug-in's are
-SHIPPED: dict[str, Metric] = {}
+_JPEG_AI = "rdbench.run.metrics.jpegai"
+_J = "JPEG AI framework's: 10-bit Y'CbCr BT.709 full range"
+#: metrics shipped with rdbench and measured on request, whose values are stored as a plug-in's are;
+#: the JPEG AI quality framework's (docs/metrics.md: definitions and agreement with its code)
+SHIPPED: dict[str, Metric] = {m.name: m for m in (
+    Metric(name="psnr-y", function=f"{_JPEG_AI}.psnr:psnr_y", label="PSNR-Y", unit="dB", cap_db=True, version="1",
+           on_request=True, psnr_peak=1023.0, description=f"PSNR of Y', peak 1023 ({_J})"),
+    Metric(name="psnr-u", function=f"{_JPEG_AI}.psnr:psnr_u", label="PSNR-U", unit="dB", cap_db=True, version="1",
+           on_request=True, psnr_peak=1023.0, description=f"PSNR of Cb, peak 1023 ({_J})"),
+    Metric(name="psnr-v", function=f"{_JPEG_AI}.psnr:psnr_v", label="PSNR-V", unit="dB", cap_db=True, version="1",
+           on_request=True, psnr_peak=1023.0, description=f"PSNR of Cr, peak 1023 ({_J})"),
+    Metric(name="psnr-yuv", function=f"{_JPEG_AI}.psnr:psnr_yuv", label="PSNR-YUV", unit="dB", cap_db=True,
+           version="1", on_request=True, description="(6 PSNR-Y + PSNR-U + PSNR-V) / 8, JVET's weighting"),
+    Metric(name="ms-ssim-y", function=f"{_JPEG_AI}.ssim:ms_ssim_y", label="MS-SSIM-Y", version="1", on_request=True,
+           description=f"pytorch_msssim's MS-SSIM of Y' codes, data range 1023, padded to 164 px ({_J})"),
+    Metric(name="iw-ssim", function=f"{_JPEG_AI}.ssim:iw_ssim", label="IW-SSIM", version="1", on_request=True,
+           description=f"information-weighted SSIM of Y' (piq), padded to 256 px ({_J})"),
+    Metric(name="vif", function=f"{_JPEG_AI}.vif_fsim:vif", label="VIF", version="1", on_request=True,
+           description=f"pixel-domain VIF of Y' (piq), padded to 64 px ({_J})"),
+    Metric(name="fsim", function=f"{_JPEG_AI}.vif_fsim:fsim", label="FSIM", version="1", on_request=True,
+           description="FSIM_C of the 10-bit rounded RGB (piq), the JPEG AI framework's input"),
+    Metric(name="nlpd", function=f"{_JPEG_AI}.nlpd:nlpd", label="NLPD", higher_is_better=False, scale="one-minus",
+           version="1", on_request=True,
+           description=f"normalised Laplacian pyramid distance of Y', padded to 128 px ({_J}); BD on 1 - NLPD"),
+    Metric(name="psnr-hvs", function=f"{_JPEG_AI}.psnr:psnr_hvs", label="PSNR-HVS", unit="dB", cap_db=True,
+           version="1", on_request=True,
+           description=f"PSNR-HVS of Y' (psnr_hvsm), padded to a multiple of 8 px ({_J})"),
+    Metric(name="vmaf", function=f"{_JPEG_AI}.vmaf:vmaf", label="VMAF", version="0", on_request=True,
+           unavailable=f"{_JPEG_AI}.vmaf:unavailable_reason",
+           description="Netflix VMAF on 10-bit Y'CbCr 4:4:4; unavailable: no libvmaf here"),
+)}
 #: the metric a command compares by when none is named
 DEFAULT = PSNR.name
-#: named sets of metrics, asked for by one word where a metric name is accepted (``--metrics jpeg-ai``)
-SETS: dict[str, tuple[str, ...]] = {}
+#: named sets of metrics, asked for by one word where a metric name is accepted (``--metrics jpeg-ai``):
+#: ``jpeg-ai`` is every metric the JPEG AI framework reports (and JVET's PSNR-YUV); ``jpeg-ai-average``
+#: the seven whose BD-rates JPEG AI averages into one figure, in the order of its reporting script's
+#: ``Average`` (docs/metrics.md)
+SETS: dict[str, tuple[str, ...]] = {
+    "jpeg-ai": ("psnr-y", "psnr-u", "psnr-v", "psnr-yuv", "ms-ssim-y", "iw-ssim", "vif", "fsim", "nlpd", "psnr-hvs",
+                "vmaf"),
+    "jpeg-ai-average": ("ms-ssim-y", "vif", "fsim", "nlpd", "iw-ssim", "vmaf", "psnr-hvs"),
+}
 #: set name -> the members whose BD-rates the set's average takes, where not all of them
 #: (``bdrate --metric SET``): JPEG AI's reporting averages these seven, not its PSNR-Y/U/V
 #: (docs/metrics.md, "BD per metric and the JPEG AI average")
-AVERAGED: dict[str, tuple[str, ...]] = {"jpeg-ai": ("ms-ssim-y", "vif", "fsim", "nlpd", "iw-ssim", "vmaf", "psnr-hvs")}
+AVERAGED: dict[str, tuple[str, ...]] = {"jpeg-ai": SETS["jpeg-ai-average"]}
 
 
 def check_metric(metric: Metric, where: str) -> Metric:

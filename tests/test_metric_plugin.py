@@ -1,7 +1,7 @@
 """A metric declared once (issue 24, item 1): a third-party metric plugs in as a codec does.
 
 A tiny package, written and pip-installed here into a temporary folder (never into the shared
-environment), declares ``psnr-y`` (luma PSNR, BT.601 weights) behind an ``rdbench.metrics`` entry
+environment), declares ``psnr-luma`` (luma PSNR, BT.601 weights) behind an ``rdbench.metrics`` entry
 point; a TOML file in a folder of ``RDBENCH_METRICS_PATH`` declares ``psnr-g`` (PSNR of the green
 plane) naming a function of that package. Real ``rdbench`` subprocesses see them without any edit of
 rdbench: ``run`` stores their values, ``results`` shows them, ``bdrate --metric`` gives the BD-rate of
@@ -42,7 +42,7 @@ def psnr_g(original, reconstruction):
     return _psnr(original[..., 1], reconstruction[..., 1])
 
 
-PSNR_Y = Metric(name="psnr-y", function="rdmetrics.core:psnr_y", label="PSNR-Y", unit="dB", cap_db=True,
+PSNR_Y = Metric(name="psnr-luma", function="rdmetrics.core:psnr_y", label="PSNR-Y", unit="dB", cap_db=True,
                 version="1.0")
 '''
 
@@ -56,7 +56,7 @@ name = "rdmetrics"
 version = "1.0"
 
 [project.entry-points."rdbench.metrics"]
-psnr-y = "rdmetrics.core:PSNR_Y"
+psnr-luma = "rdmetrics.core:PSNR_Y"
 '''
 
 TOML = '''
@@ -113,11 +113,11 @@ def test_run_stores_each_plug_in_value_with_its_version(measured):
     """One row per record and metric, with the version the package declares; the values rise with
     the quality like the built-in PSNR's do."""
     _, db, _ = measured
-    rows = _stored(db, "psnr-y")
+    rows = _stored(db, "psnr-luma")
     assert len(rows) == 2 * len(QUALITIES) * 3 and {r[4] for r in rows} == {"1.0"}
     assert {r[4] for r in _stored(db, "psnr-g")} == {"g1"}
     for codec in ("jpeg", "webp"):
-        means = [v for _, v in _sql_means(db, codec, "psnr-y")]
+        means = [v for _, v in _sql_means(db, codec, "psnr-luma")]
         assert means == sorted(means) and 20 < means[0] < means[-1] < 60
 
 
@@ -125,19 +125,19 @@ def test_results_show_the_plug_in_columns(measured):
     env, db, _ = measured
     out = rdbench("results", "--db", db, "--format", "json", env=env, check=True).stdout
     rows = json.loads(out)
-    assert all("psnr-y" in r and "psnr-g" in r for r in rows)
+    assert all("psnr-luma" in r and "psnr-g" in r for r in rows)
     table = rdbench("results", "--db", db, env=env, check=True).stdout
-    assert "psnr-y" in table and "psnr-g" in table
+    assert "psnr-luma" in table and "psnr-g" in table
     per_image = json.loads(rdbench("results", "--db", db, "--per-image", "--format", "json", env=env, check=True).stdout)
-    stored = {(r[0], r[1], r[2]): r[3] for r in _stored(db, "psnr-y")}
-    assert {(r["codec"], r["quality"], r["image"]): r["psnr-y"] for r in per_image} == stored
+    stored = {(r[0], r[1], r[2]): r[3] for r in _stored(db, "psnr-luma")}
+    assert {(r["codec"], r["quality"], r["image"]): r["psnr-luma"] for r in per_image} == stored
 
 
 def test_bdrate_of_a_plug_in_metric_is_the_bd_rate_of_the_stored_means(measured):
     from rdbench.analysis.bdrate import bd_rate
 
     env, db, crops = measured
-    for metric in ("psnr-y", "psnr-g"):
+    for metric in ("psnr-luma", "psnr-g"):
         out = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--dataset", crops.name, "--metric",
                       metric, "--format", "json", env=env, check=True).stdout
         (cell,) = json.loads(out)["cells"]
@@ -148,16 +148,16 @@ def test_bdrate_of_a_plug_in_metric_is_the_bd_rate_of_the_stored_means(measured)
 def test_an_unknown_metric_is_a_usage_error(measured):
     env, db, _ = measured
     result = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--metric", "psnr-x", env=env)
-    assert result.returncode == 2 and "psnr-y" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "psnr-luma" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.slow
 def test_plot_and_report_show_the_plug_in_metric(measured, tmp_path):
     env, db, _ = measured
     dataset = measured[2].name
-    rdbench("plot", "--db", db, "--codec", "jpeg,webp", "--dataset", dataset, "--metric", "psnr-y", "--out",
+    rdbench("plot", "--db", db, "--codec", "jpeg,webp", "--dataset", dataset, "--metric", "psnr-luma", "--out",
             tmp_path / "plots", env=env, check=True)
-    (figure,) = (tmp_path / "plots").glob("rd_*_psnr-y.png")  # the stored dataset name: crops-<hash>
+    (figure,) = (tmp_path / "plots").glob("rd_*_psnr-luma.png")  # the stored dataset name: crops-<hash>
     assert figure.stat().st_size > 1000
     report = tmp_path / "report.html"
     rdbench("report", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--out", report, env=env, check=True)
@@ -169,7 +169,7 @@ def test_without_the_package_rdbench_knows_only_its_own_metrics(measured):
     env, db, _ = measured
     bare = {k: v for k, v in env.items() if k != "RDBENCH_METRICS_PATH"}
     bare["PYTHONPATH"] = str(REPO)
-    result = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--metric", "psnr-y", env=bare)
+    result = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--metric", "psnr-luma", env=bare)
     assert result.returncode == 2 and "unknown metric" in result.stderr
 
 
@@ -236,7 +236,7 @@ def test_a_toml_metric_with_a_bad_declaration_is_a_one_line_error(tmp_path):
     (tmp_path / "bad.toml").write_text('name = "PSNR Y"\nfunction = "nomodule"\nscale = "log"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("RDBENCH_")}
     env.update(PYTHONPATH=str(REPO), RDBENCH_METRICS_PATH=str(tmp_path))
-    result = rdbench("bdrate", "--anchor", "jpeg", "--codec", "webp", "--metric", "psnr-y", "--db",
+    result = rdbench("bdrate", "--anchor", "jpeg", "--codec", "webp", "--metric", "psnr-luma", "--db",
                      tmp_path / "none.sqlite", env=env)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "bad.toml" in result.stderr and "'PSNR Y'" in result.stderr and "'log'" in result.stderr

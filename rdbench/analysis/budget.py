@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rdbench import metric_spec
 from rdbench.analysis.aggregate import capped_db
 from rdbench.errors import UsageError
 from rdbench.store.record import STATUS_OK
@@ -94,15 +95,15 @@ class Allocation:
         """The row of ``rdbench budget``'s table."""
         return {"codec": self.codec, "corpus_bpp": self.corpus_bpp, "images": len(self.chosen),
                 "budget_bytes": self.budget_bytes, "bytes": self.total_bytes, "leftover_bytes": self.leftover_bytes,
-                "bpp": self.bpp, "psnr": self.psnr, "psnr_bound": self.psnr_bound,
+                "bpp": self.bpp, metric_spec.PSNR.field: self.psnr, "psnr_bound": self.psnr_bound,
                 "exact": self.leftover_bytes == 0 or self.psnr_bound == self.psnr, "slope": self.slope,
                 "note": self.note}
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per image: the quality chosen, its bytes, bpp and PSNR."""
         return [{"codec": self.codec, "corpus_bpp": self.corpus_bpp, "image": p.image, "quality": p.quality,
-                 "bytes": p.num_bytes, "bpp": 8 * p.num_bytes / p.pixels, "psnr": capped_db(p.psnr),
-                 "ms_ssim": p.ms_ssim} for p in self.chosen]
+                 "bytes": p.num_bytes, "bpp": 8 * p.num_bytes / p.pixels, metric_spec.PSNR.field: capped_db(p.psnr),
+                 metric_spec.MS_SSIM.field: p.ms_ssim} for p in self.chosen]
 
 
 def corpus_psnr(sse: float, pixels: int) -> float | None:

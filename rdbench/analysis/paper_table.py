@@ -405,7 +405,7 @@ def _aggregation(metric: str, aggregation: str) -> str:
     spec = metric_spec.get(metric)
     shown = spec.label or spec.name
     if aggregation == "dataset-mse":
-        of = (f"{shown} from one MSE over every pixel" if spec.psnr_peak or spec.field == "psnr"
+        of = (f"{shown} from one MSE over every pixel" if spec.psnr_peak
               else f"the pixel-weighted mean {shown}")
         return f"each measured curve is, per quality, all bits over all pixels of the dataset and {of}"
     of = f"{shown} in dB of the mean {shown}" if spec.scale == "db" else f"per-image {shown}"

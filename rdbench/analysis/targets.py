@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from rdbench import metric_spec
 from rdbench.analysis.aggregate import aggregate, shown_value
 from rdbench.store.record import Record
 from rdbench.store.sqlite import Store
@@ -23,11 +24,12 @@ if TYPE_CHECKING:
 
 #: The columns of a target's mean row, in order (plug-in metrics follow ``ms_ssim_db``).
 TARGET_COLUMNS = ["codec", "config", "dataset", "device", "target_bpp", "control", "n", "matched", "nearest",
-                  "out_of_range", "failed", "bpp", "deviation_mean", "deviation_abs_mean", "deviation_worst", "psnr",
-                  "ms_ssim", "ms_ssim_db", "encode_s", "decode_s", "tries", "note"]
+                  "out_of_range", "failed", "bpp", "deviation_mean", "deviation_abs_mean", "deviation_worst", metric_spec.PSNR.field,
+                  metric_spec.MS_SSIM.field, metric_spec.MS_SSIM.curve_field, "encode_s", "decode_s", "tries", "note"]
 #: The per-image columns of :func:`target_points` (and :func:`load_targets`), besides the metrics.
 POINT_COLUMNS = ["codec", "config_hash", "dataset", "device", "image", "target_bpp", "tolerance", "control",
-                 "status", "quality", "bpp", "deviation", "psnr", "ms_ssim", "ms_ssim_db", "below_quality",
+                 "status", "quality", "bpp", "deviation", metric_spec.PSNR.field, metric_spec.MS_SSIM.field,
+                 metric_spec.MS_SSIM.curve_field, "below_quality",
                  "below_bpp", "above_quality", "above_bpp", "tries", "reason"]
 _OUT = ("below_range", "above_range")
 
@@ -46,8 +48,9 @@ def target_points(store: Store, *, selections: Iterable[dict[str, Any]] | None =
             row[f"{side}_bpp"] = neighbour.bpp if neighbour else None
         row.update(quality=record.quality if record else None, bpp=record.bpp if record else None)
         if record is not None:
-            row.update(psnr=shown_value(record, "psnr"), ms_ssim=record.ms_ssim,
-                       ms_ssim_db=shown_value(record, "ms-ssim"), **record.metrics)
+            row.update({metric_spec.PSNR.field: shown_value(record, metric_spec.PSNR.name),
+                        metric_spec.MS_SSIM.field: record.ms_ssim,
+                        metric_spec.MS_SSIM.curve_field: shown_value(record, metric_spec.MS_SSIM.name)}, **record.metrics)
         row["_record"] = record
         rows.append(row)
     return rows
@@ -99,10 +102,10 @@ def _note(controls: list[str], points: list[dict[str, Any]]) -> str:
     return "; ".join(notes)
 
 
-def matched_curve(rows: list[dict[str, Any]], metric: str = "psnr") -> list[tuple[float, float]]:
+def matched_curve(rows: list[dict[str, Any]], metric: str = metric_spec.DEFAULT) -> list[tuple[float, float]]:
     """The (mean bpp, mean ``metric``) of each target of one codec's :func:`target_rows`, by rate: the
     curve a BD-rate takes through the matched points."""
-    key = "ms_ssim_db" if metric in ("ms-ssim", "ms_ssim", "ms_ssim_db") else metric
+    key = metric_spec.get(metric).key
     return sorted((r["bpp"], r[key]) for r in rows if r.get("bpp") is not None and r.get(key) is not None)
 
 
@@ -111,7 +114,7 @@ MATCHED_BD_COLUMNS = ["codec", "dataset", "value", "targets", "note"]
 
 
 def matched_bd_rows(store: Store, anchor: str, names: Iterable[str], datasets: Iterable[str], *,
-                    metric: str = "psnr", method: str = "pchip", kind: str = "rate") -> list[dict[str, Any]]:
+                    metric: str = metric_spec.DEFAULT, method: str = "pchip", kind: str = "rate") -> list[dict[str, Any]]:
     """BD-rate (or BD-PSNR, ``kind="quality"``) of each codec of ``names`` against ``anchor`` through their
     matched points (``bdrate --points matched``): one curve point per target, the mean over images, on the
     targets both codecs reached on every image (a target some image could not reach stands at the range's

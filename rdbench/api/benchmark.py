@@ -185,7 +185,7 @@ def run_benchmark(
     data_root, keep_bitstreams = _text(data_root), _text(keep_bitstreams)
     check_timeout(timeout_s)
     check_retime(retime, force)
-    requested = on_request(metrics)  # unknown names are refused before anything is stored
+    requested = on_request(metrics, say)  # unknown names are refused before anything is stored
     context = CodecContext(device=device, decode_device=decode_device, checkpoint=checkpoint,
                            checkpoint_dir=checkpoint_dir,
                            tool_dirs=(("vtm", str(Path(vtm_dir).expanduser().resolve())),) if vtm_dir else (),

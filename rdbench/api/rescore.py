@@ -23,10 +23,20 @@ from rdbench.store.sqlite import DEFAULT_DB, Store
 SHOWN = 20
 
 
-def on_request(metrics: str | Sequence[str] | None) -> list[metric_spec.Metric]:
-    """The metrics ``--metrics`` names (names or sets, comma-separated), checked before anything is
-    stored; [] for None."""
-    return [] if metrics is None else metric_spec.expand(metrics)
+def on_request(metrics: str | Sequence[str] | None,
+               say: Callable[[str], None] | None = None) -> list[metric_spec.Metric]:
+    """The metrics ``--metrics`` names (names or sets, comma-separated) that can be measured here,
+    checked before anything is stored; [] for None. One that cannot (VMAF without a libvmaf) is left
+    out and named to ``say`` with the reason, as a codec without its binary is."""
+    chosen = [] if metrics is None else metric_spec.expand(metrics)
+    usable = []
+    for metric in chosen:
+        reason = metric.unavailable_reason()
+        if reason is None:
+            usable.append(metric)
+        elif say is not None:
+            say(f"note: metric {metric.name} is unavailable here and not measured: {reason}")
+    return usable
 
 
 @contextmanager
@@ -92,11 +102,11 @@ def rescore(metrics: str | Sequence[str], codecs: str | Sequence[str], dataset: 
     from rdbench.analysis.name_checks import check_names
     from rdbench.codecs.base import format_quality, parse_quality
 
-    chosen = on_request(metrics)
+    say = say or (lambda line: None)
+    chosen = on_request(metrics, say)
     names = [n.strip() for n in codecs.split(",")] if isinstance(codecs, str) else list(codecs)
     if not names or not all(names):
         raise UsageError("--codec: name the measured codecs to rescore")
-    say = say or (lambda line: None)
     if not Path(db).is_file():
         raise UsageError(f"no results database at {os.fspath(db)}", hint="pass --db with the database to rescore")
     with Store(db) as store:

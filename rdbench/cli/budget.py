@@ -6,10 +6,11 @@ import json
 
 import click
 
+from rdbench import metric_spec
 from rdbench.analysis.budget import CLIC_BUDGETS
 from rdbench.cli.options import db_option, format_option, split_csv
 
-SUMMARY_COLUMNS = ["codec", "corpus_bpp", "images", "budget_bytes", "bytes", "leftover_bytes", "bpp", "psnr",
+SUMMARY_COLUMNS = ["codec", "corpus_bpp", "images", "budget_bytes", "bytes", "leftover_bytes", "bpp", metric_spec.PSNR.field,
                    "psnr_bound", "exact", "note"]
 
 
