@@ -27,6 +27,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rdbench import metric_spec
 from rdbench.analysis.tables import BdTable
 
 #: the column of the average in the rows of :func:`metric_average`
@@ -67,6 +68,8 @@ def metric_average(tables: Mapping[str, BdTable], averaged: Sequence[str]) -> li
                     value, images, reason = math.nan, 0, "not asked for"
                 else:
                     value, images, reason = _metric_mean(table, codec, dataset)
+                    unavailable = metric_spec.get(name).unavailable_reason() if reason is not None else None
+                    reason = f"unavailable here: {unavailable}" if unavailable else reason
                 row[name] = value
                 row[f"{name} images"] = images
                 if reason is None:
