@@ -25,9 +25,12 @@ SHORT = 8
 
 
 def short_weights(weights: str) -> str:
-    """A weights id for people: the first hex of ``sha256:<hex>``; ``seed:N`` and zoo files as they are."""
+    """A weights id for people: the first hex of ``sha256:<hex>``, ``models:`` and the first hex of a rate
+    choice's set of models (:func:`rdbench.run.rate_match.weight_set`); ``seed:N`` and zoo files as they are."""
     if weights.startswith("sha256:"):
         return weights[len("sha256:"):][:SHORT]
+    if weights.startswith("models:"):
+        return weights[:len("models:") + SHORT]
     return weights
 
 

@@ -23,25 +23,39 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: The columns of a target's mean row, in order (plug-in metrics follow ``ms_ssim_db``).
-TARGET_COLUMNS = ["codec", "config", "dataset", "device", "target_bpp", "control", "n", "matched", "nearest",
+TARGET_COLUMNS = ["codec", "config", "weights", "dataset", "device", "target_bpp", "tolerance", "control", "n", "matched", "nearest",
                   "out_of_range", "failed", "bpp", "deviation_mean", "deviation_abs_mean", "deviation_worst", metric_spec.PSNR.field,
                   metric_spec.MS_SSIM.field, metric_spec.MS_SSIM.curve_field, "encode_s", "decode_s", "tries", "note"]
 #: The per-image columns of :func:`target_points` (and :func:`load_targets`), besides the metrics.
-POINT_COLUMNS = ["codec", "config_hash", "dataset", "device", "image", "target_bpp", "tolerance", "control",
+POINT_COLUMNS = ["codec", "config_hash", "weights", "dataset", "device", "image", "target_bpp", "tolerance", "control",
                  "status", "quality", "bpp", "deviation", metric_spec.PSNR.field, metric_spec.MS_SSIM.field,
                  metric_spec.MS_SSIM.curve_field, "below_quality",
                  "below_bpp", "above_quality", "above_bpp", "tries", "reason"]
 _OUT = ("below_range", "above_range")
+#: What a fixed-model codec's choices are, said in the run's summary and in the note of its rows.
+MODELS_NOTE = "fixed models: the nearest model on each side of the target"
+
+
+#: What identifies one search's choices besides the image and target: a curve of choices is one of these.
+CHOICE_GROUP = ("codec", "config_hash", "code", "weights", "device", "dataset")
 
 
 def target_points(store: Store, *, selections: Iterable[dict[str, Any]] | None = None,
-                  datasets: Iterable[str] | None = None) -> list[dict[str, Any]]:
+                  datasets: Iterable[str] | None = None, tolerance: float | None = None) -> list[dict[str, Any]]:
     """One row per stored match (image and target): the chosen record's quality, rate and every metric,
-    the deviation from the target, the points on either side and the search's reason."""
+    the deviation from the target, the points on either side and the search's reason.
+
+    ``selections`` select as records are selected (``NAME@SELECTOR``); ``tolerance`` (a fraction) the
+    choices searched to it. Without it, each codec configuration, code, weights and device on a dataset
+    gives the choices of the tolerance of its latest run (:func:`latest_tolerance`), so a table or a curve
+    is never a mix of tolerances. Keys beginning ``_`` are for this module (the record, the tolerances
+    left aside): :func:`shown_point` drops them."""
+    marks = store.rate_targets(selections=selections, datasets=datasets, tolerance=tolerance)
     rows = []
-    for mark, record in store.rate_targets(selections=selections, datasets=datasets):
-        row = {key: mark[key] for key in ("codec", "config_hash", "dataset", "device", "image", "target_bpp",
-                                          "tolerance", "control", "status", "deviation", "tries", "reason")}
+    for mark, record in (marks if tolerance is not None else latest_tolerance(marks)):
+        row = {key: mark[key] for key in (*CHOICE_GROUP, "image", "target_bpp", "tolerance", "control", "status",
+                                          "deviation", "tries", "reason")}
+        row["_other_tolerances"] = mark.get("other_tolerances", ())
         for side in ("below", "above"):
             neighbour: Record | None = mark[side]
             row[f"{side}_quality"] = neighbour.quality if neighbour else None
@@ -56,16 +70,43 @@ def target_points(store: Store, *, selections: Iterable[dict[str, Any]] | None =
     return rows
 
 
+def shown_point(row: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`target_points` row without the keys meant for this module (those beginning ``_``)."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def latest_tolerance(marks: list[tuple[dict[str, Any], Any]]) -> list[tuple[dict[str, Any], Any]]:
+    """The marks of the tolerance each choice group (:data:`CHOICE_GROUP`) was last run at (its mark
+    written last), each given ``other_tolerances``: the group's tolerances left out.
+
+    WHY the latest rather than all: a rerun at another tolerance keeps the earlier choices (the tolerance
+    is part of their key), and means over a mix of tolerances would describe no run."""
+    latest: dict[tuple, tuple[int, float]] = {}
+    every: dict[tuple, set[float]] = {}
+    for mark, _ in marks:
+        group = tuple(mark[k] for k in CHOICE_GROUP)
+        every.setdefault(group, set()).add(mark["tolerance"])
+        if group not in latest or mark["seq"] > latest[group][0]:
+            latest[group] = (mark["seq"], mark["tolerance"])
+    kept = []
+    for mark, record in marks:
+        group = tuple(mark[k] for k in CHOICE_GROUP)
+        if mark["tolerance"] == latest[group][1]:
+            kept.append(({**mark, "other_tolerances": tuple(sorted(every[group] - {mark["tolerance"]}))}, record))
+    return kept
+
+
 def target_rows(store: Store, *, selections: Iterable[dict[str, Any]] | None = None,
-                datasets: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """One row per codec configuration, dataset, device and target: the mean over images of the chosen
-    points (bpp and every metric, as :func:`~rdbench.analysis.aggregate.aggregate` averages a quality's),
-    the deviation from the target (mean, mean magnitude, worst), how the searches ended, and ``n``."""
+                datasets: Iterable[str] | None = None, tolerance: float | None = None) -> list[dict[str, Any]]:
+    """One row per choice group (codec configuration, code, weights, device, dataset), tolerance and
+    target: the mean over images of the chosen points (bpp and every metric, as
+    :func:`~rdbench.analysis.aggregate.aggregate` averages a quality's), the deviation from the target
+    (mean, mean magnitude, worst), how the searches ended, and ``n``. Tolerances as :func:`target_points`."""
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
-    for point in target_points(store, selections=selections, datasets=datasets):
-        groups[(point["codec"], point["config_hash"], point["dataset"], point["device"], point["target_bpp"])].append(point)
+    for point in target_points(store, selections=selections, datasets=datasets, tolerance=tolerance):
+        groups[(*(point[k] for k in CHOICE_GROUP), point["tolerance"], point["target_bpp"])].append(point)
     rows = []
-    for (codec, config_hash, dataset, device, target), points in groups.items():
+    for (codec, config_hash, code, _, device, dataset, tolerance_of, target), points in groups.items():
         chosen = [p for p in points if p["_record"] is not None and p["_record"].ok]
         # one group for aggregate(): the target stands for the quality, and a learned codec's models
         # (other weights per image) are one row
@@ -73,8 +114,9 @@ def target_rows(store: Store, *, selections: Iterable[dict[str, Any]] | None = N
         means = aggregate(as_target)[0] if as_target else {"n": 0}
         deviations = [p["deviation"] for p in chosen if p["deviation"] is not None]
         controls = sorted({p["control"] for p in points})
-        row = {**means, "codec": codec, "config_hash": config_hash, "config": config_hash[:8], "dataset": dataset,
-               "device": device, "target_bpp": target, "control": ",".join(controls),
+        row = {**means, "codec": codec, "config_hash": config_hash, "config": config_hash[:8], "code": code,
+               "weights": points[0]["weights"], "dataset": dataset,
+               "device": device, "target_bpp": target, "tolerance": tolerance_of, "control": ",".join(controls),
                "matched": sum(p["status"] == "matched" for p in points),
                "nearest": sum(p["status"] == "nearest" for p in points),
                "out_of_range": sum(p["status"] in _OUT for p in points),
@@ -84,10 +126,10 @@ def target_rows(store: Store, *, selections: Iterable[dict[str, Any]] | None = N
                "deviation_worst": max(deviations, key=abs) if deviations else None,
                "tries": sum(p["tries"] or 0 for p in points) / len(points),
                "note": _note(controls, points)}
-        for key in ("quality", "weights", "code"):
-            row.pop(key, None)
+        row.pop("quality", None)
         rows.append(row)
-    rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["device"], r["target_bpp"]))
+    rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["code"], r["weights"], r["device"],
+                             r["tolerance"], r["target_bpp"]))
     return rows
 
 
@@ -95,10 +137,13 @@ def _note(controls: list[str], points: list[dict[str, Any]]) -> str:
     """What a reader of a target's row must know: fixed models, or targets out of the codec's range."""
     notes = []
     if "models" in controls:
-        notes.append("fixed models: the nearest model on each side")
+        notes.append(MODELS_NOTE)
     out = sum(p["status"] in _OUT for p in points)
     if out:
         notes.append(f"{out} image(s) out of the codec's range: its end point")
+    others = sorted({t for p in points for t in p["_other_tolerances"]})
+    if others:
+        notes.append(f"also stored at tolerance {', '.join(f'{100 * t:g}' for t in others)} % (--rate-tolerance)")
     return "; ".join(notes)
 
 
@@ -114,12 +159,13 @@ MATCHED_BD_COLUMNS = ["codec", "dataset", "value", "targets", "note"]
 
 
 def matched_bd_rows(store: Store, anchor: str, names: Iterable[str], datasets: Iterable[str], *,
-                    metric: str = metric_spec.DEFAULT, method: str = "pchip", kind: str = "rate") -> list[dict[str, Any]]:
+                    metric: str = metric_spec.DEFAULT, method: str = "pchip", kind: str = "rate",
+                    tolerance: float | None = None) -> list[dict[str, Any]]:
     """BD-rate (or BD-PSNR, ``kind="quality"``) of each codec of ``names`` against ``anchor`` through their
     matched points (``bdrate --points matched``): one curve point per target, the mean over images, on the
     targets both codecs reached on every image (a target some image could not reach stands at the range's
     end, a point of another rate, and is left out, saying so). NaN with the reason where no value can be
-    computed."""
+    computed. ``tolerance``: as :func:`target_points` (each codec's latest when None)."""
     import math
 
     from rdbench.analysis.bdrate import BdRateError, bd_value
@@ -127,11 +173,13 @@ def matched_bd_rows(store: Store, anchor: str, names: Iterable[str], datasets: I
     from rdbench.errors import UsageError
 
     def rows_of(name: str, dataset: str) -> dict[float, dict[str, Any]]:
-        found = target_rows(store, selections=[Catalogue(store).resolve(name).selection()], datasets=[dataset])
-        configs = {(r["config_hash"], r["device"]) for r in found}
+        found = target_rows(store, selections=[Catalogue(store).resolve(name).selection()], datasets=[dataset],
+                            tolerance=tolerance)
+        configs = {(r["config_hash"], r["code"], r["weights"], r["device"]) for r in found}
         if len(configs) > 1:
-            raise UsageError(f"{name} has matched points of {len(configs)} configurations or devices on {dataset}",
-                             hint="name one as NAME@HASH or NAME@DEVICE")
+            raise UsageError(f"{name} has matched points of {len(configs)} configurations, code versions, weights "
+                             f"or devices on {dataset}", hint="name one as NAME@HASH, NAME@CODE, NAME@WEIGHTS or "
+                                                              "NAME@DEVICE (rdbench results --targets lists them)")
         return {r["target_bpp"]: r for r in found}
 
     out = []
@@ -158,10 +206,18 @@ def matched_bd_rows(store: Store, anchor: str, names: Iterable[str], datasets: I
 
 
 def load_targets(db: str | Store, codecs: str | Iterable[str] | None = None,
-                 datasets: str | Iterable[str] | None = None, *, per_image: bool = False) -> pd.DataFrame:
+                 datasets: str | Iterable[str] | None = None, *, per_image: bool = False,
+                 rate_tolerance: float | None = None) -> pd.DataFrame:
     """The matched points of ``db`` as a DataFrame: one row per codec, dataset and target (means, as
-    ``rdbench results --targets``), or with ``per_image`` one row per image and target."""
+    ``rdbench results --targets``), or with ``per_image`` one row per image and target. ``codecs`` are
+    ``NAME[@SELECTOR...]``; ``rate_tolerance`` (percent) picks the choices searched to it, else each
+    codec's latest (:func:`target_points`)."""
     import pandas as pd
+
+    from rdbench.analysis.catalogue import Catalogue
+    from rdbench.run.rate_match import check_tolerance
+
+    tolerance = None if rate_tolerance is None else check_tolerance(rate_tolerance)
 
     def names(value: str | Iterable[str] | None) -> list[str] | None:
         if value is None:
@@ -169,14 +225,15 @@ def load_targets(db: str | Store, codecs: str | Iterable[str] | None = None,
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
 
     codec_names = names(codecs)
-    selections = [{"codec": name} for name in codec_names] if codec_names else None
     opened = db if isinstance(db, Store) else Store(db, readonly=True)
     try:
+        catalogue = Catalogue(opened)
+        selections = [catalogue.resolve(name).selection() for name in codec_names] if codec_names else None
+        chosen = {"selections": selections, "datasets": names(datasets), "tolerance": tolerance}
         if per_image:
-            rows = [{k: v for k, v in row.items() if k != "_record"}
-                    for row in target_points(opened, selections=selections, datasets=names(datasets))]
+            rows = [shown_point(row) for row in target_points(opened, **chosen)]
         else:
-            rows = target_rows(opened, selections=selections, datasets=names(datasets))
+            rows = target_rows(opened, **chosen)
     finally:
         if opened is not db:
             opened.close()

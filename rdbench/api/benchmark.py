@@ -111,14 +111,19 @@ class BenchmarkRun:
         if self.targets is not None:  # a rate-matched run: its choices, one row per image and target
             import pandas as pd
 
-            from rdbench.analysis.targets import target_points
+            from rdbench.analysis.targets import shown_point, target_points
 
-            wanted = {(r.config.name, r.config.config_hash, m.image, m.target) for r in self.targets for m in r.matches}
+            points = []
             with Store(self.db, readonly=True) as store:
-                points = target_points(store, selections=[{"codec": c.name, "config_hash": c.config_hash}
-                                                          for c in self.configs], datasets=[self.dataset])
-            return pd.DataFrame([{k: v for k, v in p.items() if k != "_record"} for p in points
-                                 if (p["codec"], p["config_hash"], p["image"], p["target_bpp"]) in wanted])
+                for result in self.targets:
+                    images = {(m.image, m.target) for m in result.matches}
+                    points += [shown_point(p) for p in target_points(
+                        store, selections=[{"codec": result.config.name, "config_hash": result.config.config_hash,
+                                            "weights": result.weights, "device": result.device,
+                                            "code": result.code}],
+                        datasets=[self.dataset], tolerance=result.tolerance)
+                        if (p["image"], p["target_bpp"]) in images and p["weights"] == result.weights]
+            return pd.DataFrame(points)
         keys = set(self.plan.keys)
         with Store(self.db, readonly=True) as store:
             found = store.find_records(selections=[{"codec": c.name, "config_hash": c.config_hash} for c in self.configs],

@@ -101,12 +101,15 @@ def _clean(value: Any) -> Any:
 @click.option("--points", type=click.Choice(["sweep", "matched"]), default="sweep", show_default=True,
               help="sweep: each codec's curve through its qualities' means; matched: through its means at the "
                    "target rates of `rdbench run --target-bpp` (docs/rate-matching.md).")
+@click.option("--rate-tolerance", type=float, default=None, metavar="PERCENT",
+              help="With --points matched: the choices searched to this tolerance (default: each codec's latest).")
 @aggregate_option()
 @format_option(choices=(*FORMATS, "html"))
 @paper_options
 @db_option
 def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
-            per_image, ci, resamples, seed, sensitivity, steps, points, aggregate, fmt, columns, label_pairs,
+            per_image, ci, resamples, seed, sensitivity, steps, points, rate_tolerance, aggregate, fmt, columns,
+            label_pairs,
             labels_file, average, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
@@ -141,8 +144,10 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     if fmt == "csv" and per_image and sensitivity:
         raise UsageError("--format csv prints one table: ask for --per-image or --sensitivity",
                          hint="or use --format json, which holds both")
+    if rate_tolerance is not None and points != "matched":
+        raise UsageError("--rate-tolerance chooses among matched points", hint="add --points matched")
     if points == "matched":
-        _matched(anchor, codecs, datasets, metric, method, kind, fmt, db,
+        _matched(anchor, codecs, datasets, metric, method, kind, rate_tolerance, fmt, db,
                  other=qualities or anchor_qualities or interval_text or per_image or ci is not None or sensitivity
                  or paper is not None or aggregate != "image-mean" or "," in metric or metric in metric_spec.SETS)
         return
@@ -261,8 +266,8 @@ def _print_text(table: BdTable, fmt: str, title: str, per_image: bool, sensitivi
     click.echo("\n\n".join(blocks))
 
 
-def _matched(anchor: str, codecs: str | None, datasets: str, metric: str, method: str, kind: str, fmt: str, db: str,
-             other: bool) -> None:
+def _matched(anchor: str, codecs: str | None, datasets: str, metric: str, method: str, kind: str,
+             rate_tolerance: float | None, fmt: str, db: str, other: bool) -> None:
     """``--points matched``: BD values through the means at the target rates."""
     from pathlib import Path
 
@@ -271,17 +276,20 @@ def _matched(anchor: str, codecs: str | None, datasets: str, metric: str, method
         matched_bd_rows,
         target_rows,
     )
+    from rdbench.run.rate_match import check_tolerance
     from rdbench.store.sqlite import Store
 
     if other:
-        raise UsageError("--points matched takes --anchor, --codec, --dataset, one --metric, --method and --bd-psnr "
-                         "only")
+        raise UsageError("--points matched takes --anchor, --codec, --dataset, one --metric, --method, --bd-psnr and "
+                         "--rate-tolerance only")
+    tolerance = None if rate_tolerance is None else check_tolerance(rate_tolerance)
     if not Path(db).exists():
         raise UsageError(f"no results database at {db}")
     with Store(db, readonly=True) as store:
         wanted = resolve_datasets(Catalogue(store), split_csv(datasets), stored_only=True)
         names = split_csv(codecs) or sorted({row["codec"] for row in target_rows(store)} - {anchor})
-        rows = matched_bd_rows(store, anchor, names, wanted, metric=metric, method=method, kind=kind)
+        rows = matched_bd_rows(store, anchor, names, wanted, metric=metric, method=method, kind=kind,
+                               tolerance=tolerance)
     if fmt == "json":
         click.echo(json.dumps(_clean({"anchor": anchor, "points": "matched", "metric": metric, "method": method,
                                       "unit": bd_format.value_label(kind), "rows": rows}), indent=1, allow_nan=False))

@@ -132,6 +132,8 @@ def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
 @click.option("--targets", is_flag=True, help="Means at the target rates of `rdbench run --target-bpp` (per codec "
               "and target: achieved bpp, deviation from the target, every metric, n); with --per-image one row per "
               "image and target.")
+@click.option("--rate-tolerance", type=float, default=None, metavar="PERCENT", help="With --targets: the choices "
+              "searched to this tolerance (default: each codec's latest run's; docs/rate-matching.md).")
 @click.option("--delete", is_flag=True, help="Delete the records the filters select (asks first; see --yes).")
 @click.option("--yes", is_flag=True, help="With --delete: do not ask.")
 @click.option("--all", "everything", is_flag=True, help="With --delete and no filter: delete every record.")
@@ -139,7 +141,7 @@ def _per_image_columns(table: dict[str, list[Any]]) -> dict[str, list[Any]]:
 @format_option()
 @db_option
 def command(codec, dataset, quality, status, failed, weights, device, image, stale, mismatches, per_image, pooled,
-            targets, delete, yes, everything, aggregate_by, fmt, db) -> None:
+            targets, rate_tolerance, delete, yes, everything, aggregate_by, fmt, db) -> None:
     """Print stored results: per-quality dataset means (default), per image, or failures.
 
     Means follow CompressAI's and the MLIC papers' convention (average of per-image values) and
@@ -167,8 +169,10 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
     if targets:
         if delete or failed or status or mismatches or stale or pooled or quality or weights or image:
             raise UsageError("--targets lists matched points by --codec, --dataset and --device only")
-        _targets(db, codec, dataset, device, per_image, fmt)
+        _targets(db, codec, dataset, device, per_image, rate_tolerance, fmt)
         return
+    if rate_tolerance is not None:
+        raise UsageError("--rate-tolerance chooses among the matched points of --targets", hint="add --targets")
     if delete:
         _delete(db, codec, dataset, quality, status, weights, device, image, stale, yes, everything)
         return
@@ -348,23 +352,28 @@ def _delete(db, codec, dataset, quality, status, weights, device, image, stale: 
     click.echo(f"deleted {deleted} records from {db}")
 
 
-def _targets(db, codec: str | None, dataset: str | None, device: str | None, per_image: bool, fmt: str) -> None:
+def _targets(db, codec: str | None, dataset: str | None, device: str | None, per_image: bool,
+             rate_tolerance: float | None, fmt: str) -> None:
     """``--targets``: the matched points' means per codec and target (or per image)."""
+    from rdbench.analysis.curve_names import short_weights
     from rdbench.analysis.targets import (
         POINT_COLUMNS,
         TARGET_COLUMNS,
+        shown_point,
         target_points,
         target_rows,
     )
     from rdbench.cli.formatting import render
+    from rdbench.run.rate_match import check_tolerance
     from rdbench.store.sqlite import Store
 
+    tolerance = None if rate_tolerance is None else check_tolerance(rate_tolerance)
     with Store(db, readonly=True) as store:
         filters = _filters(store, codec, dataset, None, None, None, device)
         plugins = store.metric_names()
-        chosen = {"selections": filters.get("selections"), "datasets": filters.get("datasets")}
+        chosen = {"selections": filters.get("selections"), "datasets": filters.get("datasets"), "tolerance": tolerance}
         if per_image:
-            rows = [{k: v for k, v in row.items() if k != "_record"} for row in target_points(store, **chosen)]
+            rows = [shown_point(row) for row in target_points(store, **chosen)]
             columns = [*POINT_COLUMNS, *plugins]
         else:
             rows = target_rows(store, **chosen)
@@ -377,6 +386,8 @@ def _targets(db, codec: str | None, dataset: str | None, device: str | None, per
         return
     if fmt == "json":
         columns = [c for c in columns if c != "config"] + (["config_hash"] if not per_image else [])
-    elif not per_image and not any(row.get("note") for row in rows):
-        columns.remove("note")
+    else:
+        rows = [{**row, "weights": short_weights(row["weights"])} for row in rows]
+        if not per_image and not any(row.get("note") for row in rows):
+            columns.remove("note")
     click.echo(render(rows, columns, fmt))

@@ -123,7 +123,7 @@ def _print_summary(db: Path, configs: list[CodecConfig], dataset: str) -> None:
 
 def _print_targets(run: BenchmarkRun, quiet: bool) -> None:
     """The means at each target of the run's codecs, and what the searches cost: encodes per image and target."""
-    from rdbench.analysis.targets import TARGET_COLUMNS, target_rows
+    from rdbench.analysis.targets import MODELS_NOTE, TARGET_COLUMNS, target_rows
     from rdbench.cli.formatting import render
     from rdbench.store.sqlite import Store
 
@@ -132,16 +132,19 @@ def _print_targets(run: BenchmarkRun, quiet: bool) -> None:
         images = len({m.image for m in result.matches})
         per = result.encodes / searches if searches else 0.0
         click.echo(f"{result.config.name}: {result.control} control, {images} images x "
-                   f"{searches // max(images, 1)} targets: {result.encodes} encodes ({per:.2f} per image and target)",
-                   err=True)
+                   f"{searches // max(images, 1)} targets: {result.encodes} encodes ({per:.2f} per image and target)"
+                   + (f"; {MODELS_NOTE}" if result.control == "models" else ""), err=True)
     if quiet:
         return
-    selections = [{"codec": c.name, "config_hash": c.config_hash} for c in run.configs]
+    rows = []
     with Store(run.db, readonly=True) as store:
-        rows = target_rows(store, selections=selections, datasets=[run.dataset])
-    wanted = {(r.config.name, m.target) for r in run.targets or [] for m in r.matches}
-    rows = [row for row in rows if (row["codec"], row["target_bpp"]) in wanted]
+        for result in run.targets or []:
+            targets = {m.target for m in result.matches}
+            rows += [row for row in target_rows(store, selections=[
+                {"codec": result.config.name, "config_hash": result.config.config_hash, "weights": result.weights,
+                 "device": result.device, "code": result.code}], datasets=[run.dataset], tolerance=result.tolerance)
+                if row["target_bpp"] in targets and row["weights"] == result.weights]
     if rows:
-        columns = [c for c in TARGET_COLUMNS if c not in ("config", "dataset", "device") and
+        columns = [c for c in TARGET_COLUMNS if c not in ("config", "weights", "dataset", "device", "tolerance") and
                    (c != "note" or any(row.get("note") for row in rows))]
         click.echo(render(rows, columns, "table", title=f"\n{run.dataset}: mean over images at each target"))

@@ -22,6 +22,8 @@ and the choice for each image and target is written to the table ``rate_targets`
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -230,7 +232,9 @@ def search(space: Space, target: float, tolerance: float, points: Points, image:
     codes the value its log-rate interpolation gives (kept 5 % inside the pair), or the midpoint when
     the previous interpolation did not halve the pair: the JPEG AI matcher's interpolation and
     bisection, with the bisection as the guarantee. Points already known (stored, or coded for another
-    target of the same image) cost nothing."""
+    target of the same image) cost nothing. Fixed models are not searched: :func:`_every_model`."""
+    if space.control == "models":
+        return (yield from _every_model(space, target, tolerance, points, image))
     tries = 0
     asked: list[str] = []
     for quality in space.start:
@@ -280,16 +284,54 @@ def search(space: Space, target: float, tolerance: float, points: Points, image:
             status = MATCHED if abs(chosen[1] / target - 1) <= tolerance else NEAREST
             reason = None
             if status == NEAREST:
-                reason = ("the nearest models on each side" if space.control == "models" else
-                          "the nearest whole-number qualities on each side" if space.discrete else
+                reason = ("the nearest whole-number qualities on each side" if space.discrete else
                           "no value between the two nearest points changes the rate")
-            elif space.control == "models":
-                reason = "the nearest models on each side"
             return Match(image, target, status, chosen[2], chosen[1], (below[2], below[1]), (above[2], above[1]),
                          tries, reason)
         asked.append(quality)
         tries += 1
         yield quality
+
+
+def _every_model(space: Space, target: float, tolerance: float, points: Points, image: str) -> Search:
+    """A fixed-model codec's choice: every model is coded (the few there are; each image's points serve all
+    its targets), then the nearest rate on each side of the target is taken, the closer one chosen.
+
+    WHY not a search: a search assumes the rate grows with the model index, and models trained (or, for
+    the ``*-random`` configurations, drawn) one by one need not; coding them all makes the choice exact
+    whatever their order, and the reason says when the rates are not monotonic on the image."""
+    tries = 0
+    for value in space.values:
+        quality = format_quality(value)
+        if not points.knows(quality):
+            tries += 1
+            yield quality
+            if quality in points.errors:
+                return Match(image, target, FAILED, tries=tries, reason=f"quality {quality} failed: "
+                             f"{points.errors[quality]}")
+    known = [(points.bpp[q], index, q) for index, value in enumerate(space.values)
+             if (q := format_quality(value)) in points.bpp]
+    if not known:
+        return Match(image, target, FAILED, tries=tries, reason="no model gave a point")
+    by_index = [bpp for bpp, _, _ in known]
+    aside = "" if by_index == sorted(by_index) else "; the models' rates are not monotonic in their index on this image"
+    lower = [p for p in known if p[0] < target]
+    upper = [p for p in known if p[0] >= target]
+    if not lower or not upper:
+        bpp, _, quality = max(known) if not upper else min(known)
+        side = "above the highest" if not upper else "below the lowest"
+        return Match(image, target, ABOVE if not upper else BELOW, quality, bpp, tries=tries,
+                     reason=f"{target:g} bpp is {side} rate the codec reaches on this image ({bpp:.4g} bpp at "
+                            f"quality {quality}){aside}")
+    below, above = max(lower), min(upper)  # among equal rates, the models next to the target's other side
+    chosen = min((below, above), key=lambda p: abs(p[0] / target - 1))
+    status = MATCHED if abs(chosen[0] / target - 1) <= tolerance else NEAREST
+    return Match(image, target, status, chosen[2], chosen[0], (below[2], below[0]), (above[2], above[0]), tries,
+                 f"{MODELS_REASON}{aside}")
+
+
+#: The reason of every fixed-model choice in range.
+MODELS_REASON = "the nearest models on each side"
 
 
 @dataclass
@@ -298,6 +340,13 @@ class CodecTargets:
 
     config: CodecConfig
     control: str
+    #: the identity of the weights the searches coded with (:func:`weight_set`), part of each choice's key
+    weights: str = ""
+    #: the tolerance searched to (a fraction of the target), part of each choice's key
+    tolerance: float = 0.0
+    #: the device label and code identity the points were coded with (each choice's key has them too)
+    device: str = ""
+    code: str = ""
     matches: list[Match] = field(default_factory=list)
     #: Points coded by the searches (records stored by this run), besides those of the first round.
     encodes: int = 0
@@ -334,8 +383,9 @@ def match(store: Store, configs: Sequence[CodecConfig], dataset: Dataset, contex
         space = Space.of(config, adapter, codec_context)
         code = code_identity(adapter)
         weights = _weights(adapter, config, codec_context)
-        setups.append((config, codec_context, code, weights))
-        results.append(CodecTargets(config, space.control))
+        identity, models = weight_set(space, weights)
+        setups.append((config, codec_context, code, weights, models))
+        results.append(CodecTargets(config, space.control, identity, tolerance, codec_context.label, code))
         stored = store.find_records(selections=[{"codec": config.name, "config_hash": config.config_hash,
                                                  "device": codec_context.label, "code": code}],
                                     datasets=[dataset.name], stale=False)
@@ -360,7 +410,7 @@ def match(store: Store, configs: Sequence[CodecConfig], dataset: Dataset, contex
         wanted = sorted({(index, image, quality) for (index, image, _), quality in pending.items()})
         jobs = []
         for index, image, quality in wanted:
-            config, codec_context, code, weights = setups[index]
+            config, codec_context, code, weights, _ = setups[index]
             ref = by_name[image]
             weight, weight_path = weights(quality)
             jobs.append(Job(config=config, context=codec_context, quality=quality, dataset=dataset.name,
@@ -403,6 +453,22 @@ def _advance(searches: dict[tuple[int, str, float], Search], known: dict[tuple[i
     return pending
 
 
+def weight_set(space: Space, weights: Callable[[str], tuple[str, str | None]]) -> tuple[str, list[str] | None]:
+    """(identity, models) of the weights a search of ``space`` codes with: the one identity its qualities
+    share ("" without weights, ``seed:N``, one checkpoint's hash), else, for models with a checkpoint each
+    (``--checkpoint-dir``), ``models:<sha256>`` of every quality's identity, with the list of them.
+
+    WHY part of a choice's key: two checkpoint folders of one learned codec have one configuration and
+    other weights; their choices must stand side by side, as their records do."""
+    qualities = [format_quality(v) for v in space.values] if space.discrete else list(space.start)
+    each = {quality: weights(quality)[0] for quality in qualities}
+    distinct = sorted(set(each.values()))
+    if len(distinct) <= 1:
+        return (distinct[0] if distinct else "", None)
+    digest = hashlib.sha256(json.dumps(each, sort_keys=True).encode()).hexdigest()
+    return (f"models:{digest}", distinct)
+
+
 def _weights(adapter: type[Codec], config: CodecConfig,
              context: CodecContext) -> Callable[[str], tuple[str, str | None]]:
     """The weights identity (and file) of each quality, asked once per quality."""
@@ -421,7 +487,7 @@ def _marks(store: Store, results: list[CodecTargets], setups: list[tuple], datas
     """The ``rate_targets`` rows of the matches: the stored record of each chosen and neighbouring point."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = []
-    for result, (config, context, code, weights) in zip(results, setups):
+    for result, (config, context, code, weights, models) in zip(results, setups):
         def record_id(quality: str | None, image: str) -> int | None:
             if quality is None:
                 return None
@@ -431,7 +497,9 @@ def _marks(store: Store, results: list[CodecTargets], setups: list[tuple], datas
         for outcome in result.matches:
             rows.append({"codec": config.name, "config_hash": config.config_hash, "dataset": dataset.name,
                          "image": outcome.image, "image_hash": hashes[outcome.image], "device": context.label,
-                         "code": code, "target_bpp": outcome.target, "tolerance": tolerance,
+                         "code": code, "weights": result.weights,
+                         "models": json.dumps(models) if models else None, "target_bpp": outcome.target,
+                         "tolerance": tolerance,
                          "control": result.control, "status": outcome.status, "reason": outcome.reason,
                          "record_id": record_id(outcome.quality, outcome.image),
                          "below_id": record_id(outcome.below[0] if outcome.below else None, outcome.image),

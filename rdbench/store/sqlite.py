@@ -181,17 +181,22 @@ MIGRATIONS: list[str] = [
     # Rate matching (rdbench.run.rate_match): which stored record a search chose for each image and target
     # bpp, and the records on either side of the target. A table rather than a record's extra: a search
     # spans several records, one record may be chosen for several targets, and the points tried stay plain
-    # records that sweeps reuse. One row per (codec configuration, image content, device, code, target).
+    # records that sweeps reuse. One row per choice: codec configuration, code, weights, device, image
+    # content, target and tolerance (what makes two searches differ), so a rerun at another tolerance or
+    # with other checkpoints adds its choices beside the earlier ones. ``weights`` is the identity of the
+    # weights the search coded with (:func:`rdbench.run.rate_match.weight_set`); ``models`` lists each
+    # model's weights identity (JSON) where they differ, so NAME@WEIGHTS of one model selects the choice.
     """
     CREATE TABLE rate_targets (
         codec TEXT NOT NULL, config_hash TEXT NOT NULL, dataset TEXT NOT NULL, image TEXT NOT NULL,
-        image_hash TEXT NOT NULL, device TEXT NOT NULL, code TEXT NOT NULL, target_bpp REAL NOT NULL,
+        image_hash TEXT NOT NULL, device TEXT NOT NULL, code TEXT NOT NULL, weights TEXT NOT NULL,
+        models TEXT, target_bpp REAL NOT NULL,
         tolerance REAL NOT NULL, control TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
         record_id INTEGER REFERENCES records (id) ON DELETE CASCADE,
         below_id INTEGER REFERENCES records (id) ON DELETE SET NULL,
         above_id INTEGER REFERENCES records (id) ON DELETE SET NULL,
         deviation REAL, tries INTEGER, created_at TEXT,
-        PRIMARY KEY (codec, config_hash, dataset, image, image_hash, device, code, target_bpp)
+        PRIMARY KEY (codec, config_hash, code, weights, device, dataset, image, image_hash, target_bpp, tolerance)
     );
     CREATE INDEX rate_targets_record ON rate_targets (record_id)
     """,
@@ -707,16 +712,38 @@ class Store:
                              f"VALUES ({', '.join(':' + c for c in columns)})", rows)
 
     def rate_targets(self, *, selections: Iterable[dict[str, str | None]] | None = None,
-                     datasets: Iterable[str] | None = None) -> list[tuple[dict[str, Any], Record | None]]:
-        """Each stored mark (a dict of its columns) of the current image contents, with the record it chose
-        (None where the search chose none, e.g. a failed probe), ordered by codec, dataset, target, image."""
-        if selections is not None:  # a mark names no weights (a learned codec's differ by quality)
-            selections = [{k: v for k, v in selection.items() if k != "weights"} for selection in selections]
-        where, params = self._record_filter(selections=selections, datasets=datasets)
+                     datasets: Iterable[str] | None = None,
+                     tolerance: float | None = None) -> list[tuple[dict[str, Any], Record | None]]:
+        """Each stored mark (a dict of its columns, with ``seq``: larger for a later write) of the current
+        image contents, with the record it chose (None where the search chose none, e.g. a failed probe),
+        ordered by codec, dataset, target, image. ``selections`` select as they select records
+        (:meth:`_record_filter`); a ``weights`` value selects the marks of searches that coded with those
+        weights: the mark's own weights, or one of its models' (``models``). ``tolerance``: only marks
+        searched at that tolerance (a fraction)."""
+        alternatives, params = [], []
+        for selection in selections or []:
+            parts = ["t.codec = ?"]
+            params.append(selection["codec"])
+            for column in ("config_hash", "device", "code"):
+                if selection.get(column) is not None:
+                    parts.append(f"t.{column} = ?")
+                    params.append(selection[column])
+            if selection.get("weights") is not None:
+                parts.append("(t.weights = ? OR EXISTS (SELECT 1 FROM json_each(t.models) WHERE value = ?))")
+                params += [selection["weights"]] * 2
+            alternatives.append("(" + " AND ".join(parts) + ")")
+        clauses = [f"({' OR '.join(alternatives)})"] if alternatives else []
+        if datasets is not None:
+            names = list(datasets)
+            clauses.append(f"t.dataset IN ({', '.join('?' * len(names))})")
+            params += names
+        if tolerance is not None:
+            clauses.append("abs(t.tolerance - ?) < 1e-12")
+            params.append(tolerance)
         marks = [dict(r) for r in self.conn.execute(
-            "SELECT * FROM rate_targets t WHERE NOT EXISTS (SELECT 1 FROM current_images c WHERE c.dataset = "
-            "t.dataset AND c.image = t.image AND c.image_hash != t.image_hash) "
-            + (f"AND t.rowid IN (SELECT rowid FROM rate_targets records {where}) " if where else "")
+            "SELECT t.rowid AS seq, t.* FROM rate_targets t WHERE NOT EXISTS (SELECT 1 FROM current_images c "
+            "WHERE c.dataset = t.dataset AND c.image = t.image AND c.image_hash != t.image_hash) "
+            + "".join(f"AND {clause} " for clause in clauses)
             + "ORDER BY codec, config_hash, dataset, device, target_bpp, image", params)]
         ids = sorted({m[k] for m in marks for k in ("record_id", "below_id", "above_id") if m[k] is not None})
         found: dict[int, Record] = {}
