@@ -7,11 +7,13 @@ go where they buy the most squared error. For a slope lambda, each image taking 
 ``SSE + lambda * bytes`` among its measured points gives an allocation that no other choice of measured
 points beats at its own total bytes; those points lie on each image's lower convex hull in (bytes, SSE),
 and lowering lambda moves one image one hull step at a time, the step that buys the most SSE per byte
-first. :func:`allocate` takes those steps while they fit in the budget. The allocation it returns is
+first. :func:`allocate` takes those steps while they fit in the budget. That Lagrangian allocation is
 exact (the best of all choices of measured points) for a budget equal to the bytes it uses; when the
-budget lies between two such totals (``leftover_bytes`` > 0), the best choice may be another combination,
-and it is at most as good as ``psnr_bound`` (the same steps with the next one taken in part: the bound of
-the convex relaxation).
+budget lies between two such totals, the best choice may be another combination, and it is at most as
+good as ``psnr_bound`` (the same steps with the next one taken in part: the bound of the convex
+relaxation). The bytes the walk leaves are then spent greedily (:func:`fill`): other images' smaller
+moves, off the hulls too, that still fit. Both are reported: the Lagrangian point, exact at its own
+bytes, and the final one, never worse and still within the budget.
 """
 
 from __future__ import annotations
@@ -54,7 +56,10 @@ class Allocation:
     codec: str
     corpus_bpp: float
     budget_bytes: int
+    #: the final choice: the Lagrangian allocation, then the leftover bytes spent (:func:`fill`)
     chosen: list[Point] = field(default_factory=list)
+    #: the Lagrangian allocation alone (exact at its own bytes)
+    lagrangian: list[Point] = field(default_factory=list)
     #: SSE bought per byte by the last hull step taken (the Lagrange multiplier); None when none was taken
     slope: float | None = None
     #: the bound of the convex relaxation on the total SSE at this budget (no choice does better)
@@ -91,13 +96,29 @@ class Allocation:
     def leftover_bytes(self) -> int:
         return self.budget_bytes - self.total_bytes
 
+    @property
+    def lagrangian_bytes(self) -> int:
+        return sum(p.num_bytes for p in self.lagrangian)
+
+    @property
+    def lagrangian_psnr(self) -> float | None:
+        """The PSNR of the Lagrangian allocation, before the leftover bytes were spent."""
+        return corpus_psnr(sum(p.sse for p in self.lagrangian), self.pixels)
+
+    @property
+    def exact(self) -> bool:
+        """Whether no choice of the measured points does better within the budget: the Lagrangian walk used
+        every byte, or the final choice reaches the bound."""
+        return self.lagrangian_bytes == self.budget_bytes or self.psnr_bound == self.psnr
+
     def summary(self) -> dict[str, Any]:
-        """The row of ``rdbench budget``'s table."""
+        """The row of ``rdbench budget``'s table: the final choice, and the Lagrangian one it started from."""
         return {"codec": self.codec, "corpus_bpp": self.corpus_bpp, "images": len(self.chosen),
-                "budget_bytes": self.budget_bytes, "bytes": self.total_bytes, "leftover_bytes": self.leftover_bytes,
-                "bpp": self.bpp, metric_spec.PSNR.field: self.psnr, "psnr_bound": self.psnr_bound,
-                "exact": self.leftover_bytes == 0 or self.psnr_bound == self.psnr, "slope": self.slope,
-                "note": self.note}
+                "budget_bytes": self.budget_bytes, "lagrangian_bytes": self.lagrangian_bytes,
+                "lagrangian_psnr": self.lagrangian_psnr, "bytes": self.total_bytes,
+                "leftover_bytes": self.leftover_bytes, "bpp": self.bpp, metric_spec.PSNR.field: self.psnr,
+                "psnr_bound": self.psnr_bound, "exact": self.exact, "slope": self.slope,
+                "moved": sum(a != b for a, b in zip(self.lagrangian, self.chosen)), "note": self.note}
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per image: the quality chosen, its bytes, bpp and PSNR."""
@@ -143,7 +164,7 @@ def allocate(per_image: dict[str, Sequence[Point]], budget_bytes: int, codec: st
     total = sum(h[0].num_bytes for h in hulls.values())
     result = Allocation(codec, corpus_bpp, budget_bytes)
     if total > budget_bytes:
-        result.chosen = [h[0] for h in hulls.values()]
+        result.chosen = result.lagrangian = [h[0] for h in hulls.values()]
         result.note = f"over budget: the fewest bytes of every image add up to {total}"
         return result
     sse = sum(h[0].sse for h in hulls.values())
@@ -159,8 +180,30 @@ def allocate(per_image: dict[str, Sequence[Point]], budget_bytes: int, codec: st
         result.slope = -negative_slope
     else:
         result.sse_bound = sse  # every image at its most bytes: nothing left to buy
-    result.chosen = [hulls[image][position[image]] for image in hulls]
+    result.lagrangian = [hulls[image][position[image]] for image in hulls]
+    result.chosen = fill(result.lagrangian, {image: per_image[image] for image in hulls}, budget_bytes - total)
     return result
+
+
+def fill(chosen: Sequence[Point], per_image: dict[str, Sequence[Point]], leftover: int) -> list[Point]:
+    """``chosen`` (one point per image, in the order of ``per_image``) with ``leftover`` bytes spent: while
+    some image has a measured point with less error whose extra bytes fit in what is left, the move that
+    saves the most SSE per byte is taken.
+
+    WHY: the Lagrangian walk stops at the first hull step that does not fit, though smaller steps of other
+    images (or points off their hulls) may; taking them keeps the total within the budget and only lowers
+    the error, so the final choice is never worse than the Lagrangian one."""
+    current = {p.image: p for p in chosen}
+    while True:
+        moves = [((here.sse - p.sse) / max(p.num_bytes - here.num_bytes, 1), p.num_bytes - here.num_bytes, p.image,
+                  p.quality, p)
+                 for image, here in current.items() for p in per_image[image]
+                 if p.sse < here.sse and p.num_bytes - here.num_bytes <= leftover]
+        if not moves:
+            return [current[image] for image in per_image]
+        *_, best = max(moves, key=lambda m: (m[0], -m[1], m[2], m[3]))
+        leftover -= best.num_bytes - current[best.image].num_bytes
+        current[best.image] = best
 
 
 def stored_points(store: Store, codec: str, dataset: str) -> dict[str, list[Point]]:

@@ -10,8 +10,8 @@ from rdbench import metric_spec
 from rdbench.analysis.budget import CLIC_BUDGETS
 from rdbench.cli.options import db_option, format_option, split_csv
 
-SUMMARY_COLUMNS = ["codec", "corpus_bpp", "images", "budget_bytes", "bytes", "leftover_bytes", "bpp", metric_spec.PSNR.field,
-                   "psnr_bound", "exact", "note"]
+SUMMARY_COLUMNS = ["codec", "corpus_bpp", "images", "budget_bytes", "lagrangian_bytes", "lagrangian_psnr", "bytes",
+                   "leftover_bytes", "bpp", metric_spec.PSNR.field, "psnr_bound", "exact", "note"]
 
 
 @click.command(name="budget")
@@ -28,9 +28,11 @@ def command(corpus_bpp, codecs, dataset, fmt, db) -> None:
     total MSE over all pixels, as CLIC computes it) is highest: a Lagrangian allocation over each image's
     convex hull of measured points (docs/rate-matching.md). Run a dense sweep first (rdbench run).
 
-    Prints, per codec and budget, the bytes against the budget and the resulting bpp and PSNR (psnr_bound:
-    no choice of the measured points does better at this budget; exact: the allocation is the best one),
-    then the quality chosen for each image. --format json gives both, with each image's bytes and PSNR.
+    Prints, per codec and budget, the bytes against the budget: those of the Lagrangian allocation and its
+    PSNR, then those of the final one (the bytes the Lagrangian walk left spent on smaller moves that still
+    fit) with its bpp and PSNR (psnr_bound: no choice of the measured points does better at this budget;
+    exact: the allocation is the best one), then the quality chosen for each image. --format json gives
+    both, with each image's bytes and PSNR.
     """
     from rdbench.analysis.budget import corpus_budget
     from rdbench.analysis.catalogue import Catalogue
