@@ -102,8 +102,13 @@ def target_rows(store: Store, *, selections: Iterable[dict[str, Any]] | None = N
     target: the mean over images of the chosen points (bpp and every metric, as
     :func:`~rdbench.analysis.aggregate.aggregate` averages a quality's), the deviation from the target
     (mean, mean magnitude, worst), how the searches ended, and ``n``. Tolerances as :func:`target_points`."""
+    return mean_rows(target_points(store, selections=selections, datasets=datasets, tolerance=tolerance))
+
+
+def mean_rows(points: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of :func:`target_rows` from :func:`target_points` rows (all of them or a subset)."""
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
-    for point in target_points(store, selections=selections, datasets=datasets, tolerance=tolerance):
+    for point in points:
         groups[(*(point[k] for k in CHOICE_GROUP), point["tolerance"], point["target_bpp"])].append(point)
     rows = []
     for (codec, config_hash, code, _, device, dataset, tolerance_of, target), points in groups.items():
@@ -165,43 +170,67 @@ def matched_bd_rows(store: Store, anchor: str, names: Iterable[str], datasets: I
     matched points (``bdrate --points matched``): one curve point per target, the mean over images, on the
     targets both codecs reached on every image (a target some image could not reach stands at the range's
     end, a point of another rate, and is left out, saying so). NaN with the reason where no value can be
-    computed. ``tolerance``: as :func:`target_points` (each codec's latest when None)."""
+    computed. ``tolerance``: as :func:`target_points` (each codec's latest when None).
+
+    The curve of ``metric`` is that of its shown values (:func:`~rdbench.analysis.aggregate.shown_value`:
+    MS-SSIM in dB, a lower-is-better metric as 1 - x), over the images with a value of it at every target,
+    as a sweep's curve is over the images with a value at every quality."""
     import math
 
     from rdbench.analysis.bdrate import BdRateError, bd_value
     from rdbench.analysis.catalogue import Catalogue
     from rdbench.errors import UsageError
 
-    def rows_of(name: str, dataset: str) -> dict[float, dict[str, Any]]:
-        found = target_rows(store, selections=[Catalogue(store).resolve(name).selection()], datasets=[dataset],
-                            tolerance=tolerance)
-        configs = {(r["config_hash"], r["code"], r["weights"], r["device"]) for r in found}
+    def points_of(name: str, dataset: str) -> list[dict[str, Any]]:
+        found = target_points(store, selections=[Catalogue(store).resolve(name).selection()], datasets=[dataset],
+                              tolerance=tolerance)
+        configs = {(p["config_hash"], p["code"], p["weights"], p["device"]) for p in found}
         if len(configs) > 1:
             raise UsageError(f"{name} has matched points of {len(configs)} configurations, code versions, weights "
                              f"or devices on {dataset}", hint="name one as NAME@HASH, NAME@CODE, NAME@WEIGHTS or "
                                                               "NAME@DEVICE (rdbench results --targets lists them)")
-        return {r["target_bpp"]: r for r in found}
+        return found
+
+    def curve(name: str, points: list[dict[str, Any]], targets: list[float]) -> tuple[list[tuple[float, float]], str]:
+        """The matched curve of ``metric`` over the images with a value of it at every target (as a sweep's
+        curve takes the images with a value at every quality), and what was left out."""
+        has: dict[str, set[float]] = defaultdict(set)
+        for point in points:
+            record = point["_record"]
+            value = shown_value(record, metric) if record is not None and record.ok else None
+            if value is not None and not math.isnan(value):
+                has[point["image"]].add(point["target_bpp"])
+        images = {p["image"] for p in points}
+        kept = {image for image in images if has[image] >= set(targets)}
+        rows = {r["target_bpp"]: r for r in mean_rows(p for p in points if p["image"] in kept)}
+        missing = len(images) - len(kept)
+        note = f"{name}: {missing} image(s) without a {metric} value at every target left out" if missing else ""
+        return matched_curve([rows[t] for t in targets if t in rows], metric), note
 
     out = []
     for dataset in datasets:
-        base = rows_of(anchor, dataset)
+        base_points = points_of(anchor, dataset)
+        base = {r["target_bpp"]: r for r in mean_rows(base_points)}
         for name in names:
-            test = rows_of(name, dataset)
+            test_points = points_of(name, dataset)
+            test = {r["target_bpp"]: r for r in mean_rows(test_points)}
             common = sorted(t for t in set(base) & set(test)
                             if not base[t]["out_of_range"] and not test[t]["out_of_range"])
             left_out = sorted((set(base) & set(test)) - set(common))
-            note = f"left out (out of range on some image): {', '.join(f'{t:g}' for t in left_out)}" if left_out else ""
+            notes = [f"left out (out of range on some image): {', '.join(f'{t:g}' for t in left_out)}"
+                     if left_out else ""]
             value = math.nan
             try:
                 if not base or not test:
                     raise BdRateError(f"no matched points of {anchor if not base else name} on {dataset}")
-                result = bd_value(matched_curve([base[t] for t in common], metric),
-                                  matched_curve([test[t] for t in common], metric), method, kind=kind)
-                value = result.value
+                (anchor_curve, anchor_note), (test_curve, test_note) = (curve(anchor, base_points, common),
+                                                                        curve(name, test_points, common))
+                notes += [anchor_note, test_note]
+                value = bd_value(anchor_curve, test_curve, method, kind=kind).value
             except BdRateError as exc:
-                note = "; ".join(filter(None, [note, str(exc)]))
+                notes.append(str(exc))
             out.append({"codec": name, "dataset": dataset, "value": value,
-                        "targets": ",".join(f"{t:g}" for t in common), "note": note})
+                        "targets": ",".join(f"{t:g}" for t in common), "note": "; ".join(filter(None, notes))})
     return out
 
 
