@@ -133,3 +133,27 @@ def test_gpu_codecs_ask_for_a_gpu_resource_and_cpu_codecs_do_not(cluster, env, t
                                   dashboard_address=None, resources={"GPU": 1}) as gpu_cluster:
         records = list(DaskExecutor(gpu_cluster.scheduler_address).run(gpu_jobs))
     assert sorted((r.image, r.status, r.device) for r in records) == [("w40.png", "ok", "cuda"), ("w41.png", "ok", "cuda")]
+
+
+def test_rate_matching_on_dask_makes_the_choices_of_a_local_run(cluster, env, tmp_path: Path) -> None:
+    """`run --target-bpp` codes each round's points on the cluster: the same choices, statuses and rates as
+    the local executor's."""
+    images = make_images(tmp_path / "imgs")
+    dask_db, local_db = tmp_path / "dask.sqlite", tmp_path / "local.sqlite"
+    common = ["run", "--codec", "jpegxl,jpeg", "--dataset", str(images), "--target-bpp", "1.5,3,5", "-q"]
+    rdbench(*common, "--db", dask_db, "--executor", "dask", "--scheduler", cluster.scheduler_address,
+            env=env, check=True)
+    rdbench(*common, "--db", str(local_db), env=env, check=True)
+
+    def choices(db: Path) -> list[tuple]:
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute("SELECT t.codec, t.image, t.target_bpp, t.status, r.quality, r.bpp, t.tries "
+                                "FROM rate_targets t JOIN records r ON r.id = t.record_id "
+                                "ORDER BY t.codec, t.image, t.target_bpp").fetchall()
+        finally:
+            conn.close()
+
+    got = choices(dask_db)
+    assert len(got) == 2 * 4 * 3 and {row[3] for row in got} & {"matched", "nearest"}
+    assert got == choices(local_db)
