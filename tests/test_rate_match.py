@@ -11,7 +11,7 @@ from helpers import kodak_crops, rdbench
 
 from rdbench.analysis.targets import load_targets, target_points, target_rows
 from rdbench.api.benchmark import run_benchmark
-from rdbench.store.sqlite import Store
+from rdbench.store.sqlite import EmptyDatabaseError, Store
 
 #: inside the range of JPEG XL and JPEG on every 256x256 crop used here
 TARGETS = (0.25, 0.5, 0.75)
@@ -172,9 +172,12 @@ def test_worker_processes_and_a_killed_run_give_the_same_matches(matched, tmp_pa
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if killed.exists():
-            with Store(killed, readonly=True) as store:
-                if store.count() >= 6:
-                    break
+            try:
+                with Store(killed, readonly=True) as store:
+                    if store.count() >= 6:
+                        break
+            except EmptyDatabaseError:  # created, its schema not written yet
+                pass
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
