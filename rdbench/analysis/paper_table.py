@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,12 +242,15 @@ def _latex_cell(cell: PaperCell, digits: int) -> str:
 
 
 class _Notes:
-    """Footnotes numbered in the order cells first need them, one per distinct text."""
+    """Footnotes numbered in the order cells first need them, one per distinct text; each written with
+    the display names (``labels``) the table shows, so a footnote names the codec as its row does."""
 
-    def __init__(self) -> None:
+    def __init__(self, labels: Mapping[str, str] | None = None) -> None:
         self.texts: list[str] = []
+        self.relabel = _relabeller(labels)
 
     def mark(self, text: str) -> str:
+        text = self.relabel(text)
         if text not in self.texts:
             self.texts.append(text)
         return str(self.texts.index(text) + 1)
@@ -364,7 +368,7 @@ def paper_table(table: BdTable, *, columns: str | Iterable[str] | None = None,
     """
     chosen = parse_columns(columns, ci=table.ci_level is not None)
     name = _namer(labels)
-    notes = _Notes()
+    notes = _Notes(labels)
     sub = _subcolumns(chosen, table.kind, table.ci_level)
     groups = [(name(d), sub) for d in table.datasets]
     averages = average_values(table) if average else {}
@@ -397,6 +401,21 @@ def _namer(labels: Mapping[str, str] | None):
     """name -> its display name (the name itself where ``labels`` has none)."""
     shown = dict(labels or {})
     return lambda name: shown.get(name, name)
+
+
+def _relabeller(labels: Mapping[str, str] | None) -> Callable[[str], str]:
+    """A reason's text with each labelled name (codec, dataset, anchor) written as its display name.
+
+    WHY a pass over the text: the reasons are sentences made where the cell was computed
+    (:mod:`rdbench.analysis.tables`: ``"b has no psnr curve on kodak"``), and the wide table prints them
+    with the names a reader types. A name is replaced only as a whole token, never inside a longer name,
+    a path or a file name (``kodak`` is left in ``kodak-crops`` and ``/data/kodak/``); the longest first."""
+    shown = {k: v for k, v in (labels or {}).items() if k and k != v}
+    if not shown:
+        return lambda text: text
+    names = "|".join(re.escape(k) for k in sorted(shown, key=len, reverse=True))
+    token = re.compile(rf"(?<![\w@/.+-])(?:{names})(?![\w@/+-]|\.\w)")
+    return lambda text: token.sub(lambda m: shown[m.group(0)], text)
 
 
 
