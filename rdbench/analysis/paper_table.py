@@ -418,7 +418,6 @@ def _relabeller(labels: Mapping[str, str] | None) -> Callable[[str], str]:
     return lambda text: token.sub(lambda m: shown[m.group(0)], text)
 
 
-
 def _aggregation(metric: str, aggregation: str) -> str:
     """How the measured curves' points were made (``table.aggregation``), in the caption's words."""
     spec = metric_spec.get(metric)
@@ -427,7 +426,8 @@ def _aggregation(metric: str, aggregation: str) -> str:
         of = (f"{shown} from one MSE over every pixel" if spec.psnr_peak
               else f"the pixel-weighted mean {shown}")
         return f"each measured curve is, per quality, all bits over all pixels of the dataset and {of}"
-    of = f"{shown} in dB of the mean {shown}" if spec.scale == "db" else f"per-image {shown}"
+    of = {"db": f"{shown} in dB of the mean {shown}", "one-minus": f"{spec.shown_label} of the mean {shown}"}.get(
+        spec.scale, f"per-image {shown}")
     return f"each measured curve is, per quality, the mean over images of per-image bpp and {of}"
 
 
@@ -441,14 +441,14 @@ def protocol_caption(table: BdTable, *, labels: Mapping[str, str] | None = None,
     metric = cells[0].metric if cells else metric_spec.DEFAULT
     method = cells[0].method if cells else "pchip"
     spec = metric_spec.get(metric)
-    parts = [f"{value_label(table.kind)} against {name(table.anchor)} ({spec.label or spec.name}, "
+    parts = [f"{value_label(table.kind)} against {name(table.anchor)} ({spec.shown_label}, "
              f"{method} interpolation"
              + ("; negative: fewer bits at equal quality)" if table.kind == "rate" else "; positive: higher quality "
                 "at equal rate)")]
     requested = getattr(table, "interval", None)
     if requested:
         lo, hi = ("" if v is None else f"{v:g}" for v in requested)
-        parts.append(f"Integrated over the overlap of each pair of curves within {spec.label or spec.name} "
+        parts.append(f"Integrated over the overlap of each pair of curves within {spec.shown_label} "
                      f"{lo}:{hi} {spec.shown_unit}".rstrip())
     else:
         parts.append("Integrated over the whole overlap of each pair of curves")
