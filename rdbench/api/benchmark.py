@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rdbench import metric_spec
+from rdbench.api.progress import progress_bar
 from rdbench.api.rescore import complete_stored, on_request, outcome_lines
 from rdbench.codecs.base import CodecConfig, CodecContext
 from rdbench.errors import UsageError, plural
@@ -485,31 +486,12 @@ def _execute(store: Store, jobs: list[Job], executor: Executor, failures: list[R
     stdout names the job that finished last."""
     from rdbench.run.execute import execute
 
-    def seen(record: Record) -> None:
-        if not record.ok:
-            failures.append(record)
-        if on_record is not None:
-            on_record(record)
+    with progress_bar(len(jobs), progress, "running") as advance:
+        def seen(record: Record) -> None:
+            if not record.ok:
+                failures.append(record)
+            if on_record is not None:
+                on_record(record)
+            advance(record)
 
-    if not progress:  # no progress bar: rich is not even imported (a fixed cost of every quiet run)
         return execute(store, jobs, executor, seen)
-
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
-    with bar:
-        task = bar.add_task("running", total=len(jobs))
-
-        def shown(record: Record) -> None:
-            seen(record)
-            bar.update(task, advance=1, description=f"{record.codec} q={record.quality} {record.image}")
-
-        return execute(store, jobs, executor, shown)
