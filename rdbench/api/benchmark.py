@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rdbench import metric_spec
-from rdbench.api.progress import progress_bar
+from rdbench.api.feedback import named_records, progress_bar
 from rdbench.api.rescore import complete_stored, on_request, outcome_lines
 from rdbench.codecs.base import CodecConfig, CodecContext
 from rdbench.errors import UsageError, plural
@@ -46,9 +46,6 @@ if TYPE_CHECKING:
     from rdbench.run.rate_match import CodecTargets
     from rdbench.run.selection import Selection
     from rdbench.store.sqlite import Store
-
-#: How many failed (or not re-timed) records a run names one by one before it counts the rest.
-SHOWN = 20
 
 
 def to_stderr(line: str) -> None:
@@ -81,14 +78,9 @@ class BenchmarkRun:
         if plan.retimes:
             lines.append(f"re-timed {plural(outcome.retimed, 'record')}"
                          + (f"; {len(outcome.refused)} left as stored" if outcome.refused else ""))
-        for record, reason in outcome.refused[:SHOWN]:
-            lines.append(f"not re-timed: {record.codec} q={record.quality} {record.image}: {reason}")
-        if len(outcome.refused) > SHOWN:
-            lines.append(f"... and {len(outcome.refused) - SHOWN} more not re-timed")
-        for record in self.failures[:SHOWN]:
-            lines.append(f"failed: {record.codec} q={record.quality} {record.image}: {record.error}")
-        if len(self.failures) > SHOWN:
-            lines.append(f"... and {len(self.failures) - SHOWN} more; `rdbench results --failed` lists them all")
+        lines += named_records(outcome.refused, "not re-timed", " not re-timed")
+        lines += named_records([(record, record.error) for record in self.failures], "failed",
+                               "; `rdbench results --failed` lists them all")
         if plan.missing_weights:
             lines.append(f"{plural(len(plan.missing_weights), 'quality', 'qualities')} not run: no checkpoint "
                          f"({', '.join(f'{c} q={q}' for c, q, _ in plan.missing_weights)})")

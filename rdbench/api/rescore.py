@@ -13,14 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rdbench import metric_spec
-from rdbench.api.progress import progress_bar
+from rdbench.api.feedback import named_records, progress_bar
 from rdbench.errors import RdbenchError, UsageError, plural
 from rdbench.run.rescore import RescoreOutcome, missing_metrics, rescore_records
 from rdbench.store.record import STATUS_OK, Record
 from rdbench.store.sqlite import DEFAULT_DB, Store
-
-#: How many refused records are named one by one before the rest are counted.
-SHOWN = 20
 
 
 def on_request(metrics: str | Sequence[str] | None,
@@ -46,11 +43,7 @@ def outcome_lines(outcome: RescoreOutcome, metrics: Sequence[metric_spec.Metric]
     if outcome.too_small:
         lines.append(f"{plural(len(outcome.too_small), 'value')} not computed: image smaller than the metric's "
                      f"min_size ({', '.join(sorted({m for _, m in outcome.too_small}))})")
-    for record, reason in outcome.refused[:SHOWN]:
-        lines.append(f"refused: {record.codec} q={record.quality} {record.image}: {reason}")
-    if len(outcome.refused) > SHOWN:
-        lines.append(f"... and {len(outcome.refused) - SHOWN} more refused")
-    return lines
+    return lines + named_records(outcome.refused, "refused", " refused")
 
 
 def complete_stored(store: Store, records: Sequence[Record], metrics: Sequence[metric_spec.Metric],
