@@ -129,16 +129,22 @@ class Metric:
         return "dB" if self.scale == "db" else self.unit
 
     @property
+    def shown_label(self) -> str:
+        """``PSNR``, ``MS-SSIM``, ``1 - NLPD``: what the shown values are, without their unit (a one-minus
+        metric is shown, and integrated, as 1 - x)."""
+        label = self.label or self.name
+        return f"1 - {label}" if self.scale == "one-minus" else label
+
+    @property
     def axis_label(self) -> str:
         """``PSNR (dB)``, ``MS-SSIM (dB)``, ``1 - NLPD``: the label of an axis or column of shown values."""
         if self.scale == "one-minus":
-            return f"1 - {self.label or self.name}" + (f" ({self.unit})" if self.unit else "")
-        return f"{self.label or self.name} ({self.shown_unit})" if self.shown_unit else (self.label or self.name)
+            return self.shown_label + (f" ({self.unit})" if self.unit else "")
+        return f"{self.shown_label} ({self.shown_unit})" if self.shown_unit else self.shown_label
 
     def value_text(self, value: float) -> str:
         """``PSNR 32.105 dB``: a shown value with its label and unit, for tooltips and notes."""
-        label = f"1 - {self.label or self.name}" if self.scale == "one-minus" else (self.label or self.name)
-        return f"{label} {value:.3f} {self.shown_unit}".rstrip()
+        return f"{self.shown_label} {value:.3f} {self.shown_unit}".rstrip()
 
     def record_value(self, record: Any) -> float | None:
         """The per-image value a record holds (None when it has none): the built-in's field, or the

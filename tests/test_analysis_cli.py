@@ -45,11 +45,21 @@ def test_vtm17_anchor_without_a_measured_vtm17_uses_the_shipped_one(tmp_path):
 
 @pytest.mark.parametrize("ext,magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")])
 def test_plot_writes_valid_figures(tmp_path, ext, magic):
+    """Every figure, not only a paper one, carries its fonts (figure_style.save): TrueType in a PDF, no Type 3;
+    SVG text drawn as paths; the caller's rcParams untouched."""
+    import matplotlib
+
+    before = matplotlib.rcParams["pdf.fonttype"], matplotlib.rcParams["svg.fonttype"]
     rdbench("plot", "--codec", "mlicpp-paper,mlic-paper", "--anchor", "vtm18-published", "--dataset", "kodak,tecnick",
             "--ext", ext, "--out", tmp_path, "--db", tmp_path / "none.sqlite", in_process=True, check=True)
     for dataset in ("kodak", "tecnick"):
         data = (tmp_path / f"rd_{dataset}_psnr.{ext}").read_bytes()
         assert data.startswith(magic) and len(data) > 2000
+        if ext == "pdf":
+            assert b"/FontFile2" in data and b"/Subtype /Type3" not in data
+        if ext == "svg":
+            assert b"<text" not in data and b"mlicpp-paper" in data  # the legend's words, as a comment
+    assert (matplotlib.rcParams["pdf.fonttype"], matplotlib.rcParams["svg.fonttype"]) == before
 
 
 def test_plot_styles_are_stable():

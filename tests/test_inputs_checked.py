@@ -387,6 +387,21 @@ def test_latex_escapes_every_special_in_cells_headers_and_notes() -> None:
     assert out.startswith("% BD-rate (%) vs vtm_18\n")  # the title (with its unit) as a comment
 
 
+def test_every_table_escapes_as_the_paper_tables_do() -> None:
+    """One escape per format (:mod:`rdbench.analysis.text_escape`): ``--format latex`` also writes ``< > |`` as
+    text commands (OT1 would print them as other glyphs: the interpolation note's ``|value|`` came out as
+    dashes), and markdown cells escape ``* ` < [`` and an underscore that could start emphasis, not one
+    inside a word."""
+    from rdbench.analysis import text_escape
+
+    rows = [{"codec": "a<b>|c", "note": "_x_ *y* `z` [l](u) ci_low"}]
+    latex = render(rows, None, "latex", notes=["[1] |value| < 1"])
+    assert r"a\textless{}b\textgreater{}\textbar{}c" in latex and latex.endswith(r"\textbar{}value\textbar{} \textless{} 1")
+    markdown = render(rows, None, "markdown", marks=[{"note": 1}]).splitlines()[2]
+    assert markdown == r"| a\<b\>\|c | \_x\_ \*y\* \`z\` \[l\](u) ci_low [1] |"
+    assert all(text_escape.markdown(rows[0][k]) in markdown for k in rows[0])
+
+
 def test_markdown_cells_keep_pipes_from_splitting_columns() -> None:
     out = render([{"codec": "x265", "error": "ffmpeg exited with status 1: a | b"}], None, "markdown")
     assert out.splitlines()[2] == "| x265 | ffmpeg exited with status 1: a \\| b |"

@@ -81,6 +81,19 @@ def test_average_and_best_over_published_curves():
     assert f"<b>{value[('mlicpp-paper', 'tecnick')]:.2f}</b>" in html
 
 
+def test_footnotes_name_codecs_and_datasets_by_their_labels():
+    """A footnote's reason names the codec and dataset as the table's rows and headings do (--label), the
+    name left alone inside a longer name; the full table keeps the names a reader types."""
+    labels = ["--label", "compressai-bmshj2018-hyperprior=Hyperprior", "--label", "tecnick=Tecnick"]
+    html = rdbench("bdrate", *PUBLISHED, "--format", "html", "--average", *labels, in_process=True, check=True).stdout
+    notes = html.split('<ol class="footnotes">', 1)[1]
+    assert "Hyperprior has no psnr curve on Tecnick" in notes
+    assert "Hyperprior: no average, no value on Tecnick" in notes
+    assert "compressai-bmshj2018-hyperprior" not in notes and "tecnick" not in notes
+    full = rdbench("bdrate", *PUBLISHED, in_process=True, check=True).stdout
+    assert "compressai-bmshj2018-hyperprior has no psnr curve on tecnick" in full
+
+
 class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__()

@@ -536,3 +536,47 @@ def test_report_shows_paper_cells_labels_and_a_metric_selector(measured, tmp_pat
     from PIL import ImageStat
 
     assert ImageStat.Stat(shot).stddev[0] > 20, "the screenshot is blank"
+
+
+@pytest.mark.slow
+def test_metric_selector_with_measured_plug_in_metrics(tmp_path, browser):
+    """A store measured with `--metrics psnr-y,nlpd` (values in the records' metric_values) on two Kodak crops:
+    the selector offers every metric, choosing one shows only its BD part and figures, the paper table's cells
+    are those `rdbench bdrate --metric M --format html` prints (footnotes naming the codec by its label), and
+    NLPD, lower-is-better, is shown and integrated as "1 - NLPD" in its heading, caption and figure axes."""
+    crops = kodak_crops(tmp_path / "crops", 2, (0, 0, 96, 96))
+    db, out = tmp_path / "rd.sqlite", tmp_path / "report.html"
+    rdbench("run", "--codec", "jpeg,webp", "--dataset", crops, "--quality", "20,50,80", "--metrics", "psnr-y,nlpd",
+            "--db", db, in_process=True, check=True)
+    rdbench("report", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--label", "webp=WebP", "--out", out,
+            in_process=True, check=True)
+    dataset = json.loads(rdbench("results", "--db", db, "--format", "json", in_process=True, check=True).stdout)[0]
+    browser.open(out)
+    assert browser.console_errors() == []
+    options = browser.evaluate("[...document.querySelectorAll('#metric-select option')].map(o => o.value)")
+    assert options == ["", "psnr", "ms-ssim", "nlpd", "psnr-y"]
+    choose = ("(() => { const s = document.getElementById('metric-select'); s.value = '%s';"
+              " s.dispatchEvent(new Event('change')); })()")
+    read = """(() => {
+        const shown = [...document.querySelectorAll('[data-metric]')].filter(e => e.offsetParent !== null);
+        const part = shown.find(e => e.matches('section.bd-part'));
+        const table = part.querySelector('table.paper');
+        const text = c => [...c.childNodes].filter(n => n.tagName !== 'SUP').map(n => n.textContent).join('');
+        return {metrics: [...new Set(shown.map(e => e.getAttribute('data-metric')))],
+                heading: part.querySelector('h3').textContent, caption: table.caption.textContent,
+                cells: [...table.tBodies[0].rows].map(r => [...r.cells].map(text)),
+                notes: part.textContent,
+                axes: [...document.querySelectorAll('figure')].filter(f => f.offsetParent !== null)
+                      .map(f => f.querySelector('svg text.axis[transform]').textContent)};
+    })()"""
+    for metric, label in (("nlpd", "1 - NLPD"), ("psnr-y", "PSNR-Y (dB)"), ("psnr", "PSNR (dB)")):
+        browser.evaluate(choose % metric)
+        shown = browser.evaluate(read)
+        paper = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--dataset", dataset["dataset"],
+                        "--metric", metric, "--ci", "95", "--format", "html", "--label", "webp=WebP",
+                        in_process=True, check=True).stdout
+        assert shown["metrics"] == [metric], metric
+        assert shown["heading"].startswith(label) and shown["axes"] and set(shown["axes"]) == {label}, shown
+        assert shown["cells"][0][0] == "WebP" and shown["cells"][0][1] == re.findall(r'<td class="num">([^<]+)', paper)[0]
+        assert "no bootstrap interval for WebP" in shown["notes"]
+        assert f"({label.removesuffix(' (dB)')}, pchip" in shown["caption"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from rdbench.analysis import figure_style
 from rdbench.store.record import MEASURES, STATUS_OOM, ComplexityPoint
 
 #: The columns of the points table (:func:`complexity_rows`) that ``rdbench complexity`` prints.
@@ -117,10 +118,7 @@ def plot_complexity(points: Sequence[ComplexityPoint], path: str | Path) -> Path
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return figure_style.save(fig, path, dpi=120)
 
 
 def complexity_rows(points: Iterable[ComplexityPoint]) -> list[dict[str, Any]]:

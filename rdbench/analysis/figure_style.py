@@ -3,15 +3,20 @@ that survive into a PDF or SVG.
 
 WHY a module of its own: :mod:`rdbench.analysis.paper_figure` draws, the CLI and notebooks choose a
 size or a family by name; the numbers a journal's template fixes (3.5 in and 7 in columns, fonts a
-publisher's checker accepts) are written down once here.
+publisher's checker accepts) are written down once here. :func:`save` is how every figure rdbench
+writes reaches its file (RD, per-image, rate-difference, complexity and paper figures alike), so each
+PDF or SVG carries its fonts.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rdbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: figure width (inches) of a one-column and a two-column figure, and the height each is drawn at
 SIZES = {"one-column": (3.5, 2.8), "two-column": (7.0, 4.2)}
@@ -47,11 +52,14 @@ def family_style(family: str) -> dict[str, Any]:
     return FAMILIES[family]
 
 
-@contextmanager
-def vector_fonts():
-    """While saving, embed fonts in PDF/PS as TrueType and draw SVG text as paths; the caller's matplotlib
-    settings are restored afterwards (nothing global changes)."""
+def save(fig: Figure, out: str | Path, **savefig: Any) -> Path:
+    """Write ``fig`` to ``out`` (PNG, SVG or PDF by the extension; ``savefig`` passed on, e.g. ``dpi``) with
+    :data:`VECTOR_FONTS` in force while saving: the caller's matplotlib settings are restored afterwards
+    (nothing global changes). Creates the folder; returns the path."""
     import matplotlib
 
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with matplotlib.rc_context(VECTOR_FONTS):
-        yield
+        fig.savefig(out, **savefig)
+    return out

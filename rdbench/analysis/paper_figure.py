@@ -161,12 +161,8 @@ def _inset(ax: Axes, names: list[str], curves: Mapping[str, list[tuple[float, fl
 
 def save_figure(fig: Figure, out: str | Path) -> Path:
     """Write ``fig`` (PNG, SVG or PDF by the extension) with its fonts embedded
-    (:func:`rdbench.analysis.figure_style.vector_fonts`); returns the path."""
-    out = _check_target(Path(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with figure_style.vector_fonts():
-        fig.savefig(out)
-    return out
+    (:func:`rdbench.analysis.figure_style.save`); returns the path."""
+    return figure_style.save(fig, _check_target(Path(out)))
 
 
 def plot_rd(curves: Any, out: str | Path | None = None, *, dataset: str | None = None, metric: str | None = None,

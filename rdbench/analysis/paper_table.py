@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,12 +242,15 @@ def _latex_cell(cell: PaperCell, digits: int) -> str:
 
 
 class _Notes:
-    """Footnotes numbered in the order cells first need them, one per distinct text."""
+    """Footnotes numbered in the order cells first need them, one per distinct text; each written with
+    the display names (``labels``) the table shows, so a footnote names the codec as its row does."""
 
-    def __init__(self) -> None:
+    def __init__(self, labels: Mapping[str, str] | None = None) -> None:
         self.texts: list[str] = []
+        self.relabel = _relabeller(labels)
 
     def mark(self, text: str) -> str:
+        text = self.relabel(text)
         if text not in self.texts:
             self.texts.append(text)
         return str(self.texts.index(text) + 1)
@@ -364,7 +368,7 @@ def paper_table(table: BdTable, *, columns: str | Iterable[str] | None = None,
     """
     chosen = parse_columns(columns, ci=table.ci_level is not None)
     name = _namer(labels)
-    notes = _Notes()
+    notes = _Notes(labels)
     sub = _subcolumns(chosen, table.kind, table.ci_level)
     groups = [(name(d), sub) for d in table.datasets]
     averages = average_values(table) if average else {}
@@ -399,6 +403,20 @@ def _namer(labels: Mapping[str, str] | None):
     return lambda name: shown.get(name, name)
 
 
+def _relabeller(labels: Mapping[str, str] | None) -> Callable[[str], str]:
+    """A reason's text with each labelled name (codec, dataset, anchor) written as its display name.
+
+    WHY a pass over the text: the reasons are sentences made where the cell was computed
+    (:mod:`rdbench.analysis.tables`: ``"b has no psnr curve on kodak"``), and the wide table prints them
+    with the names a reader types. A name is replaced only as a whole token, never inside a longer name,
+    a path or a file name (``kodak`` is left in ``kodak-crops`` and ``/data/kodak/``); the longest first."""
+    shown = {k: v for k, v in (labels or {}).items() if k and k != v}
+    if not shown:
+        return lambda text: text
+    names = "|".join(re.escape(k) for k in sorted(shown, key=len, reverse=True))
+    token = re.compile(rf"(?<![\w@/.+-])(?:{names})(?![\w@/+-]|\.\w)")
+    return lambda text: token.sub(lambda m: shown[m.group(0)], text)
+
 
 def _aggregation(metric: str, aggregation: str) -> str:
     """How the measured curves' points were made (``table.aggregation``), in the caption's words."""
@@ -408,7 +426,8 @@ def _aggregation(metric: str, aggregation: str) -> str:
         of = (f"{shown} from one MSE over every pixel" if spec.psnr_peak
               else f"the pixel-weighted mean {shown}")
         return f"each measured curve is, per quality, all bits over all pixels of the dataset and {of}"
-    of = f"{shown} in dB of the mean {shown}" if spec.scale == "db" else f"per-image {shown}"
+    of = {"db": f"{shown} in dB of the mean {shown}", "one-minus": f"{spec.shown_label} of the mean {shown}"}.get(
+        spec.scale, f"per-image {shown}")
     return f"each measured curve is, per quality, the mean over images of per-image bpp and {of}"
 
 
@@ -422,14 +441,14 @@ def protocol_caption(table: BdTable, *, labels: Mapping[str, str] | None = None,
     metric = cells[0].metric if cells else metric_spec.DEFAULT
     method = cells[0].method if cells else "pchip"
     spec = metric_spec.get(metric)
-    parts = [f"{value_label(table.kind)} against {name(table.anchor)} ({spec.label or spec.name}, "
+    parts = [f"{value_label(table.kind)} against {name(table.anchor)} ({spec.shown_label}, "
              f"{method} interpolation"
              + ("; negative: fewer bits at equal quality)" if table.kind == "rate" else "; positive: higher quality "
                 "at equal rate)")]
     requested = getattr(table, "interval", None)
     if requested:
         lo, hi = ("" if v is None else f"{v:g}" for v in requested)
-        parts.append(f"Integrated over the overlap of each pair of curves within {spec.label or spec.name} "
+        parts.append(f"Integrated over the overlap of each pair of curves within {spec.shown_label} "
                      f"{lo}:{hi} {spec.shown_unit}".rstrip())
     else:
         parts.append("Integrated over the whole overlap of each pair of curves")

@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from rdbench import metric_spec
+from rdbench.analysis import figure_style
 from rdbench.errors import RdbenchError
 
 MARKERS = "osD^v<>ph*X"
@@ -110,9 +111,7 @@ def _finish(fig: Figure, ax: Axes, out: Path, *, title: str, metric: str) -> Pat
         ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=columns, frameon=False,
                   handlelength=2.6, columnspacing=1.0, borderaxespad=0.0)
     fig.tight_layout(pad=0.3)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    return out
+    return figure_style.save(fig, out)
 
 
 def plot_rd(curves: dict[str, list[tuple[float, float]]], out: Path, *, title: str = "", metric: str = metric_spec.DEFAULT,
@@ -210,6 +209,4 @@ def plot_delta(deltas: dict[str, tuple[list[float], list[float]]], out: Path, *,
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=6, loc="best", frameon=False)
     fig.tight_layout(pad=0.3)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    return out
+    return figure_style.save(fig, out)

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from html import escape
 
-
-def esc(value: object) -> str:
-    """Text for HTML or SVG content and attribute values: ``& < > " '`` escaped."""
-    return escape(str(value), quote=True)
+from rdbench.analysis.text_escape import html as esc
 
 
 @dataclass

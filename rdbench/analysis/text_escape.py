@@ -1,9 +1,11 @@
-"""Every string of a paper table or figure written as literal text in LaTeX, markdown or HTML.
+"""Every string rdbench writes as literal text in LaTeX, markdown or HTML/SVG: one escape per format.
 
 WHY a module of its own: codec names, dataset folders, footnotes and captions come from the
-database, an imported file or a labels file (``mlic_pp``, ``50%``, ``a|b``, ``<script>``); the
-renderers of :mod:`rdbench.analysis.paper_table` write them into three markup languages, and each
-needs its own escaping, decided here once so no renderer can forget one.
+database, an imported file or a labels file (``mlic_pp``, ``50%``, ``a|b``, ``<script>``); the paper
+tables (:mod:`rdbench.analysis.paper_table`), the report's SVG charts (:mod:`rdbench.analysis.svgplot`)
+and every ``--format latex|markdown`` table (:mod:`rdbench.cli.formatting`) write them into three
+markup languages, and each needs its own escaping, decided here once so no renderer can forget one
+or escape differently.
 """
 
 from __future__ import annotations
@@ -26,11 +28,17 @@ def latex(text: str) -> str:
     return _LATEX_SPECIAL.sub(lambda m: _LATEX[m.group(0)], " ".join(str(text).split("\n")))
 
 
+#: markdown's specials in a table cell; ``_`` only where it could open or close emphasis: pipe tables
+#: exist only in GFM, CommonMark extensions and pandoc, and all of them read an underscore between two
+#: letters or digits (``ci_low``, ``my_codec``) as text.
+_MARKDOWN_SPECIAL = re.compile(r"[\\|*`\[\]<>]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
 def markdown(text: str) -> str:
     """``text`` as one markdown table cell: a pipe would end the cell and a newline the row, and
     ``*``, ``_``, backticks, brackets and ``<`` would start emphasis, code, links or HTML."""
     text = " ".join(str(text).split("\n"))
-    return re.sub(r"([\\|*_`\[\]<>])", r"\\\1", text)
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
 def html(text: str) -> str:

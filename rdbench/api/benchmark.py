@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rdbench import metric_spec
+from rdbench.api.feedback import named_records, progress_bar
 from rdbench.api.rescore import complete_stored, on_request, outcome_lines
 from rdbench.codecs.base import CodecConfig, CodecContext
 from rdbench.errors import UsageError, plural
@@ -43,10 +44,8 @@ if TYPE_CHECKING:
     from rdbench.run.executors import Executor
     from rdbench.run.jobs import Job
     from rdbench.run.rate_match import CodecTargets
+    from rdbench.run.selection import Selection
     from rdbench.store.sqlite import Store
-
-#: How many failed (or not re-timed) records a run names one by one before it counts the rest.
-SHOWN = 20
 
 
 def to_stderr(line: str) -> None:
@@ -79,14 +78,9 @@ class BenchmarkRun:
         if plan.retimes:
             lines.append(f"re-timed {plural(outcome.retimed, 'record')}"
                          + (f"; {len(outcome.refused)} left as stored" if outcome.refused else ""))
-        for record, reason in outcome.refused[:SHOWN]:
-            lines.append(f"not re-timed: {record.codec} q={record.quality} {record.image}: {reason}")
-        if len(outcome.refused) > SHOWN:
-            lines.append(f"... and {len(outcome.refused) - SHOWN} more not re-timed")
-        for record in self.failures[:SHOWN]:
-            lines.append(f"failed: {record.codec} q={record.quality} {record.image}: {record.error}")
-        if len(self.failures) > SHOWN:
-            lines.append(f"... and {len(self.failures) - SHOWN} more; `rdbench results --failed` lists them all")
+        lines += named_records(outcome.refused, "not re-timed", " not re-timed")
+        lines += named_records([(record, record.error) for record in self.failures], "failed",
+                               "; `rdbench results --failed` lists them all")
         if plan.missing_weights:
             lines.append(f"{plural(len(plan.missing_weights), 'quality', 'qualities')} not run: no checkpoint "
                          f"({', '.join(f'{c} q={q}' for c, q, _ in plan.missing_weights)})")
@@ -162,24 +156,76 @@ def run_benchmark(
 ) -> BenchmarkRun:
     """The run of :func:`benchmark`, returning what it did (:class:`BenchmarkRun`) rather than
     the records; :func:`benchmark` documents the arguments. The lines said after the run
-    (:meth:`BenchmarkRun.closing_lines`) are left to the caller."""
-    from rdbench.analysis.catalogue import Catalogue
-    from rdbench.analysis.dataset_names import dataset_to_measure
+    (:meth:`BenchmarkRun.closing_lines`) are left to the caller.
+
+    Its steps, in this order (every check before anything is stored): the options checked, the codecs
+    selected, the dataset resolved, the codecs that cannot run here dropped, the jobs planned, executed,
+    the rate searches (``target_bpp``) and the reused records completed with the requested metrics."""
     from rdbench.data.datasets import data_root as root_of
     from rdbench.data.install import check_unchanged
-    from rdbench.run.checks import (
-        check_device,
-        check_retime,
-        check_timeout,
-        check_weight_options,
-        checkpoint_sweeps,
-    )
     from rdbench.run.executors import make_executor
-    from rdbench.run.plan import plan_jobs
-    from rdbench.run.selection import Selection, runnable, select_codecs
+    from rdbench.run.selection import runnable
     from rdbench.store.sqlite import Store
 
     say = say or to_stderr
+    options = _check_options(qualities, jobs=jobs, threads=threads, device=device, decode_device=decode_device,
+                             checkpoint=checkpoint, checkpoint_dir=checkpoint_dir, retime=retime, force=force,
+                             keep_bitstreams=keep_bitstreams, vtm_dir=vtm_dir, data_root=data_root,
+                             timeout_s=timeout_s, peak_memory=peak_memory, metrics=metrics, target_bpp=target_bpp,
+                             rate_tolerance=rate_tolerance, say=say)
+    context = options.context
+    selection = _selection(codecs, qualities, context, say)
+    measured = _dataset(db, dataset, options.data_root, say)
+    configs = runnable(selection, context, say).configs
+    check_unchanged(measured, root_of(options.data_root))  # a registered dataset's images are the ones its hashes name
+    choice = selection.qualities
+    if options.targets:  # the first points of every search (each sweep's ends), a plain run's jobs
+        from rdbench.run.rate_match import start_qualities
+
+        choice = start_qualities(configs, context)
+    runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler, threads=threads)
+    extra = [m.name for m in options.requested if not m.builtin]
+    with Store(db) as store:
+        plan = _plan(store, configs, measured, context, choice, retry_failed=retry_failed, force=force,
+                     keep_bitstreams=options.keep_bitstreams, retime=retime, metrics=extra, say=say)
+        failures: list[Record] = []
+        outcome = _execute(store, plan.jobs, runner, failures, progress, on_record) if plan.jobs else Outcome()
+        matched = None
+        if options.targets:
+            matched = _match(store, configs, measured, context, options.targets, options.tolerance, runner, failures,
+                             progress, on_record, outcome, options.keep_bitstreams, retry_failed, extra)
+            for result in matched:
+                result.encodes += sum(job.config.name == result.config.name for job in plan.jobs)
+        rescored = _complete_reused(store, configs, measured, plan, options.requested, progress, matched)
+        if not plan.jobs and rescored is None and not options.targets:
+            say("nothing to do: every job is already stored (--force recomputes)")
+    return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures, rescored,
+                        [m for m in options.requested if not m.builtin], matched)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """A run's options once checked: the codecs' context, the on-request metrics, the rate targets."""
+
+    context: CodecContext
+    requested: list[metric_spec.Metric]
+    targets: tuple[float, ...]
+    tolerance: float
+    data_root: str | None
+    keep_bitstreams: str | None
+
+
+def _check_options(qualities: Qualities, *, jobs: int, threads: int | None, device: str, decode_device: str | None,
+                   checkpoint: str | os.PathLike[str] | None, checkpoint_dir: str | os.PathLike[str] | None,
+                   retime: bool, force: bool, keep_bitstreams: str | os.PathLike[str] | None,
+                   vtm_dir: str | os.PathLike[str] | None, data_root: str | os.PathLike[str] | None,
+                   timeout_s: float | None, peak_memory: bool, metrics: str | Sequence[str] | None,
+                   target_bpp: str | float | Sequence[float] | None, rate_tolerance: float,
+                   say: Callable[[str], None]) -> _Options:
+    """Every option that can be checked alone (counts, paths, timeout, re-time, metric names, targets):
+    a usage error before anything is read or stored."""
+    from rdbench.run.checks import check_retime, check_timeout
+
     targets, tolerance = _targets(target_bpp, rate_tolerance, qualities, retime, force)
     check_count("jobs", jobs)
     if threads is not None:
@@ -187,7 +233,6 @@ def run_benchmark(
     checkpoint = existing_path(checkpoint, "--checkpoint", folder=False)
     checkpoint_dir = existing_path(checkpoint_dir, "--checkpoint-dir", folder=True)
     vtm_dir = existing_path(vtm_dir, "--vtm-dir", folder=True)
-    data_root, keep_bitstreams = _text(data_root), _text(keep_bitstreams)
     check_timeout(timeout_s)
     check_retime(retime, force)
     requested = on_request(metrics, say)  # unknown names are refused before anything is stored
@@ -195,17 +240,27 @@ def run_benchmark(
                            checkpoint_dir=checkpoint_dir,
                            tool_dirs=(("vtm", str(Path(vtm_dir).expanduser().resolve())),) if vtm_dir else (),
                            timeout_s=timeout_s, peak_memory=peak_memory)
-    selection = select_codecs(codecs, qualities, device)  # each codec's valid range, before anything is stored
+    return _Options(context, requested, targets, tolerance, _text(data_root), _text(keep_bitstreams))
+
+
+def _selection(codecs: str | Sequence[str], qualities: Qualities, context: CodecContext,
+               say: Callable[[str], None]) -> Selection:
+    """The named codecs at their qualities (each codec's valid range checked before anything is stored),
+    the checkpoint options checked against them, and the qualities each checkpoint folder holds."""
+    from rdbench.run.checks import check_device, check_weight_options, checkpoint_sweeps
+    from rdbench.run.selection import Selection, select_codecs
+
+    selection = select_codecs(codecs, qualities, context.device)
     choice = selection.qualities
-    if checkpoint and any(len(choice.of(config.name) or ()) != 1 for config in selection.configs):
+    if context.checkpoint and any(len(choice.of(config.name) or ()) != 1 for config in selection.configs):
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
     adapters = selection.adapters
-    if decode_device is not None:
+    if context.decode_device is not None:
         if not any(adapter.wants_gpu for adapter in adapters):
             raise UsageError("--decode-device is for learned codecs; the selected codecs decode where they encode "
                              "(drop --decode-device)")
         try:
-            check_device(decode_device, adapters)
+            check_device(context.decode_device, adapters)
         except UsageError as exc:
             raise UsageError(str(exc).replace("--device", "--decode-device"), hint=exc.hint) from None
     for note in check_weight_options(selection.configs, adapters, context):
@@ -213,49 +268,42 @@ def run_benchmark(
     configs, found = checkpoint_sweeps(selection.configs, adapters, context, choice)
     for note in found:
         say(note)
+    return Selection(configs, adapters, choice)
+
+
+def _dataset(db: str | os.PathLike[str], dataset: str | os.PathLike[str], data_root: str | None,
+             say: Callable[[str], None]) -> Dataset:
+    """The dataset to measure (a registered name, or a folder, named as the store names its results)."""
+    from rdbench.analysis.catalogue import Catalogue
+    from rdbench.analysis.dataset_names import dataset_to_measure
+
     with readable_or_none(db) as stored:
         measured = dataset_to_measure(Catalogue(stored), os.fspath(dataset), data_root)
     if measured.manifest is None:  # a folder: say the name its results are stored under
         say(measured.describe())
-    configs = runnable(Selection(configs, adapters, choice), context, say).configs
-    check_unchanged(measured, root_of(data_root))  # a registered dataset's images are the ones its hashes name
+    return measured
 
-    if targets:  # the first points of every search (each sweep's ends), a plain run's jobs
-        from rdbench.run.rate_match import start_qualities
 
-        choice = start_qualities(configs, context)
-    runner = make_executor(executor, jobs=jobs, timeout_s=timeout_s, scheduler=scheduler, threads=threads)
-    with Store(db) as store:
-        plan = plan_jobs(store, configs, measured, context, qualities=choice, retry_failed=retry_failed,
-                         force=force, keep_bitstreams=keep_bitstreams, retime=retime,
-                         metrics=[m.name for m in requested if not m.builtin])
-        if plan.retimes:
-            say(f"re-timing {plural(plan.retimes, 'stored record')} (their bpp, PSNR and MS-SSIM are kept)")
-        if plan.skipped_ok or plan.skipped_failed:
-            say(f"resuming: {plural(plan.skipped_ok, 'record')} already stored"
-                + (f", {plural(plan.skipped_failed, 'failed one')} skipped (--retry-failed reruns them)"
-                   if plan.skipped_failed else ""))
-        for note in plan.notes:
-            say(f"note: {note}")
-        for line in plan.missing_lines():
-            say(line)
-        failures: list[Record] = []
-        if plan.jobs:
-            outcome = _execute(store, plan.jobs, runner, failures, progress, on_record)
-        else:
-            outcome = Outcome()
-        matched = None
-        if targets:
-            matched = _match(store, configs, measured, context, targets, tolerance, runner, failures, progress,
-                             on_record, outcome, keep_bitstreams, retry_failed,
-                             [m.name for m in requested if not m.builtin])
-            for result in matched:
-                result.encodes += sum(job.config.name == result.config.name for job in plan.jobs)
-        rescored = _complete_reused(store, configs, measured, plan, requested, progress, matched)
-        if not plan.jobs and rescored is None and not targets:
-            say("nothing to do: every job is already stored (--force recomputes)")
-    return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures, rescored,
-                        [m for m in requested if not m.builtin], matched)
+def _plan(store: Store, configs: list[CodecConfig], dataset: Dataset, context: CodecContext, choice: Qualities, *,
+          retry_failed: bool, force: bool, keep_bitstreams: str | None, retime: bool, metrics: list[str],
+          say: Callable[[str], None]) -> Plan:
+    """The jobs not stored yet (:func:`rdbench.run.plan.plan_jobs`), and what the plan says: re-timing,
+    resuming, its notes and what it cannot run."""
+    from rdbench.run.plan import plan_jobs
+
+    plan = plan_jobs(store, configs, dataset, context, qualities=choice, retry_failed=retry_failed,
+                     force=force, keep_bitstreams=keep_bitstreams, retime=retime, metrics=metrics)
+    if plan.retimes:
+        say(f"re-timing {plural(plan.retimes, 'stored record')} (their bpp, PSNR and MS-SSIM are kept)")
+    if plan.skipped_ok or plan.skipped_failed:
+        say(f"resuming: {plural(plan.skipped_ok, 'record')} already stored"
+            + (f", {plural(plan.skipped_failed, 'failed one')} skipped (--retry-failed reruns them)"
+               if plan.skipped_failed else ""))
+    for note in plan.notes:
+        say(f"note: {note}")
+    for line in plan.missing_lines():
+        say(line)
+    return plan
 
 
 def _targets(target_bpp: str | float | Sequence[float] | None, rate_tolerance: float, qualities: Qualities,
@@ -435,31 +483,12 @@ def _execute(store: Store, jobs: list[Job], executor: Executor, failures: list[R
     stdout names the job that finished last."""
     from rdbench.run.execute import execute
 
-    def seen(record: Record) -> None:
-        if not record.ok:
-            failures.append(record)
-        if on_record is not None:
-            on_record(record)
+    with progress_bar(len(jobs), progress, "running") as advance:
+        def seen(record: Record) -> None:
+            if not record.ok:
+                failures.append(record)
+            if on_record is not None:
+                on_record(record)
+            advance(record)
 
-    if not progress:  # no progress bar: rich is not even imported (a fixed cost of every quiet run)
         return execute(store, jobs, executor, seen)
-
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
-    with bar:
-        task = bar.add_task("running", total=len(jobs))
-
-        def shown(record: Record) -> None:
-            seen(record)
-            bar.update(task, advance=1, description=f"{record.codec} q={record.quality} {record.image}")
-
-        return execute(store, jobs, executor, shown)

@@ -9,18 +9,15 @@ dataset's names as every command reads them), reports progress and says what was
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rdbench import metric_spec
+from rdbench.api.feedback import named_records, progress_bar
 from rdbench.errors import RdbenchError, UsageError, plural
 from rdbench.run.rescore import RescoreOutcome, missing_metrics, rescore_records
 from rdbench.store.record import STATUS_OK, Record
 from rdbench.store.sqlite import DEFAULT_DB, Store
-
-#: How many refused records are named one by one before the rest are counted.
-SHOWN = 20
 
 
 def on_request(metrics: str | Sequence[str] | None,
@@ -39,29 +36,6 @@ def on_request(metrics: str | Sequence[str] | None,
     return usable
 
 
-@contextmanager
-def _progress(total: int, show: bool, what: str) -> Iterator[Callable[[Record], None]]:
-    """A callback advancing a progress bar on stdout over ``total`` records (nothing when not ``show``)."""
-    if not show or total == 0:
-        yield lambda record: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn(), transient=False)
-    with bar:
-        task = bar.add_task(what, total=total)
-        yield lambda record: bar.update(task, advance=1,
-                                        description=f"{what} {record.codec} q={record.quality} {record.image}")
-
-
 def outcome_lines(outcome: RescoreOutcome, metrics: Sequence[metric_spec.Metric]) -> list[str]:
     """What is said after a rescore: values added, images too small, and each refused record with why."""
     names = ", ".join(m.name for m in metrics)
@@ -69,11 +43,7 @@ def outcome_lines(outcome: RescoreOutcome, metrics: Sequence[metric_spec.Metric]
     if outcome.too_small:
         lines.append(f"{plural(len(outcome.too_small), 'value')} not computed: image smaller than the metric's "
                      f"min_size ({', '.join(sorted({m for _, m in outcome.too_small}))})")
-    for record, reason in outcome.refused[:SHOWN]:
-        lines.append(f"refused: {record.codec} q={record.quality} {record.image}: {reason}")
-    if len(outcome.refused) > SHOWN:
-        lines.append(f"... and {len(outcome.refused) - SHOWN} more refused")
-    return lines
+    return lines + named_records(outcome.refused, "refused", " refused")
 
 
 def complete_stored(store: Store, records: Sequence[Record], metrics: Sequence[metric_spec.Metric],
@@ -82,7 +52,7 @@ def complete_stored(store: Store, records: Sequence[Record], metrics: Sequence[m
     """Add the values of ``metrics`` each of ``records`` lacks, from kept bitstreams (records refused
     are in the outcome, with why)."""
     wanted = [r for r in records if r.ok and missing_metrics(r, metrics, force)]
-    with _progress(len(wanted), progress, "rescoring") as advance:
+    with progress_bar(len(wanted), progress, "rescoring", prefix="rescoring ") as advance:
         return rescore_records(store, wanted, metrics, images, force=force, on_record=advance)
 
 

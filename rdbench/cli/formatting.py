@@ -5,7 +5,8 @@ everywhere. ``json`` keeps full precision and stable field names; the others rou
 people to read (``digits``). In the formats for people (table, markdown, latex) a cell may carry
 a footnote marker (``marks``: ``nan [1]``) and the table may be followed by ``notes`` (the
 footnotes themselves, where numbers come from): both are laid out here, so a markdown viewer does
-not read the notes as more table rows and LaTeX gets its special characters escaped.
+not read the notes as more table rows and LaTeX gets its special characters escaped (the escapes
+are :mod:`rdbench.analysis.text_escape`'s, the paper tables' own).
 """
 
 from __future__ import annotations
@@ -18,21 +19,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rdbench.analysis import text_escape
 from rdbench.errors import plural
 
 FORMATS = ("table", "csv", "json", "markdown", "latex")
 
-#: LaTeX's special characters and how to write each as text (``\`` first: the others add braces).
-_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-          "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_LATEX_SPECIAL = re.compile("|".join(re.escape(c) for c in _LATEX))
 #: A cell's text followed by its footnote marker: "nan [2]".
 _MARKED = re.compile(r"^(.*) \[[^\]]+\]$")
-
-
-def latex_escape(text: str) -> str:
-    """``text`` as LaTeX prints it literally: each of & % $ # _ { } ~ ^ \\ escaped, in one pass."""
-    return _LATEX_SPECIAL.sub(lambda m: _LATEX[m.group(0)], text)
 
 
 def _cell(value: Any, digits: int) -> str:
@@ -149,6 +142,8 @@ def render_columns(
     texts, numeric = [], []
     for c, column_values in zip(columns, lists):
         column, is_number = _column_texts(list(column_values), digits)
+        if fmt == "markdown":  # escaped before the marker: "nan [1]" keeps its plain brackets
+            column = [text_escape.markdown(text) for text in column]
         for i, m in enumerate(marks):
             if m and m.get(c) is not None:
                 column[i] += f" [{m[c]}]"
@@ -157,20 +152,17 @@ def render_columns(
         numeric.append(bool(count) and (is_number if is_number is not None else all(map(_is_number, column))))
     cells = [list(row) for row in zip(*texts)] if columns else [[] for _ in range(count)]
     if fmt == "markdown":
-        def md(text: str) -> str:  # a pipe would end the cell, a newline the row
-            return " ".join(text.replace("|", r"\|").split("\n"))
-
-        lines = ["| " + " | ".join(md(n) for n in names) + " |", "|" + "|".join("---" for _ in names) + "|"]
-        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in cells]
+        lines = ["| " + " | ".join(map(text_escape.markdown, names)) + " |", "|" + "|".join("---" for _ in names) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
         return "\n\n".join([f"**{title}**"] * bool(title) + ["\n".join(lines)] + list(notes))
     if fmt == "latex":
         lines = [r"\begin{tabular}{l" + "r" * (len(names) - 1) + "}", r"\toprule",
-                 " & ".join(latex_escape(n) for n in names) + r" \\", r"\midrule"]
-        lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in cells]
+                 " & ".join(map(text_escape.latex, names)) + r" \\", r"\midrule"]
+        lines += [" & ".join(map(text_escape.latex, row)) + r" \\" for row in cells]
         lines += [r"\bottomrule", r"\end{tabular}"]
         # the title (it carries the unit) as a comment: a bare tabular has no caption to hold it
         head = ["% " + " ".join(title.split())] if title else []
-        return "\n".join(head + lines) + "".join("\n\n" + latex_escape(note) for note in notes)
+        return "\n".join(head + lines) + "".join("\n\n" + text_escape.latex(note) for note in notes)
     # plain table for terminals, aligned, no colour so it pastes anywhere
     widths = [max(len(n), max(map(len, column), default=0)) for n, column in zip(names, texts)]
 

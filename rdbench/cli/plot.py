@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -97,7 +99,33 @@ def command(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_i
 def _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_image, delta, method, complexity,
              out_dir, ext, paper, db) -> None:
     """The figures :func:`command` asks for (``paper``: the paper figure's options, or None), with curve
-    points made under the aggregation in force."""
+    points made under the aggregation in force: one function per kind of figure."""
+    _check_kinds(per_image, delta, complexity, anchor)
+    choice = parse_qualities(qualities)
+    anchor_list = split_csv(anchor_qualities) or None
+    if anchor_qualities is not None and (not anchor or not anchor_list):
+        raise UsageError("--anchor-qualities selects points of the anchor: name it with --anchor, and at least one "
+                         "quality")
+    names = split_csv(codecs)
+    out = Path(out_dir)
+    if delta:
+        catalogue = open_catalogue(db, per_image or _needs_store(names, anchor))
+        _delta(catalogue, names, anchor, split_csv(datasets), choice, anchor_list, metric, method, per_image, out, ext)
+        return
+    catalogue = open_catalogue(db, complexity or per_image or _needs_store(names, anchor))
+    if complexity:
+        _complexity(catalogue, names, out / f"complexity.{ext}")
+        return
+    wanted = resolve_datasets(catalogue, split_csv(datasets))
+    measured = sorted({c for c, d, _ in catalogue.codec_datasets() if d in wanted})
+    if per_image:
+        _per_image(catalogue, names or measured, wanted, choice, metric, out, ext)
+    else:
+        _rd(catalogue, names or measured, wanted, choice, anchor, anchor_list, metric, paper, out, ext)
+
+
+def _check_kinds(per_image: bool, delta: bool, complexity: bool, anchor: str | None) -> None:
+    """The kinds of figure asked for go together (one per call), and --delta has its anchor."""
     if per_image and complexity:
         raise UsageError("--per-image and --complexity draw different figures", hint="pass one of them per call")
     if delta and complexity:
@@ -105,48 +133,44 @@ def _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_
     if delta and not anchor:
         raise UsageError("--delta draws each codec's rate difference against an anchor",
                          hint="name it with --anchor (e.g. --anchor vtm18-published)")
-    choice = parse_qualities(qualities)
-    anchor_list = split_csv(anchor_qualities) or None
-    if anchor_qualities is not None and (not anchor or not anchor_list):
-        raise UsageError("--anchor-qualities selects points of the anchor: name it with --anchor, and at least one "
-                         "quality")
-    names = split_csv(codecs)
-    if delta:
-        catalogue = open_catalogue(db, per_image or _needs_store(names, anchor))
-        _delta(catalogue, names, anchor, split_csv(datasets), choice, anchor_list, metric, method, per_image,
-               Path(out_dir), ext)
-        return
-    catalogue = open_catalogue(db, complexity or per_image or _needs_store(names, anchor))
-    if complexity:
-        _complexity(catalogue, names, Path(out_dir) / f"complexity.{ext}")
-        return
-    wanted = resolve_datasets(catalogue, split_csv(datasets))
-    measured = sorted({c for c, d, _ in catalogue.codec_datasets() if d in wanted})
-    said: list[str] = []
+
+
+def _sayer() -> Callable[[str], None]:
+    """``say(line)``: a note on stderr, each distinct line once (several datasets repeat a codec's notes)."""
+    said: set[str] = set()
 
     def say(line: str) -> None:
         if line not in said:
-            said.append(line)
+            said.add(line)
             click.echo(f"note: {line}", err=True)
 
-    if per_image:
-        names = names or measured
-        check_names(catalogue, names, measured_only=True)
-        check_qualities(catalogue, names, wanted, choice)
-        for dataset in wanted:
-            selections = {n: s for n in names if (s := select_measured(catalogue, n, dataset, choice.of(n)))}
-            for selection in selections.values():
-                for note in selection.notes:
-                    say(note)
-            images = {n: c for n, s in selections.items() if (c := s.per_image(metric))}
-            means = {n: selections[n].points(metric) for n in images}
-            labels = {n: selections[n].label for n in images}
-            path = plot_per_image(images, means, Path(out_dir) / f"rd_{dataset}_{metric}_per_image.{ext}",
-                                  title=f"{dataset}, per image; mean: {_aggregation()}", metric=metric,
-                                  labels=labels)
-            click.echo(str(path))
-        return
-    names = names or measured
+    return say
+
+
+def _per_image(catalogue: Catalogue, names: list[str], wanted: list[str], choice: QualityChoice, metric: str,
+               out_dir: Path, ext: str) -> None:
+    """One per-image figure per dataset: every image's curve of the measured codecs under their mean."""
+    check_names(catalogue, names, measured_only=True)
+    check_qualities(catalogue, names, wanted, choice)
+    say = _sayer()
+    for dataset in wanted:
+        selections = {n: s for n in names if (s := select_measured(catalogue, n, dataset, choice.of(n)))}
+        for selection in selections.values():
+            for note in selection.notes:
+                say(note)
+        images = {n: c for n, s in selections.items() if (c := s.per_image(metric))}
+        means = {n: selections[n].points(metric) for n in images}
+        labels = {n: selections[n].label for n in images}
+        path = plot_per_image(images, means, out_dir / f"rd_{dataset}_{metric}_per_image.{ext}",
+                              title=f"{dataset}, per image; mean: {_aggregation()}", metric=metric,
+                              labels=labels)
+        click.echo(str(path))
+
+
+def _rd(catalogue: Catalogue, names: list[str], wanted: list[str], choice: QualityChoice, anchor: str | None,
+        anchor_list: list[str] | None, metric: str, paper: dict[str, Any] | None, out_dir: Path, ext: str) -> None:
+    """One RD figure per dataset (a paper figure when ``paper`` holds its options); a name without a curve
+    on a dataset is a note, not an error."""
     check_names(catalogue, names)
     if anchor:
         check_names(catalogue, [anchor], role="anchor")
@@ -155,6 +179,7 @@ def _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_
     check_qualities(catalogue, [n for n in names if n != anchor], wanted, choice, anchor=anchor)
     if anchor:
         check_anchor_qualities(catalogue, anchor, wanted, metric, anchor_list)
+    say = _sayer()
     for dataset in wanted:
         found = {}
         for name in names:
@@ -169,12 +194,12 @@ def _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_
         for info in found.values():
             for note in info.notes:
                 say(note)
-        title = dataset + (f" (quality {choice.describe()})" if choice else "") + f", {_aggregation()}"
+        out = out_dir / f"rd_{dataset}_{metric}.{ext}"
         if paper is not None:
-            click.echo(str(paper_rd(found, anchor, Path(out_dir) / f"rd_{dataset}_{metric}.{ext}", metric, paper)))
+            click.echo(str(paper_rd(found, anchor, out, metric, paper)))
             continue
-        path = plot_rd({n: c.points for n, c in found.items()}, Path(out_dir) / f"rd_{dataset}_{metric}.{ext}",
-                       title=title, metric=metric, anchor=anchor,
+        title = dataset + (f" (quality {choice.describe()})" if choice else "") + f", {_aggregation()}"
+        path = plot_rd({n: c.points for n, c in found.items()}, out, title=title, metric=metric, anchor=anchor,
                        published={n for n, c in found.items() if c.source != "measured"},
                        labels={n: c.label for n, c in found.items()})
         click.echo(str(path))
@@ -194,13 +219,7 @@ def _delta(catalogue: Catalogue, names: list[str], anchor: str, dataset_specs: l
     check_names(catalogue, [anchor], role="anchor")
     check_qualities(catalogue, names, wanted, choice, anchor=anchor)
     check_anchor_qualities(catalogue, anchor, wanted, metric, anchor_qualities)
-    said: list[str] = []
-
-    def say(line: str) -> None:
-        if line not in said:
-            said.append(line)
-            click.echo(f"note: {line}", err=True)
-
+    say = _sayer()
     for dataset in wanted:
         figure = delta_figure(catalogue, anchor, names, dataset, metric, method, choice, per_image, anchor_qualities)
         if figure is None:
