@@ -21,11 +21,13 @@ normalisation's four-neighbour filter is four shifted multiply-adds (the same su
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rdbench.run.metrics.jpegai.inputs import luma
+from rdbench.run.metrics.jpegai.inputs import device_of, luma
 
 MIN_SIZE = 128
 LEVELS = 6
@@ -82,5 +84,7 @@ def nlpd_tensors(original: torch.Tensor, reconstruction: torch.Tensor) -> float:
         return float(torch.stack(distances).mean())
 
 
-def nlpd(original: np.ndarray, reconstruction: np.ndarray) -> float:
-    return nlpd_tensors(luma(original, min_size=MIN_SIZE), luma(reconstruction, min_size=MIN_SIZE))
+def nlpd(original: Any, reconstruction: Any) -> float:
+    device = device_of(original, reconstruction)
+    return nlpd_tensors(luma(original, min_size=MIN_SIZE, device=device),
+                        luma(reconstruction, min_size=MIN_SIZE, device=device))

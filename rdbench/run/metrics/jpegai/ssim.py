@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from rdbench.run.metrics.jpegai import colour
 from rdbench.run.metrics.jpegai.filters import correlate2d, gaussian_taps
-from rdbench.run.metrics.jpegai.inputs import luma
+from rdbench.run.metrics.jpegai.inputs import device_of, luma
 
 MS_SSIM_MIN = 164
 IW_SSIM_MIN = 256
@@ -53,18 +54,20 @@ def ms_ssim_tensors(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torc
     return torch.prod(torch.stack(values) ** weights.view(-1, 1, 1), dim=0).mean()
 
 
-def ms_ssim_y(original: np.ndarray, reconstruction: np.ndarray) -> float:
-    a = luma(original, colour.PEAK, MS_SSIM_MIN)
-    b = luma(reconstruction, colour.PEAK, MS_SSIM_MIN)
+def ms_ssim_y(original: Any, reconstruction: Any) -> float:
+    device = device_of(original, reconstruction)
+    a = luma(original, colour.PEAK, MS_SSIM_MIN, device)
+    b = luma(reconstruction, colour.PEAK, MS_SSIM_MIN, device)
     with torch.inference_mode():
         return float(ms_ssim_tensors(a, b, float(colour.PEAK)))
 
 
-def iw_ssim(original: np.ndarray, reconstruction: np.ndarray) -> float:
+def iw_ssim(original: Any, reconstruction: Any) -> float:
     from piq import information_weighted_ssim
 
-    a = luma(original, 255.0, IW_SSIM_MIN)
-    b = luma(reconstruction, 255.0, IW_SSIM_MIN)
+    device = device_of(original, reconstruction)
+    a = luma(original, 255.0, IW_SSIM_MIN, device)
+    b = luma(reconstruction, 255.0, IW_SSIM_MIN, device)
     with torch.inference_mode():
         try:
             return float(information_weighted_ssim(b, a, data_range=255.0))

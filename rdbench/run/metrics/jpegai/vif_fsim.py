@@ -14,11 +14,12 @@ Both libraries compute in float32; their values differ by float32 rounding and t
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
+
 import torch
 
 from rdbench.run.metrics.jpegai.filters import correlate2d, gaussian_taps
-from rdbench.run.metrics.jpegai.inputs import luma, rgb
+from rdbench.run.metrics.jpegai.inputs import device_of, luma, rgb
 
 VIF_MIN = 64
 #: piq's ``vif_p`` defaults: the noise variance of the HVS model and its guard against division by 0
@@ -57,13 +58,16 @@ def vif_tensors(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tenso
     return (x_vif + EPS) / (y_vif + EPS)
 
 
-def vif(original: np.ndarray, reconstruction: np.ndarray) -> float:
+def vif(original: Any, reconstruction: Any) -> float:
+    device = device_of(original, reconstruction)
     with torch.inference_mode():
-        return float(vif_tensors(luma(reconstruction, min_size=VIF_MIN), luma(original, min_size=VIF_MIN)))
+        return float(vif_tensors(luma(reconstruction, min_size=VIF_MIN, device=device),
+                                 luma(original, min_size=VIF_MIN, device=device)))
 
 
-def fsim(original: np.ndarray, reconstruction: np.ndarray) -> float:
+def fsim(original: Any, reconstruction: Any) -> float:
     from piq import fsim as _fsim
 
+    device = device_of(original, reconstruction)
     with torch.inference_mode():
-        return float(_fsim(rgb(reconstruction), rgb(original), data_range=1.0, chromatic=True))
+        return float(_fsim(rgb(reconstruction, device), rgb(original, device), data_range=1.0, chromatic=True))
