@@ -98,6 +98,10 @@ class Metric:
     #: metric needing software this machine lacks is listed with the reason, as a codec is; "" when
     #: it is always measurable
     unavailable: str = ""
+    #: whether ``function`` also takes the reconstruction as an (H, W, 3) uint8 torch tensor on a
+    #: device (a learned codec's GPU output) and computes there; otherwise such a reconstruction is
+    #: copied to the host first
+    device: bool = False
     #: a built-in metric's per-image record field (its column in the records table); "" for a plug-in,
     #: whose values are in ``Record.metrics``
     field: str = ""
@@ -186,26 +190,26 @@ _J = "JPEG AI framework's: 10-bit Y'CbCr BT.709 full range"
 #: the JPEG AI quality framework's (docs/metrics.md: definitions and agreement with its code)
 SHIPPED: dict[str, Metric] = {m.name: m for m in (
     Metric(name="psnr-y", function=f"{_JPEG_AI}.psnr:psnr_y", label="PSNR-Y", unit="dB", cap_db=True, version="1",
-           on_request=True, psnr_peak=1023.0, description=f"PSNR of Y', peak 1023 ({_J})"),
+           on_request=True, device=True, psnr_peak=1023.0, description=f"PSNR of Y', peak 1023 ({_J})"),
     Metric(name="psnr-u", function=f"{_JPEG_AI}.psnr:psnr_u", label="PSNR-U", unit="dB", cap_db=True, version="1",
-           on_request=True, psnr_peak=1023.0, description=f"PSNR of Cb, peak 1023 ({_J})"),
+           on_request=True, device=True, psnr_peak=1023.0, description=f"PSNR of Cb, peak 1023 ({_J})"),
     Metric(name="psnr-v", function=f"{_JPEG_AI}.psnr:psnr_v", label="PSNR-V", unit="dB", cap_db=True, version="1",
-           on_request=True, psnr_peak=1023.0, description=f"PSNR of Cr, peak 1023 ({_J})"),
+           on_request=True, device=True, psnr_peak=1023.0, description=f"PSNR of Cr, peak 1023 ({_J})"),
     Metric(name="psnr-yuv", function=f"{_JPEG_AI}.psnr:psnr_yuv", label="PSNR-YUV", unit="dB", cap_db=True,
-           version="1", on_request=True, description="(6 PSNR-Y + PSNR-U + PSNR-V) / 8, JVET's weighting"),
-    Metric(name="ms-ssim-y", function=f"{_JPEG_AI}.ssim:ms_ssim_y", label="MS-SSIM-Y", version="1", on_request=True,
+           version="1", on_request=True, device=True, description="(6 PSNR-Y + PSNR-U + PSNR-V) / 8, JVET's weighting"),
+    Metric(name="ms-ssim-y", function=f"{_JPEG_AI}.ssim:ms_ssim_y", label="MS-SSIM-Y", version="1", on_request=True, device=True,
            description=f"pytorch_msssim's MS-SSIM of Y' codes, data range 1023, padded to 164 px ({_J})"),
-    Metric(name="iw-ssim", function=f"{_JPEG_AI}.ssim:iw_ssim", label="IW-SSIM", version="1", on_request=True,
+    Metric(name="iw-ssim", function=f"{_JPEG_AI}.ssim:iw_ssim", label="IW-SSIM", version="1", on_request=True, device=True,
            description=f"information-weighted SSIM of Y' (piq), padded to 256 px ({_J})"),
-    Metric(name="vif", function=f"{_JPEG_AI}.vif_fsim:vif", label="VIF", version="1", on_request=True,
+    Metric(name="vif", function=f"{_JPEG_AI}.vif_fsim:vif", label="VIF", version="1", on_request=True, device=True,
            description=f"pixel-domain VIF of Y' (piq), padded to 64 px ({_J})"),
-    Metric(name="fsim", function=f"{_JPEG_AI}.vif_fsim:fsim", label="FSIM", version="1", on_request=True,
+    Metric(name="fsim", function=f"{_JPEG_AI}.vif_fsim:fsim", label="FSIM", version="1", on_request=True, device=True,
            description="FSIM_C of the 10-bit rounded RGB (piq), the JPEG AI framework's input"),
     Metric(name="nlpd", function=f"{_JPEG_AI}.nlpd:nlpd", label="NLPD", higher_is_better=False, scale="one-minus",
-           version="1", on_request=True,
+           version="1", on_request=True, device=True,
            description=f"normalised Laplacian pyramid distance of Y', padded to 128 px ({_J}); BD on 1 - NLPD"),
     Metric(name="psnr-hvs", function=f"{_JPEG_AI}.psnr:psnr_hvs", label="PSNR-HVS", unit="dB", cap_db=True,
-           version="1", on_request=True,
+           version="1", on_request=True, device=True,
            description=f"PSNR-HVS of Y' (psnr_hvsm), padded to a multiple of 8 px ({_J})"),
     Metric(name="vmaf", function=f"{_JPEG_AI}.vmaf:vmaf", label="VMAF", version="0", on_request=True,
            unavailable=f"{_JPEG_AI}.vmaf:unavailable_reason",

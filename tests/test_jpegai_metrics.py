@@ -121,3 +121,24 @@ def test_small_and_odd_images_get_values_from_the_frameworks_padding() -> None:
     b = np.clip(a.astype(int) + rng.integers(-9, 10, a.shape), 0, 255).astype(np.uint8)
     for name in metric_spec.SETS["jpeg-ai"][:-1]:
         assert np.isfinite(metric_spec.get(name).load()(a, b)), name
+
+
+@pytest.mark.parametrize("row", [*ODD[:1], pytest.param(WHOLE[2], marks=pytest.mark.slow)], ids=_label)
+def test_torch_tensors_give_the_numpy_values(kodak_dir: Path, row: dict) -> None:
+    """The device path (a reconstruction already a torch tensor, measured on its device with torch
+    ops, the original moved there), run on CPU tensors: the conversion gives the same codes and every
+    metric the numpy path's value to 1e-6 relative (the golden tolerance of the framework's arithmetic)."""
+    import torch
+
+    original, reconstruction = make_pair(kodak_dir, row)
+    colour.clear_cache()
+    tensor = torch.from_numpy(reconstruction.copy())
+    for field in ("rgb", "y", "u", "v"):
+        assert np.array_equal(colour.convert_tensor(tensor).__dict__[field].numpy(), colour.convert(reconstruction)
+                              .__dict__[field]), field
+    for name in metric_spec.SETS["jpeg-ai"][:-1]:
+        spec = metric_spec.get(name)
+        assert spec.device, name
+        expected = spec.load()(original, reconstruction)
+        assert spec.load()(original, tensor) == pytest.approx(expected, rel=1e-6, abs=1e-12), name
+        assert spec.load()(torch.from_numpy(original.copy()), tensor) == pytest.approx(expected, rel=1e-6, abs=1e-12)

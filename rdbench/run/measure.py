@@ -364,19 +364,21 @@ def plugin_metrics(image: np.ndarray, reconstruction: Any, notes: dict[str, Any]
 def metric_values(image: np.ndarray, reconstruction: Any, metrics: Sequence[metric_spec.Metric],
                   notes: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
     """Each of ``metrics``' value on ``image`` and its reconstruction (a numpy array or a torch
-    tensor, copied to the host once when there is any metric to compute), and each one's version; a
+    tensor: a metric declared ``device`` computes on the tensor's device, any other gets it copied
+    to the host, once), and each one's version; a
     metric the image is too small for gets no value and a note in ``notes`` saying so. What a run
     and a rescore (:mod:`rdbench.run.rescore`) both compute."""
     if not metrics:
         return {}, {}
-    if not isinstance(reconstruction, np.ndarray):
-        reconstruction = reconstruction.detach().cpu().numpy()
+    host = reconstruction if isinstance(reconstruction, np.ndarray) else None
     values, versions = {}, {}
     for spec in metrics:
         if min(image.shape[:2]) < spec.min_size:
             notes[spec.name] = f"image smaller than {spec.min_size} px on a side: {spec.label or spec.name} undefined"
             continue
-        values[spec.name] = float(spec.load()(image, reconstruction))
+        if host is None and not spec.device:
+            host = reconstruction.detach().cpu().numpy()
+        values[spec.name] = float(spec.load()(image, reconstruction if spec.device else host))
         versions[spec.name] = spec.version
     return values, versions
 

@@ -15,6 +15,10 @@ full range), every step in float32 as it runs it in torch, so the codes are the 
 
 Values are kept as 10-bit codes (0..1023, uint16); a metric builds the float input it needs with
 :func:`unit` (the float32 code / 1023 the framework holds).
+
+A reconstruction that is a torch tensor on a device (a learned codec decoding on a GPU) is
+converted there (:func:`convert_tensor`, the same float32 steps with torch, so the same codes);
+its planes are int32 tensors on that device.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,14 +46,15 @@ _UNIT = (np.arange(PEAK + 1, dtype=_F) / _F(PEAK)).astype(_F)
 
 @dataclass(frozen=True)
 class Planes:
-    """One image's 10-bit codes: ``rgb`` (H, W, 3) and the Y', Cb, Cr planes (H, W), all uint16."""
+    """One image's 10-bit codes: ``rgb`` (H, W, 3) and the Y', Cb, Cr planes (H, W), all uint16
+    numpy arrays, or int32 torch tensors on the device of a tensor image."""
 
-    rgb: np.ndarray
-    y: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
+    rgb: Any
+    y: Any
+    u: Any
+    v: Any
 
-    def plane(self, name: str) -> np.ndarray:
+    def plane(self, name: str) -> Any:
         return {"y": self.y, "u": self.u, "v": self.v}[name]
 
 
@@ -75,9 +81,35 @@ def _code(plane: np.ndarray) -> np.ndarray:
     return np.rint(plane).astype(np.uint16)
 
 
-def unit(codes: np.ndarray) -> np.ndarray:
-    """float32 ``code / 1023``: the [0, 1] values the framework computes its metrics on."""
-    return _UNIT[codes]
+def convert_tensor(image: Any) -> Planes:
+    """:func:`convert` of an (H, W, 3) uint8 torch tensor, on its device: the same float32 steps
+    (products and sums in the same order, true division by a tensor rather than by a scalar,
+    which torch may turn into a multiplication by its reciprocal, rounding ties to even)."""
+    import torch
+
+    if image.dtype != torch.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} {tuple(image.shape)}")
+    device = image.device
+    rgb = torch.from_numpy(_RGB10).to(device)[image.long()]
+    r, g, b = rgb.unbind(-1)
+    y = r * float(_KR)
+    y += g * float(_KG)
+    y += b * float(_KB)
+    db, dr = (torch.tensor(float(d), dtype=torch.float32, device=device) for d in (_DB, _DR))
+    u = (b - y) / db + 0.5
+    v = (r - y) / dr + 0.5
+    codes = [torch.round(p.clamp_(0, 1) * float(PEAK)).to(torch.int32) for p in (y, u, v)]
+    return Planes(rgb=torch.round(rgb * float(PEAK)).to(torch.int32), y=codes[0], u=codes[1], v=codes[2])
+
+
+def unit(codes: Any) -> Any:
+    """float32 ``code / 1023``: the [0, 1] values the framework computes its metrics on (a numpy
+    array, or a tensor on the codes' device)."""
+    if isinstance(codes, np.ndarray):
+        return _UNIT[codes]
+    import torch
+
+    return torch.from_numpy(_UNIT).to(codes.device)[codes.long()]
 
 
 class _Cache:
@@ -108,14 +140,43 @@ class _Cache:
             self._items.clear()
 
 
+class _TensorCache:
+    """The last few tensor images' planes: keyed by the tensor object (held, so its id is not
+    reused) and its version counter (an in-place change is a new key); no pixels are read."""
+
+    def __init__(self, size: int = 2) -> None:
+        self._size = size
+        self._items: list[tuple[Any, int, Planes]] = []
+        self._lock = threading.Lock()
+
+    def get(self, image: Any) -> Planes:
+        with self._lock:
+            for held, version, found in self._items:
+                if held is image and version == image._version:
+                    return found
+        found = convert_tensor(image)
+        with self._lock:
+            self._items = [*self._items, (image, image._version, found)][-self._size:]
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items = []
+
+
 _CACHE = _Cache()
+_TENSOR_CACHE = _TensorCache()
 
 
-def planes(image: np.ndarray) -> Planes:
-    """:func:`convert`, remembered for the last few images (a pair's metrics convert once)."""
-    return _CACHE.get(image)
+def planes(image: Any) -> Planes:
+    """:func:`convert` (or :func:`convert_tensor` for a torch tensor), remembered for the last few
+    images (a pair's metrics convert once)."""
+    if isinstance(image, np.ndarray):
+        return _CACHE.get(image)
+    return _TENSOR_CACHE.get(image)
 
 
 def clear_cache() -> None:
     """Forget the remembered conversions (benchmarks time a conversion this way)."""
     _CACHE.clear()
+    _TENSOR_CACHE.clear()

@@ -14,16 +14,20 @@ Per level k = 1..6 of a Laplacian pyramid built with the 5x5 binomial-like filte
 * the level's distance is the root mean square difference of the two normalised bands.
 
 NLPD is the mean of the six levels' distances. Computed in float32 as the framework does, both
-images in one batch.
+images in one batch. The pyramid filter is the framework's ``F.conv2d`` (NLPD moves by 1e-6
+relative with float32 rounding, e.g. when the filter is applied as two 1-D passes); the
+normalisation's four-neighbour filter is four shifted multiply-adds (the same sums).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rdbench.run.metrics.jpegai.inputs import luma
+from rdbench.run.metrics.jpegai.inputs import device_of, luma
 
 MIN_SIZE = 128
 LEVELS = 6
@@ -41,31 +45,33 @@ _NORMALISATION = (
 )
 
 
-def _kernels(device: torch.device) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-    pyramid = torch.from_numpy(_FILTER).to(device)[None, None]
-    normalisation = []
-    for (left, right, up, down), sigma in _NORMALISATION:
-        k = np.zeros((3, 3), dtype=np.float32)
-        k[1, 0], k[1, 2], k[0, 1], k[2, 1] = left, right, up, down
-        normalisation.append((torch.from_numpy(k).to(device)[None, None],
-                              torch.tensor(sigma, dtype=torch.float32, device=device)))
-    return pyramid, normalisation
+def _spread(band: torch.Tensor, weights: tuple[float, float, float, float]) -> torch.Tensor:
+    """The 3x3 neighbourhood filter of ``|band|`` (reflect padding): the weighted sum of the left,
+    right, upper and lower neighbours (the centre and corners weigh 0)."""
+    p = F.pad(band.abs(), (1, 1, 1, 1), mode="reflect")
+    h, w = band.shape[-2:]
+    left, right, up, down = weights
+    out = p[..., 1:1 + h, 0:w] * left
+    out.add_(p[..., 1:1 + h, 2:2 + w], alpha=right)
+    for weight, rows in ((up, slice(0, h)), (down, slice(2, 2 + h))):
+        if weight:
+            out.add_(p[..., rows, 1:1 + w], alpha=weight)
+    return out
 
 
 def normalised_bands(x: torch.Tensor) -> list[torch.Tensor]:
     """The six divisively normalised Laplacian bands of a (N, 1, H, W) float32 batch."""
-    pyramid, normalisation = _kernels(x.device)
+    pyramid = torch.from_numpy(_FILTER).to(x.device)[None, None]
     bands = []
     j = x
-    for weights, sigma in normalisation:
+    for weights, sigma in _NORMALISATION:
         low = F.conv2d(F.pad(j, (2, 2, 2, 2), mode="reflect"), pyramid, stride=2)
         up = F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=True)
         up = F.conv2d(F.pad(up, (2, 2, 2, 2), mode="reflect"), pyramid)
         if up.shape != j.shape:
             up = F.interpolate(up, size=j.shape[-2:])
         band = j - up
-        spread = F.conv2d(F.pad(band.abs(), (1, 1, 1, 1), mode="reflect"), weights)
-        bands.append(band / (sigma + spread))
+        bands.append(band / (_spread(band, weights) + sigma))
         j = low
     return bands
 
@@ -78,5 +84,7 @@ def nlpd_tensors(original: torch.Tensor, reconstruction: torch.Tensor) -> float:
         return float(torch.stack(distances).mean())
 
 
-def nlpd(original: np.ndarray, reconstruction: np.ndarray) -> float:
-    return nlpd_tensors(luma(original, min_size=MIN_SIZE), luma(reconstruction, min_size=MIN_SIZE))
+def nlpd(original: Any, reconstruction: Any) -> float:
+    device = device_of(original, reconstruction)
+    return nlpd_tensors(luma(original, min_size=MIN_SIZE, device=device),
+                        luma(reconstruction, min_size=MIN_SIZE, device=device))

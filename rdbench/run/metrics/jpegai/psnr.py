@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from rdbench.run.metrics.jpegai import colour
+from rdbench.run.metrics.jpegai.inputs import device_of
 
 #: the value of identical planes (the framework's; an infinite PSNR is not a number a table can hold)
 IDENTICAL = 100.0
@@ -26,30 +27,38 @@ IDENTICAL = 100.0
 YUV_WEIGHTS = (6.0, 1.0, 1.0)
 
 
-def plane_psnr(original: np.ndarray, reconstruction: np.ndarray, plane: str) -> float:
-    """PSNR of one 10-bit plane (``y``, ``u`` or ``v``), peak 1023."""
+def plane_psnr(original: Any, reconstruction: Any, plane: str) -> float:
+    """PSNR of one 10-bit plane (``y``, ``u`` or ``v``), peak 1023; on the device of a tensor image
+    (the integer differences squared and summed exactly in float64 there)."""
     a = colour.planes(original).plane(plane)
     b = colour.planes(reconstruction).plane(plane)
-    d = np.subtract(a, b, dtype=np.int32).astype(np.float64).ravel()
-    mse = float(np.dot(d, d)) / d.size
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        d = np.subtract(a, b, dtype=np.int32).astype(np.float64).ravel()
+        mse = float(np.dot(d, d)) / d.size
+    else:
+        import torch
+
+        device = device_of(original, reconstruction)
+        a, b = (torch.as_tensor(p).to(device, torch.int32) for p in (a, b))
+        mse = float((a - b).double().square().sum()) / a.numel()
     if mse == 0.0:
         return IDENTICAL
     return 20.0 * math.log10(colour.PEAK) - 10.0 * math.log10(mse)
 
 
-def psnr_y(original: np.ndarray, reconstruction: np.ndarray) -> float:
+def psnr_y(original: Any, reconstruction: Any) -> float:
     return plane_psnr(original, reconstruction, "y")
 
 
-def psnr_u(original: np.ndarray, reconstruction: np.ndarray) -> float:
+def psnr_u(original: Any, reconstruction: Any) -> float:
     return plane_psnr(original, reconstruction, "u")
 
 
-def psnr_v(original: np.ndarray, reconstruction: np.ndarray) -> float:
+def psnr_v(original: Any, reconstruction: Any) -> float:
     return plane_psnr(original, reconstruction, "v")
 
 
-def psnr_yuv(original: np.ndarray, reconstruction: np.ndarray) -> float:
+def psnr_yuv(original: Any, reconstruction: Any) -> float:
     """(6 PSNR-Y + PSNR-U + PSNR-V) / 8: JVET's weighted mean of the per-plane PSNRs."""
     values = [plane_psnr(original, reconstruction, p) for p in ("y", "u", "v")]
     return sum(w * v for w, v in zip(YUV_WEIGHTS, values)) / sum(YUV_WEIGHTS)
@@ -62,12 +71,18 @@ def pad_to_multiple(plane: np.ndarray, multiple: int) -> np.ndarray:
     return np.pad(plane, ((0, -h % multiple), (0, -w % multiple)), mode="edge")
 
 
-def psnr_hvs(original: np.ndarray, reconstruction: np.ndarray) -> float:
-    """PSNR-HVS (Egiazarian et al. 2006) of Y' in [0, 1] (float64), padded to a multiple of 8."""
-    a = pad_to_multiple(colour.unit(colour.planes(original).y), 8).astype(np.float64)
-    b = pad_to_multiple(colour.unit(colour.planes(reconstruction).y), 8).astype(np.float64)
+def psnr_hvs(original: Any, reconstruction: Any) -> float:
+    """PSNR-HVS (Egiazarian et al. 2006) of Y' in [0, 1] (float64), padded to a multiple of 8.
+    ``psnr_hvsm`` computes on the host: a tensor image's Y' codes are copied there (one int32 plane)."""
+    a, b = (_host(colour.planes(image).y) for image in (original, reconstruction))
+    a = pad_to_multiple(colour.unit(a), 8).astype(np.float64)
+    b = pad_to_multiple(colour.unit(b), 8).astype(np.float64)
     value, _ = _psnr_hvs_hvsm()(a, b)
     return float(value)
+
+
+def _host(codes: Any) -> np.ndarray:
+    return codes if isinstance(codes, np.ndarray) else codes.cpu().numpy()
 
 
 @lru_cache(maxsize=1)
