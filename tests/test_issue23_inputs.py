@@ -247,7 +247,7 @@ def test_load_curves_takes_a_list_of_both_metrics_as_the_docs_say(measured):
     dataset = _dataset(measured)
     frame = library.load_curves(measured["db"], ["jpeg"], [dataset], ["psnr", "ms-ssim"])
     assert set(frame["metric"]) == {"psnr", "ms-ssim"}
-    with pytest.raises(UsageError, match="a list of both"):
+    with pytest.raises(UsageError, match="a list of several"):
         library.load_curves(measured["db"], ["jpeg"], [dataset], "both")
 
 

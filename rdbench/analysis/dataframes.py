@@ -181,8 +181,8 @@ def _metrics(metric: str | Iterable[str]) -> list[str]:
     for m in metrics:
         known = metric_spec.names()
         if m not in known:
-            raise UsageError(f"metric {m!r}: use {' or '.join(known)}, or a list of "
-                             f"{'both' if len(known) == 2 else 'several'}", hint=f"e.g. metric={known[:2]}")
+            raise UsageError(f"metric {m!r}: use one of {', '.join(known)}, or a list of several",
+                             hint=f"e.g. metric={known[:2]}")
     return metrics
 
 
