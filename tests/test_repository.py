@@ -57,3 +57,18 @@ def test_the_top_level_codecs_folder_does_not_shadow_the_standard_library() -> N
     stdlib = sysconfig.get_paths()["stdlib"]
     spec = importlib.machinery.PathFinder.find_spec("codecs", [str(REPO), stdlib])
     assert spec is not None and Path(spec.origin) == Path(stdlib) / "codecs.py", spec
+
+
+def test_no_tracked_file_holds_a_merge_conflict_marker() -> None:
+    """A merge resolved by hand can leave its markers in a page nobody runs (it happened to the README);
+    no tracked text file may hold a line that starts one."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    marker = re.compile(rb"^(<{7} |>{7} |={7}$)", re.M)
+    found = []
+    for name in filter(None, listed.split(b"\0")):
+        path = REPO / name.decode()
+        if path.is_file() and path.stat().st_size < 2_000_000:
+            data = path.read_bytes()
+            if b"\0" not in data[:8000] and marker.search(data):
+                found.append(name.decode())
+    assert not found, f"merge conflict markers in {found}"
