@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rescore": ("rescore", "Add metrics to stored records from their kept bitstreams, without encoding again."),
     "results": ("results", "Print stored results (per image or per quality), or list failures."),
     "codecs": ("codecs_cmd", "List codecs: available here, or why not."),
+    "metrics": ("metrics_cmd", "List metrics: what each measures, its sets, available here or why not."),
     "datasets": ("datasets_cmd", "List, download, add and verify datasets."),
     "bdrate": ("bdrate", "BD-rate / BD-PSNR table of codecs against an anchor (measured or published)."),
     "plot": ("plot", "RD curve figures (PNG/SVG/PDF) of measured and published codecs per dataset."),
