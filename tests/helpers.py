@@ -149,3 +149,18 @@ def copy_database(source: Path, target: Path) -> str:
     with open(target, "rb") as handle:
         assert handle.read(20)[18:20] == b"\x02\x02"  # WAL mode, as rdbench writes it
     return dataset
+
+
+def stored_metric_points(db: Path, codec: str, metric: str) -> dict[str, list[tuple[float, float]]]:
+    """image -> [(bpp, value)] of a plug-in or shipped metric's stored values in quality order, read with
+    plain SQL (the independent path the BD checks compare rdbench's tables with)."""
+    from collections import defaultdict
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT r.image, r.bpp, v.value FROM records r JOIN metric_values v ON v.record_id = r.id "
+                            "WHERE r.codec = ? AND v.metric = ? ORDER BY r.image, CAST(r.quality AS REAL)",
+                            (codec, metric)).fetchall()
+    found: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for image, bpp, value in rows:
+        found[image].append((bpp, value))
+    return dict(found)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import kodak_crops, rdbench
+from helpers import kodak_crops, rdbench, stored_metric_points
 
 bjontegaard = pytest.importorskip("bjontegaard")
 pytestmark = pytest.mark.slow  # six runs' worth of metrics on 24 reconstructions: about 15 s
@@ -47,14 +46,8 @@ def store(tmp_path_factory) -> tuple[Path, Path, str, Path]:
 
 def _per_image(db: Path, codec: str, metric: str) -> dict[str, np.ndarray]:
     """image -> (bpp, value as integrated) per quality, read with SQL."""
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT r.image, r.bpp, v.value FROM records r JOIN metric_values v ON v.record_id = r.id "
-                            "WHERE r.codec = ? AND v.metric = ? ORDER BY r.image, CAST(r.quality AS REAL)",
-                            (codec, metric)).fetchall()
-    found: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for image, bpp, value in rows:
-        found[image].append((bpp, 1 - value if metric == "nlpd" else value))
-    return {image: np.array(points) for image, points in found.items()}
+    return {image: np.array([(bpp, 1 - value if metric == "nlpd" else value) for bpp, value in points])
+            for image, points in stored_metric_points(db, codec, metric).items()}
 
 
 def test_results_show_a_column_per_metric(store):

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 from declared_metrics import declare
-from helpers import kodak_crops, rdbench
+from helpers import kodak_crops, rdbench, stored_metric_points
 
 bjontegaard = pytest.importorskip("bjontegaard")
 
@@ -40,18 +39,6 @@ def store(tmp_path_factory) -> tuple[dict[str, str], Path, str]:
     return env, db, dataset
 
 
-def _per_image(db: Path, codec: str, metric: str) -> dict[str, list[tuple[float, float]]]:
-    """image -> [(bpp, value)] in quality order, read with SQL."""
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT r.image, r.bpp, v.value FROM records r JOIN metric_values v ON v.record_id = r.id "
-                            "WHERE r.codec = ? AND v.metric = ? ORDER BY r.image, CAST(r.quality AS REAL)",
-                            (codec, metric)).fetchall()
-    found: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for image, bpp, value in rows:
-        found[image].append((bpp, value))
-    return found
-
-
 def _bd(anchor: np.ndarray, test: np.ndarray) -> float:
     return float(bjontegaard.bd_rate(anchor[:, 0], anchor[:, 1], test[:, 0], test[:, 1], method="pchip",
                                      require_matching_points=False, min_overlap=0))
@@ -59,7 +46,7 @@ def _bd(anchor: np.ndarray, test: np.ndarray) -> float:
 
 def _mean_curve(db: Path, codec: str, metric: str) -> np.ndarray:
     """(bpp, shown value of the mean) per quality, numpy over the stored per-image values."""
-    per_image = np.array(list(_per_image(db, codec, metric).values()))  # images x qualities x 2
+    per_image = np.array(list(stored_metric_points(db, codec, metric).values()))  # images x qualities x 2
     means = per_image.mean(axis=0)
     return np.column_stack([means[:, 0], SHOWN[metric](means[:, 1])])
 
@@ -87,7 +74,7 @@ def test_the_uncertainty_tools_work_for_a_lower_is_better_metric(store):
     (cell,) = out["cells"]
     assert cell["ci_low"] <= cell["bd_rate"] <= cell["ci_high"] and cell["n_images"] == 3
     assert math.isfinite(cell["interp_error"]) and 0 < cell["overlap"] <= 1
-    anchor, test = _per_image(db, "jpeg", "l1-dist"), _per_image(db, "webp", "l1-dist")
+    anchor, test = stored_metric_points(db, "jpeg", "l1-dist"), stored_metric_points(db, "webp", "l1-dist")
     for entry in out["per_image"]:
         a, t = (np.array(c[entry["image"]]) for c in (anchor, test))
         a[:, 1], t[:, 1] = 1 - a[:, 1], 1 - t[:, 1]
@@ -101,7 +88,7 @@ def test_a_list_of_metrics_prints_a_table_each_and_their_average_naming_what_is_
     (row,) = out["average"]
     expected = {}
     for metric in ("psnr-g", "l1-dist"):
-        anchor, test = _per_image(db, "jpeg", metric), _per_image(db, "webp", metric)
+        anchor, test = stored_metric_points(db, "jpeg", metric), stored_metric_points(db, "webp", metric)
         values = []
         for image in anchor:
             a, t = np.array(anchor[image]), np.array(test[image])
