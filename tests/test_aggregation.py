@@ -179,3 +179,27 @@ def test_dataset_mse_bootstrap_point_is_the_table_value(store):
             assert np.allclose(np.column_stack([a_rate[0], a_q[0]]), points[0], rtol=1e-12, atol=0)
             assert np.allclose(np.column_stack([t_rate[0], t_q[0]]), points[1], rtol=1e-12, atol=0)
             assert batch_bd(a_rate, a_q, t_rate, t_q)[0] == pytest.approx(table.cells[0].value, abs=1e-9)
+
+
+@pytest.mark.parametrize("aggregate", ["image-mean", "dataset-mse"])
+def test_report_states_the_aggregation_in_every_rd_figure_caption(store, tmp_path, aggregate):
+    """Every RD figure of the report says how its points aggregate the images (not only the tables), and
+    the BD tables carry bootstrap intervals under either aggregation."""
+    import re
+    from html import unescape
+
+    env, db, dataset = store
+    out = tmp_path / "report.html"
+    rdbench("report", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--metric", "psnr,psnr-g",
+            "--aggregate", aggregate, "--out", out, env=env, in_process=True, check=True)
+    html = out.read_text()
+    curves = html[html.index('id="curves"'):]
+    captions = [unescape(c) for c in re.findall(r"<figure id=\"fig-\d+\"[^>]*>.*?<figcaption>(.*?)</figcaption>",
+                                                curves, flags=re.S)]
+    rd = [c for c in captions if "against bpp." in c and ": per-image " not in c]
+    assert len(rd) == 2  # one dataset, two metrics
+    assert all(f"Aggregate {aggregate}:" in c for c in captions), captions
+    other = "dataset-mse" if aggregate == "image-mean" else "image-mean"
+    assert not any(f"aggregate {other}" in c.lower() for c in captions)
+    bd = html[html.index('id="bdrate-psnr"'):html.index('id="curves"')]
+    assert re.search(r"-?\d+\.\d\d % \[-?\d+\.\d\d, -?\d+\.\d\d\]", bd)  # the value with its interval
