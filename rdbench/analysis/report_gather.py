@@ -152,7 +152,7 @@ def curve_groups(ctx: Context) -> list[FigureGroup]:
             found = {n: c for n in [*ctx.names, ctx.anchor] if (c := ctx.curves.get((n, dataset, metric)))}
             missing = [n for n in dict.fromkeys([*ctx.names, ctx.anchor]) if n not in found]
             if not found:
-                group.empty.append(f"{dataset}, {metric}: no curve to draw")
+                group.empty.append(f"{dataset}, {metric}: {metric_spec.unavailable_note(metric) or 'no curve to draw'}")
                 continue
             label = metric_spec.get(metric).axis_label
             series, rows = [], []

@@ -314,6 +314,10 @@ def _missing_reason(curves: _Curves, codec: str, dataset: str, a: CurveInfo | No
                     comparison: Comparison | None) -> str | None:
     """Why no value can be computed before trying: a curve missing, or no image both curves share."""
     metric = curves.metric
+    if a is None or t is None:
+        unavailable = metric_spec.unavailable_note(metric)
+        if unavailable:  # nothing measured it, and nothing here can: say why, not that a curve is missing
+            return f"{metric} {unavailable}"
     if a is None:
         return curves.anchor_reasons.get(dataset) or f"anchor {curves.anchor} has no {metric} curve on {dataset}"
     if t is None:
