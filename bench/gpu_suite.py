@@ -15,6 +15,14 @@
    encoder's latent, and what PSNR came out.
 4. **Complexity**: what ``rdbench complexity --forward-only`` measures, for the MLIC family up to 4096x4096
    (:func:`rdbench.api.complexity.measure_complexity`, in this process).
+5. **The JPEG AI metric set on the device** (run after section 2): every ``jpeg-ai`` metric measurable
+   here, of a reconstruction that is a device tensor (``Metric.device``: the conversion and the metrics'
+   torch ops on the device, PSNR-HVS's one Y' plane copied to the host for ``psnr_hvsm``), against the
+   numpy path on the host, for Kodak, Tecnick and CLIC sizes: the whole set's time both ways, each
+   metric's device time, the 10-bit codes compared bit for bit, and each value against the numpy path's
+   within the documented agreement (``rdbench.run.metrics.jpegai.AGREEMENT``); on CUDA also with TF32
+   off, since cuDNN convolutions (piq's) run in TF32 by default. The section stops taking new images
+   after ``--jpegai-budget`` seconds, so it cannot eat the lease.
 
 Writes ``OUT/gpu_suite_<device>.md`` (GPU name, versions, the exact commands) and prints it. The
 file is rewritten after every section, so a run stopped by a time limit still leaves the sections
@@ -54,7 +62,7 @@ METRIC_IMAGES = [("Kodak", "dataset", "kodim01.png"),
                  ("CLIC", "samples", "alberto-montalesi-176097.png")]
 #: In the order they run: the slowest and least certain (MLIC+'s quadratic maps at 4096 px) last, so a
 #: run cut short by the lease's time limit loses as little as possible.
-SECTIONS = ("coding", "metrics", "cross", "complexity")
+SECTIONS = ("coding", "metrics", "jpegai", "cross", "complexity")
 
 
 def sync(device: str) -> None:
@@ -230,6 +238,106 @@ def metric_speed(args) -> list[str]:
     return lines
 
 
+def _median_ms(fn, repeat: int, device: str) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``repeat`` runs after one warm-up, synchronised."""
+    fn()
+    sync(device)
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
+
+
+def _relative(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def jpegai_metrics(args) -> list[str]:
+    """Section 5: the ``jpeg-ai`` set on a device tensor against the numpy path (module docstring)."""
+    import torch
+
+    from rdbench import metric_spec
+    from rdbench.data.images import load_image
+    from rdbench.run.metrics.jpegai import AGREEMENT, colour
+
+    device = args.device
+    names = [n for n in metric_spec.SETS["jpeg-ai"] if metric_spec.get(n).unavailable_reason() is None]
+    left_out = [n for n in metric_spec.SETS["jpeg-ai"] if n not in names]
+    functions = {n: metric_spec.get(n).load() for n in names}
+
+    def whole_set(original, reconstruction) -> dict[str, float]:
+        colour.clear_cache()  # as for every new pair: the conversion is part of the set's time
+        return {n: float(f(original, reconstruction)) for n, f in functions.items()}
+
+    cuda = device.startswith("cuda")
+    lines = [f"## 5. JPEG AI metric set on {device}", "",
+             f"Metrics: {', '.join(names)}" + (f" ({', '.join(left_out)} unavailable here)" if left_out else "")
+             + f". Reconstruction: Pillow JPEG quality 30 of each image. *device*: every metric with the "
+             f"reconstruction a {device} tensor and the original a numpy array (what `rdbench run --metrics "
+             "jpeg-ai` does for a learned codec decoding there), median of "
+             f"{args.jpegai_repeat} after a warm-up; *numpy*: the same functions on host arrays, "
+             f"{args.jpegai_cpu_repeat} timed run(s) after a warm-up (torch on {torch.get_num_threads()} CPU "
+             "threads); both include the 10-bit conversion (cache emptied per run). *codes*: the device's "
+             "10-bit RGB, Y', Cb, Cr codes equal to the host's bit for bit. Differences are relative, device "
+             "against numpy; *agreement*: each metric within `AGREEMENT` (the golden tolerance against the "
+             "framework, docs/metrics.md)."
+             + (f" TF32: cuDNN {torch.backends.cudnn.allow_tf32}, matmul {torch.backends.cuda.matmul.allow_tf32};"
+                " *TF32 off* repeats the device values with both off." if cuda else ""), "",
+             "| image | size | device (ms) | numpy (ms) | speed-up | codes | largest difference | agreement |",
+             "|---|---|---|---|---|---|---|---|"]
+    per_metric = ["", "Per metric (device ms: one metric's call with the pair's 10-bit conversion already made, as "
+                  "for every metric after the first in a run):", "",
+                  "| image | metric | device (ms) | difference | tolerance | within" + (" | TF32 off |" if cuda else " |"),
+                  "|---|---|---|---|---|---" + ("|---|" if cuda else "|")]
+    started = time.perf_counter()
+    for label, folder, name in METRIC_IMAGES:
+        path = Path(getattr(args, folder)) / name
+        if not path.is_file():
+            lines.append(f"| {label} | absent ({path}) | | | | | | |")
+            continue
+        if time.perf_counter() - started > args.jpegai_budget:
+            lines.append(f"| {label} | skipped: the section's {args.jpegai_budget:.0f} s were spent | | | | | | |")
+            continue
+        a = load_image(path)
+        if args.tiny:
+            a = np.ascontiguousarray(a[:200, :240])
+        b = jpeg_round_trip(a, 30)
+        on_device = torch.from_numpy(b).to(device)
+        expected = whole_set(a, b)
+        t_cpu = _median_ms(lambda: whole_set(a, b), args.jpegai_cpu_repeat, "cpu")
+        t_device = _median_ms(lambda: whole_set(a, on_device), args.jpegai_repeat, device)
+        values = whole_set(a, on_device)
+        host, there = colour.convert(b), colour.convert_tensor(on_device)
+        codes = all(np.array_equal(getattr(there, f).cpu().numpy(), getattr(host, f)) for f in ("rgb", "y", "u", "v"))
+        without_tf32 = {}
+        if cuda:
+            saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+            try:
+                without_tf32 = whole_set(a, on_device)
+            finally:
+                torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        differences = {n: _relative(values[n], expected[n]) for n in names}
+        worst = max(names, key=lambda n: differences[n] / AGREEMENT.get(n, 1e-6))
+        within = [n for n in names if differences[n] <= AGREEMENT.get(n, 1e-6)]
+        lines.append(f"| {label} | {a.shape[1]}x{a.shape[0]} | {t_device:.1f} | {t_cpu:.1f} | {t_cpu / t_device:.1f}x "
+                     f"| {'identical' if codes else 'DIFFER'} | {differences[worst]:.1e} ({worst}) "
+                     f"| {len(within)} of {len(names)} |")
+        for n in names:
+            colour.clear_cache()
+            t_metric = _median_ms(lambda f=functions[n]: f(a, on_device), args.jpegai_repeat, device)
+            row = (f"| {label} | {n} | {t_metric:.2f} | {differences[n]:.1e} | {AGREEMENT.get(n, 1e-6):.0e} "
+                   f"| {'yes' if n in within else 'NO'} |")
+            if cuda:
+                row += f" {_relative(without_tf32[n], expected[n]):.1e} |"
+            per_metric.append(row)
+        print(f"jpeg-ai metrics {label}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    return lines + per_metric + [""]
+
+
 def cross_device(args, images) -> tuple[list[str], list[str]]:
     from rdbench.run.measure import measure
 
@@ -285,6 +393,10 @@ def main() -> None:
     parser.add_argument("--complexity-sizes", default="512,1024,2048,3072,4096")
     parser.add_argument("--repeat", type=int, default=2, help="timed forwards per complexity point")
     parser.add_argument("--metric-repeat", type=int, default=10)
+    parser.add_argument("--jpegai-repeat", type=int, default=3, help="timed device runs per jpeg-ai measurement")
+    parser.add_argument("--jpegai-cpu-repeat", type=int, default=1, help="timed numpy-path runs of the jpeg-ai set")
+    parser.add_argument("--jpegai-budget", type=float, default=90.0,
+                        help="seconds after which the jpeg-ai section starts no further image")
     parser.add_argument("--cross-codecs", default=CROSS_CODECS)
     parser.add_argument("--cross-images", type=int, default=3)
     parser.add_argument("--tiny", action="store_true",
@@ -293,7 +405,7 @@ def main() -> None:
     if parser.parse_known_args()[0].tiny:  # smaller defaults; options given explicitly still win
         parser.set_defaults(images=2, crop=64, codecs="mlicpp-random,bmshj2018-hyperprior-random",
                             family="mlicpp-random", complexity_sizes="64,128", repeat=1, metric_repeat=2,
-                            cross_codecs="bmshj2018-hyperprior-random", cross_images=1)
+                            cross_codecs="bmshj2018-hyperprior-random", cross_images=1, jpegai_repeat=1)
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     if skip - set(SECTIONS):
@@ -320,7 +432,8 @@ def main() -> None:
     target = args.out / f"gpu_suite_{args.device.replace(':', '')}.md"
     run_sections = [name for name in SECTIONS if name not in skip]
     steps = {"coding": lambda: coding(args, images), "complexity": lambda: complexity(args)[0],
-             "metrics": lambda: metric_speed(args), "cross": lambda: cross_device(args, images)[0]}
+             "metrics": lambda: metric_speed(args), "jpegai": lambda: jpegai_metrics(args),
+             "cross": lambda: cross_device(args, images)[0]}
     for done, name in enumerate(run_sections):
         lines += run_section(name, steps[name])
         left = run_sections[done + 1:]

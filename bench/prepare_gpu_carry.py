@@ -8,8 +8,9 @@ first try. This script writes an ignored folder ``.gpu-carry/`` in the repositor
 
 * ``kodak/``: the 24 Kodak images (the coding and cross-device sections);
 * ``samples/``: the Tecnick and CLIC samples (the metric section);
-* ``wheels/``: compressai (the installed version, built for the device's Python) and
-  pytorch_msssim, installed there into ``/tmp/site`` without dependencies (the device has them).
+* ``wheels/``: compressai (the installed version, built for the device's Python), pytorch_msssim,
+  and for the JPEG AI metric section piq (pure Python; its torchvision is on the device) and
+  psnr_hvsm (C++), installed there into ``/tmp/site`` without dependencies (the device has them).
 
 and prints the ``device`` tool's ``run`` arguments: the command (install the wheels, run the
 suite under a time limit that leaves room for a rerun, keep its log) and ``carry``. Results come
@@ -35,12 +36,16 @@ SHARED = REPO.parent / "shared" / "datasets"
 SAMPLES = ("RGB_OR_1200x1200_001.png", "alberto-montalesi-176097.png")
 #: Platforms pip may pick the device's wheels for (its Python is a manylinux x86-64 one).
 PLATFORMS = ("manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+#: The packages the suite needs that the device's Python lacks (its KINDS.md lists what it holds): the
+#: coding sections' compressai and pytorch_msssim, the JPEG AI metrics' piq and psnr_hvsm.
+WHEELS = ("compressai", "pytorch-msssim", "piq", "psnr_hvsm")
 #: What the device's run tool takes at most (its limits): a command of 2,000 characters, 64 MiB travelling.
 COMMAND_LIMIT = 2000
 TRAVEL_LIMIT = 64 << 20
-#: Seconds the suite may run there. It is sized for under 8 minutes (3-5 expected on an H200); the
-#: rest of a 15-minute lease is the machine's start and, if needed, a rerun of the sections that did
-#: not finish (``--skip`` the others).
+#: Seconds the suite may run there. It is sized for under 8 minutes (3-5 expected on an H200, the
+#: JPEG AI metric section about half a minute of it, never more than its ``--jpegai-budget`` of 90 s
+#: plus one image); the rest of a 15-minute lease is the machine's start and, if needed, a rerun of
+#: the sections that did not finish (``--skip`` the others).
 SUITE_LIMIT_S = 420
 
 
@@ -70,9 +75,9 @@ def copy_images(kodak: Path, samples: Path, target: Path) -> int:
 
 
 def download_wheels(target: Path, python_version: str) -> int:
-    """pip-download compressai (this machine's version) and pytorch_msssim built for ``python_version``."""
+    """pip-download this machine's versions of :data:`WHEELS`, built for ``python_version``."""
     target.mkdir(parents=True, exist_ok=True)
-    pins = [f"{name}=={importlib.metadata.version(name)}" for name in ("compressai", "pytorch-msssim")]
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in WHEELS]
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--implementation", "cp",
                "--python-version", python_version, "-d", str(target), *pins]
     for platform in PLATFORMS:

@@ -341,6 +341,29 @@ def averaged(words: str | Iterable[str]) -> list[str]:
     return list(chosen)
 
 
+def unavailable_note(name: str | Metric) -> str | None:
+    """``unavailable here: <reason>`` for a metric that cannot be measured on this machine (VMAF
+    without a libvmaf), else None: the words every output uses where such a metric has no values, so a
+    reader is told why rather than that a curve is missing."""
+    reason = get(name).unavailable_reason()
+    return f"unavailable here: {reason}" if reason else None
+
+
+def unavailable_beside(present: Iterable[str]) -> dict[str, str]:
+    """Metric name -> :func:`unavailable_note` for each metric unavailable here that is not in ``present``
+    (the metrics with values) but shares a set of :data:`SETS` with one that is: the column a reader of
+    the JPEG AI metrics expects and does not find (``results``)."""
+    present = set(present)
+    wanted = dict.fromkeys(n for members in SETS.values() if present & set(members) for n in members
+                           if n not in present)
+    found = {}
+    for name in wanted:
+        note = unavailable_note(name) if name in registered() else None
+        if note:
+            found[name] = note
+    return found
+
+
 def get(name: str | Metric) -> Metric:
     """The metric called ``name`` (a :class:`Metric` is returned as it is); a usage error names
     the known ones otherwise."""
@@ -373,4 +396,6 @@ __all__ = [
     "names",
     "plugins",
     "registered",
+    "unavailable_beside",
+    "unavailable_note",
 ]

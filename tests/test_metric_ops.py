@@ -141,3 +141,34 @@ def test_plot_draws_every_measured_metric(store, tmp_path):
                 tmp_path, env=env, in_process=True, check=True)
         (figure,) = tmp_path.glob(f"rd_*_{metric}.png")
         assert figure.stat().st_size > 1000
+
+
+@pytest.mark.slow  # two runs on three crops: about 6 s
+def test_an_unavailable_metric_says_why_in_bdrate_plot_and_results(tmp_path):
+    """VMAF cannot be measured here (``Metric.unavailable_reason``): its BD table's cells, ``plot --metric
+    vmaf`` (a one-line usage error, exit 2) and ``results`` (beside the JPEG AI metrics it shows) say
+    "unavailable here: <reason>", not that a curve is missing."""
+    from rdbench import metric_spec
+
+    reason = metric_spec.get("vmaf").unavailable_reason()
+    assert reason
+    crops = kodak_crops(tmp_path / "crops", 3, (0, 0, 192, 176))
+    db = tmp_path / "rd.sqlite"
+    for codec in ("jpeg", "webp"):
+        rdbench("run", "--codec", codec, "--dataset", crops, "--quality", "30,60,90", "--db", db, "--metrics",
+                "psnr-y", "-q", in_process=True, check=True)
+    with sqlite3.connect(db) as conn:
+        (dataset,) = conn.execute("SELECT DISTINCT dataset FROM records").fetchone()
+    out = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--dataset", dataset, "--metric",
+                  "vmaf", "--format", "json", in_process=True)
+    (cell,) = json.loads(out.stdout)["cells"]
+    assert cell["reason"] == f"vmaf unavailable here: {reason}"
+    text = rdbench("bdrate", "--db", db, "--anchor", "jpeg", "--codec", "webp", "--dataset", dataset, "--metric",
+                   "psnr-y,vmaf", in_process=True).stdout
+    assert f"vmaf unavailable here: {reason}" in text and "no vmaf curve" not in text
+    plot = rdbench("plot", "--db", db, "--dataset", dataset, "--metric", "vmaf", "--out", tmp_path / "plots")
+    assert plot.returncode == 2 and "Traceback" not in plot.stderr
+    assert plot.stderr.splitlines()[0] == f"error: --metric vmaf: unavailable here: {reason}"
+    assert not (tmp_path / "plots").exists() or not any((tmp_path / "plots").iterdir())
+    results = rdbench("results", "--db", db, in_process=True, check=True)
+    assert f"note: vmaf has no column: unavailable here: {reason}" in results.stderr

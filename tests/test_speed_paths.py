@@ -427,9 +427,11 @@ def test_gpu_suite_runs_end_to_end_on_the_cpu(tmp_path, kodak_dir):
                           capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (out / "gpu_suite_cpu.md").read_text()
-    for section in ("## 1. Coding", "## 2. Metric speed", "## 3. Cross-device decoding", "## 4. Complexity"):
+    for section in ("## 1. Coding", "## 2. Metric speed", "## 3. Cross-device decoding", "## 4. Complexity",
+                    "## 5. JPEG AI metric set"):
         assert section in text
     assert "failed" not in text and "| mlicpp-random |" in text and "2 of 2 |" in text
+    assert "| Kodak | 240x200 |" in text and "| identical |" in text and "| 10 of 10 |" in text  # the jpeg-ai set
     assert "python bench/gpu_suite.py --device cpu --tiny" in text
 
 

@@ -195,22 +195,33 @@ def _plugin_means(records: list[Record], pooled: bool = False) -> dict[str, floa
     return found
 
 
+def pooled_quantity(record: Record, metric: str | Metric) -> float | None:
+    """The per-image quantity ``dataset-mse`` weighs by the image's pixels (None or NaN when the record
+    has no value): for a PSNR-like metric (``psnr_peak`` > 0) its MSE, the record's ``mse`` for the built-in
+    PSNR, peak² 10^(-value/10) for a plug-in (0 for a lossless image); for any other metric its linear value.
+
+    WHY one function: the pooled curve points (:func:`pooled_mean`) and the pooled bootstrap
+    (:mod:`rdbench.analysis.bootstrap`) must pool the same numbers."""
+    spec = metric_spec.get(metric)
+    value = spec.record_value(record)
+    if value is None or math.isnan(value) or spec.psnr_peak <= 0:
+        return value
+    if spec.field and record.mse is not None:
+        return record.mse
+    return 0.0 if math.isinf(value) else spec.psnr_peak ** 2 * 10 ** (-value / 10)
+
+
 def pooled_mean(records: list[Record], metric: str | Metric) -> float | None:
-    """The shown aggregate of ``metric`` over ``records`` taken as one image (``dataset-mse``): a PSNR-like
-    metric (``psnr_peak`` > 0) from the pixel-weighted mean of per-image MSEs, each recovered as
-    peak² 10^(-value/10) (the built-in PSNR's is the record's ``mse``); any other metric the
-    pixel-weighted mean of per-image values; shown and capped as :func:`metric_mean`. Records without a
-    value are left out (None when none has one)."""
+    """The shown aggregate of ``metric`` over ``records`` taken as one image (``dataset-mse``): the
+    pixel-weighted mean of :func:`pooled_quantity`, for a PSNR-like metric (``psnr_peak`` > 0) the PSNR
+    of that MSE; shown and capped as :func:`metric_mean`. Records without a value are left out (None when
+    none has one)."""
     spec = metric_spec.get(metric)
     pairs = []
     for record in records:
-        value = spec.record_value(record)
-        if value is None or math.isnan(value):
-            continue
-        if spec.psnr_peak > 0:
-            value = record.mse if spec.field and record.mse is not None else \
-                spec.psnr_peak ** 2 * 10 ** (-value / 10) if not math.isinf(value) else 0.0
-        pairs.append((value, record.height * record.width))
+        value = pooled_quantity(record, spec)
+        if value is not None and not math.isnan(value):
+            pairs.append((value, record.height * record.width))
     if not pairs:
         return None
     weighted = math.fsum(v * p for v, p in pairs) / sum(p for _, p in pairs)

@@ -9,6 +9,12 @@ and the BD value recomputed between them; the interval is the percentile interva
 resampled values. A codec against itself gives exactly [0, 0]; the same seed gives the same
 interval.
 
+Under ``--aggregate dataset-mse`` a curve point is the drawn images pooled as one image, as
+:func:`rdbench.analysis.aggregate.aggregate` pools them: the resample's bits over its pixels, a
+PSNR-like metric from the pixel-weighted mean of the images' MSEs, any other metric the pixel-weighted
+mean of its linear values (an image drawn twice counts twice: its bits and its pixels). The draws are
+the same as for image means, so the seed gives the same images under both conventions.
+
 WHY vectorised: 2000 resamples of a cell must take well under a second. One draw is a row of
 image counts, so every resampled mean curve is one matrix product (counts x per-image values);
 the PCHIP interpolants and their integrals over each resample's overlap are then computed for
@@ -27,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from rdbench import metric_spec
-from rdbench.analysis.aggregate import PSNR_CAP_DB
+from rdbench.analysis.aggregate import PSNR_CAP_DB, current_aggregation, pooled_quantity
 from rdbench.analysis.bdrate import (
     MIN_POINTS,
     BdKind,
@@ -88,6 +94,11 @@ class PairedImages:
     ``*_bpp`` and ``*_value`` are (images x qualities) arrays in the curves' quality order; for
     MS-SSIM ``*_value`` holds the linear MS-SSIM (a mean curve is the dB of the mean, as in
     :func:`rdbench.analysis.aggregate.aggregate`), for PSNR the capped PSNR.
+
+    Pooled (``pixels`` set, ``dataset-mse``): ``*_bpp`` hold each image's bits, ``*_value`` the quantity
+    the pooling weighs by pixels (:func:`rdbench.analysis.aggregate.pooled_quantity`: the MSE of a
+    PSNR-like metric, else the linear value), and ``pixels`` each image's pixel count (the same content
+    on both sides, so one array).
     """
 
     images: list[str]
@@ -100,16 +111,36 @@ class PairedImages:
     test_value: np.ndarray
     #: image -> why it is left out (a quality missing on one side, another image content)
     left_out: dict[str, str] = field(default_factory=dict)
+    #: each image's pixel count when the curve points pool the images (``dataset-mse``); None: image means
+    pixels: np.ndarray | None = None
 
     def mean_quality(self, values: np.ndarray) -> np.ndarray:
-        """Mean curve's quality from (… x qualities) means of the per-image values."""
+        """Mean curve's quality from (… x qualities) means of the per-image values (pooled: the
+        pixel-weighted means of the pooled quantities)."""
         spec = metric_spec.get(self.metric)
-        if spec.scale == "db":
+        if self.pixels is not None and spec.psnr_peak > 0:
+            with np.errstate(divide="ignore"):
+                values = 10 * np.log10(spec.psnr_peak ** 2 / values)  # an MSE of 0 (lossless) gives inf
+        elif spec.scale == "db":
             with np.errstate(divide="ignore"):
                 values = -10 * np.log10(1 - values)
         elif spec.scale == "one-minus":
             values = 1 - values
         return np.minimum(values, PSNR_CAP_DB) if spec.cap_db else values
+
+    def curves(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(anchor rate, anchor quality, codec rate, codec quality), each (resamples x qualities), of the
+        curves made from the images weighted by ``weights`` (resamples x images; a row of ones over n is
+        the table's curves): weighted means of per-image values, or pooled (``pixels``) the weighted
+        bits and pooled quantities over the weighted pixels."""
+        if self.pixels is None:
+            return (weights @ self.anchor_bpp, self.mean_quality(weights @ self.anchor_value),
+                    weights @ self.test_bpp, self.mean_quality(weights @ self.test_value))
+        pixels = (weights @ self.pixels)[:, None]
+        return ((weights @ self.anchor_bpp) / pixels,
+                self.mean_quality((weights @ (self.pixels[:, None] * self.anchor_value)) / pixels),
+                (weights @ self.test_bpp) / pixels,
+                self.mean_quality((weights @ (self.pixels[:, None] * self.test_value)) / pixels))
 
 
 def _per_image_table(selection: Any, metric: str) -> dict[str, dict[str, tuple[float, float]]]:
@@ -126,13 +157,38 @@ def _per_image_table(selection: Any, metric: str) -> dict[str, dict[str, tuple[f
     return selection.cached(("per_image_table", metric), compute)
 
 
-def paired_images(anchor: Any, test: Any, metric: str, images: ImageSet | None = None) -> PairedImages:
+def _pooled_table(selection: Any, metric: str) -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, int]]:
+    """image -> quality -> (bits, pooled quantity) of a selection's ok records with a value of ``metric``,
+    and image -> pixel count (``dataset-mse``; made once per selection, like :func:`_per_image_table`)."""
+    def compute() -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, int]]:
+        table: dict[str, dict[str, tuple[float, float]]] = {}
+        pixels: dict[str, int] = {}
+        for record in selection.records:
+            value = pooled_quantity(record, metric) if metric_value(record, metric) is not None else None
+            if value is not None and not math.isnan(value):
+                table.setdefault(record.image, {})[record.quality] = (8.0 * record.num_bytes, float(value))
+                pixels[record.image] = record.height * record.width
+        return table, pixels
+
+    return selection.cached(("pooled_table", metric), compute)
+
+
+def paired_images(anchor: Any, test: Any, metric: str, images: ImageSet | None = None,
+                  pooled: bool | None = None) -> PairedImages:
     """The per-image matrices of two measured selections (:class:`rdbench.analysis.curves.Selection`)
     over ``images`` (default: :func:`rdbench.analysis.image_sets.common_images`, the images the
-    comparison's mean curves average), with every other image left out and why."""
+    comparison's mean curves average), with every other image left out and why. ``pooled`` (default:
+    whether the aggregation in force is ``dataset-mse``) gives the bits, pooled quantities and pixel
+    counts a pooled resample needs."""
     if images is None:
         images = common_images(anchor, test, metric)
-    a_table, t_table = _per_image_table(anchor, metric), _per_image_table(test, metric)
+    if pooled is None:
+        pooled = current_aggregation() == "dataset-mse"
+    pixels: dict[str, int] = {}
+    if pooled:
+        (a_table, _), (t_table, pixels) = _pooled_table(anchor, metric), _pooled_table(test, metric)
+    else:
+        a_table, t_table = _per_image_table(anchor, metric), _per_image_table(test, metric)
     a_q, t_q = anchor.qualities, test.qualities
     kept = list(images.images)
 
@@ -141,7 +197,8 @@ def paired_images(anchor: Any, test: Any, metric: str, images: ImageSet | None =
             len(kept), len(qualities))
 
     return PairedImages(kept, metric, a_q, t_q, matrix(a_table, a_q, 0), matrix(a_table, a_q, 1),
-                        matrix(t_table, t_q, 0), matrix(t_table, t_q, 1), dict(images.left_out))
+                        matrix(t_table, t_q, 0), matrix(t_table, t_q, 1), dict(images.left_out),
+                        np.array([pixels[i] for i in kept], dtype=float) if pooled else None)
 
 
 @dataclass(frozen=True)
@@ -177,10 +234,7 @@ def bootstrap_bd(data: PairedImages, *, method: str = "pchip", kind: BdKind = "r
             return BootstrapResult(math.nan, math.nan, level, n, resamples, seed, reason=(
                 f"the {role} has {plural(len(qualities), 'quality', 'qualities')} per image; method {method!r} "
                 f"needs at least {need} points for a bootstrap interval"))
-    counts = resample_weights(n, resamples, seed)
-    a_rate, t_rate = counts @ data.anchor_bpp, counts @ data.test_bpp
-    a_q = data.mean_quality(counts @ data.anchor_value)
-    t_q = data.mean_quality(counts @ data.test_value)
+    a_rate, a_q, t_rate, t_q = data.curves(resample_weights(n, resamples, seed))
     values = batch_bd(a_rate, a_q, t_rate, t_q, method=method, kind=kind, interval=interval)
     good = values[np.isfinite(values)]
     failed = int(resamples - good.size)

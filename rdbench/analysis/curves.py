@@ -486,8 +486,9 @@ def describe_anchor(catalogue: Catalogue, anchor: str, datasets: list[str], metr
             line += (f"; MISSING on {', '.join(missing)} ({metric}; no {anchor} measured in the store and no "
                      f"shipped {fallback} curve there)")
         else:
-            line += f"; MISSING on {', '.join(missing)} ({metric})"
+            unavailable = metric_spec.get(metric).unavailable_reason() is not None  # the cells say why
+            line += f"; MISSING on {', '.join(missing)} ({metric}{', unavailable here' if unavailable else ''})"
         alternatives = [n for n in vtm_alternatives(catalogue, missing) if n != anchor]
-        if alternatives:
+        if alternatives and metric_spec.get(metric).builtin:  # published curves hold PSNR and MS-SSIM only
             line += f"; published alternative: {', '.join(alternatives)}"
     return line

@@ -68,8 +68,7 @@ def metric_average(tables: Mapping[str, BdTable], averaged: Sequence[str]) -> li
                     value, images, reason = math.nan, 0, "not asked for"
                 else:
                     value, images, reason = _metric_mean(table, codec, dataset)
-                    unavailable = metric_spec.get(name).unavailable_reason() if reason is not None else None
-                    reason = f"unavailable here: {unavailable}" if unavailable else reason
+                    reason = (metric_spec.unavailable_note(name) or reason) if reason is not None else None
                 row[name] = value
                 row[f"{name} images"] = images
                 if reason is None:

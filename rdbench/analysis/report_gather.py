@@ -21,8 +21,12 @@ from typing import Any
 
 from rdbench import __version__, metric_spec
 from rdbench.analysis.aggregate import (
+    DEFAULT_AGGREGATION,
     _quality_sort_key,
+    aggregation,
+    aggregation_note,
     capped_db,
+    current_aggregation,
     is_capped,
     shown_uncapped,
 )
@@ -111,6 +115,20 @@ def _point_tip(found: CurveInfo, metric: str, bpp: float, value: float, quality:
     return "\n".join(line for line in lines if line)
 
 
+def _point_over(n: int) -> str:
+    """What a measured point is of: ``mean of 24 images``, or pooled under ``dataset-mse``."""
+    return f"mean of {n} images" if current_aggregation() == DEFAULT_AGGREGATION else f"{n} images pooled"
+
+
+def figure_aggregation(sources: Iterable[str]) -> str:
+    """The sentence an RD figure's caption states its points' aggregation with (the one the tables state),
+    naming the published or imported curves drawn beside pooled ones, which keep their authors' image means."""
+    text = aggregation_note()
+    if current_aggregation() != DEFAULT_AGGREGATION and any(s != "measured" for s in sources):
+        text += "; published and imported curves keep their authors' aggregation (image means)"
+    return text[:1].upper() + text[1:] + "."
+
+
 def _curve_points(found: CurveInfo) -> list[tuple[float, float, str | None, str]]:
     """(bpp, value, quality, extra) of a curve's points: measured ones with their quality and images."""
     if found.selection is not None:
@@ -119,7 +137,7 @@ def _curve_points(found: CurveInfo) -> list[tuple[float, float, str | None, str]
         for row in found.selection.rows_for(found.metric):
             value = row.get(key)
             if value is not None and not math.isnan(value):
-                out.append((row["bpp"], value, row["quality"], f"mean of {row['n']} images"))
+                out.append((row["bpp"], value, row["quality"], _point_over(row["n"])))
         return out
     labels = point_labels(found)
     return [(b, v, labels[i], f"point {i + 1} of {len(found.points)}") for i, (b, v) in enumerate(found.points)]
@@ -134,7 +152,7 @@ def curve_groups(ctx: Context) -> list[FigureGroup]:
             found = {n: c for n in [*ctx.names, ctx.anchor] if (c := ctx.curves.get((n, dataset, metric)))}
             missing = [n for n in dict.fromkeys([*ctx.names, ctx.anchor]) if n not in found]
             if not found:
-                group.empty.append(f"{dataset}, {metric}: no curve to draw")
+                group.empty.append(f"{dataset}, {metric}: {metric_spec.unavailable_note(metric) or 'no curve to draw'}")
                 continue
             label = metric_spec.get(metric).axis_label
             series, rows = [], []
@@ -150,7 +168,8 @@ def curve_groups(ctx: Context) -> list[FigureGroup]:
                     points=[(b, v, _point_tip(info, metric, b, v, q, e)) for b, v, q, e in points]))
                 rows.extend({"codec": info.label, "source": info.source, "quality": q, "bpp": b, label: v, "note": e}
                             for b, v, q, e in points)
-            caption = (f"{dataset}: {label} against bpp." + (f" No {metric} curve: {', '.join(missing)}." if missing else ""))
+            caption = (f"{dataset}: {label} against bpp. {figure_aggregation(c.source for c in found.values())}"
+                       + (f" No {metric} curve: {', '.join(missing)}." if missing else ""))
             points_table = table(rows, ["codec", "source", "quality", "bpp", label, "note"], digits={"bpp": 4, label: 3})
             group.figures.append(ctx.figure(series, caption, points_table, title=f"{dataset}, {metric}",
                                             xlabel="bits per pixel", ylabel=label))
@@ -195,9 +214,9 @@ def spread_groups(ctx: Context) -> list[FigureGroup]:
                                if r.get(spec.key) is not None and not math.isnan(r[spec.key])]
                 if per_image:
                     series.append(Series(
-                        label=f"{selection.label} (mean of {len(per_image)} images)", colour=colour, marker=marker,
+                        label=f"{selection.label} ({_point_over(len(per_image))})", colour=colour, marker=marker,
                         width=2.4, points=[(b, v, (f"{selection.label}\nquality {q}\nbpp {b:.4f}\n"
-                                                   f"{spec.value_text(v)}\nmean of {n} images"))
+                                                   f"{spec.value_text(v)}\n{_point_over(n)}"))
                                            for b, v, q, n in mean_points]))
                 values: dict[str, list[tuple[float, str]]] = defaultdict(list)
                 capped: dict[str, int] = defaultdict(int)
@@ -220,7 +239,8 @@ def spread_groups(ctx: Context) -> list[FigureGroup]:
                                  "config": selection.config_label})
             if not rows:
                 continue
-            group.figures.append(ctx.figure(series, f"{dataset}: per-image {spec.axis_label} against bpp",
+            group.figures.append(ctx.figure(series, f"{dataset}: per-image {spec.axis_label} against bpp, and each "
+                                            f"codec's curve. {figure_aggregation(['measured'])}",
                                             title=f"{dataset}, {metric}, per image", xlabel="bits per pixel",
                                             ylabel=spec.axis_label))
             group.figures[-1].metric = metric
@@ -379,20 +399,36 @@ def provenance(ctx: Context, records: list[Record], about: dict[str, str]) -> Pr
 
 
 def gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = None,
-                 datasets: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
-                 method: str = "pchip", title: str | None = None, command: str | None = None,
-                 bd_options: dict[str, Any] | None = None,
-                 qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
-                 anchor_qualities: list[str] | None = None,
-                 labels: Mapping[str, str] | None = None) -> Report:
+                  datasets: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
+                  method: str = "pchip", title: str | None = None, command: str | None = None,
+                  bd_options: dict[str, Any] | None = None,
+                  qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
+                  anchor_qualities: list[str] | None = None,
+                  labels: Mapping[str, str] | None = None) -> Report:
     """What the report shows, gathered from ``store``. ``codecs`` default to every measured codec and
     imported curve on ``datasets``, which default to every dataset in the store; names and datasets are
     checked as ``rdbench bdrate`` checks them (usage errors with "did you mean"). ``qualities`` and
     ``anchor_qualities`` select the points of every table and figure as in
     :func:`rdbench.analysis.tables.bd_table` (the codecs', per codec or for all; the anchor's).
     ``bd_options`` go to :func:`rdbench.analysis.tables.bd_table` as they are (e.g. ``{"ci": 95}`` for
-    bootstrap intervals). ``labels`` gives display names (codecs, datasets, anchor) to the paper view of
-    each BD table and the figures' legends."""
+    bootstrap intervals); their ``aggregate`` (default: the aggregation in force,
+    :func:`rdbench.analysis.aggregate.aggregation`) makes every table's and figure's points, and each
+    states it. ``labels`` gives display names (codecs, datasets, anchor) to the paper view of each BD
+    table and the figures' legends."""
+    with aggregation((bd_options or {}).get("aggregate") or current_aggregation()):
+        return _gather_report(store, anchor, codecs=codecs, datasets=datasets, metrics=metrics, method=method,
+                              title=title, command=command, bd_options=bd_options, qualities=qualities,
+                              anchor_qualities=anchor_qualities, labels=labels)
+
+
+def _gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = None,
+                  datasets: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
+                  method: str = "pchip", title: str | None = None, command: str | None = None,
+                  bd_options: dict[str, Any] | None = None,
+                  qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
+                  anchor_qualities: list[str] | None = None,
+                  labels: Mapping[str, str] | None = None) -> Report:
+    """:func:`gather_report` under the aggregation in force (the arguments are its own)."""
     started = datetime.now(timezone.utc)
     catalogue = Catalogue(store)
     wanted = resolve_datasets(catalogue, list(datasets or [])) or catalogue.dataset_names()
@@ -449,6 +485,7 @@ def gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = N
         "qualities": choice.describe() or "all stored",
         "anchor qualities": ", ".join(anchor_qualities) if anchor_qualities else "all its points",
         "BD method": method,
+        "aggregation": aggregation_note(),
     }
     complexity = complexity_part(ctx)
     ok = sum(r.ok for r in records)

@@ -30,6 +30,7 @@ from rdbench.analysis.aggregate import (
     DEFAULT_AGGREGATION,
     aggregation,
     aggregation_note,
+    current_aggregation,
 )
 from rdbench.analysis.bd_cells import WEAK_COVERAGE, BdCell
 from rdbench.analysis.bdrate import BdKind, BdRateError, BdResult, bd_value, kind_of
@@ -169,9 +170,6 @@ def bd_table(catalogue: CatalogueSource, anchor: str, codecs: list[str], dataset
     :data:`rdbench.analysis.aggregate.AGGREGATIONS`), stated in ``table.aggregation`` and a protocol line.
     Published and imported curves are what their authors computed (image means), and a note says so."""
     with aggregation(aggregate) as used:
-        if used != DEFAULT_AGGREGATION and ci is not None:
-            raise UsageError(f"--ci resamples images and recomputes image means; with --aggregate {used} it is "
-                             "not available", hint="leave out --ci, or use --aggregate image-mean")
         table = _bd_table(catalogue, anchor, codecs, datasets, ci=ci, **options)
     table.aggregation = used
     table.protocol.append(aggregation_note(used))
@@ -316,6 +314,10 @@ def _missing_reason(curves: _Curves, codec: str, dataset: str, a: CurveInfo | No
                     comparison: Comparison | None) -> str | None:
     """Why no value can be computed before trying: a curve missing, or no image both curves share."""
     metric = curves.metric
+    if a is None or t is None:
+        unavailable = metric_spec.unavailable_note(metric)
+        if unavailable:  # nothing measured it, and nothing here can: say why, not that a curve is missing
+            return f"{metric} {unavailable}"
     if a is None:
         return curves.anchor_reasons.get(dataset) or f"anchor {curves.anchor} has no {metric} curve on {dataset}"
     if t is None:
@@ -365,8 +367,11 @@ def _protocol_lines(datasets, anchor, anchor_curve, metric, method, kind, anchor
     lines.append(f"`interp`: interpolation-error estimate ({'pp' if kind == 'rate' else 'dB'}), the largest change "
                  f"when one interior supporting point of either curve is left out ({method}; docs/bd-rate.md)")
     if ci is not None:
+        again = ("both curves pooled again from the drawn images (bits / pixels, PSNR-like metrics from their "
+                 "pixel-weighted MSE, others pixel-weighted)" if current_aggregation() == "dataset-mse"
+                 else "both mean curves")
         lines.append(f"`ci_low`/`ci_high`: {ci:g} % paired bootstrap interval over images ({resamples} resamples, "
-                     f"seed {seed}): images resampled with replacement, both mean curves and the value recomputed")
+                     f"seed {seed}): images resampled with replacement, {again} and the value recomputed")
     return lines
 
 

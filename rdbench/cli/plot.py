@@ -108,6 +108,8 @@ def _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_
                          "quality")
     names = split_csv(codecs)
     out = Path(out_dir)
+    if not complexity:
+        _refuse_unavailable(metric, db)
     if delta:
         catalogue = open_catalogue(db, per_image or _needs_store(names, anchor))
         _delta(catalogue, names, anchor, split_csv(datasets), choice, anchor_list, metric, method, per_image, out, ext)
@@ -122,6 +124,22 @@ def _figures(codecs, datasets, qualities, anchor_qualities, metric, anchor, per_
         _per_image(catalogue, names or measured, wanted, choice, metric, out, ext)
     else:
         _rd(catalogue, names or measured, wanted, choice, anchor, anchor_list, metric, paper, out, ext)
+
+
+def _refuse_unavailable(metric: str, db: str) -> None:
+    """A metric that cannot be measured here (VMAF) and has no stored values has nothing to draw: a usage
+    error saying why, rather than "no curve"."""
+    from rdbench import metric_spec
+    from rdbench.store.sqlite import Store
+
+    note = metric_spec.unavailable_note(metric)
+    if note is None:
+        return
+    if Path(db).exists():
+        with Store(db, readonly=True) as store:
+            if metric in store.metric_names():
+                return
+    raise UsageError(f"--metric {metric}: {note}", hint="plot a metric measured here (docs/metrics.md)")
 
 
 def _check_kinds(per_image: bool, delta: bool, complexity: bool, anchor: str | None) -> None:

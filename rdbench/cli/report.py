@@ -74,7 +74,7 @@ def _command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
 @click.option("--ci", type=click.FloatRange(0, 100, min_open=True, max_open=True), default=None,
               help="Level (%) of the bootstrap interval over images of each BD-rate whose curves are both measured "
-                   "per image [default: 95 where bd_table offers intervals].")
+                   "per image [default: 95].")
 @click.option("--title", default=None, help="Heading of the report [default: datasets and anchor].")
 @click.option("--out", type=click.Path(dir_okay=False), default="results/report.html", show_default=True,
               help="The HTML file to write.")
@@ -91,10 +91,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, metho
     the database has `rdbench complexity` points, the failed records with their errors, and the
     provenance of every number. Tables sort by a click on a column header. The database is only read.
     """
-    import inspect
-
     from rdbench.analysis.report import build_report, write_report
-    from rdbench.analysis.tables import bd_table
 
     started = time.perf_counter()
     choice = parse_qualities(qualities)
@@ -102,11 +99,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, metho
         raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
     from rdbench.analysis.aggregate import aggregation
 
-    bd_options: dict = {"aggregate": aggregate}
-    if "ci" in inspect.signature(bd_table).parameters and (ci is not None or aggregate == "image-mean"):
-        bd_options["ci"] = ci if ci is not None else 95.0  # intervals resample image means: not under dataset-mse
-    elif ci is not None:
-        raise UsageError("--ci: this rdbench's BD-rate tables have no bootstrap intervals")
+    bd_options: dict = {"aggregate": aggregate, "ci": ci if ci is not None else 95.0}
     labels = labels_of(label_pairs, labels_file)
     store = _open(db)
     try:

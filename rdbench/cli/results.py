@@ -182,6 +182,10 @@ def command(codec, dataset, quality, status, failed, weights, device, image, sta
     columnar = per_image and fmt != "json" and not mismatches and status != STATUS_FAILED
     listing = _read(db, codec, dataset, quality, status, weights, device, image, stale, columnar=columnar,
                     mismatches=mismatches)
+    from rdbench.metric_spec import unavailable_beside
+
+    for name, note in unavailable_beside(listing.plugins).items():  # a column a reader of the set looks for
+        click.echo(f"note: {name} has no column: {note}", err=True)
     if listing.stale_count and fmt in ("table", "markdown"):
         click.echo(f"note: {listing.stale_count} stale records (measured on an image's earlier content) are not "
                    "shown (--stale lists them)", err=True)

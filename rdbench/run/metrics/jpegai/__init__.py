@@ -17,3 +17,10 @@ One module per family, each function a plug-in metric ``f(original, reconstructi
 
 Definitions, references and the measured agreement with the framework: ``docs/metrics.md``.
 """
+
+#: Relative tolerance of each metric's agreement with the framework's own code (docs/metrics.md, the JPEG AI
+#: metrics' table and "Golden values"): 1e-6 where rdbench runs the framework's arithmetic, else the measured
+#: difference of piq's float32 code from the framework's libraries, with a margin. The golden tests hold every
+#: metric to it, and ``bench/gpu_suite.py`` the device path against the numpy path.
+AGREEMENT = {"psnr-y": 1e-6, "psnr-u": 1e-6, "psnr-v": 1e-6, "psnr-yuv": 1e-6, "ms-ssim-y": 1e-6, "nlpd": 1e-6,
+             "psnr-hvs": 1e-6, "iw-ssim": 5e-5, "vif": 1e-5, "fsim": 1e-5}
