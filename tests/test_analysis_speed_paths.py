@@ -146,6 +146,7 @@ def test_record_dicts_equal_dataclasses_asdict_and_copy_extra_deeply(varied):
 _floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(_floats, st.floats(min_value=-1e6, max_value=1e6), st.integers(-10, 10)), min_size=1,
                 max_size=30))

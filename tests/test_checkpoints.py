@@ -84,6 +84,7 @@ def test_seeded_weights_round_trip_through_official_format(tmp_path, kodak_crop,
     assert codec.notes["decoder_matches_encoder"] is True
 
 
+@pytest.mark.slow
 def test_wrong_architecture_names_missing_unexpected_and_misshaped_keys(tmp_path):
     torch.manual_seed(0)
     state = MLICPlusPlus(N=64, M=96, slices=3).state_dict()  # different M and slice count

@@ -192,6 +192,7 @@ def test_an_adapter_can_declare_its_code_version() -> None:
     assert short_code(code_identity(Wrapped)) == "vtm-wrapper 3"
 
 
+@pytest.mark.slow
 def test_records_stored_before_code_identities_are_adopted_once(tmp_path: Path) -> None:
     """A database of schema 6 (no code column) is upgraded; its records are reused by the next run,
     which says so, and take the current code."""

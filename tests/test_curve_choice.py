@@ -421,6 +421,7 @@ def test_lossless_image_in_the_run_summary_and_aggregate(lossless_db):
 # -- typos are usage errors ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,words", [
     (["bdrate", "--anchor", "jpeg", "--codec", "webbp"], "did you mean 'webp'"),
     (["bdrate", "--anchor", "jpeg", "--codec", "webp", "--dataset", "foo"], "unknown dataset 'foo'"),

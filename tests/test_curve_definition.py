@@ -196,6 +196,7 @@ def test_a_tiny_overlap_is_flagged(tmp_path):
     assert "weak_overlap" not in table["cells"][0]
 
 
+@pytest.mark.slow
 def test_a_curve_measured_on_two_devices_across_qualities_is_refused(tmp_path):
     folder = kodak_crops(tmp_path / "crops", 3)
     db = tmp_path / "rd.sqlite"

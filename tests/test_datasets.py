@@ -208,6 +208,7 @@ def test_interrupted_dataset_download_resumes(server, env) -> None:
     assert ("/set.zip", f"bytes={len(archive) // 2}-") in server.requests
 
 
+@pytest.mark.slow
 def test_add_verifies_before_registering(kodak_dir: Path, env, tmp_path: Path) -> None:
     result = rdbench("datasets", "add", "kodak", str(kodak_dir), "-q", env=env)
     assert result.returncode == 0, result.stderr

@@ -72,6 +72,7 @@ def _no_injection(*folders: Path) -> None:
         assert not list(folder.rglob("PWNED*")), f"a shell interpreted a file name under {folder}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MAGIC))
 def test_round_trip_along_the_sweep(name: str, crop: np.ndarray, private_tmp: Path) -> None:
     """Lowest, middle and highest point of the default sweep: a complete bitstream, the original

@@ -147,6 +147,7 @@ def _immutable(paths: list[Path], on: bool) -> bool:
     return result.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", ["file", "folder"])
 def test_read_only_database_gives_one_clear_error_and_keeps_rows(env, tmp_path: Path, what: str) -> None:
     images = make_images(tmp_path / "imgs", widths=(40, 41))

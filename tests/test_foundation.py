@@ -28,6 +28,7 @@ def three_kodak(kodak_dir: Path, tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_run_stores_true_metrics_and_resumes(three_kodak: Path, tmp_path: Path) -> None:
     db = tmp_path / "r.sqlite"
     first = rdbench("run", "--codec", "jpeg", "--dataset", three_kodak, "--quality", "30,80", "--db", db, check=True)
@@ -58,6 +59,7 @@ def test_run_stores_true_metrics_and_resumes(three_kodak: Path, tmp_path: Path) 
     assert rows == (9, 3)
 
 
+@pytest.mark.slow
 def test_results_json_has_stable_fields(three_kodak: Path, tmp_path: Path) -> None:
     db = tmp_path / "r.sqlite"
     rdbench("run", "--codec", "jpeg,webp", "--dataset", three_kodak, "--quality", "50", "--db", db, "--jobs", "2", "-q",
@@ -121,6 +123,7 @@ def test_two_runs_on_one_database_at_once(three_kodak: Path, tmp_path: Path) -> 
         ("jpeg", 12), ("webp", 12)]
 
 
+@pytest.mark.slow
 def test_codecs_lists_what_runs_here_and_why_the_rest_cannot(monkeypatch) -> None:
     monkeypatch.delenv("RDBENCH_VTM_DIR", raising=False)
     listed = {row["codec"]: row for row in json.loads(rdbench("codecs", "--format", "json", check=True).stdout)}

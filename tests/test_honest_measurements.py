@@ -135,6 +135,7 @@ def kodak_dir() -> Path:
 # -- 2. folder datasets ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_folder_named_like_a_registered_dataset_does_not_merge_into_it(env, tmp_path, kodak_dir) -> None:
     """`--dataset /some/where/kodak` holding one crop named kodim01.png is not Kodak: its results are
     stored under a name of its own, and the registered Kodak copy keeps its name whatever path names it."""
@@ -192,6 +193,7 @@ def test_two_folders_with_the_same_name_are_two_datasets(env, tmp_path) -> None:
 # -- 6. kept bitstreams ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_kept_bitstream_has_its_own_file_and_its_record_points_to_it(env, tmp_path) -> None:
     """x.png and x.bmp of one folder, two datasets and two configurations in one --keep-bitstreams
     folder: one file per record, each holding exactly that record's bytes."""

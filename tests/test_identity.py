@@ -145,6 +145,7 @@ def test_a_database_of_the_previous_schema_migrates_keeping_its_records(tmp_path
         assert store.count() == 1 and store.records()[0].bpp == 1.6
 
 
+@pytest.mark.slow
 def test_reusing_records_of_another_codec_library_version_is_said(tmp_path, images):
     db = tmp_path / "r.sqlite"
     run = ("run", "--codec", "jpeg", "--quality", "50", "--dataset", images, "--db", db, "-q")

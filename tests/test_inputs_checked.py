@@ -267,6 +267,7 @@ READERS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", READERS, ids=[a[0] + ("-per-image" if "--per-image" in a else "") for a in READERS])
 def test_reading_commands_work_on_a_database_in_a_read_only_folder(measured_db: Path, read_only_folder, tmp_path,
                                                                   args) -> None:

@@ -204,6 +204,7 @@ def _refused_run(name: str, changed: Path, expected: str, db: Path) -> None:
     assert f"{changed.name}: SHA-256 {file_sha256(changed)} differs from the expected {expected}" in verify.stderr
 
 
+@pytest.mark.slow
 def test_a_run_on_a_registered_dataset_refuses_a_changed_image(kodak_dir: Path, data_env: Path, tmp_path: Path) -> None:
     import shutil
 

@@ -122,6 +122,7 @@ def test_a_file_name_that_is_no_codec_name_is_refused_without_a_name_key(tmp_pat
     assert result.returncode == 1 and str(path) in result.stderr and "file name" in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_a_usable_name_works_for_a_toml_codec_and_an_imported_curve(measured, tmp_path):
     """The same rule admits the same names: letters, digits and . + _ -."""
     import os
@@ -251,6 +252,7 @@ def test_load_curves_takes_a_list_of_both_metrics_as_the_docs_say(measured):
         library.load_curves(measured["db"], ["jpeg"], [dataset], "both")
 
 
+@pytest.mark.slow
 def test_an_imported_curve_is_an_imported_curve_in_every_message(measured, tmp_path):
     """The bootstrap footnote said "is a imported curve"."""
     import shutil

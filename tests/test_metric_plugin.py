@@ -121,6 +121,7 @@ def test_run_stores_each_plug_in_value_with_its_version(measured):
         assert means == sorted(means) and 20 < means[0] < means[-1] < 60
 
 
+@pytest.mark.slow
 def test_results_show_the_plug_in_columns(measured):
     env, db, _ = measured
     out = rdbench("results", "--db", db, "--format", "json", env=env, check=True).stdout
@@ -133,6 +134,7 @@ def test_results_show_the_plug_in_columns(measured):
     assert {(r["codec"], r["quality"], r["image"]): r["psnr-luma"] for r in per_image} == stored
 
 
+@pytest.mark.slow
 def test_bdrate_of_a_plug_in_metric_is_the_bd_rate_of_the_stored_means(measured):
     from rdbench.analysis.bdrate import bd_rate
 
@@ -205,6 +207,7 @@ def _literal_modules() -> dict[str, list[str]]:
     return found
 
 
+@pytest.mark.slow
 def test_metric_names_are_literals_in_at_most_four_modules():
     found = _literal_modules()
     assert len(found) <= 4, found

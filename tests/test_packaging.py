@@ -88,6 +88,7 @@ def test_wheel_install_lists_codecs_datasets_and_computes_bdrate_on_shipped_curv
     assert not list(tmp_path.glob("**/*.toml")), "nothing shipped may be written into the user's folder"
 
 
+@pytest.mark.slow
 def test_public_api_resolves_every_name_without_importing_torch():
     """Every public name is resolved (each lazy import really runs) in a fresh interpreter, and only then
     is torch looked for: WHY fresh: in this process torch may already be imported by other tests."""

@@ -249,6 +249,7 @@ def test_plot_cli_writes_vector_figures_with_embedded_fonts(tmp_path):
     assert b"/FontFile2" in pdf and b"/Subtype /Type3" not in pdf
 
 
+@pytest.mark.slow
 def test_library_and_old_calls_of_plot_rd(tmp_path):
     """Without paper options and with a path, `rdbench.plot_rd` writes the figure `rdbench plot` always wrote
     (the notebooks' call); without a path it returns the Figure; bad ranges are usage errors (exit 2)."""

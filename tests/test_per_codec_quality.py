@@ -66,6 +66,7 @@ def _bdrate(db: Path, crops: Path, *args: str):
                    "--db", db)
 
 
+@pytest.mark.slow
 def test_run_takes_each_codecs_own_points(tmp_path, measured):
     _, crops = measured
     db = tmp_path / "r.sqlite"
@@ -115,6 +116,7 @@ def test_bdrate_per_codec_points_match_bjontegaard(measured):
     assert cell["bd_rate"] == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_global_quality_does_not_cut_the_anchor(measured):
     """Issue 27 item 5: --quality meant for the codecs left the anchor with whichever of its points
     share those numbers (here none: every cell NaN)."""
@@ -133,6 +135,7 @@ def test_global_quality_does_not_cut_the_anchor(measured):
     assert cell["bd_rate"] == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [
     ("bdrate", "--anchor", "jpeg", "--codec", "webp"),
     ("plot", "--anchor", "jpeg", "--codec", "webp"),

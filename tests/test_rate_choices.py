@@ -44,6 +44,7 @@ def crops(tmp_path_factory) -> Path:
     return kodak_crops(tmp_path_factory.mktemp("crops") / "c", 2, (0, 0, 128, 128))
 
 
+@pytest.mark.slow
 def test_a_rerun_at_another_tolerance_keeps_the_earlier_choices(crops, tmp_path) -> None:
     """The tolerance is part of a choice's key: a 15 % run stands beside the 1 % one. Tables and curves take
     each codec's latest tolerance unless --rate-tolerance names one, and say which others are stored."""

@@ -102,6 +102,7 @@ def _tree(root: Path) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 def test_a_run_writes_only_to_its_results_path_and_temp_dir(tmp_path: Path) -> None:
     home, cwd, tmp, data, results = (tmp_path / n for n in ("home", "cwd", "tmp", "data", "out"))
     for folder in (home, cwd, tmp, data):

@@ -181,6 +181,7 @@ def test_compressai_is_imported_once_per_worker_never_per_job(tmp_path, probes):
         assert all(r["extra"]["decoder_matches_encoder"] is True for r in records)
 
 
+@pytest.mark.slow
 def test_classical_workers_never_import_torch_and_each_image_is_read_once(tmp_path, probes, monkeypatch):
     images = save_images(tmp_path / "images", count=4)
     db = tmp_path / "jpeg.sqlite"
