@@ -109,8 +109,7 @@ def _clean(value: Any) -> Any:
 @db_option
 def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
             per_image, ci, resamples, seed, sensitivity, steps, points, rate_tolerance, aggregate, fmt, columns,
-            label_pairs,
-            labels_file, average, db):
+            label_pairs, labels_file, average, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
     Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
@@ -135,17 +134,8 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     print the table as it goes into a paper, in latex (booktabs), markdown or html: display names,
     "value [low, high]" cells, the best value per column in bold, a caption with the protocol.
     """
-    if ci is None and (resamples is not None or seed is not None):
-        raise UsageError("--bootstrap and --seed set the resampling of a confidence interval",
-                         hint="add --ci 95 (or another level in percent)")
-    if steps is not None and not sensitivity:
-        raise UsageError("--sensitivity-steps sets the study of --sensitivity", hint="add --sensitivity")
+    _check_options(ci, resamples, seed, steps, sensitivity, per_image, fmt, rate_tolerance, points)
     paper = paper_request(fmt, columns, label_pairs, labels_file, average, per_image, sensitivity)
-    if fmt == "csv" and per_image and sensitivity:
-        raise UsageError("--format csv prints one table: ask for --per-image or --sensitivity",
-                         hint="or use --format json, which holds both")
-    if rate_tolerance is not None and points != "matched":
-        raise UsageError("--rate-tolerance chooses among matched points", hint="add --points matched")
     if points == "matched":
         _matched(anchor, codecs, datasets, metric, method, kind, rate_tolerance, fmt, db,
                  other=qualities or anchor_qualities or interval_text or per_image or ci is not None or sensitivity
@@ -183,15 +173,9 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     elif fmt == "json":
         outs = [_json_of(table, anchor, name, method, unit, choice, anchor_list, interval, per_image, sensitivity)
                 for name, table in tables.items()]
-        if several:
-            document: dict[str, Any] = {"anchor": anchor, "metrics": chosen, "method": method, "unit": unit,
-                                        "aggregation": aggregate, "tables": outs}
-            if over_metrics:
-                document.update(averaged=averaged, average=over_metrics,
-                                average_notes=average_notes(over_metrics, averaged, method))
-            click.echo(json.dumps(_clean(document), indent=1, allow_nan=False))
-        else:
-            click.echo(json.dumps(_clean(outs[0]), indent=1, allow_nan=False))
+        document = outs[0] if not several else _several_json(outs, anchor, chosen, method, unit, aggregate,
+                                                               averaged, over_metrics)
+        click.echo(json.dumps(_clean(document), indent=1, allow_nan=False))
     else:
         for index, (name, table) in enumerate(tables.items()):
             title = bd_format.title(table, name, method, choice.describe() if choice else None, anchor_list, interval,
@@ -205,6 +189,32 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
         # exit 0 would let a script take a table of NaN for a result; the footnotes above say why each is NaN
         click.echo(f"error: no {unit} could be computed: every cell is NaN (see the reasons above)", err=True)
         sys.exit(1)
+
+
+def _check_options(ci: float | None, resamples: int | None, seed: int | None, steps: int | None,
+                   sensitivity: bool, per_image: bool, fmt: str, rate_tolerance: float | None, points: str) -> None:
+    """Options that only make sense with another one, refused before anything is read."""
+    if ci is None and (resamples is not None or seed is not None):
+        raise UsageError("--bootstrap and --seed set the resampling of a confidence interval",
+                         hint="add --ci 95 (or another level in percent)")
+    if steps is not None and not sensitivity:
+        raise UsageError("--sensitivity-steps sets the study of --sensitivity", hint="add --sensitivity")
+    if fmt == "csv" and per_image and sensitivity:
+        raise UsageError("--format csv prints one table: ask for --per-image or --sensitivity",
+                         hint="or use --format json, which holds both")
+    if rate_tolerance is not None and points != "matched":
+        raise UsageError("--rate-tolerance chooses among matched points", hint="add --points matched")
+
+
+def _several_json(outs: list[dict[str, Any]], anchor: str, chosen: list[str], method: str, unit: str,
+                  aggregate: str, averaged: list[str], over_metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON document of several metrics' tables (``--metric a,b`` or a set), with their average."""
+    document: dict[str, Any] = {"anchor": anchor, "metrics": chosen, "method": method, "unit": unit,
+                                "aggregation": aggregate, "tables": outs}
+    if over_metrics:
+        document.update(averaged=averaged, average=over_metrics,
+                        average_notes=average_notes(over_metrics, averaged, method))
+    return document
 
 
 def _json_of(table: BdTable, anchor: str, metric: str, method: str, unit: str, choice: Any,
