@@ -74,6 +74,7 @@ _PUBLIC: dict[str, str] = {
     "paper_table": "rdbench.analysis.paper_table",
     "PaperTable": "rdbench.analysis.paper_table",
     "load_labels": "rdbench.analysis.paper_table",
+    "metrics_paper_table": "rdbench.analysis.metrics_paper_table",
     # analysis: results as pandas DataFrames, and the HTML report
     "load_records": "rdbench.analysis.dataframes",
     "load_curves": "rdbench.analysis.dataframes",

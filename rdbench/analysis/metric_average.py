@@ -34,7 +34,18 @@ from rdbench.analysis.tables import BdTable
 AVERAGE = "average"
 
 
-def _metric_mean(table: BdTable, codec: str, dataset: str) -> tuple[float, int, str | None]:
+def metric_mean(name: str, table: BdTable, codec: str, dataset: str) -> tuple[float, int, str | None]:
+    """(mean of the per-image values of one cell, images, why NaN) of metric ``name``'s table; a metric
+    that cannot be measured here says so (:func:`rdbench.metric_spec.unavailable_note`) rather than that
+    its values are missing. The one place a metric's mean is taken, for the average's rows and the
+    paper table (:mod:`rdbench.analysis.metrics_paper_table`)."""
+    value, images, reason = _cell_mean(table, codec, dataset)
+    if reason is not None:
+        reason = metric_spec.unavailable_note(name) or reason
+    return value, images, reason
+
+
+def _cell_mean(table: BdTable, codec: str, dataset: str) -> tuple[float, int, str | None]:
     """(mean of the per-image values of one cell, images, why NaN) of one metric's table."""
     key = table.value_key
     entries = [e for e in table.per_image if e["codec"] == codec and e["dataset"] == dataset]
@@ -67,8 +78,7 @@ def metric_average(tables: Mapping[str, BdTable], averaged: Sequence[str]) -> li
                 if table is None:
                     value, images, reason = math.nan, 0, "not asked for"
                 else:
-                    value, images, reason = _metric_mean(table, codec, dataset)
-                    reason = (metric_spec.unavailable_note(name) or reason) if reason is not None else None
+                    value, images, reason = metric_mean(name, table, codec, dataset)
                 row[name] = value
                 row[f"{name} images"] = images
                 if reason is None:
@@ -77,7 +87,7 @@ def metric_average(tables: Mapping[str, BdTable], averaged: Sequence[str]) -> li
                     left_out[name] = reason
             for name, table in tables.items():
                 if name not in averaged:  # shown beside the average, not part of it
-                    row[name], row[f"{name} images"], _ = _metric_mean(table, codec, dataset)
+                    row[name], row[f"{name} images"], _ = metric_mean(name, table, codec, dataset)
             row[AVERAGE] = math.fsum(means) / len(means) if means else math.nan
             row["metrics"] = f"{len(means)}/{len(averaged)}"
             row["complete"] = len(means) == len(averaged)

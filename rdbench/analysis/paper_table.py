@@ -241,7 +241,7 @@ def _latex_cell(cell: PaperCell, digits: int) -> str:
 # -- building the table from the cells ---------------------------------------------------------
 
 
-class _Notes:
+class Notes:
     """Footnotes numbered in the order cells first need them, one per distinct text; each written with
     the display names (``labels``) the table shows, so a footnote names the codec as its row does."""
 
@@ -263,7 +263,7 @@ def _interval_text(cell: BdCell, digits: int) -> str:
     return f"[{cell.ci_low:.{max(digits - 1, 0)}f}, {cell.ci_high:.{max(digits - 1, 0)}f}]"
 
 
-def _value_cell(cell: BdCell, columns: Sequence[str], digits: int, notes: _Notes) -> PaperCell:
+def _value_cell(cell: BdCell, columns: Sequence[str], digits: int, notes: Notes) -> PaperCell:
     """The value (with its interval when ``ci`` is shown): ``-13.39 [-14.1, -12.7]``, or a dash with the
     reason as a footnote."""
     if cell.reason is not None or not math.isfinite(cell.value):
@@ -282,7 +282,7 @@ def _value_cell(cell: BdCell, columns: Sequence[str], digits: int, notes: _Notes
     return PaperCell(text, cell.value, low, high, marks=tuple(marks), numeric=True)
 
 
-def _other_cell(cell: BdCell, column: str, digits: int, notes: _Notes) -> PaperCell:
+def _other_cell(cell: BdCell, column: str, digits: int, notes: Notes) -> PaperCell:
     """A cell of a column other than the value: interval alone, overlap, interp, n, interval."""
     if cell.reason is not None:
         return PaperCell(MISSING)
@@ -319,7 +319,7 @@ def _subcolumns(columns: Sequence[str], kind: str, level: float | None) -> list[
     return out
 
 
-def _mark_best(rows: list[list[PaperCell]], kind: str) -> list[list[PaperCell]]:
+def mark_best(rows: list[list[PaperCell]], kind: str) -> list[list[PaperCell]]:
     """Each column's best value bold (lowest BD-rate, highest BD-PSNR; ties all), where a column has two
     values or more to choose from."""
     if not rows:
@@ -367,8 +367,8 @@ def paper_table(table: BdTable, *, columns: str | Iterable[str] | None = None,
     LaTeX ``\\label``. The caption states the protocol (:func:`protocol_caption`).
     """
     chosen = parse_columns(columns, ci=table.ci_level is not None)
-    name = _namer(labels)
-    notes = _Notes(labels)
+    name = namer(labels)
+    notes = Notes(labels)
     sub = _subcolumns(chosen, table.kind, table.ci_level)
     groups = [(name(d), sub) for d in table.datasets]
     averages = average_values(table) if average else {}
@@ -389,7 +389,7 @@ def paper_table(table: BdTable, *, columns: str | Iterable[str] | None = None,
                        else PaperCell(MISSING, marks=(notes.mark(why),)))
         rows.append(row)
     if best:
-        rows = _mark_best(rows, table.kind)
+        rows = mark_best(rows, table.kind)
     caption = protocol_caption(table, labels=labels, average=average, best=best)
     return PaperTable(groups, rows, caption, notes.lines(), digits=digits, label=label)
 
@@ -397,7 +397,7 @@ def paper_table(table: BdTable, *, columns: str | Iterable[str] | None = None,
 # -- the caption -------------------------------------------------------------------------------
 
 
-def _namer(labels: Mapping[str, str] | None):
+def namer(labels: Mapping[str, str] | None):
     """name -> its display name (the name itself where ``labels`` has none)."""
     shown = dict(labels or {})
     return lambda name: shown.get(name, name)
@@ -436,7 +436,7 @@ def protocol_caption(table: BdTable, *, labels: Mapping[str, str] | None = None,
     """One paragraph saying how the numbers were made: anchor, metric, method, the anchor's points per
     dataset, the interval integrated, the aggregation, the images, the interval's resampling, the
     average and the bold mark."""
-    name = _namer(labels)
+    name = namer(labels)
     cells = table.cells
     metric = cells[0].metric if cells else metric_spec.DEFAULT
     method = cells[0].method if cells else "pchip"

@@ -23,6 +23,7 @@ from rdbench.analysis.catalogue import Catalogue
 from rdbench.analysis.curve_names import split_name
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.metric_average import AVERAGE, average_notes, metric_average
+from rdbench.analysis.metrics_paper_table import metrics_paper_table
 from rdbench.analysis.name_checks import known_names, listed_once
 from rdbench.analysis.paper_table import paper_table
 from rdbench.analysis.tables import BdTable, bd_table
@@ -106,10 +107,13 @@ def _clean(value: Any) -> Any:
 @aggregate_option()
 @format_option(choices=(*FORMATS, "html"))
 @paper_options
+@click.option("--per-metric", "per_metric", is_flag=True,
+              help="Paper table of several metrics: also each metric's own paper table (BD-rate between mean "
+                   "curves, with --columns and --average), after the table over metrics.")
 @db_option
 def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text, metric, method, kind,
             per_image, ci, resamples, seed, sensitivity, steps, points, rate_tolerance, aggregate, fmt, columns,
-            label_pairs, labels_file, average, db):
+            label_pairs, labels_file, average, per_metric, db):
     """BD-rate (%) of each codec vs ANCHOR, one column per dataset; NaN cells get a footnote.
 
     Exit status 1 when every cell is NaN (nothing could be compared: the footnotes say why), 2 on a
@@ -132,10 +136,15 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     \b
     Paper tables (docs/paper-output.md): --columns, --label, --labels or --average (and --format html)
     print the table as it goes into a paper, in latex (booktabs), markdown or html: display names,
-    "value [low, high]" cells, the best value per column in bold, a caption with the protocol.
+    "value [low, high]" cells, the best value per column in bold, a caption with the protocol. With
+    several metrics: one table, a column per metric and the average over metrics (--per-metric: and
+    each metric's table after it).
     """
     _check_options(ci, resamples, seed, steps, sensitivity, per_image, fmt, rate_tolerance, points)
     paper = paper_request(fmt, columns, label_pairs, labels_file, average, per_image, sensitivity)
+    chosen = [m.name for m in metric_spec.expand(metric)]
+    several = len(chosen) > 1
+    _check_per_metric(paper, several, per_metric, columns, ci, kind)
     if points == "matched":
         _matched(anchor, codecs, datasets, metric, method, kind, rate_tolerance, fmt, db,
                  other=qualities or anchor_qualities or interval_text or per_image or ci is not None or sensitivity
@@ -152,8 +161,6 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
         raise UsageError("--anchor-qualities names no quality", hint="leave it out to use every point of the anchor")
     anchor_list = split_csv(anchor_qualities) or None
     names = split_csv(codecs) or sorted(listed_once(catalogue, known_names(catalogue, wanted), anchor) - {anchor, split_name(anchor)[0]})
-    chosen = [m.name for m in metric_spec.expand(metric)]
-    several = len(chosen) > 1
 
     def table_of(name: str) -> BdTable:
         return bd_table(catalogue, anchor, names, wanted, metric=name, method=method, kind=kind,
@@ -168,8 +175,7 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, interval_text
     over_metrics = metric_average(tables, averaged) if several and kind == "rate" else []
     unit = bd_format.value_label(kind)
     if paper is not None:
-        click.echo("\n\n".join(paper_table(table, columns=paper["columns"], labels=paper["labels"],
-                                             average=average).render(fmt) for table in tables.values()))
+        click.echo(_paper_output(tables, averaged, paper, fmt, average, per_metric or not over_metrics))
     elif fmt == "json":
         outs = [_json_of(table, anchor, name, method, unit, choice, anchor_list, interval, per_image, sensitivity)
                 for name, table in tables.items()]
@@ -204,6 +210,37 @@ def _check_options(ci: float | None, resamples: int | None, seed: int | None, st
                          hint="or use --format json, which holds both")
     if rate_tolerance is not None and points != "matched":
         raise UsageError("--rate-tolerance chooses among matched points", hint="add --points matched")
+
+
+def _check_per_metric(paper: dict[str, Any] | None, several: bool, per_metric: bool, columns: str | None,
+                      ci: float | None, kind: str) -> None:
+    """The table over metrics shows one value per metric and codec, the mean of per-image BD-rates: the
+    columns and interval of the per-metric tables belong to those (``--per-metric``)."""
+    if per_metric and (paper is None or not several):
+        raise UsageError("--per-metric adds each metric's paper table to the table over several metrics",
+                         hint="name several metrics (--metric a,b or a set) with --format latex|markdown|html")
+    if paper is None or not several or per_metric or kind != "rate":
+        return
+    if columns is not None and [c.strip() for c in columns.split(",") if c.strip()] != ["value"]:
+        raise UsageError("the table over metrics shows one value per metric (the mean of per-image BD-rates), "
+                         f"not --columns {columns}", hint="add --per-metric to print each metric's table with them")
+    if ci is not None:
+        raise UsageError("the table over metrics has no bootstrap interval (--ci)",
+                         hint="add --per-metric to print each metric's table with it")
+
+
+def _paper_output(tables: dict[str, BdTable], averaged: list[str], paper: dict[str, Any], fmt: str,
+                  average: bool, per_metric: bool) -> str:
+    """The paper tables: over several metrics the table JPEG AI papers print (a column per metric and
+    the average), then, where asked (or with one metric, or BD-PSNR), each metric's own table."""
+    blocks = []
+    if len(tables) > 1 and next(iter(tables.values())).kind == "rate":
+        blocks.append(metrics_paper_table(tables, averaged, labels=paper["labels"]).render(fmt))
+    if per_metric:
+        blocks += [paper_table(table, columns=paper["columns"], labels=paper["labels"], average=average,
+                               label=f"tab:bd-{name}" if len(tables) > 1 else "tab:bd").render(fmt)
+                   for name, table in tables.items()]
+    return "\n\n".join(blocks)
 
 
 def _several_json(outs: list[dict[str, Any]], anchor: str, chosen: list[str], method: str, unit: str,
