@@ -21,7 +21,8 @@ def label_options(function):
                             help="TOML or JSON file mapping names (codecs, datasets, the anchor) to display names; "
                                  "--label pairs win over it.")(function)
     return click.option("--label", "label_pairs", multiple=True, metavar='NAME="Display name"',
-                        help="Display name of a codec, dataset or the anchor (repeatable), e.g. "
+                        help="Display name of a codec, dataset or the anchor (repeatable; in bdrate's table over several "
+                             "metrics also of a metric), e.g. "
                              '--label mlicpp-paper="MLIC++".')(function)
 
 
