@@ -60,11 +60,11 @@ def test_a_rerun_at_another_tolerance_keeps_the_earlier_choices(crops, tmp_path)
     assert all(abs(p["deviation"]) <= 0.01 for p in strict.values())
     rows = json.loads(rdbench("results", "--targets", "--db", db, "--format", "json", in_process=True,
                               check=True).stdout)
-    assert {r["tolerance"] for r in rows} == {0.15}
+    assert {r["tolerance_pct"] for r in rows} == {15.0}  # percent, as --rate-tolerance; stored as a fraction
     assert all("also stored at tolerance 1 %" in r["note"] for r in rows)
     rows = json.loads(rdbench("results", "--targets", "--rate-tolerance", "1", "--db", db, "--format", "json",
                               in_process=True, check=True).stdout)
-    assert {r["tolerance"] for r in rows} == {0.01} and all(r["n"] == 2 for r in rows)
+    assert {r["tolerance_pct"] for r in rows} == {1.0} and all(r["n"] == 2 for r in rows)
     # a rerun at 1 % makes it the latest again, and changes nothing stored
     run = run_benchmark("jpegxl", crops, db=db, target_bpp=[0.5, 1.0], rate_tolerance=1.0, say=_quiet)
     assert run.targets[0].encodes == 0

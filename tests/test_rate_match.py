@@ -123,8 +123,9 @@ def test_results_targets_gives_the_means_per_codec_and_target(matched) -> None:
     assert {(r["codec"], r["target_bpp"]) for r in rows} == {(c, t) for c in ("jpeg", "jpegxl") for t in TARGETS}
     for row in rows:
         assert row["n"] == 2
-        assert abs(row["deviation_worst"]) >= abs(row["deviation_mean"])
-        assert {"bpp", "psnr", "ms_ssim_db", "deviation_abs_mean"} <= set(row)
+        assert abs(row["deviation_worst_pct"]) >= abs(row["deviation_mean_pct"])
+        assert {"bpp", "psnr", "ms_ssim_db", "deviation_abs_mean_pct"} <= set(row)
+        assert row["tolerance_pct"] == 1.0  # percent, as --rate-tolerance takes it
     frame = load_targets(db, "jpegxl")
     assert sorted(frame["target_bpp"]) == list(TARGETS)
     with Store(db, readonly=True) as store:
@@ -132,7 +133,30 @@ def test_results_targets_gives_the_means_per_codec_and_target(matched) -> None:
     points = [p for p in _points(db, "jpegxl") if p["target_bpp"] == 0.5]
     assert means[0.5]["bpp"] == pytest.approx(np.mean([p["bpp"] for p in points]))
     text = rdbench("results", "--targets", "--db", db, in_process=True, check=True).stdout
-    assert "jpegxl" in text and "deviation" in text
+    assert "jpegxl" in text and "deviation_mean_pct" in text
+
+
+def test_tolerance_and_deviations_are_shown_in_percent_of_the_stored_fractions(matched) -> None:
+    """The table rate_targets keeps fractions; every row shown (results --targets, per image and means,
+    load_targets) gives 100 times them, in columns named ``_pct``."""
+    db, _, _ = matched
+    with Store(db, readonly=True) as store:
+        stored = {(mark["codec"], mark["image"], mark["target_bpp"]): mark for mark, _ in store.rate_targets()}
+    assert {mark["tolerance"] for mark in stored.values()} == {0.01}
+    per_image = json.loads(rdbench("results", "--targets", "--per-image", "--db", db, "--format", "json",
+                                   in_process=True, check=True).stdout)
+    assert len(per_image) == len(stored)
+    for point in per_image:
+        mark = stored[point["codec"], point["image"], point["target_bpp"]]
+        assert (point["tolerance_pct"], point["deviation_pct"]) == (100 * mark["tolerance"], 100 * mark["deviation"])
+        assert "deviation" not in point and "tolerance" not in point
+    frame = load_targets(db, "jpeg", per_image=True)
+    assert {"tolerance_pct", "deviation_pct"} <= set(frame.columns) and "deviation" not in frame.columns
+    for row in load_targets(db, "jpeg").to_dict("records"):
+        deviations = [mark["deviation"] for (codec, _, target), mark in stored.items()
+                      if codec == "jpeg" and target == row["target_bpp"]]
+        assert row["deviation_mean_pct"] == 100 * (sum(deviations) / len(deviations))
+        assert row["deviation_worst_pct"] == 100 * max(deviations, key=abs)
 
 
 def test_bdrate_through_the_matched_points(matched) -> None:

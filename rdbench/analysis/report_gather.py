@@ -416,59 +416,80 @@ def gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = N
     states it. ``labels`` gives display names (codecs, datasets, anchor) to the paper view of each BD
     table and the figures' legends."""
     with aggregation((bd_options or {}).get("aggregate") or current_aggregation()):
-        return _gather_report(store, anchor, codecs=codecs, datasets=datasets, metrics=metrics, method=method,
-                              title=title, command=command, bd_options=bd_options, qualities=qualities,
-                              anchor_qualities=anchor_qualities, labels=labels)
+        started = datetime.now(timezone.utc)
+        catalogue = Catalogue(store)
+        ctx = report_context(store, catalogue, anchor, codecs, datasets, metrics, method, labels)
+        choice = QualityChoice.of_value(qualities)
+        gather_tables(ctx, catalogue, choice, anchor_qualities, bd_options)
+        gather_curves(ctx, catalogue, choice, anchor_qualities)
+        records = report_records(ctx)
+        about = report_about(ctx, started, command, choice, anchor_qualities)
+        return assemble_report(ctx, records, about, title)
 
 
-def _gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = None,
-                  datasets: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
-                  method: str = "pchip", title: str | None = None, command: str | None = None,
-                  bd_options: dict[str, Any] | None = None,
-                  qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
-                  anchor_qualities: list[str] | None = None,
-                  labels: Mapping[str, str] | None = None) -> Report:
-    """:func:`gather_report` under the aggregation in force (the arguments are its own)."""
-    started = datetime.now(timezone.utc)
-    catalogue = Catalogue(store)
+def report_context(store: Store, catalogue: Catalogue, anchor: str, codecs: Sequence[str] | None,
+                   datasets: Sequence[str] | None, metrics: Sequence[str] | None, method: str,
+                   labels: Mapping[str, str] | None) -> Context:
+    """The names and datasets compared, and the metrics: named ones checked as ``bdrate`` checks them,
+    else every codec and dataset stored (the anchor's codec left out of the default names) and the
+    built-in metrics with every declared plug-in metric the database has values of."""
     wanted = resolve_datasets(catalogue, list(datasets or [])) or catalogue.dataset_names()
     names = list(codecs) if codecs else default_names(catalogue, wanted)
     names = [n for n in dict.fromkeys(names) if n != anchor]
     if not codecs:
         names = [n for n in names if n != split_name(anchor)[0]]
-    choice = QualityChoice.of_value(qualities)
-    if metrics is None:  # the built-ins and every declared plug-in metric the database has values of
+    if metrics is None:
         declared = metric_spec.registered()
         metrics = [*metric_spec.BUILTIN, *(m for m in store.metric_names() if m in declared)]
-    ctx = Context(store, anchor, names, wanted, [metric_spec.get(m).name for m in metrics], method,
+    return Context(store, anchor, names, wanted, [metric_spec.get(m).name for m in metrics], method,
                    explicit=bool(codecs), labels=dict(labels or {}))
+
+
+def gather_tables(ctx: Context, catalogue: Catalogue, choice: QualityChoice, anchor_qualities: list[str] | None,
+                  bd_options: dict[str, Any] | None) -> None:
+    """One BD table per metric into ``ctx.tables``."""
     for metric in ctx.metrics:
-        ctx.tables[metric] = bd_table(catalogue, anchor, names, wanted, metric=metric, method=method, qualities=choice,
-                                      anchor_qualities=anchor_qualities, **(bd_options or {}))
-    drawn = {anchor}
+        ctx.tables[metric] = bd_table(catalogue, ctx.anchor, ctx.names, ctx.datasets, metric=metric,
+                                      method=ctx.method, qualities=choice, anchor_qualities=anchor_qualities,
+                                      **(bd_options or {}))
+
+
+def gather_curves(ctx: Context, catalogue: Catalogue, choice: QualityChoice,
+                  anchor_qualities: list[str] | None) -> None:
+    """The curve of each name per dataset and metric (the figures'), the complexity points, and one style
+    per codec for every figure of the report, so that a codec has one colour and marker throughout."""
+    drawn = {ctx.anchor}
     for metric in ctx.metrics:
-        for dataset in wanted:
-            for name in dict.fromkeys([*names, anchor]):
-                found = (anchor_curve(catalogue, name, dataset, metric, anchor_qualities)[0] if name == anchor
+        for dataset in ctx.datasets:
+            for name in dict.fromkeys([*ctx.names, ctx.anchor]):
+                found = (anchor_curve(catalogue, name, dataset, metric, anchor_qualities)[0] if name == ctx.anchor
                          else resolve_curve(catalogue, name, dataset, metric, choice.of(name)))
                 if found is not None:
                     ctx.curves[(name, dataset, metric)] = found
                     drawn.add(name)
-    ctx.complexity = complexity_points(store, names, ctx.explicit)
+    ctx.complexity = complexity_points(ctx.store, ctx.names, ctx.explicit)
     several_devices = len({p.device for p in ctx.complexity}) > 1
-    # one assignment for every figure of the report: a codec has one colour and marker throughout
     ctx.styles = styles(drawn | {complexity_label(p.codec, p.device, several_devices) for p in ctx.complexity})
 
-    if ctx.explicit:
-        stored = {g["codec"] for g in store.record_groups(datasets=wanted)}
-        selections = [{"codec": n} for n in sorted({split_name(n)[0] for n in [*names, anchor]}) if n in stored]
-        records = store.find_records(selections=selections, datasets=wanted) if selections else []
-    else:
-        records = store.find_records(datasets=wanted)
-    failed = [r for r in records if not r.ok]
+
+def report_records(ctx: Context) -> list[Record]:
+    """The stored records the provenance and failures describe: of the named codecs (and the anchor's
+    codec) when codecs were named, else every record on the datasets."""
+    if not ctx.explicit:
+        return ctx.store.find_records(datasets=ctx.datasets)
+    stored = {g["codec"] for g in ctx.store.record_groups(datasets=ctx.datasets)}
+    selections = [{"codec": n} for n in sorted({split_name(n)[0] for n in [*ctx.names, ctx.anchor]}) if n in stored]
+    return ctx.store.find_records(selections=selections, datasets=ctx.datasets) if selections else []
+
+
+def report_about(ctx: Context, started: datetime, command: str | None, choice: QualityChoice,
+                 anchor_qualities: list[str] | None) -> dict[str, str]:
+    """The report's own provenance: when and by what it was made, from which database, and what it
+    compares how."""
     from rdbench.run.environment import git_commit
 
-    about = {
+    store, anchor = ctx.store, ctx.anchor
+    return {
         "generated": started.strftime("%Y-%m-%d %H:%M:%S UTC"),
         "by": f"rdbench {__version__}" + (f", commit {git_commit()}" if git_commit() else ""),
         "python": f"{platform.python_version()} on {platform.system()} {platform.machine()}",
@@ -479,25 +500,30 @@ def _gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = 
                               .strftime("%Y-%m-%d %H:%M:%S UTC") if store.path.exists() else ""),
         "anchor": anchor + (f" (falls back to the shipped {FALLBACKS[anchor]} where it is not measured)"
                             if anchor in FALLBACKS else ""),
-        "codecs": ", ".join(names) or "none",
-        "datasets": ", ".join(wanted),
+        "codecs": ", ".join(ctx.names) or "none",
+        "datasets": ", ".join(ctx.datasets),
         "metrics": ", ".join(ctx.metrics),
         "qualities": choice.describe() or "all stored",
         "anchor qualities": ", ".join(anchor_qualities) if anchor_qualities else "all its points",
-        "BD method": method,
+        "BD method": ctx.method,
         "aggregation": aggregation_note(),
     }
+
+
+def assemble_report(ctx: Context, records: list[Record], about: dict[str, str], title: str | None) -> Report:
+    """The report's parts from the gathered context. The complexity part is built first, so its figures
+    are numbered before the RD curves' (the numbering reports have always had)."""
+    failed = [r for r in records if not r.ok]
     complexity = complexity_part(ctx)
-    ok = sum(r.ok for r in records)
     contents = [("bdrate", "BD-rate"), ("curves", "RD curves"), ("spread", "Per-image spread")]
     if complexity is not None:
         contents.append(("complexity", "Complexity"))
     contents += [("failed", f"Failed records ({len(failed)})"), ("provenance", "Provenance")]
-    summary = {"database": str(store.path), "anchor": about["anchor"], "datasets": about["datasets"],
-               "codecs": about["codecs"], "records": f"{ok} ok, {len(failed)} failed",
+    summary = {"database": str(ctx.store.path), "anchor": about["anchor"], "datasets": about["datasets"],
+               "codecs": about["codecs"], "records": f"{len(records) - len(failed)} ok, {len(failed)} failed",
                "generated": f"{about['generated']} by {about['by']}"}
     return Report(
-        heading=title or f"rdbench report: {', '.join(wanted)} vs {anchor}", summary=summary, contents=contents,
-        anchor=anchor, method=method, bd=bd_parts(ctx), curves=curve_groups(ctx), spread=spread_groups(ctx),
-        failed=failed_part(failed), provenance=provenance(ctx, records, about), complexity=complexity,
-        spread_empty=not measured_names(ctx))
+        heading=title or f"rdbench report: {', '.join(ctx.datasets)} vs {ctx.anchor}", summary=summary,
+        contents=contents, anchor=ctx.anchor, method=ctx.method, bd=bd_parts(ctx), curves=curve_groups(ctx),
+        spread=spread_groups(ctx), failed=failed_part(failed), provenance=provenance(ctx, records, about),
+        complexity=complexity, spread_empty=not measured_names(ctx))

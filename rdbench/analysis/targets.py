@@ -23,12 +23,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: The columns of a target's mean row, in order (plug-in metrics follow ``ms_ssim_db``).
-TARGET_COLUMNS = ["codec", "config", "weights", "dataset", "device", "target_bpp", "tolerance", "control", "n", "matched", "nearest",
-                  "out_of_range", "failed", "bpp", "deviation_mean", "deviation_abs_mean", "deviation_worst", metric_spec.PSNR.field,
+#: Tolerance and deviations are in percent of the target, as ``--rate-tolerance`` is (:func:`percent`).
+TARGET_COLUMNS = ["codec", "config", "weights", "dataset", "device", "target_bpp", "tolerance_pct", "control", "n", "matched",
+                  "nearest", "out_of_range", "failed", "bpp", "deviation_mean_pct", "deviation_abs_mean_pct",
+                  "deviation_worst_pct", metric_spec.PSNR.field,
                   metric_spec.MS_SSIM.field, metric_spec.MS_SSIM.curve_field, "encode_s", "decode_s", "tries", "note"]
-#: The per-image columns of :func:`target_points` (and :func:`load_targets`), besides the metrics.
-POINT_COLUMNS = ["codec", "config_hash", "weights", "dataset", "device", "image", "target_bpp", "tolerance", "control",
-                 "status", "quality", "bpp", "deviation", metric_spec.PSNR.field, metric_spec.MS_SSIM.field,
+#: The per-image columns of :func:`shown_point` (and :func:`load_targets`), besides the metrics.
+POINT_COLUMNS = ["codec", "config_hash", "weights", "dataset", "device", "image", "target_bpp", "tolerance_pct", "control",
+                 "status", "quality", "bpp", "deviation_pct", metric_spec.PSNR.field, metric_spec.MS_SSIM.field,
                  metric_spec.MS_SSIM.curve_field, "below_quality",
                  "below_bpp", "above_quality", "above_bpp", "tries", "reason"]
 _OUT = ("below_range", "above_range")
@@ -40,10 +42,19 @@ MODELS_NOTE = "fixed models: the nearest model on each side of the target"
 CHOICE_GROUP = ("codec", "config_hash", "code", "weights", "device", "dataset")
 
 
+def percent(fraction: float | None) -> float | None:
+    """A tolerance or deviation shown in percent of the target (``100 * fraction``; None stays None).
+
+    WHY: the table ``rate_targets`` keeps fractions (what the search compares), while ``--rate-tolerance``
+    and every row a reader sees speak percent, with ``_pct`` in the column's name."""
+    return None if fraction is None else 100 * fraction
+
+
 def target_points(store: Store, *, selections: Iterable[dict[str, Any]] | None = None,
                   datasets: Iterable[str] | None = None, tolerance: float | None = None) -> list[dict[str, Any]]:
     """One row per stored match (image and target): the chosen record's quality, rate and every metric,
-    the deviation from the target, the points on either side and the search's reason.
+    the deviation from the target, the points on either side and the search's reason. ``tolerance`` and
+    ``deviation`` are fractions, as stored; :func:`shown_point` gives them in percent.
 
     ``selections`` select as records are selected (``NAME@SELECTOR``); ``tolerance`` (a fraction) the
     choices searched to it. Without it, each codec configuration, code, weights and device on a dataset
@@ -71,8 +82,10 @@ def target_points(store: Store, *, selections: Iterable[dict[str, Any]] | None =
 
 
 def shown_point(row: dict[str, Any]) -> dict[str, Any]:
-    """A :func:`target_points` row without the keys meant for this module (those beginning ``_``)."""
-    return {k: v for k, v in row.items() if not k.startswith("_")}
+    """A :func:`target_points` row as readers see it: without the keys meant for this module (those
+    beginning ``_``), tolerance and deviation in percent (``tolerance_pct``, ``deviation_pct``)."""
+    names = {"tolerance": "tolerance_pct", "deviation": "deviation_pct"}
+    return {names.get(k, k): percent(v) if k in names else v for k, v in row.items() if not k.startswith("_")}
 
 
 def latest_tolerance(marks: list[tuple[dict[str, Any], Any]]) -> list[tuple[dict[str, Any], Any]]:
@@ -101,7 +114,8 @@ def target_rows(store: Store, *, selections: Iterable[dict[str, Any]] | None = N
     """One row per choice group (codec configuration, code, weights, device, dataset), tolerance and
     target: the mean over images of the chosen points (bpp and every metric, as
     :func:`~rdbench.analysis.aggregate.aggregate` averages a quality's), the deviation from the target
-    (mean, mean magnitude, worst), how the searches ended, and ``n``. Tolerances as :func:`target_points`."""
+    (mean, mean magnitude, worst), how the searches ended, and ``n``; tolerance and deviations in percent
+    (:func:`percent`). Which tolerances: as :func:`target_points`."""
     return mean_rows(target_points(store, selections=selections, datasets=datasets, tolerance=tolerance))
 
 
@@ -121,20 +135,21 @@ def mean_rows(points: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         controls = sorted({p["control"] for p in points})
         row = {**means, "codec": codec, "config_hash": config_hash, "config": config_hash[:8], "code": code,
                "weights": points[0]["weights"], "dataset": dataset,
-               "device": device, "target_bpp": target, "tolerance": tolerance_of, "control": ",".join(controls),
+               "device": device, "target_bpp": target, "tolerance_pct": percent(tolerance_of),
+               "control": ",".join(controls),
                "matched": sum(p["status"] == "matched" for p in points),
                "nearest": sum(p["status"] == "nearest" for p in points),
                "out_of_range": sum(p["status"] in _OUT for p in points),
                "failed": sum(p["status"] == "failed" for p in points),
-               "deviation_mean": sum(deviations) / len(deviations) if deviations else None,
-               "deviation_abs_mean": sum(abs(d) for d in deviations) / len(deviations) if deviations else None,
-               "deviation_worst": max(deviations, key=abs) if deviations else None,
+               "deviation_mean_pct": percent(sum(deviations) / len(deviations)) if deviations else None,
+               "deviation_abs_mean_pct": percent(sum(abs(d) for d in deviations) / len(deviations)) if deviations else None,
+               "deviation_worst_pct": percent(max(deviations, key=abs)) if deviations else None,
                "tries": sum(p["tries"] or 0 for p in points) / len(points),
                "note": _note(controls, points)}
         row.pop("quality", None)
         rows.append(row)
     rows.sort(key=lambda r: (r["codec"], r["dataset"], r["config_hash"], r["code"], r["weights"], r["device"],
-                             r["tolerance"], r["target_bpp"]))
+                             r["tolerance_pct"], r["target_bpp"]))
     return rows
 
 
@@ -240,7 +255,8 @@ def load_targets(db: str | Store, codecs: str | Iterable[str] | None = None,
     """The matched points of ``db`` as a DataFrame: one row per codec, dataset and target (means, as
     ``rdbench results --targets``), or with ``per_image`` one row per image and target. ``codecs`` are
     ``NAME[@SELECTOR...]``; ``rate_tolerance`` (percent) picks the choices searched to it, else each
-    codec's latest (:func:`target_points`)."""
+    codec's latest (:func:`target_points`). Tolerance and deviations are in percent (``tolerance_pct``,
+    ``deviation_*_pct``)."""
     import pandas as pd
 
     from rdbench.analysis.catalogue import Catalogue

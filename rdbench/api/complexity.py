@@ -18,14 +18,16 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
-from rdbench.api.benchmark import to_stderr
+from rdbench.api.benchmark import check_count, existing_path, to_stderr
 from rdbench.errors import UsageError
-from rdbench.run.selection import Qualities
+from rdbench.run.selection import Qualities, Selection, runnable, select_codecs
 from rdbench.store.record import ComplexityPoint
 from rdbench.store.sqlite import DEFAULT_DB, readable_or_none
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from rdbench.codecs.base import Codec, CodecConfig, CodecContext, Quality
 
 #: Smallest side ``sizes`` accepts, in pixels.
 MIN_SIDE = 16
@@ -85,14 +87,7 @@ def measure_complexity(
 ) -> list[ComplexityPoint]:
     """The points of :func:`complexity`, as :class:`rdbench.store.record.ComplexityPoint` objects in
     the order measured (codec by codec, sizes ascending); :func:`complexity` documents the arguments."""
-    from rdbench.analysis.catalogue import Catalogue
-    from rdbench.analysis.dataset_names import dataset_to_measure
-    from rdbench.api.benchmark import check_count, existing_path
-    from rdbench.codecs.base import Codec, CodecConfig, CodecContext, parse_quality
-    from rdbench.codecs.learned.base import LearnedCodec
-    from rdbench.run import complexity as measuring
-    from rdbench.run.selection import runnable, select_codecs
-    from rdbench.store.sqlite import Store
+    from rdbench.codecs.base import CodecContext
 
     say = say or to_stderr
     check_count("repeat", repeat)
@@ -101,20 +96,49 @@ def measure_complexity(
     checkpoint = existing_path(checkpoint, "--checkpoint", folder=False)
     checkpoint_dir = existing_path(checkpoint_dir, "--checkpoint-dir", folder=True)
     size_list = parse_sizes(sizes)
+    selection = _selection(codecs, qualities, device, checkpoint)
+    image_path = _image_to_measure(dataset, db, data_root)
+    context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir, threads=threads)
+    jobs = _jobs(selection, context, flops_only, say)
+    return _measure(jobs, size_list, context, repeat=repeat, image_path=image_path, flops_only=flops_only,
+                    forward_only=forward_only, in_process=in_process, db=db if store else None, say=say)
+
+
+def _selection(codecs: str | Sequence[str], qualities: Qualities, device: str,
+               checkpoint: str | None) -> Selection:
+    """The named codecs with their checked qualities, before anything is measured or stored: at most one
+    point per codec (a sweep of complexity is over sizes, not qualities), and a ``checkpoint`` only with
+    the quality it is for."""
     if checkpoint and not qualities:
         raise UsageError("--checkpoint is one file for one quality: add --quality Q (or use --checkpoint-dir)")
     selection = select_codecs(codecs, qualities, device)  # each codec's valid range, before anything is stored
-    choice = selection.qualities
     for config in selection.configs:
-        chosen = choice.of(config.name) or []
+        chosen = selection.qualities.of(config.name) or []
         if len(chosen) > 1:
             raise UsageError(f"--quality takes one point per codec, not {', '.join(chosen)} for {config.name}: "
                              "run one sweep per quality")
-    image_path = None
-    if dataset:
-        with readable_or_none(db) as stored:
-            image_path = str(dataset_to_measure(Catalogue(stored), os.fspath(dataset), data_root).images[0].path)
-    context = CodecContext(device=device, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir, threads=threads)
+    return selection
+
+
+def _image_to_measure(dataset: str | os.PathLike[str] | None, db: str | os.PathLike[str],
+                      data_root: str | os.PathLike[str] | None) -> str | None:
+    """The first image of ``dataset`` (resized to each size by the measurement), or None for the
+    synthetic image; the store, if there is one, says what a dataset name means."""
+    if not dataset:
+        return None
+    from rdbench.analysis.catalogue import Catalogue
+    from rdbench.analysis.dataset_names import dataset_to_measure
+
+    with readable_or_none(db) as stored:
+        return str(dataset_to_measure(Catalogue(stored), os.fspath(dataset), data_root).images[0].path)
+
+
+def _jobs(selection: Selection, context: CodecContext, flops_only: bool,
+          say: Callable[[str], None]) -> list[tuple[CodecConfig, Quality]]:
+    """(configuration, quality) of each codec that can run here: the quality named, else the first of its
+    sweep. With ``flops_only`` a codec that is not a torch model is skipped (said through ``say``)."""
+    from rdbench.codecs.base import parse_quality
+    from rdbench.codecs.learned.base import LearnedCodec
 
     def not_a_model(config: CodecConfig, adapter: type[Codec]) -> str | None:
         if flops_only and not issubclass(adapter, LearnedCodec):
@@ -125,20 +149,31 @@ def measure_complexity(
         if flops_only else None
     jobs = []
     for config in runnable(selection, context, say, refuse=not_a_model, none_left=none_left).configs:
-        chosen = choice.of(config.name)
+        chosen = selection.qualities.of(config.name)
         q = parse_quality(chosen[0]) if chosen else (config.qualities[0] if config.qualities else None)
         if q is None:
             raise UsageError(f"{config.name} has no default quality; pass --quality")
         jobs.append((config, q))
+    return jobs
+
+
+def _measure(jobs: list[tuple[CodecConfig, Quality]], sizes: list[Size], context: CodecContext, *, repeat: int,
+             image_path: str | None, flops_only: bool, forward_only: bool, in_process: bool,
+             db: str | os.PathLike[str] | None, say: Callable[[str], None]) -> list[ComplexityPoint]:
+    """Each job at each size, in a fresh worker per point unless ``in_process``; each point is stored
+    in ``db`` (None: not stored) as soon as it is measured, and said through ``say``.
+
+    WHY one by one: a large sweep takes hours, and an interrupted one keeps every point it finished.
+    FLOPs-only points are stored too (status ok, times and memory None): `rdbench plot --complexity`
+    draws them, and a stored point keeps its times."""
+    from rdbench.run import complexity as measuring
+    from rdbench.store.sqlite import Store
 
     measure = measuring.measure_point if in_process else measuring.measure_point_fresh
-    # Each point is stored as soon as it is measured: a large sweep takes hours, and an
-    # interrupted one keeps every point it finished. FLOPs-only points too (status ok, times and
-    # memory None): `rdbench plot --complexity` draws them, and a stored point keeps its times.
     points: list[ComplexityPoint] = []
-    with Store(db) if store else nullcontext() as into:
+    with Store(db) if db is not None else nullcontext() as into:
         for config, q in jobs:
-            for size in size_list:
+            for size in sizes:
                 point = measure(config, context, q, size, repeat, image_path, flops_only, forward_only)
                 points.append(point)
                 if into is not None:

@@ -145,6 +145,6 @@ def _print_targets(run: BenchmarkRun, quiet: bool) -> None:
                  "device": result.device, "code": result.code}], datasets=[run.dataset], tolerance=result.tolerance)
                 if row["target_bpp"] in targets and row["weights"] == result.weights]
     if rows:
-        columns = [c for c in TARGET_COLUMNS if c not in ("config", "weights", "dataset", "device", "tolerance") and
+        columns = [c for c in TARGET_COLUMNS if c not in ("config", "weights", "dataset", "device", "tolerance_pct") and
                    (c != "note" or any(row.get("note") for row in rows))]
         click.echo(render(rows, columns, "table", title=f"\n{run.dataset}: mean over images at each target"))
