@@ -164,3 +164,23 @@ def stored_metric_points(db: Path, codec: str, metric: str) -> dict[str, list[tu
     for image, bpp, value in rows:
         found[image].append((bpp, value))
     return dict(found)
+
+
+def compile_latex(table: str, folder: Path) -> str:
+    """pdflatex's log of a plain article that ``\\input``s ``table`` (booktabs loaded), written in ``folder``;
+    the test fails with the log's end when it does not compile, and skips, saying what to install, where
+    there is no pdflatex (``.ci/run`` installs Debian's texlive-latex-base and texlive-latex-recommended)."""
+    import shutil
+
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        pytest.skip("no pdflatex (apt-get install texlive-latex-base texlive-latex-recommended, as .ci/run does)")
+    (folder / "table.tex").write_text(table, encoding="utf-8")
+    (folder / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                                    "\\input{table.tex}\n\\end{document}\n", encoding="utf-8")
+    done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=folder,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (folder / "doc.pdf").stat().st_size > 1000
+    assert "Undefined control sequence" not in done.stdout and "Missing $" not in done.stdout
+    return done.stdout

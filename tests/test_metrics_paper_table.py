@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from declared_metrics import declare
-from helpers import kodak_crops, rdbench
+from helpers import compile_latex, kodak_crops, rdbench
 
 import rdbench as api
 from rdbench.errors import UsageError
@@ -144,19 +142,11 @@ def test_every_string_is_escaped(store):
 def test_the_latex_table_compiles(store, tmp_path):
     """pdflatex (as tests/test_paper_output.py: Debian's texlive, installed by .ci/run) compiles the table
     over two datasets, with hostile names and footnotes, and --per-metric's tables after it."""
-    pdflatex = shutil.which("pdflatex")
-    if pdflatex is None:
-        pytest.skip("no pdflatex (apt-get install texlive-latex-base texlive-latex-recommended, as .ci/run does)")
     _, _, datasets = store
     latex = _bdrate(store, "--dataset", ",".join(datasets), "--metric", METRICS, "--format", "latex", "--per-metric",
                     "--label", f"webp={HOSTILE}", "--label", f"sat-db={HOSTILE}").stdout
-    (tmp_path / "table.tex").write_text(latex, encoding="utf-8")
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-                                      "\\input{table.tex}\n\\end{document}\n", encoding="utf-8")
-    done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:]
-    assert "Undefined control sequence" not in done.stdout and "multiply defined" not in done.stdout
+    log = compile_latex(latex, tmp_path)
+    assert "multiply defined" not in log
 
 
 def test_per_metric_adds_each_metrics_table(store):

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
 import pytest
-from helpers import rdbench
+from helpers import compile_latex, rdbench
 
 import rdbench as api
 from rdbench.analysis.paper_table import load_labels, parse_columns, parse_labels
@@ -132,19 +130,9 @@ def test_every_string_is_escaped_for_its_format(tmp_path):
 def test_the_latex_table_compiles(tmp_path):
     """pdflatex (Debian's texlive-latex-base + texlive-latex-recommended for booktabs, installed by .ci/run)
     compiles the table with hostile names, two heading rows, footnotes and the average, in a plain article."""
-    pdflatex = shutil.which("pdflatex")
-    if pdflatex is None:
-        pytest.skip("no pdflatex (apt-get install texlive-latex-base texlive-latex-recommended, as .ci/run does)")
     latex = rdbench("bdrate", *PUBLISHED, "--format", "latex", "--average", "--columns", "value,interp,n",
                     "--label", f"mlicpp-paper={HOSTILE}", in_process=True, check=True).stdout
-    (tmp_path / "table.tex").write_text(latex, encoding="utf-8")
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-                                      "\\input{table.tex}\n\\end{document}\n", encoding="utf-8")
-    done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:]
-    assert (tmp_path / "doc.pdf").stat().st_size > 1000
-    assert "Undefined control sequence" not in done.stdout and "Missing $" not in done.stdout
+    compile_latex(latex, tmp_path)
 
 
 def test_paper_options_change_nothing_unless_used():
