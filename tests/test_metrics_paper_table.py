@@ -205,3 +205,89 @@ def test_library_gives_the_same_table(store):
         with pytest.raises(UsageError, match="no per-image BD-rates") as refused:
             api.metrics_paper_table(plain)
         assert "per_image=True" in refused.value.hint
+
+
+class _OverMetrics(HTMLParser):
+    """The report's table over metrics: per body row its cells' text (without footnote marks) and
+    ``data-v``, the footnotes under it and every tag, to prove what the section holds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[tuple[str, str | None]]] = []
+        self.notes: list[str] = []
+        self.tags: list[str] = []
+        self._where: str | None = None
+        self._sup = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th") and self.rows:
+            self.rows[-1].append(["", dict(attrs).get("data-v")])
+        elif tag == "li":
+            self.notes.append("")
+        self._sup = self._sup or tag == "sup"
+        self._where = tag if tag in ("td", "th", "li") else self._where
+
+    def handle_endtag(self, tag):
+        self._sup = self._sup and tag != "sup"
+        if tag in ("td", "th", "li"):
+            self._where = None
+
+    def handle_data(self, data):
+        if self._where in ("td", "th") and not self._sup:
+            self.rows[-1][-1][0] += data
+        elif self._where == "li":
+            self.notes[-1] += data
+
+
+def test_report_opens_with_the_table_over_metrics(store, tmp_path):
+    """`rdbench report --metric psnr-g,l1-dist,sat-db`: before the per-metric BD parts, the table over
+    metrics, whose cells are exactly the JSON ``average`` rows of `bdrate --metric ... --format json`
+    (each metric's mean per-image BD-rate and the Average), webp's missing SAT and Average footnoted
+    dashes, and a hostile codec label escaped as text."""
+    env, db, datasets = store
+    common = ["--db", db, "--anchor", "jpeg", "--codec", "webp,jpeg444", "--dataset", ",".join(datasets),
+              "--metric", METRICS]
+    document = json.loads(rdbench("bdrate", *common, "--format", "json", env=env, in_process=True,
+                                  check=True).stdout)
+    rows = {(r["codec"], r["dataset"]): r for r in document["average"]}
+    out = tmp_path / "report.html"
+    rdbench("report", *common, "--label", f"webp={HOSTILE}", "--out", out, env=env, in_process=True, check=True)
+    html = out.read_text()
+    assert html.index('id="bdrate-metrics"') < html.index('class="bd-part"')
+    section = html.split('<section class="over-metrics">', 1)[1].split("</section>", 1)[0]
+    parsed = _OverMetrics()
+    parsed.feed(section)
+    assert HOSTILE not in html and "b" not in parsed.tags  # the label's <b> is text
+    assert "MLIC++ &amp; 50% _x_ &lt;b&gt;" in section
+    head, *body = parsed.rows
+    keys = ("psnr-g", "l1-dist", "sat-db", "average")
+    assert [t for t, _ in head] == ["Codec", *(f"{d} {k}" for d in datasets for k in ("PSNR-G", "L1", "SAT", "Average"))]
+    shown = {cells[0][0]: cells[1:] for cells in body}
+    assert set(shown) == {HOSTILE, "jpeg444"}
+    assert [float(v) for _, v in shown["jpeg444"]] == [rows[("jpeg444", d)][k] for d in datasets for k in keys]
+    assert [t for t, _ in shown["jpeg444"]] == [f"{rows[('jpeg444', d)][k]:.2f}" for d in datasets for k in keys]
+    for index, dataset in enumerate(datasets):
+        psnr_g, l1, sat, average = shown[HOSTILE][4 * index:4 * index + 4]
+        assert [float(psnr_g[1]), float(l1[1])] == [rows[("webp", dataset)]["psnr-g"], rows[("webp", dataset)]["l1-dist"]]
+        assert sat == ["\u2013", ""] and average == ["\u2013", ""] and not rows[("webp", dataset)]["complete"]
+    notes = " ".join(parsed.notes)
+    assert "no average over the 3 metrics: without SAT (no per-image values" in notes and HOSTILE in notes
+
+
+def test_report_table_over_metrics_follows_the_averaged_sets():
+    """Which metrics the report's table over metrics shows and averages: a named list averages every one
+    (as bdrate does), a set its averaged members; unnamed, two members of jpeg-ai's average bring in the
+    others (so that a missing VMAF is footnoted), and any other metrics are averaged all."""
+    from rdbench import metric_spec
+    from rdbench.analysis.report_metrics import over_metrics
+
+    seven = list(metric_spec.AVERAGED["jpeg-ai"])
+    assert over_metrics(["psnr", "ms-ssim"]) == (["psnr", "ms-ssim"], ["psnr", "ms-ssim"])
+    names, averaged = over_metrics(["psnr", "ms-ssim-y", "vif"])
+    assert averaged == seven and names[:3] == ["psnr", "ms-ssim-y", "vif"] and set(names) == {"psnr", *seven}
+    jpeg_ai = list(metric_spec.SETS["jpeg-ai"])
+    assert over_metrics(jpeg_ai, metric_spec.averaged("jpeg-ai")) == (jpeg_ai, seven)
+    assert over_metrics(["ms-ssim-y", "vif"], metric_spec.averaged("ms-ssim-y,vif"))[1] == ["ms-ssim-y", "vif"]

@@ -1,6 +1,8 @@
 """One self-contained HTML report of a results database (``rdbench report``).
 
-What it holds: the BD-rate table of every codec against an anchor per metric (each cell the value
+What it holds: with several metrics, the table over metrics JPEG AI papers print (per metric the mean
+over images of per-image BD-rates, and their average); the BD-rate table of every codec against an
+anchor per metric (each cell the value
 with its bootstrap interval, the overlap, interpolation error and integration interval beside it,
 NaN cells with their reason, and every further field :func:`rdbench.analysis.tables.bd_table`
 gives), RD curves per dataset and metric (each point's codec, quality, bpp and metric value on
@@ -77,12 +79,13 @@ def build_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = No
                  bd_options: dict[str, Any] | None = None,
                  qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
                  anchor_qualities: list[str] | None = None,
-                 labels: Mapping[str, str] | None = None) -> str:
+                 labels: Mapping[str, str] | None = None, averaged: Sequence[str] | None = None) -> str:
     """The report as one HTML document (a string): :func:`rdbench.analysis.report_gather.gather_report`
     (which says what each argument selects) rendered by :func:`render`."""
     return render(gather_report(store, anchor, codecs=codecs, datasets=datasets, metrics=metrics, method=method,
                                 title=title, command=command, bd_options=bd_options, qualities=qualities,
-                                anchor_qualities=anchor_qualities, labels=labels))
+                                anchor_qualities=anchor_qualities, labels=labels,
+                                averaged=averaged))
 
 
 def write_report(path: str | Path, html: str) -> Path:

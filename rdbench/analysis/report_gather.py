@@ -42,12 +42,14 @@ from rdbench.analysis.dataframes import (
 from rdbench.analysis.dataset_names import resolve_datasets
 from rdbench.analysis.paper_table import paper_table
 from rdbench.analysis.plots import styles
+from rdbench.analysis.report_metrics import metrics_part, over_metrics
 from rdbench.analysis.report_model import (
     BdPart,
     ComplexityPart,
     FailedPart,
     Figure,
     FigureGroup,
+    MetricsPart,
     Provenance,
     Report,
     Table,
@@ -88,6 +90,10 @@ class Context:
     #: (name, dataset, metric) -> the curve drawn and tabulated
     curves: dict[tuple[str, str, str], CurveInfo] = dataclasses.field(default_factory=dict)
     tables: dict[str, BdTable] = dataclasses.field(default_factory=dict)
+    #: the metrics the average over metrics takes (None: :func:`rdbench.analysis.report_metrics.over_metrics`' rule)
+    averaged: list[str] | None = None
+    #: metric -> its BD-rate table with per-image values, for the table over metrics
+    per_image: dict[str, BdTable] = dataclasses.field(default_factory=dict)
     figures: int = 0
     #: display names of codecs, datasets and the anchor (``--label``), as the paper tables take them
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -104,6 +110,14 @@ def bd_parts(ctx: Context) -> list[BdPart]:
         bd = ctx.tables[part.metric]
         part.paper, part.paper_notes = paper_view(paper_table(bd, labels=ctx.labels, average=len(bd.datasets) > 1))
     return parts
+
+
+def over_metrics_part(ctx: Context) -> MetricsPart | None:
+    """The table over metrics from ``ctx.per_image`` (None unless two metrics have per-image BD-rates)."""
+    if not ctx.per_image:
+        return None
+    names, averaged = over_metrics(ctx.metrics, ctx.averaged)
+    return metrics_part({n: ctx.per_image[n] for n in names}, averaged, ctx.labels)
 
 
 def _point_tip(found: CurveInfo, metric: str, bpp: float, value: float, quality: str | None, extra: str = "") -> str:
@@ -404,7 +418,7 @@ def gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = N
                   bd_options: dict[str, Any] | None = None,
                   qualities: QualityChoice | Mapping[str, Iterable[str]] | Iterable[str] | None = None,
                   anchor_qualities: list[str] | None = None,
-                  labels: Mapping[str, str] | None = None) -> Report:
+                  labels: Mapping[str, str] | None = None, averaged: Sequence[str] | None = None) -> Report:
     """What the report shows, gathered from ``store``. ``codecs`` default to every measured codec and
     imported curve on ``datasets``, which default to every dataset in the store; names and datasets are
     checked as ``rdbench bdrate`` checks them (usage errors with "did you mean"). ``qualities`` and
@@ -414,13 +428,16 @@ def gather_report(store: Store, anchor: str, *, codecs: Sequence[str] | None = N
     bootstrap intervals); their ``aggregate`` (default: the aggregation in force,
     :func:`rdbench.analysis.aggregate.aggregation`) makes every table's and figure's points, and each
     states it. ``labels`` gives display names (codecs, datasets, anchor) to the paper view of each BD
-    table and the figures' legends."""
+    table and the figures' legends. ``averaged``: the metrics the table over metrics averages
+    (:func:`rdbench.analysis.report_metrics.over_metrics`, which says the default)."""
     with aggregation((bd_options or {}).get("aggregate") or current_aggregation()):
         started = datetime.now(timezone.utc)
         catalogue = Catalogue(store)
         ctx = report_context(store, catalogue, anchor, codecs, datasets, metrics, method, labels)
         choice = QualityChoice.of_value(qualities)
+        ctx.averaged = None if averaged is None else list(averaged)
         gather_tables(ctx, catalogue, choice, anchor_qualities, bd_options)
+        gather_per_image(ctx, catalogue, choice, anchor_qualities, bd_options)
         gather_curves(ctx, catalogue, choice, anchor_qualities)
         records = report_records(ctx)
         about = report_about(ctx, started, command, choice, anchor_qualities)
@@ -452,6 +469,22 @@ def gather_tables(ctx: Context, catalogue: Catalogue, choice: QualityChoice, anc
         ctx.tables[metric] = bd_table(catalogue, ctx.anchor, ctx.names, ctx.datasets, metric=metric,
                                       method=ctx.method, qualities=choice, anchor_qualities=anchor_qualities,
                                       **(bd_options or {}))
+
+
+def gather_per_image(ctx: Context, catalogue: Catalogue, choice: QualityChoice, anchor_qualities: list[str] | None,
+                     bd_options: dict[str, Any] | None) -> None:
+    """With two metrics or more, each one's BD-rate table with per-image values into ``ctx.per_image``
+    (and those of averaged metrics the report does not show), made as ``rdbench bdrate --metric a,b``
+    makes them: the report's options without the bootstrap interval, which the table over metrics has not.
+    WHY tables apart from ``ctx.tables``: every field of those is shown under its BD part, and a list
+    of every image's BD-rate per metric there would bury it."""
+    options = {k: v for k, v in (bd_options or {}).items() if k not in ("ci", "resamples", "seed")}
+    if len(ctx.metrics) < 2 or options.get("kind", "rate") != "rate":
+        return
+    for metric in over_metrics(ctx.metrics, ctx.averaged)[0]:
+        ctx.per_image[metric] = bd_table(catalogue, ctx.anchor, ctx.names, ctx.datasets, metric=metric,
+                                         method=ctx.method, qualities=choice, anchor_qualities=anchor_qualities,
+                                         **{**options, "per_image": True})
 
 
 def gather_curves(ctx: Context, catalogue: Catalogue, choice: QualityChoice,
@@ -515,6 +548,7 @@ def assemble_report(ctx: Context, records: list[Record], about: dict[str, str], 
     are numbered before the RD curves' (the numbering reports have always had)."""
     failed = [r for r in records if not r.ok]
     complexity = complexity_part(ctx)
+    metrics = over_metrics_part(ctx)
     contents = [("bdrate", "BD-rate"), ("curves", "RD curves"), ("spread", "Per-image spread")]
     if complexity is not None:
         contents.append(("complexity", "Complexity"))
@@ -526,4 +560,4 @@ def assemble_report(ctx: Context, records: list[Record], about: dict[str, str], 
         heading=title or f"rdbench report: {', '.join(ctx.datasets)} vs {ctx.anchor}", summary=summary,
         contents=contents, anchor=ctx.anchor, method=ctx.method, bd=bd_parts(ctx), curves=curve_groups(ctx),
         spread=spread_groups(ctx), failed=failed_part(failed), provenance=provenance(ctx, records, about),
-        complexity=complexity, spread_empty=not measured_names(ctx))
+        complexity=complexity, spread_empty=not measured_names(ctx), metrics=metrics)

@@ -101,6 +101,16 @@ class BdPart:
 
 
 @dataclasses.dataclass
+class MetricsPart:
+    """The table over metrics (:func:`rdbench.analysis.metrics_paper_table.metrics_paper_table`): a row per
+    codec, per metric the mean over images of per-image BD-rates, and the average over the averaged
+    metrics, as report cells (:func:`paper_view`) with its lettered footnotes."""
+
+    table: Table
+    notes: list[str]
+
+
+@dataclasses.dataclass
 class ComplexityPart:
     exponents: Table
     figures: FigureGroup
@@ -137,6 +147,8 @@ class Report:
     failed: FailedPart
     provenance: Provenance
     complexity: ComplexityPart | None = None
+    #: the table over metrics, before the per-metric BD parts (None: fewer than two metrics with per-image values)
+    metrics: MetricsPart | None = None
     #: no measured codec: per-image values exist for measured codecs only
     spread_empty: bool = False
 

@@ -25,13 +25,19 @@ from rdbench.store.sqlite import Store
 
 
 def _metrics(value: str) -> list[str] | None:
-    """The metrics ``--metric`` names (None: every measured one, :func:`rdbench.analysis.report.build_report`'s
-    default); unknown names are usage errors."""
+    """The metrics ``--metric`` names, metrics or sets such as ``jpeg-ai`` (None: every measured one,
+    :func:`rdbench.analysis.report.build_report`'s default); unknown names are usage errors."""
     if value == "all":
         return None
     if value == "both":
         return list(metric_spec.BUILTIN)
-    return [metric_spec.get(name).name for name in split_csv(value)]
+    return [m.name for m in metric_spec.expand(value)]
+
+
+def _averaged(value: str) -> list[str] | None:
+    """The metrics the table over metrics averages: as ``bdrate --metric VALUE`` averages them (a set's
+    averaged members, each metric named alone); None for 'all' and 'both', the report's own rule."""
+    return None if value in ("all", "both") else metric_spec.averaged(value)
 
 
 def _open(db: str) -> Store:
@@ -69,8 +75,9 @@ def _command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
               help="Comma-separated qualities (QPs) of the anchor's points to use, as in `rdbench bdrate` "
                    "[default: all its points].")
 @click.option("--metric", default="all", show_default=True,
-              help="Comma-separated metrics, 'both' (PSNR and MS-SSIM) or 'all' (them and every plug-in metric "
-                   "the database has values of).")
+              help="Comma-separated metrics or sets (jpeg-ai), 'both' (PSNR and MS-SSIM) or 'all' (them and every "
+                   "plug-in metric the database has values of). With two or more, the report opens with the table "
+                   "over metrics (mean per-image BD-rates and their average, as bdrate --metric a,b).")
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True)
 @click.option("--ci", type=click.FloatRange(0, 100, min_open=True, max_open=True), default=None,
               help="Level (%) of the bootstrap interval over images of each BD-rate whose curves are both measured "
@@ -111,7 +118,8 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, metho
                                 command=_command_line(anchor, codecs, datasets, qualities, anchor_qualities, metric,
                                                       method, ci, out, db) + f" --aggregate {aggregate}"
                                 + "".join(f" --label {shlex.quote(p)}" for p in label_pairs)
-                                + (f" --labels {shlex.quote(labels_file)}" if labels_file else ""), labels=labels)
+                                + (f" --labels {shlex.quote(labels_file)}" if labels_file else ""), labels=labels,
+                                averaged=_averaged(metric))
     finally:
         store.close()
     path = write_report(out, html)
