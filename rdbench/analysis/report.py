@@ -2,9 +2,8 @@
 
 What it holds: with several metrics, the table over metrics JPEG AI papers print (per metric the mean
 over images of per-image BD-rates, and their average); the BD-rate table of every codec against an
-anchor per metric (each cell the value
-with its bootstrap interval, the overlap, interpolation error and integration interval beside it,
-NaN cells with their reason, and every further field :func:`rdbench.analysis.tables.bd_table`
+anchor per metric (each cell the value with its bootstrap interval, the overlap, interpolation
+error and integration interval beside it, NaN cells with their reason, and every further field :func:`rdbench.analysis.tables.bd_table`
 gives), RD curves per dataset and metric (each point's codec, quality, bpp and metric value on
 hover), the per-image spread behind each mean (figure and min / median / max / std table),
 complexity figures and scaling exponents when the database holds ``rdbench complexity`` points, the

@@ -93,7 +93,8 @@ def command(anchor, codecs, datasets, qualities, anchor_qualities, metric, metho
             label_pairs, labels_file, db):
     """Write ONE self-contained HTML report (opens offline; nothing is fetched).
 
-    It holds the BD-rate table per metric (overlap, footnotes), RD curves per dataset and metric
+    It holds, with several metrics, the table over metrics (mean per-image BD-rates and their
+    average, as `rdbench bdrate --metric a,b`); the BD-rate table per metric (overlap, footnotes), RD curves per dataset and metric
     (hover a point for codec, quality, bpp and value), the per-image spread, complexity figures when
     the database has `rdbench complexity` points, the failed records with their errors, and the
     provenance of every number. Tables sort by a click on a column header. The database is only read.
