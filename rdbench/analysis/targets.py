@@ -196,8 +196,10 @@ def matched_bd_rows(store: Store, anchor: str, names: Iterable[str], datasets: I
     from rdbench.analysis.catalogue import Catalogue
     from rdbench.errors import UsageError
 
+    catalogue = Catalogue(store)  # one per call: it reads each name list once
+
     def points_of(name: str, dataset: str) -> list[dict[str, Any]]:
-        found = target_points(store, selections=[Catalogue(store).resolve(name).selection()], datasets=[dataset],
+        found = target_points(store, selections=[catalogue.resolve(name).selection()], datasets=[dataset],
                               tolerance=tolerance)
         configs = {(p["config_hash"], p["code"], p["weights"], p["device"]) for p in found}
         if len(configs) > 1:

@@ -66,8 +66,6 @@ class BenchmarkRun:
     failures: list[Record] = field(default_factory=list)
     #: what adding the ``--metrics`` values to reused stored records did (None: none lacked them)
     rescored: RescoreOutcome | None = None
-    #: the on-request metrics the run was asked for (``--metrics``)
-    requested: list[metric_spec.Metric] = field(default_factory=list)
     #: with ``target_bpp``: each codec's matches (:mod:`rdbench.run.rate_match`); None for a plain run
     targets: list[CodecTargets] | None = None
 
@@ -85,7 +83,7 @@ class BenchmarkRun:
             lines.append(f"{plural(len(plan.missing_weights), 'quality', 'qualities')} not run: no checkpoint "
                          f"({', '.join(f'{c} q={q}' for c, q, _ in plan.missing_weights)})")
         if self.rescored is not None:
-            lines += [f"stored records reused: {line}" for line in outcome_lines(self.rescored, self.requested)]
+            lines += [f"stored records reused: {line}" for line in outcome_lines(self.rescored)]
         return lines
 
     def all_failed(self) -> str | None:
@@ -199,8 +197,7 @@ def run_benchmark(
         rescored = _complete_reused(store, configs, measured, plan, options.requested, progress, matched)
         if not plan.jobs and rescored is None and not options.targets:
             say("nothing to do: every job is already stored (--force recomputes)")
-    return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures, rescored,
-                        [m for m in options.requested if not m.builtin], matched)
+    return BenchmarkRun(configs, measured.name, Path(db), plan, outcome, failures, rescored, matched)
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ def on_request(metrics: str | Sequence[str] | None,
     return usable
 
 
-def outcome_lines(outcome: RescoreOutcome, metrics: Sequence[metric_spec.Metric]) -> list[str]:
+def outcome_lines(outcome: RescoreOutcome) -> list[str]:
     """What is said after a rescore: values added, images too small, and each refused record with why."""
-    names = ", ".join(m.name for m in metrics)
+    names = ", ".join(outcome.metrics)
     lines = [f"rescored {plural(outcome.rescored, 'record')} ({plural(outcome.values, 'value')} of {names} added)"]
     if outcome.too_small:
         lines.append(f"{plural(len(outcome.too_small), 'value')} not computed: image smaller than the metric's "

@@ -32,7 +32,7 @@ def command(metrics, codec_names, dataset_spec, qualities, force, db, data_root,
       rdbench rescore --metrics jpeg-ai --codec jpeg,webp --dataset kodak
       rdbench rescore --metrics psnr-y,vif --codec mlicpp@cuda --dataset kodak --quality 1,3
     """
-    from rdbench.api.rescore import on_request, outcome_lines, rescore
+    from rdbench.api.rescore import outcome_lines, rescore
 
     def say(line: str) -> None:
         click.echo(line, err=True)
@@ -40,7 +40,7 @@ def command(metrics, codec_names, dataset_spec, qualities, force, db, data_root,
     outcome = rescore(metrics, codec_names, dataset_spec, db=db, force=force, data_root=data_root,
                       qualities=None if qualities is None else [q for q in qualities.split(",") if q.strip()],
                       progress=not quiet, say=say)
-    for line in outcome_lines(outcome, [m for m in on_request(metrics) if not m.builtin]):
+    for line in outcome_lines(outcome):
         say(line)
     if outcome.refused and not outcome.rescored:
         sys.exit(1)

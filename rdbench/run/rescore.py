@@ -57,6 +57,8 @@ KEEP_HINT = ("no bitstream was kept (the run had no --keep-bitstreams DIR); `rdb
 class RescoreOutcome:
     """What a rescore did: records given values, values added, and the records refused with why."""
 
+    #: the plug-in metrics asked for (what the outcome's values are values of)
+    metrics: list[str] = field(default_factory=list)
     rescored: int = 0
     values: int = 0
     refused: list[tuple[Record, str]] = field(default_factory=list)
@@ -183,7 +185,7 @@ def rescore_records(store: Store, records: Sequence[Record], metrics: Sequence[m
                     on_record: Callable[[Record], None] | None = None) -> RescoreOutcome:
     """Add the values of ``metrics`` each record lacks (all of them with ``force``) from its kept
     bitstream, committing record by record; ``on_record`` is called after each one (progress)."""
-    outcome = RescoreOutcome()
+    outcome = RescoreOutcome(metrics=[m.name for m in metrics if not m.builtin])
     rescorer = Rescorer(store, images)
     try:
         for record in records:
