@@ -16,7 +16,7 @@ def command(show_all, fmt) -> None:
     Codecs come from the shipped codecs/*.toml, from folders in RDBENCH_CODECS_PATH and from packages
     that register adapters in the `rdbench.codecs` entry-point group.
     """
-    from rdbench.cli.formatting import render
+    from rdbench.cli.formatting import render, unavailable_lines
     from rdbench.codecs.base import CodecContext
     from rdbench.codecs.registry import load_adapter, load_configs
     from rdbench.errors import RdbenchError
@@ -46,10 +46,5 @@ def command(show_all, fmt) -> None:
     if show_all:
         columns = ["codec", "available", "adapter", "quality_label", "qualities", "description", "source"]
     click.echo(render(rows, columns, fmt))
-    # The reasons are long (what to install, where to put weights): below the table, one per
-    # codec, so the table stays readable on a terminal.
-    missing = [row for row in rows if row["why_not"]]
-    if missing:
-        click.echo(f"\nNot available here ({len(missing)}):")
-        for row in missing:
-            click.echo(f"  {row['codec']}: {row['why_not']}")
+    for line in unavailable_lines(rows, "codec"):
+        click.echo(line)

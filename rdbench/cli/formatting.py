@@ -173,3 +173,13 @@ def render_columns(
     body = ["  ".join(row).rstrip() for row in zip(*padded)] if columns else [""] * count
     out = ([title] if title else []) + [line(names), line(["-" * w for w in widths])] + body
     return "\n".join(out + list(notes))
+
+
+def unavailable_lines(rows: Sequence[Mapping[str, Any]], name: str) -> list[str]:
+    """The lines under a listing of what can run here (``rdbench codecs``, ``rdbench metrics``): each row
+    with a ``why_not`` named by its ``name`` column, with the reason. The reasons are long (what to
+    install, where to put weights): below the table, one per line, the table stays readable."""
+    missing = [row for row in rows if row["why_not"]]
+    if not missing:
+        return []
+    return [f"\nNot available here ({len(missing)}):", *(f"  {row[name]}: {row['why_not']}" for row in missing)]

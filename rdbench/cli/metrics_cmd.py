@@ -20,7 +20,7 @@ def command(fmt) -> None:
     codecs` does for codecs); the sets are the words `--metrics` and `--metric` accept for several.
     """
     from rdbench import metric_spec
-    from rdbench.cli.formatting import render
+    from rdbench.cli.formatting import render, unavailable_lines
 
     rows = []
     for metric in metric_spec.registered().values():
@@ -42,8 +42,5 @@ def command(fmt) -> None:
         click.echo(render(rows, [*COLUMNS, "why_not"], fmt))
         return
     click.echo(render(rows, COLUMNS, fmt))
-    missing = [row for row in rows if row["why_not"]]
-    if missing:
-        click.echo(f"\nNot available here ({len(missing)}):")
-        for row in missing:
-            click.echo(f"  {row['metric']}: {row['why_not']}")
+    for line in unavailable_lines(rows, "metric"):
+        click.echo(line)
